@@ -1,0 +1,224 @@
+"""ImageSearchClient: composes a source, an embedder, a store and a fetcher."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from img2img.errors import ConfigurationError
+from img2img.images import DEFAULT_MAX_PIXELS
+from img2img.loading import ImageInput, load_image, read_bytes
+from img2img.models import EmbeddingSpace, Filter, ImageCandidate, IndexReport, Match
+from img2img.pipeline import IndexSettings, run_index
+from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.sources.folder import FolderSource, candidate_for_path
+from img2img.stores.validation import check_same_space
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["ImageSearchClient"]
+
+AddItem = str | os.PathLike[str] | ImageCandidate
+
+
+def _candidates_for(items: Iterable[AddItem]) -> Iterator[ImageCandidate]:
+    for item in items:
+        if isinstance(item, ImageCandidate):
+            yield item
+            continue
+        text = os.fspath(item)
+        if urlsplit(text).scheme in ("http", "https", "file"):
+            yield ImageCandidate(image_url=text)
+        elif Path(text).is_dir():
+            yield from FolderSource(text).discover("", limit=2**62)
+        else:
+            yield candidate_for_path(Path(text))
+
+
+class ImageSearchClient:
+    """Index images and find where an image, or one like it, is posted.
+
+    Args:
+        source: where ``index()`` finds images for a keyphrase; defaults to
+            Google Images through SerpAPI (needs ``SERPAPI_API_KEY``).
+        embedder: turns images into vectors; defaults to CLIP ViT-B-32.
+        store: holds vectors and provenance; defaults to an in-memory store.
+        fetcher: downloads ``http(s)`` images; defaults to a safe ``HttpFetcher``.
+        workers: downloads in flight at once.
+        batch_size: images per embedding call.
+        max_pixels: larger images are refused as decompression bombs.
+
+    The client closes the parts it created, not the ones you passed in.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: ImageSource | None = None,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        fetcher: Fetcher | None = None,
+        workers: int = 8,
+        batch_size: int = 32,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        if workers < 1 or batch_size < 1:
+            raise ConfigurationError("workers and batch_size must be at least 1")
+        self._owned: list[Fetcher | VectorStore] = []
+        self._source = source
+        if embedder is None:
+            from img2img.embedders.clip import ClipEmbedder
+
+            embedder = ClipEmbedder()
+        self.embedder: Embedder = embedder
+        if store is None:
+            from img2img.stores.memory import InMemoryStore
+
+            store = InMemoryStore()
+            self._owned.append(store)
+        self.store: VectorStore = store
+        self._fetcher = fetcher
+        self._settings = IndexSettings(
+            workers=workers, batch_size=batch_size, max_pixels=max_pixels
+        )
+
+    @property
+    def space(self) -> EmbeddingSpace:
+        """The embedding space of this client's embedder."""
+        return EmbeddingSpace(self.embedder.model_id, self.embedder.dimension)
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            from img2img.fetch import HttpFetcher
+
+            self._fetcher = HttpFetcher(max_connections=self._settings.workers)
+            self._owned.append(self._fetcher)
+        return self._fetcher
+
+    @property
+    def source(self) -> ImageSource:
+        if self._source is None:
+            raise ConfigurationError(
+                "index() needs an image source: pass source=FolderSource(path) or "
+                "UrlListSource(urls), or use add() with paths and URLs"
+            )
+        return self._source
+
+    def _read(self, url: str) -> bytes:
+        return read_bytes(url, self.fetcher)
+
+    def index(self, keyphrase: str, *, limit: int = 100, reindex: bool = False) -> IndexReport:
+        """Discover up to ``limit`` images for ``keyphrase``, download, embed and store them.
+
+        Images already in the store are skipped unless ``reindex``. One bad image
+        never stops the run: it becomes a ``Failure`` in the report.
+        """
+        if not keyphrase.strip():
+            raise ConfigurationError("keyphrase is empty")
+        if limit < 1:
+            raise ConfigurationError(f"limit must be at least 1, got {limit}")
+        self.store.set_embedding_space(self.space)
+        return self._run(self.source.discover(keyphrase, limit=limit), keyphrase, reindex)
+
+    def add(
+        self, items: Iterable[AddItem], *, keyphrase: str | None = None, reindex: bool = False
+    ) -> IndexReport:
+        """Index images you already have: local paths and folders, URLs or ``ImageCandidate`` s."""
+        if isinstance(items, (str, os.PathLike, ImageCandidate)):
+            items = [items]
+        self.store.set_embedding_space(self.space)
+        return self._run(_candidates_for(items), keyphrase, reindex)
+
+    def _run(
+        self, candidates: Iterable[ImageCandidate], keyphrase: str | None, reindex: bool
+    ) -> IndexReport:
+        settings = self._settings
+        if reindex:
+            settings = IndexSettings(
+                settings.workers, settings.batch_size, settings.max_pixels, True
+            )
+        return run_index(
+            candidates,
+            keyphrase=keyphrase,
+            read=self._read,
+            embedder=self.embedder,
+            store=self.store,
+            settings=settings,
+        )
+
+    def _query(
+        self, vector: object, k: int, filter: Filter | None, min_score: float | None
+    ) -> list[Match]:
+        import numpy as np
+
+        matches = self.store.query(np.asarray(vector, dtype=np.float32), k=k, filter=filter)
+        if min_score is not None:
+            matches = [m for m in matches if m.score >= min_score]
+        return matches
+
+    def _check_space(self) -> bool:
+        """False for a store never written to; raises when it holds another space."""
+        recorded = self.store.embedding_space()
+        check_same_space(recorded, self.space)
+        return recorded is not None
+
+    def search(
+        self,
+        image: ImageInput,
+        *,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+    ) -> list[Match]:
+        """The ``k`` stored images most like ``image``, best first.
+
+        ``image`` is a path, an ``http(s)`` URL, bytes or a ``PIL.Image``.
+        ``filter`` restricts matches by metadata, Pinecone style (see docs/filters.md).
+        """
+        if not self._check_space():
+            return []
+        picture = load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
+        vector = self.embedder.embed_images([picture])[0]
+        return self._query(vector, k, filter, min_score)
+
+    def search_text(
+        self,
+        text: str,
+        *,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+    ) -> list[Match]:
+        """The ``k`` stored images that best fit a description; needs a text embedder (CLIP)."""
+        if not isinstance(self.embedder, TextEmbedder):
+            raise ConfigurationError(
+                f"{self.embedder.model_id} cannot embed text; search by words needs a "
+                "TextEmbedder such as ClipEmbedder"
+            )
+        if not self._check_space():
+            return []
+        vector = self.embedder.embed_texts([text])[0]
+        return self._query(vector, k, filter, min_score)
+
+    def close(self) -> None:
+        """Close the fetcher and store this client created."""
+        for part in self._owned:
+            part.close()
+        self._owned.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

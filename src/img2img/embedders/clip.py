@@ -1,0 +1,205 @@
+"""ClipEmbedder: CLIP through open_clip, for images and text in one space.
+
+CLIP places a photo, a drawing and a sentence about the same thing near each
+other, which is what "alike in meaning" search needs (a silhouette on a poster
+and the same landmark on a postcard), and what lets you search by words.
+
+Weights come from the Hugging Face hub on first use and are cached there. On a
+machine without network access, download the checkpoint elsewhere and pass its
+path: ``ClipEmbedder("ViT-B-32", pretrained="/models/vit-b-32.safetensors")``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from img2img.embedders.batching import run_batched
+from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
+from img2img.models import Vector
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+__all__ = ["ClipEmbedder"]
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+_HUB_FILENAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+def _import_open_clip() -> Any:
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "ClipEmbedder needs open_clip: pip install open_clip_torch"
+        ) from exc
+    return open_clip
+
+
+def _is_path(pretrained: str) -> bool:
+    return os.sep in pretrained or pretrained.endswith((".pt", ".pth", ".bin", ".safetensors"))
+
+
+class ClipEmbedder:
+    """A ``TextEmbedder`` backed by an open_clip model.
+
+    Args:
+        model_name: an open_clip architecture, e.g. ``"ViT-B-32"``, ``"ViT-L-14"``.
+        pretrained: an open_clip tag (downloaded from the hub once), a path to
+            a local checkpoint file, or ``None`` for random weights (tests only:
+            seeded, so two instances agree).
+        model_id: the name recorded in stores. Defaults to
+            ``open_clip/<model_name>/<tag or file name>``; set it when two
+            checkpoints share a file name.
+        batch_size: images per forward pass.
+        device: a torch device string.
+
+    The model loads on the first call that needs it, not in ``__init__``.
+    """
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        pretrained: str | os.PathLike[str] | None = DEFAULT_PRETRAINED,
+        *,
+        model_id: str | None = None,
+        batch_size: int = 32,
+        device: str = "cpu",
+    ) -> None:
+        self.model_name = model_name
+        self.pretrained = os.fspath(pretrained) if pretrained is not None else None
+        self.batch_size = batch_size
+        self.device = device
+        if model_id is None:
+            if self.pretrained is None:
+                weights = "random"
+            elif _is_path(self.pretrained):
+                weights = Path(self.pretrained).name
+            else:
+                weights = self.pretrained
+            model_id = f"open_clip/{model_name}/{weights}"
+        self.model_id = model_id
+        self._dimension: int | None = None
+        self._loaded: tuple[Any, Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            config = _import_open_clip().get_model_config(self.model_name)
+            if config is None:
+                raise ConfigurationError(f"open_clip has no model named {self.model_name!r}")
+            self._dimension = int(config["embed_dim"])
+        return self._dimension
+
+    def cached_checkpoint(self) -> Path | None:
+        """The local file the weights would load from without a download, if any.
+
+        A path given as ``pretrained`` counts when it exists; a hub tag counts
+        when the hub's cache already holds its file. Never touches the network.
+        """
+        if self.pretrained is None:
+            return None
+        if _is_path(self.pretrained):
+            path = Path(self.pretrained)
+            return path if path.is_file() else None
+        open_clip = _import_open_clip()
+        config = open_clip.get_pretrained_cfg(self.model_name, self.pretrained) or {}
+        if config.get("file"):
+            file = Path(config["file"])
+            return file if file.is_file() else None
+        hub = str(config.get("hf_hub", ""))
+        if not hub:
+            return None
+        from huggingface_hub import try_to_load_from_cache
+
+        repo_id, filename = os.path.split(hub)
+        for name in (filename,) if filename else _HUB_FILENAMES:
+            found = try_to_load_from_cache(repo_id, name)
+            if isinstance(found, str):
+                return Path(found)
+        return None
+
+    def weights_available(self) -> bool:
+        """True when loading needs no network: random weights or a cached/local checkpoint."""
+        return self.pretrained is None or self.cached_checkpoint() is not None
+
+    def _load(self) -> tuple[Any, Any, Any]:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._build()
+            return self._loaded
+
+    def _build(self) -> tuple[Any, Any, Any]:
+        open_clip = _import_open_clip()
+        import torch
+
+        if (
+            self.pretrained is not None
+            and _is_path(self.pretrained)
+            and not Path(self.pretrained).is_file()
+        ):
+            raise ModelUnavailableError(f"CLIP checkpoint not found: {self.pretrained}")
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)  # random-weight models are reproducible
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    self.model_name, pretrained=self.pretrained, device=self.device
+                )
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            raise ModelUnavailableError(
+                f"cannot load CLIP weights {self.model_name}/{self.pretrained}: {exc}. "
+                "Without network access, download the checkpoint on another machine and pass "
+                "its path: ClipEmbedder(model_name, pretrained='/path/to/open_clip_model.safetensors'), "
+                "or use the offline EfficientNetEmbedder."
+            ) from exc
+        tokenizer = open_clip.get_tokenizer(self.model_name)
+        return model.eval(), preprocess, tokenizer
+
+    def embed_images(self, images: Sequence[Image.Image]) -> Vector:
+        """Embed RGB images; returns float32 ``(len(images), dimension)`` unit rows."""
+        if not images:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model, preprocess, _ = self._load()
+        import torch
+
+        def to_tensor(batch: Sequence[Image.Image]) -> torch.Tensor:
+            return torch.stack([preprocess(im.convert("RGB")) for im in batch]).to(self.device)
+
+        return run_batched(
+            images,
+            batch_size=self.batch_size,
+            dimension=self.dimension,
+            to_tensor=to_tensor,
+            forward=model.encode_image,
+        )
+
+    def embed_texts(self, texts: Sequence[str]) -> Vector:
+        """Embed texts into the image space; returns float32 ``(len(texts), dimension)`` unit rows."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model, _, tokenizer = self._load()
+        return run_batched(
+            list(texts),
+            batch_size=self.batch_size,
+            dimension=self.dimension,
+            to_tensor=lambda batch: tokenizer(list(batch)).to(self.device),
+            forward=model.encode_text,
+        )
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write the loaded model's weights to ``path`` (loadable as ``pretrained=path``)."""
+        model, _, _ = self._load()
+        import torch
+
+        target = Path(path)
+        torch.save(model.state_dict(), target)
+        return target

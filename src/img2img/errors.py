@@ -1,0 +1,149 @@
+"""Every error img2img raises on purpose.
+
+Vendor exceptions (httpx, pinecone, serpapi, open_clip, sqlite3, Pillow) are
+translated where they cross into img2img and re-raised ``from`` the original,
+so callers need to catch only these::
+
+    Img2ImgError
+    ├── ConfigurationError            bad arguments, a missing key or package
+    │   └── MissingDependencyError    an optional package is not installed
+    ├── ModelUnavailableError         model weights cannot be loaded
+    ├── EmbeddingSpaceMismatchError   store written by another model / dimension
+    ├── ImageError                    one image could not be used
+    │   ├── InvalidImageError         not an image, corrupt, or unsupported
+    │   └── ImageTooLargeError        too many pixels (decompression bomb)
+    ├── FetchError                    one URL could not be downloaded
+    │   ├── BlockedURLError           refused: private, loopback, metadata address…
+    │   ├── ResponseTooLargeError     body larger than the fetcher allows
+    │   └── UnexpectedContentError    the server did not send an image
+    ├── ServiceError                  a remote service failed (SerpAPI, Pinecone)
+    │   ├── AuthenticationError       the key is missing, wrong or revoked
+    │   ├── RateLimitError            throttled, still after retries
+    │   └── ServiceUnavailableError   5xx or unreachable, still after retries
+    └── StoreError                    the vector store refused or failed
+        ├── InvalidVectorError        wrong dimension, NaN or infinite values
+        ├── InvalidFilterError        malformed metadata filter
+        ├── InvalidMetadataError      metadata the store cannot hold
+        └── StoreFormatError          file is not a store, or from a newer version
+
+Per-item problems (``ImageError``, ``FetchError``) during ``index()`` are not
+raised: they are collected in ``IndexReport.failures``. Systemic ones are.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BlockedURLError",
+    "ConfigurationError",
+    "EmbeddingSpaceMismatchError",
+    "FetchError",
+    "ImageError",
+    "ImageTooLargeError",
+    "Img2ImgError",
+    "InvalidFilterError",
+    "InvalidImageError",
+    "InvalidMetadataError",
+    "InvalidVectorError",
+    "MissingDependencyError",
+    "ModelUnavailableError",
+    "RateLimitError",
+    "ResponseTooLargeError",
+    "ServiceError",
+    "ServiceUnavailableError",
+    "StoreError",
+    "StoreFormatError",
+    "UnexpectedContentError",
+]
+
+
+class Img2ImgError(Exception):
+    """Base class of every error img2img raises on purpose."""
+
+
+class ConfigurationError(Img2ImgError):
+    """An argument, environment variable or installation is wrong."""
+
+
+class MissingDependencyError(ConfigurationError):
+    """An optional package is needed; the message names what to install."""
+
+
+class ModelUnavailableError(Img2ImgError):
+    """Model weights could not be loaded (no network, bad path, bad file)."""
+
+
+class EmbeddingSpaceMismatchError(Img2ImgError):
+    """The store holds vectors of another model or dimension than the embedder's."""
+
+
+class ImageError(Img2ImgError):
+    """One image could not be turned into pixels."""
+
+
+class InvalidImageError(ImageError):
+    """The bytes are not an image Pillow can decode, or are corrupt."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than allowed (a decompression bomb guard)."""
+
+
+class FetchError(Img2ImgError):
+    """A URL could not be downloaded."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class BlockedURLError(FetchError):
+    """The URL, or a redirect hop, points where the fetcher may not go."""
+
+
+class ResponseTooLargeError(FetchError):
+    """The body is larger than the fetcher's limit."""
+
+
+class UnexpectedContentError(FetchError):
+    """The server answered with something that is not an image."""
+
+
+class ServiceError(Img2ImgError):
+    """A remote service failed."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthenticationError(ServiceError):
+    """The service refused the credentials."""
+
+
+class RateLimitError(ServiceError):
+    """The service kept throttling after the retries ran out."""
+
+
+class ServiceUnavailableError(ServiceError):
+    """The service kept failing (5xx, timeouts) after the retries ran out."""
+
+
+class StoreError(Img2ImgError):
+    """The vector store refused an operation or failed."""
+
+
+class InvalidVectorError(StoreError):
+    """A vector has the wrong shape or non-finite values."""
+
+
+class InvalidFilterError(StoreError):
+    """A metadata filter is malformed."""
+
+
+class InvalidMetadataError(StoreError):
+    """Metadata the store cannot hold (type, size)."""
+
+
+class StoreFormatError(StoreError):
+    """The file is not an img2img store, or was written by a newer version."""

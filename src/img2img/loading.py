@@ -1,0 +1,75 @@
+"""Where image bytes come from: ``file://`` URLs and paths from disk, ``http(s)`` through a Fetcher."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from img2img.errors import FetchError, InvalidImageError, ResponseTooLargeError
+from img2img.fetch import DEFAULT_MAX_BYTES
+from img2img.images import DEFAULT_MAX_PIXELS, decode_image, to_rgb
+from img2img.protocols import Fetcher
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["ImageInput", "is_http_url", "load_image", "read_bytes"]
+
+#: What ``search`` accepts: a path, an ``http(s)``/``file`` URL, raw bytes or a PIL image.
+ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image"]
+
+
+def is_http_url(value: str) -> bool:
+    return urlsplit(value).scheme in ("http", "https")
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ResponseTooLargeError(
+                f"{path} is {size:,} bytes, over the limit of {max_bytes:,}", url=str(path)
+            )
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise FetchError(f"no such file: {path}", url=str(path)) from exc
+    except IsADirectoryError as exc:
+        raise FetchError(f"{path} is a folder, not an image file", url=str(path)) from exc
+    except PermissionError as exc:
+        raise FetchError(f"permission denied reading {path}", url=str(path)) from exc
+
+
+def read_bytes(url: str, fetcher: Fetcher, *, max_file_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes at ``url``: ``file://`` read from disk, ``http(s)://`` through ``fetcher``."""
+    scheme = urlsplit(url).scheme
+    if scheme in ("http", "https"):
+        return fetcher.fetch(url)
+    if scheme == "file":
+        return _read_file(Path(url2pathname(urlsplit(url).path)), max_file_bytes)
+    raise FetchError(f"unsupported URL scheme {scheme!r} in {url!r}; use http(s) or file", url=url)
+
+
+def load_image(
+    image: ImageInput, fetcher: Fetcher, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Turn any accepted query input into a safe RGB image."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        if image.width * image.height > max_pixels:
+            raise InvalidImageError(f"image has more than {max_pixels:,} pixels")
+        return to_rgb(image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(image), max_pixels=max_pixels)
+    if isinstance(image, (str, os.PathLike)):
+        text = os.fspath(image)
+        url = (
+            text
+            if urlsplit(text).scheme in ("http", "https", "file")
+            else Path(text).resolve().as_uri()
+        )
+        return decode_image(read_bytes(url, fetcher), max_pixels=max_pixels)
+    raise TypeError(f"search takes a path, URL, bytes or PIL.Image, got {type(image).__name__}")

@@ -1,0 +1,202 @@
+"""The indexing pipeline: candidates -> bytes -> images -> vectors -> store.
+
+Downloads and decodes run in a thread pool while the calling thread embeds and
+writes finished batches, so the network and the model work at the same time.
+At most ``window`` items are in flight, so memory stays bounded however many
+candidates a source yields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from img2img.errors import (
+    FetchError,
+    ImageError,
+    Img2ImgError,
+    InvalidMetadataError,
+    InvalidVectorError,
+    MissingDependencyError,
+    ModelUnavailableError,
+)
+from img2img.images import decode_image
+from img2img.models import Failure, ImageCandidate, IndexReport, Stage, VectorRecord
+from img2img.protocols import Embedder, VectorStore
+from img2img.provenance import build_metadata, image_id
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["IndexSettings", "run_index"]
+
+_SKIP_CHECK_CHUNK = 100
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    workers: int = 8
+    batch_size: int = 32
+    max_pixels: int = 64_000_000
+    reindex: bool = False
+
+
+@dataclass(slots=True)
+class _Decoded:
+    id: str
+    candidate: ImageCandidate
+    content: bytes
+    image: Image.Image
+
+
+class _Run:
+    """The state of one ``run_index`` call."""
+
+    def __init__(self, keyphrase: str | None) -> None:
+        self.keyphrase = keyphrase
+        self.started = time.perf_counter()
+        self.discovered = 0
+        self.indexed = 0
+        self.skipped = 0
+        self.failures: list[Failure] = []
+
+    def fail(self, url: str, stage: Stage, error: BaseException) -> None:
+        self.failures.append(
+            Failure(url=url, stage=stage, reason=str(error) or type(error).__name__)
+        )
+
+    def report(self) -> IndexReport:
+        return IndexReport(
+            discovered=self.discovered,
+            indexed=self.indexed,
+            skipped=self.skipped,
+            failures=tuple(self.failures),
+            elapsed_seconds=time.perf_counter() - self.started,
+            keyphrase=self.keyphrase,
+        )
+
+
+def _new_candidates(
+    candidates: Iterable[ImageCandidate], store: VectorStore, run: _Run, reindex: bool
+) -> Iterator[tuple[str, ImageCandidate]]:
+    """Distinct candidates not yet in the store, with their ids; counts the rest as skipped.
+
+    A source that fails after yielding some candidates ends discovery with a
+    ``discover`` failure in the report; one that fails at once raises.
+    """
+    seen: set[str] = set()
+    chunk: list[tuple[str, ImageCandidate]] = []
+
+    def flush() -> Iterator[tuple[str, ImageCandidate]]:
+        present = set() if reindex else set(store.fetch([i for i, _ in chunk]))
+        run.skipped += len(present)
+        yield from ((i, c) for i, c in chunk if i not in present)
+        chunk.clear()
+
+    iterator = iter(candidates)
+    while True:
+        try:
+            candidate = next(iterator)
+        except StopIteration:
+            break
+        except Img2ImgError as exc:
+            if run.discovered == 0:
+                raise
+            run.fail(run.keyphrase or "", "discover", exc)
+            break
+        identity = image_id(candidate.image_url)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        run.discovered += 1
+        chunk.append((identity, candidate))
+        if len(chunk) >= _SKIP_CHECK_CHUNK:
+            yield from flush()
+    yield from flush()
+
+
+def run_index(
+    candidates: Iterable[ImageCandidate],
+    *,
+    keyphrase: str | None,
+    read: Callable[[str], bytes],
+    embedder: Embedder,
+    store: VectorStore,
+    settings: IndexSettings = IndexSettings(),
+) -> IndexReport:
+    """Index ``candidates``; per-item problems go into the report, systemic ones raise."""
+    run = _Run(keyphrase)
+
+    def load(identity: str, candidate: ImageCandidate) -> _Decoded:
+        content = read(candidate.image_url)
+        image = decode_image(content, max_pixels=settings.max_pixels)
+        return _Decoded(identity, candidate, content, image)
+
+    batch: list[_Decoded] = []
+    window = max(settings.workers * 4, settings.batch_size)
+    with ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch") as pool:
+        pending: dict[Future[_Decoded], ImageCandidate] = {}
+        todo = _new_candidates(candidates, store, run, settings.reindex)
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and len(pending) < window:
+                item = next(todo, None)
+                if item is None:
+                    exhausted = True
+                else:
+                    pending[pool.submit(load, *item)] = item[1]
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                candidate = pending.pop(future)
+                try:
+                    batch.append(future.result())
+                except FetchError as exc:
+                    run.fail(candidate.image_url, "fetch", exc)
+                except ImageError as exc:
+                    run.fail(candidate.image_url, "decode", exc)
+            if len(batch) >= settings.batch_size:
+                _write(batch, run, embedder, store)
+                batch = []
+    if batch:
+        _write(batch, run, embedder, store)
+    return run.report()
+
+
+def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorStore) -> None:
+    """Embed and upsert one batch. A bad item is isolated by retrying one at a time."""
+    try:
+        vectors = embedder.embed_images([d.image for d in batch])
+    except (ModelUnavailableError, MissingDependencyError):
+        raise
+    except Exception as exc:
+        if len(batch) == 1:
+            run.fail(batch[0].candidate.image_url, "embed", exc)
+            return
+        for item in batch:
+            _write([item], run, embedder, store)
+        return
+    records = [
+        VectorRecord(
+            id=d.id,
+            vector=vectors[i],
+            metadata=build_metadata(
+                d.candidate, keyphrase=run.keyphrase, content=d.content, image=d.image
+            ),
+        )
+        for i, d in enumerate(batch)
+    ]
+    try:
+        store.upsert(records)
+    except (InvalidVectorError, InvalidMetadataError) as exc:
+        if len(batch) == 1:
+            run.fail(batch[0].candidate.image_url, "store", exc)
+            return
+        for item in batch:
+            _write([item], run, embedder, store)
+        return
+    run.indexed += len(records)

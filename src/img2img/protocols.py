@@ -1,0 +1,114 @@
+"""The seams of img2img. The docstrings here are the specification.
+
+Adapters satisfy these structurally: they inherit nothing. Every adapter
+shipped with img2img passes the contract suite for its protocol in
+:mod:`img2img.testing.contracts`; your own adapters can run the same suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from img2img.models import EmbeddingSpace, Filter, ImageCandidate, Match, Vector, VectorRecord
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["Embedder", "Fetcher", "ImageSource", "TextEmbedder", "VectorStore"]
+
+
+@runtime_checkable
+class ImageSource(Protocol):
+    """Finds images for a keyphrase.
+
+    ``discover`` yields at most ``limit`` candidates, lazily, so a caller that
+    stops early costs no more requests. Image URLs are unique within one call.
+    Sources that read remote data yield only ``http(s)://`` image URLs; local
+    sources may yield ``file://`` URLs. Systemic failures (bad key, service
+    down) raise :class:`~img2img.errors.ServiceError`; an empty result is an
+    empty iterator, not an error.
+    """
+
+    def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns images into vectors.
+
+    ``embed_images`` takes RGB ``PIL.Image`` objects and returns a float32
+    array of shape ``(len(images), dimension)`` whose rows have unit L2 norm,
+    so a dot product is a cosine similarity. It returns shape ``(0, dimension)``
+    for an empty batch. ``model_id`` names the weights, not just the
+    architecture: two embedders with equal ``model_id`` produce comparable
+    vectors. Heavy models load on first use, not in ``__init__``.
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_images(self, images: Sequence[Image.Image]) -> Vector: ...
+
+
+@runtime_checkable
+class TextEmbedder(Embedder, Protocol):
+    """An embedder that also places text in the same space (CLIP), for search by words.
+
+    ``embed_texts`` returns float32 ``(len(texts), dimension)`` unit rows.
+    """
+
+    def embed_texts(self, texts: Sequence[str]) -> Vector: ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Holds unit vectors with provenance metadata and answers nearest-neighbour queries.
+
+    - ``upsert`` is idempotent by id: writing an id again replaces its vector
+      and metadata. A call is all-or-nothing where the backend allows.
+      Vectors of the wrong dimension or with NaN/inf raise
+      :class:`~img2img.errors.InvalidVectorError` and write nothing.
+    - ``query`` returns up to ``k`` matches, highest cosine score first,
+      restricted by a Pinecone-style metadata ``filter`` (see ``docs/filters.md``).
+    - ``fetch`` returns the records that exist among ``ids``; unknown ids are absent.
+    - ``delete`` removes the given ids and/or every record matching ``filter``;
+      unknown ids are ignored.
+    - ``embedding_space`` is the space recorded by ``set_embedding_space``, or
+      ``None`` for a store never written to. ``set_embedding_space`` records it
+      and raises :class:`~img2img.errors.EmbeddingSpaceMismatchError` if the
+      store already holds another.
+    """
+
+    def upsert(self, records: Sequence[VectorRecord]) -> None: ...
+
+    def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]: ...
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]: ...
+
+    def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None: ...
+
+    def count(self) -> int: ...
+
+    def embedding_space(self) -> EmbeddingSpace | None: ...
+
+    def set_embedding_space(self, space: EmbeddingSpace) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Fetcher(Protocol):
+    """Downloads one ``http(s)`` URL and returns the body.
+
+    Must be safe to call from several threads at once. Raises
+    :class:`~img2img.errors.FetchError` (or a subclass) for anything that
+    stops the download; the client records it as a per-item failure.
+    """
+
+    def fetch(self, url: str) -> bytes: ...
+
+    def close(self) -> None: ...

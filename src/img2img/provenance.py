@@ -1,0 +1,91 @@
+"""Stable ids and the provenance metadata stored with every vector."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from img2img.models import ImageCandidate, MetadataValue
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["build_metadata", "difference_hash", "domain_of", "image_id", "normalise_url"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_url(url: str) -> str:
+    """Canonical form of a URL for identity: lower-case scheme and host, no default
+    port, no fragment, ``/`` for an empty path. Query strings are kept: on image
+    CDNs they often select the image."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    netloc = host
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = parts.path or ("/" if scheme in _DEFAULT_PORTS else "")
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def image_id(url: str) -> str:
+    """The stable id of the image at ``url``: 32 hex chars of sha256 of the normalised URL."""
+    return hashlib.sha256(normalise_url(url).encode("utf-8")).hexdigest()[:32]
+
+
+def domain_of(url: str | None) -> str | None:
+    """Host of ``url`` without a leading ``www.``, or ``None``."""
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or None
+
+
+def difference_hash(image: Image.Image) -> str:
+    """A 64-bit perceptual hash (dHash) as 16 hex chars: equal for near-identical images.
+
+    Compare two with a Hamming distance; up to ~10 differing bits means the
+    same picture resized or re-encoded.
+    """
+    from PIL import Image
+
+    small = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
+    pixels = np.asarray(small, dtype=np.int16)
+    bits = (pixels[:, 1:] > pixels[:, :-1]).reshape(-1)
+    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+
+
+def build_metadata(
+    candidate: ImageCandidate,
+    *,
+    keyphrase: str | None,
+    content: bytes,
+    image: Image.Image,
+    indexed_at: float | None = None,
+) -> dict[str, MetadataValue]:
+    """Everything a match needs to answer "where is this image": no ``None`` values,
+    since Pinecone stores no nulls."""
+    width, height = image.info.get("original_size", image.size)
+    fields: dict[str, MetadataValue | None] = {
+        **candidate.extra,
+        "image_url": candidate.image_url,
+        "page_url": candidate.page_url,
+        "title": candidate.title,
+        "domain": candidate.domain or domain_of(candidate.page_url or candidate.image_url),
+        "thumbnail_url": candidate.thumbnail_url,
+        "position": candidate.position,
+        "keyphrase": keyphrase,
+        "indexed_at": int(indexed_at if indexed_at is not None else time.time()),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "dhash": difference_hash(image),
+        "width": candidate.width or int(width),
+        "height": candidate.height or int(height),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
