@@ -117,7 +117,9 @@ class EfficientNetEmbedder:
             return torch.from_numpy(np.stack([_preprocess(im) for im in batch])).to(self.device)
 
         def forward(batch: torch.Tensor) -> torch.Tensor:
-            features: torch.Tensor = model.forward_head(model.forward_features(batch), pre_logits=True)
+            features: torch.Tensor = model.forward_head(
+                model.forward_features(batch), pre_logits=True
+            )
             return features
 
         return run_batched(
