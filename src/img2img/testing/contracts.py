@@ -1,0 +1,298 @@
+"""Contract suites: the behaviour every adapter of a protocol must have.
+
+Subclass a suite in your test module and provide one fixture::
+
+    from img2img.testing.contracts import VectorStoreContract
+
+    class TestMyStore(VectorStoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            s = MyStore(tmp_path / "x")
+            yield s
+            s.close()
+
+- ``VectorStoreContract`` needs ``store``: a fresh, empty store accepting
+  vectors of ``VectorStoreContract.dimension``.
+- ``EmbedderContract`` needs ``embedder``.
+- ``ImageSourceContract`` needs ``source``: one that yields at least
+  ``minimum_results`` candidates for ``keyphrase``.
+
+Every img2img adapter runs these same tests; yours can too. pytest must be
+installed to import this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from img2img.errors import (
+    EmbeddingSpaceMismatchError,
+    InvalidFilterError,
+    InvalidMetadataError,
+    InvalidVectorError,
+)
+from img2img.models import EmbeddingSpace, ImageCandidate, Match, VectorRecord
+from img2img.protocols import Embedder, ImageSource, VectorStore
+
+__all__ = ["EmbedderContract", "ImageSourceContract", "VectorStoreContract", "sample_images"]
+
+
+def _unit(seed: int, dimension: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    vector = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def sample_images() -> list[Any]:
+    """Three small RGB images that differ in colour and structure."""
+    from PIL import Image, ImageDraw
+
+    images = []
+    for i, (background, ink) in enumerate([("white", "black"), ("navy", "yellow"), ("darkgreen", "pink")]):
+        image = Image.new("RGB", (96, 64), background)
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((10 + 20 * i, 8, 50 + 20 * i, 56), fill=ink)
+        draw.rectangle((0, 0, 12 * (i + 1), 12), fill=ink)
+        images.append(image)
+    return images
+
+
+class VectorStoreContract:
+    """The ``VectorStore`` behaviour every store shares. Provide a ``store`` fixture."""
+
+    dimension = 8
+
+    def record(self, record_id: str, seed: int, **metadata: Any) -> VectorRecord:
+        return VectorRecord(record_id, _unit(seed, self.dimension), metadata)
+
+    def fill(self, store: VectorStore) -> list[VectorRecord]:
+        records = [
+            self.record("a", 1, domain="a.com", year=2020, tags=["red", "blue"], public=True),
+            self.record("b", 2, domain="b.com", year=2021, tags=["green"], public=False),
+            self.record("c", 3, domain="a.com", year=2022, public=True),
+            self.record("d", 4, domain="c.com", year=2019, tags=["blue"]),
+        ]
+        store.upsert(records)
+        return records
+
+    # -- writing and reading -------------------------------------------------
+
+    def test_empty_store(self, store: VectorStore) -> None:
+        assert store.count() == 0
+        assert store.fetch(["nope"]) == {}
+        assert store.query(_unit(0, self.dimension), k=3) == []
+        assert store.embedding_space() is None
+
+    def test_upsert_then_fetch_round_trips(self, store: VectorStore) -> None:
+        records = self.fill(store)
+        assert store.count() == 4
+        fetched = store.fetch(["a", "c", "missing"])
+        assert set(fetched) == {"a", "c"}
+        np.testing.assert_allclose(fetched["a"].vector, records[0].vector, rtol=1e-6, atol=1e-6)
+        assert fetched["a"].metadata["domain"] == "a.com"
+        assert fetched["a"].metadata["tags"] == ["red", "blue"]
+        assert fetched["a"].metadata["public"] is True
+        assert fetched["a"].metadata["year"] == 2020
+
+    def test_upsert_is_idempotent_and_replaces(self, store: VectorStore) -> None:
+        self.fill(store)
+        store.upsert([self.record("a", 9, domain="new.com")])
+        assert store.count() == 4
+        replaced = store.fetch(["a"])["a"]
+        np.testing.assert_allclose(replaced.vector, _unit(9, self.dimension), rtol=1e-6, atol=1e-6)
+        assert replaced.metadata["domain"] == "new.com"
+        assert "year" not in replaced.metadata
+
+    def test_upsert_empty_batch_is_a_no_op(self, store: VectorStore) -> None:
+        store.upsert([])
+        assert store.count() == 0
+
+    # -- querying ------------------------------------------------------------
+
+    def test_query_ranks_by_cosine(self, store: VectorStore) -> None:
+        records = self.fill(store)
+        matches = store.query(records[1].vector, k=4)
+        assert [m.id for m in matches][0] == "b"
+        assert matches[0].score == pytest.approx(1.0, abs=1e-4)
+        scores = [m.score for m in matches]
+        assert scores == sorted(scores, reverse=True)
+        expected = {r.id: float(r.vector @ records[1].vector) for r in records}
+        for match in matches:
+            assert match.score == pytest.approx(expected[match.id], abs=1e-4)
+
+    def test_query_returns_at_most_k(self, store: VectorStore) -> None:
+        self.fill(store)
+        assert len(store.query(_unit(7, self.dimension), k=2)) == 2
+        assert len(store.query(_unit(7, self.dimension), k=10)) == 4
+
+    def test_query_returns_matches_with_metadata(self, store: VectorStore) -> None:
+        store.upsert([self.record("x", 5, image_url="https://i.example/x.jpg", domain="example")])
+        (match,) = store.query(_unit(5, self.dimension), k=1)
+        assert isinstance(match, Match)
+        assert match.id == "x"
+        assert match.image_url == "https://i.example/x.jpg"
+        assert match.metadata["domain"] == "example"
+
+    def test_query_filter_equality_and_in(self, store: VectorStore) -> None:
+        self.fill(store)
+        probe = _unit(0, self.dimension)
+        assert {m.id for m in store.query(probe, k=10, filter={"domain": "a.com"})} == {"a", "c"}
+        assert {m.id for m in store.query(probe, k=10, filter={"domain": {"$in": ["b.com", "c.com"]}})} == {"b", "d"}
+
+    def test_query_filter_ranges_lists_and_logic(self, store: VectorStore) -> None:
+        self.fill(store)
+        probe = _unit(0, self.dimension)
+
+        def ids(flt: dict[str, Any]) -> set[str]:
+            return {m.id for m in store.query(probe, k=10, filter=flt)}
+
+        assert ids({"year": {"$gte": 2021}}) == {"b", "c"}
+        assert ids({"tags": "blue"}) == {"a", "d"}
+        assert ids({"tags": {"$exists": False}}) == {"c"}
+        assert ids({"$or": [{"domain": "b.com"}, {"year": {"$lt": 2020}}]}) == {"b", "d"}
+        assert ids({"domain": "a.com", "year": {"$gt": 2020}}) == {"c"}
+        assert ids({"public": True}) == {"a", "c"}
+
+    def test_query_filter_keeps_k_best_of_the_matching(self, store: VectorStore) -> None:
+        records = [self.record(f"r{i}", i, even=(i % 2 == 0)) for i in range(20)]
+        store.upsert(records)
+        probe = records[3].vector
+        matches = store.query(probe, k=3, filter={"even": True})
+        expected = sorted(
+            (r for r in records if r.metadata["even"]), key=lambda r: -float(r.vector @ probe)
+        )[:3]
+        assert [m.id for m in matches] == [r.id for r in expected]
+
+    def test_malformed_filter_is_refused(self, store: VectorStore) -> None:
+        self.fill(store)
+        with pytest.raises(InvalidFilterError):
+            store.query(_unit(0, self.dimension), k=1, filter={"year": {"$between": [1, 2]}})
+
+    # -- deleting ------------------------------------------------------------
+
+    def test_delete_by_ids(self, store: VectorStore) -> None:
+        self.fill(store)
+        store.delete(["a", "missing"])
+        assert store.count() == 3
+        assert store.fetch(["a"]) == {}
+        assert "a" not in {m.id for m in store.query(_unit(1, self.dimension), k=10)}
+
+    def test_delete_by_filter(self, store: VectorStore) -> None:
+        self.fill(store)
+        store.delete(filter={"domain": "a.com"})
+        assert store.count() == 2
+        assert set(store.fetch(["a", "b", "c", "d"])) == {"b", "d"}
+
+    # -- refusals ------------------------------------------------------------
+
+    def test_wrong_dimension_is_refused_and_writes_nothing(self, store: VectorStore) -> None:
+        self.fill(store)
+        bad = VectorRecord("z", np.ones(self.dimension + 1, dtype=np.float32))
+        with pytest.raises(InvalidVectorError):
+            store.upsert([self.record("y", 11), bad])
+        assert store.count() == 4
+        assert store.fetch(["y", "z"]) == {}
+
+    @pytest.mark.parametrize("poison", [math.nan, math.inf])
+    def test_non_finite_vectors_are_refused(self, store: VectorStore, poison: float) -> None:
+        vector = _unit(1, self.dimension)
+        vector[0] = poison
+        with pytest.raises(InvalidVectorError):
+            store.upsert([VectorRecord("n", vector)])
+        assert store.count() == 0
+
+    def test_wrong_query_dimension_is_refused(self, store: VectorStore) -> None:
+        self.fill(store)
+        with pytest.raises(InvalidVectorError):
+            store.query(np.ones(self.dimension + 3, dtype=np.float32), k=1)
+
+    def test_unstorable_metadata_is_refused(self, store: VectorStore) -> None:
+        with pytest.raises(InvalidMetadataError):
+            store.upsert([VectorRecord("m", _unit(1, self.dimension), {"nested": {"a": 1}})])  # type: ignore[dict-item]
+        assert store.count() == 0
+
+    # -- embedding space -----------------------------------------------------
+
+    def test_embedding_space_is_remembered_and_guarded(self, store: VectorStore) -> None:
+        space = EmbeddingSpace("model-a", self.dimension)
+        store.set_embedding_space(space)
+        assert store.embedding_space() == space
+        store.set_embedding_space(space)  # the same space again is fine
+        with pytest.raises(EmbeddingSpaceMismatchError, match="model-a"):
+            store.set_embedding_space(EmbeddingSpace("model-b", self.dimension))
+        assert store.embedding_space() == space
+
+
+class EmbedderContract:
+    """The ``Embedder`` behaviour every embedder shares. Provide an ``embedder`` fixture."""
+
+    def test_describes_its_space(self, embedder: Embedder) -> None:
+        assert isinstance(embedder.model_id, str) and embedder.model_id
+        assert isinstance(embedder.dimension, int) and embedder.dimension > 0
+
+    def test_batch_shape_dtype_and_unit_rows(self, embedder: Embedder) -> None:
+        vectors = embedder.embed_images(sample_images())
+        assert vectors.shape == (3, embedder.dimension)
+        assert vectors.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+
+    def test_empty_batch(self, embedder: Embedder) -> None:
+        vectors = embedder.embed_images([])
+        assert vectors.shape == (0, embedder.dimension)
+        assert vectors.dtype == np.float32
+
+    def test_deterministic_and_batch_independent(self, embedder: Embedder) -> None:
+        images = sample_images()
+        together = embedder.embed_images(images)
+        alone = np.concatenate([embedder.embed_images([image]) for image in images])
+        np.testing.assert_allclose(together, alone, atol=1e-4)
+
+    def test_different_images_get_different_vectors(self, embedder: Embedder) -> None:
+        vectors = embedder.embed_images(sample_images())
+        similarity = vectors @ vectors.T
+        off_diagonal = similarity[~np.eye(3, dtype=bool)]
+        assert np.all(off_diagonal < 0.9999)
+
+    def test_accepts_non_rgb_modes(self, embedder: Embedder) -> None:
+        image = sample_images()[0]
+        gray = image.convert("L")
+        rgba = image.convert("RGBA")
+        vectors = embedder.embed_images([gray, rgba])
+        assert vectors.shape == (2, embedder.dimension)
+        assert np.all(np.isfinite(vectors))
+
+
+class ImageSourceContract:
+    """The ``ImageSource`` behaviour every source shares. Provide a ``source`` fixture."""
+
+    keyphrase = "eiffel tower"
+    minimum_results = 3
+
+    def test_is_an_image_source(self, source: ImageSource) -> None:
+        assert isinstance(source, ImageSource)
+
+    def test_yields_candidates_with_fetchable_urls(self, source: ImageSource) -> None:
+        candidates = list(source.discover(self.keyphrase, limit=self.minimum_results))
+        assert len(candidates) == self.minimum_results
+        for candidate in candidates:
+            assert isinstance(candidate, ImageCandidate)
+            assert candidate.image_url.split(":", 1)[0] in ("http", "https", "file")
+
+    def test_respects_limit(self, source: ImageSource) -> None:
+        assert len(list(source.discover(self.keyphrase, limit=1))) == 1
+
+    def test_image_urls_are_unique(self, source: ImageSource) -> None:
+        urls = [c.image_url for c in source.discover(self.keyphrase, limit=1000)]
+        assert len(urls) == len(set(urls))
+        assert len(urls) >= self.minimum_results
+
+    def test_metadata_values_are_storable(self, source: ImageSource) -> None:
+        for candidate in source.discover(self.keyphrase, limit=self.minimum_results):
+            for key, value in candidate.extra.items():
+                assert isinstance(key, str)
+                assert isinstance(value, (str, int, float, bool)) or (
+                    isinstance(value, list) and all(isinstance(v, str) for v in value)
+                )
