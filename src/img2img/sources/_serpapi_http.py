@@ -1,0 +1,197 @@
+"""One SerpAPI search request through the ``serpapi`` client: retries and error mapping.
+
+The client (package ``google-search-results``) returns the response whatever
+its status, so the status and the ``{"error": "..."}`` body are read here and
+turned into :mod:`img2img.errors`. Nothing from ``serpapi`` or ``requests``
+leaks out, and the API key never appears in a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+from img2img.errors import (
+    AuthenticationError,
+    MissingDependencyError,
+    RateLimitError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+
+__all__ = ["KEY_HELP", "RetryPolicy", "SearchCall", "is_no_results"]
+
+KEY_HELP = (
+    "set the SERPAPI_API_KEY environment variable or pass SerpApiSource(api_key=...); "
+    "find your key at https://serpapi.com/manage-api-key"
+)
+_NO_RESULTS = "hasn't returned any results"
+# Quota exhaustion comes as a 429 too, but waiting does not bring searches back.
+_QUOTA_SPENT = "run out of searches"
+
+
+def is_no_results(message: str) -> bool:
+    """Whether a SerpAPI error message means "the search ran and found nothing"."""
+    return _NO_RESULTS in message.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to wait before giving up on 429s, 5xx and network errors.
+
+    Waits ``base_delay * 2**n`` seconds before retry ``n`` (0-based), capped at
+    ``max_delay``; a ``Retry-After`` header, when present, replaces that wait
+    (capped too, so a server cannot park the caller for an hour).
+    """
+
+    retries: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        return float(min(self.max_delay, self.base_delay * 2**retry))
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class _Retryable(Exception):
+    """A failure worth another try; ``final`` is raised when the tries run out."""
+
+    def __init__(self, final: ServiceError, retry_after: float | None = None) -> None:
+        super().__init__(str(final))
+        self.final = final
+        self.retry_after = retry_after
+
+
+def _search_class(base_url: str) -> Any:
+    try:
+        from serpapi import GoogleSearch
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "SerpApiSource needs the SerpAPI client: pip install google-search-results"
+        ) from exc
+
+    # A subclass per source, so pointing one source at a test server never
+    # changes where another sends its searches.
+    return type("_GoogleSearch", (GoogleSearch,), {"BACKEND": base_url.rstrip("/")})
+
+
+def _scrub(exc: BaseException, secret: str) -> BaseException:
+    """A copy of ``exc`` whose message no longer holds ``secret``.
+
+    ``requests`` puts the full URL, query string and API key included, into
+    its connection and timeout messages; chaining those would print the key
+    in every traceback.
+    """
+    text = str(exc)
+    if secret:
+        text = text.replace(secret, "***").replace(quote_plus(secret), "***")
+    try:
+        clean: BaseException = type(exc)(text)
+    except Exception:
+        clean = RuntimeError(f"{type(exc).__name__}: {text}")
+    return clean.with_traceback(exc.__traceback__)
+
+
+class SearchCall:
+    """Sends ``/search`` requests to ``base_url`` and returns the decoded JSON page.
+
+    Returns ``None`` when SerpAPI says the search found nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float,
+        retry: RetryPolicy,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._search_class = _search_class(base_url)
+        self._api_key = api_key
+        self.timeout = timeout
+        self.retry = retry
+        self._sleep = sleep
+
+    def __call__(self, params: Mapping[str, str]) -> dict[str, Any] | None:
+        retry = 0
+        while True:
+            try:
+                return self._once(params)
+            except _Retryable as failure:
+                if retry >= self.retry.retries:
+                    raise failure.final from failure.__cause__
+                self._sleep(self.retry.delay(retry, failure.retry_after))
+                retry += 1
+
+    def _once(self, params: Mapping[str, str]) -> dict[str, Any] | None:
+        import requests
+
+        search = self._search_class({**params, "api_key": self._api_key, "output": "json"})
+        # The client's default timeout is 60000 seconds; requests takes it as is.
+        search.timeout = self.timeout
+        try:
+            response = search.get_response()
+        except requests.Timeout as exc:
+            raise _Retryable(
+                ServiceUnavailableError(f"SerpAPI did not answer within {self.timeout:g} s")
+            ) from _scrub(exc, self._api_key)
+        except requests.ConnectionError as exc:
+            clean = _scrub(exc, self._api_key)
+            raise _Retryable(ServiceUnavailableError(f"cannot reach SerpAPI: {clean}")) from clean
+        except requests.RequestException as exc:
+            clean = _scrub(exc, self._api_key)
+            raise ServiceError(f"SerpAPI request failed: {clean}") from clean
+        return self._read(response.status_code, response.text, response.headers)
+
+    def _read(self, status: int, text: str, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            payload = None
+        message = ""
+        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+            message = payload["error"].replace(self._api_key, "***")
+        detail = message or f"HTTP {status}"
+
+        if message and is_no_results(message):
+            return None
+        if status in (401, 403) or "invalid api key" in message.lower():
+            raise AuthenticationError(
+                f"SerpAPI refused the API key ({detail}): {KEY_HELP}", status_code=status
+            )
+        if status == 429:
+            error = RateLimitError(f"SerpAPI rate limit: {detail}", status_code=status)
+            if _QUOTA_SPENT in message.lower():
+                raise error
+            raise _Retryable(error, parse_retry_after(headers.get("Retry-After")))
+        if status >= 500:
+            raise _Retryable(
+                ServiceUnavailableError(f"SerpAPI failed: {detail}", status_code=status),
+                parse_retry_after(headers.get("Retry-After")),
+            )
+        if status != 200 or message:
+            raise ServiceError(f"SerpAPI error: {detail}", status_code=status)
+        if not isinstance(payload, dict):
+            raise ServiceError("SerpAPI sent a response that is not a JSON object", status_code=200)
+        return payload
