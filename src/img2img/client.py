@@ -181,9 +181,9 @@ class ImageSearchClient:
         ``image`` is a path, an ``http(s)`` URL, bytes or a ``PIL.Image``.
         ``filter`` restricts matches by metadata, Pinecone style (see docs/filters.md).
         """
+        picture = load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
         if not self._check_space():
             return []
-        picture = load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
         vector = self.embedder.embed_images([picture])[0]
         return self._query(vector, k, filter, min_score)
 

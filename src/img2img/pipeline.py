@@ -159,9 +159,9 @@ def run_index(
                     run.fail(candidate.image_url, "fetch", exc)
                 except ImageError as exc:
                     run.fail(candidate.image_url, "decode", exc)
-            if len(batch) >= settings.batch_size:
-                _write(batch, run, embedder, store)
-                batch = []
+            while len(batch) >= settings.batch_size:
+                _write(batch[: settings.batch_size], run, embedder, store)
+                batch = batch[settings.batch_size :]
     if batch:
         _write(batch, run, embedder, store)
     return run.report()

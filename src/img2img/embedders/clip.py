@@ -154,7 +154,7 @@ class ClipEmbedder:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     self.model_name, pretrained=self.pretrained, device=self.device
                 )
-        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # torch, pickle, safetensors and the hub each raise their own
             raise ModelUnavailableError(
                 f"cannot load CLIP weights {self.model_name}/{self.pretrained}: {exc}. "
                 "Without network access, download the checkpoint on another machine and pass "
