@@ -40,9 +40,13 @@ def choose_embedder(checkpoint: str | None) -> Embedder:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("folder", nargs="?", type=Path, help="a folder of images to index")
-    parser.add_argument("--query", type=Path, help="the image to search with (default: an edited copy)")
+    parser.add_argument(
+        "--query", type=Path, help="the image to search with (default: an edited copy)"
+    )
     parser.add_argument("--clip-checkpoint", help="path to an open_clip ViT-B-32 checkpoint file")
     parser.add_argument("-k", type=int, default=5, help="how many matches to show")
     args = parser.parse_args(argv)
@@ -58,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No images found in {folder}", file=sys.stderr)
         return 1
 
-    with ImageSearchClient(embedder=choose_embedder(args.clip_checkpoint), store=InMemoryStore()) as client:
+    with ImageSearchClient(
+        embedder=choose_embedder(args.clip_checkpoint), store=InMemoryStore()
+    ) as client:
         report = client.add([folder], keyphrase="demo")
         print(f"Indexed: {report}")
         for failure in report.failures:

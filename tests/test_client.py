@@ -26,7 +26,9 @@ def client() -> ImageSearchClient:
     return ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore(), batch_size=4)
 
 
-def test_add_folder_then_find_each_photo_first(client: ImageSearchClient, photo_folder: Path) -> None:
+def test_add_folder_then_find_each_photo_first(
+    client: ImageSearchClient, photo_folder: Path
+) -> None:
     report = client.add([photo_folder])
     files = sorted(photo_folder.glob("*.png"))
     assert (report.discovered, report.indexed, report.failed) == (len(files), len(files), 0)
@@ -36,7 +38,9 @@ def test_add_folder_then_find_each_photo_first(client: ImageSearchClient, photo_
         assert best.score == pytest.approx(1.0, abs=1e-5)
 
 
-def test_search_accepts_path_str_bytes_and_pil(client: ImageSearchClient, photo_folder: Path) -> None:
+def test_search_accepts_path_str_bytes_and_pil(
+    client: ImageSearchClient, photo_folder: Path
+) -> None:
     path = photo_folder / "chelsea.png"
     client.add([path])
     as_pil = Image.open(path)
@@ -55,16 +59,25 @@ def test_adding_again_skips_what_is_stored(client: ImageSearchClient, photo_fold
     assert client.store.count() == first.indexed
 
 
-def test_one_bad_item_never_sinks_the_run(client: ImageSearchClient, photo_folder: Path, tmp_path: Path) -> None:
+def test_one_bad_item_never_sinks_the_run(
+    client: ImageSearchClient, photo_folder: Path, tmp_path: Path
+) -> None:
     not_image = tmp_path / "notes.jpg"
     not_image.write_text("this is not a picture")
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes((photo_folder / "coffee.png").read_bytes()[:200])
     missing = tmp_path / "missing.png"
-    report = client.add([photo_folder / "rocket.png", not_image, truncated, missing, "gopher://x/y.png"])
+    report = client.add(
+        [photo_folder / "rocket.png", not_image, truncated, missing, "gopher://x/y.png"]
+    )
     assert report.indexed == 1
     stages = {Path(f.url).name: f.stage for f in report.failures}
-    assert stages == {"notes.jpg": "decode", "truncated.png": "decode", "missing.png": "fetch", "y.png": "fetch"}
+    assert stages == {
+        "notes.jpg": "decode",
+        "truncated.png": "decode",
+        "missing.png": "fetch",
+        "y.png": "fetch",
+    }
     assert all(f.reason for f in report.failures)
     assert report.discovered == 5
 
@@ -80,29 +93,40 @@ def test_index_records_provenance(photos: dict[str, Image.Image], tmp_path: Path
         position=3,
         extra={"source_name": "NASA"},
     )
-    client = ImageSearchClient(source=StaticSource([candidate]), embedder=HashEmbedder(), store=InMemoryStore())
+    client = ImageSearchClient(
+        source=StaticSource([candidate]), embedder=HashEmbedder(), store=InMemoryStore()
+    )
     report = client.index("astronaut portrait")
     assert report.indexed == 1
     assert report.keyphrase == "astronaut portrait"
     (match,) = client.search(photos["astronaut"], k=1)
     assert match.id == image_id(path.as_uri())
     assert (match.page_url, match.title, match.domain, match.keyphrase) == (
-        "https://nasa.example/gallery/1", "Astronaut portrait", "nasa.example", "astronaut portrait",
+        "https://nasa.example/gallery/1",
+        "Astronaut portrait",
+        "nasa.example",
+        "astronaut portrait",
     )
     md = match.metadata
     assert md["source_name"] == "NASA"
     assert md["position"] == 3
     assert (md["width"], md["height"]) == (512, 512)
-    assert len(str(md["sha256"])) == 64 and len(str(md["dhash"])) == 16
+    assert len(str(md["sha256"])) == 64
+    assert len(str(md["dhash"])) == 16
     assert isinstance(md["indexed_at"], int)
 
 
-def test_filter_and_min_score(client: ImageSearchClient, photo_folder: Path, photos: dict[str, Image.Image]) -> None:
+def test_filter_and_min_score(
+    client: ImageSearchClient, photo_folder: Path, photos: dict[str, Image.Image]
+) -> None:
     client.add([photo_folder / "chelsea.png"], keyphrase="cats")
     client.add([photo_folder / "coffee.png", photo_folder / "rocket.png"], keyphrase="things")
     query = photos["chelsea"]
     assert client.search(query, k=3, filter={"keyphrase": "cats"})[0].title == "chelsea.png"
-    assert {m.title for m in client.search(query, k=3, filter={"keyphrase": "things"})} == {"coffee.png", "rocket.png"}
+    assert {m.title for m in client.search(query, k=3, filter={"keyphrase": "things"})} == {
+        "coffee.png",
+        "rocket.png",
+    }
     strict = client.search(query, k=3, min_score=0.999)
     assert [m.title for m in strict] == ["chelsea.png"]
 
@@ -126,7 +150,9 @@ def test_store_of_another_model_is_refused_with_both_names(photo_folder: Path) -
     assert store.count() == 1
 
 
-def test_search_on_an_empty_store_is_empty(client: ImageSearchClient, photos: dict[str, Image.Image]) -> None:
+def test_search_on_an_empty_store_is_empty(
+    client: ImageSearchClient, photos: dict[str, Image.Image]
+) -> None:
     assert client.search(photos["coffee"]) == []
 
 
@@ -153,11 +179,13 @@ def test_bad_arguments_are_refused(client: ImageSearchClient) -> None:
         ImageSearchClient(embedder=HashEmbedder(), workers=0)
     with pytest.raises(ConfigurationError):
         client.index("   ")
-    with pytest.raises(TypeError, match="path, URL, bytes or PIL.Image"):
+    with pytest.raises(TypeError, match=r"path, URL, bytes or PIL\.Image"):
         client.search(12345)  # type: ignore[arg-type]
 
 
-def test_edited_copy_is_nearest_with_hash_embedder(client: ImageSearchClient, photo_folder: Path, photos: dict[str, Image.Image]) -> None:
+def test_edited_copy_is_nearest_with_hash_embedder(
+    client: ImageSearchClient, photo_folder: Path, photos: dict[str, Image.Image]
+) -> None:
     client.add([photo_folder])
     buffer = io.BytesIO()
     edited_copy(photos["rocket"]).save(buffer, format="JPEG")

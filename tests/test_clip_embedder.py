@@ -14,18 +14,26 @@ from img2img import ClipEmbedder, ConfigurationError, ModelUnavailableError
 from img2img.testing.contracts import sample_images
 
 
-def test_checkpoint_saved_and_loaded_gives_the_same_vectors(tiny_clip: ClipEmbedder, tmp_path: Path) -> None:
+def test_checkpoint_saved_and_loaded_gives_the_same_vectors(
+    tiny_clip: ClipEmbedder, tmp_path: Path
+) -> None:
     checkpoint = tiny_clip.save_checkpoint(tmp_path / "tiny.pt")
     loaded = ClipEmbedder(tiny_clip.model_name, pretrained=checkpoint)
     assert loaded.model_id == f"open_clip/{tiny_clip.model_name}/tiny.pt"
     assert loaded.cached_checkpoint() == checkpoint
     assert loaded.weights_available()
     images = sample_images()
-    np.testing.assert_allclose(loaded.embed_images(images), tiny_clip.embed_images(images), atol=1e-5)
-    np.testing.assert_allclose(loaded.embed_texts(["a photo"]), tiny_clip.embed_texts(["a photo"]), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.embed_images(images), tiny_clip.embed_images(images), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        loaded.embed_texts(["a photo"]), tiny_clip.embed_texts(["a photo"]), atol=1e-5
+    )
 
 
-def test_loaded_checkpoint_differs_from_other_random_weights(tiny_clip: ClipEmbedder, tmp_path: Path) -> None:
+def test_loaded_checkpoint_differs_from_other_random_weights(
+    tiny_clip: ClipEmbedder, tmp_path: Path
+) -> None:
     import torch
 
     state = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v
@@ -33,7 +41,9 @@ def test_loaded_checkpoint_differs_from_other_random_weights(tiny_clip: ClipEmbe
     torch.save(state, tmp_path / "perturbed.pt")
     perturbed = ClipEmbedder(tiny_clip.model_name, pretrained=tmp_path / "perturbed.pt")
     images = sample_images()
-    assert not np.allclose(perturbed.embed_images(images), tiny_clip.embed_images(images), atol=1e-3)
+    assert not np.allclose(
+        perturbed.embed_images(images), tiny_clip.embed_images(images), atol=1e-3
+    )
 
 
 def test_text_and_images_share_one_space(tiny_clip: ClipEmbedder) -> None:
@@ -82,7 +92,9 @@ def test_without_network_the_error_says_how_to_pass_a_checkpoint(tmp_path: Path)
         "    print(exc)\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "pretrained='/path/to/" in result.stdout
     assert "EfficientNetEmbedder" in result.stdout

@@ -62,4 +62,6 @@ class TestFolderSource(ImageSourceContract):
 class TestUrlListSource(ImageSourceContract):
     @pytest.fixture
     def source(self) -> UrlListSource:
-        return UrlListSource({f"https://img.example/{i}.jpg": f"https://page.example/{i}" for i in range(4)})
+        return UrlListSource(
+            {f"https://img.example/{i}.jpg": f"https://page.example/{i}" for i in range(4)}
+        )

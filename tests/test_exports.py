@@ -26,11 +26,10 @@ def test_every_export_resolves() -> None:
 
 def test_import_loads_no_heavy_modules() -> None:
     heavy = ("torch", "open_clip", "pinecone", "serpapi", "timm", "skimage")
-    code = (
-        "import sys, img2img\n"
-        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    code = f"import sys, img2img\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
 
 

@@ -28,7 +28,8 @@ def test_normalise_url(url: str, expected: str) -> None:
 def test_ids_are_stable_and_ignore_cosmetic_url_differences() -> None:
     a = image_id("https://Example.com:443/img/1.jpg#top")
     assert a == image_id("https://example.com/img/1.jpg")
-    assert len(a) == 32 and int(a, 16) >= 0
+    assert len(a) == 32
+    assert int(a, 16) >= 0
     assert a != image_id("https://example.com/img/1.jpg?size=large")
     assert a != image_id("https://example.com/img/2.jpg")
 
@@ -43,7 +44,9 @@ def _hamming(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
-def test_perceptual_hash_survives_edits_and_separates_photos(photos: dict[str, Image.Image]) -> None:
+def test_perceptual_hash_survives_edits_and_separates_photos(
+    photos: dict[str, Image.Image],
+) -> None:
     hashes = {name: difference_hash(photo) for name, photo in photos.items()}
     for name, photo in photos.items():
         assert _hamming(hashes[name], difference_hash(edited_copy(photo, crop=0.02))) <= 12, name
@@ -59,12 +62,19 @@ def test_metadata_has_provenance_and_no_nulls(photos: dict[str, Image.Image]) ->
     content = buffer.getvalue()
     candidate = ImageCandidate(image_url="https://www.cafe.example/c.png", extra={"rank": 2})
     metadata = build_metadata(
-        candidate, keyphrase="coffee", content=content, image=decode_image(content, working_size=128),
+        candidate,
+        keyphrase="coffee",
+        content=content,
+        image=decode_image(content, working_size=128),
         indexed_at=1_700_000_000.7,
     )
     assert metadata["domain"] == "cafe.example"
     assert metadata["indexed_at"] == 1_700_000_000
-    assert (metadata["width"], metadata["height"]) == (600, 400)  # the original, not the working copy
+    assert (metadata["width"], metadata["height"]) == (
+        600,
+        400,
+    )  # the original, not the working copy
     assert metadata["rank"] == 2
-    assert "page_url" not in metadata and "title" not in metadata
+    assert "page_url" not in metadata
+    assert "title" not in metadata
     assert None not in metadata.values()

@@ -32,7 +32,10 @@ def test_edited_copy_of_every_photo_finds_its_original_first(
 ) -> None:
     for name, photo in photos.items():
         matches = indexed.search(edited_copy(photo, **edit), k=3)  # type: ignore[arg-type]
-        assert matches[0].title == f"{name}.png", (name, [(m.title, round(m.score, 3)) for m in matches])
+        assert matches[0].title == f"{name}.png", (
+            name,
+            [(m.title, round(m.score, 3)) for m in matches],
+        )
         assert matches[0].score > matches[1].score
 
 

@@ -51,7 +51,9 @@ def sample_images() -> list[Any]:
     from PIL import Image, ImageDraw
 
     images = []
-    for i, (background, ink) in enumerate([("white", "black"), ("navy", "yellow"), ("darkgreen", "pink")]):
+    for i, (background, ink) in enumerate(
+        [("white", "black"), ("navy", "yellow"), ("darkgreen", "pink")]
+    ):
         image = Image.new("RGB", (96, 64), background)
         draw = ImageDraw.Draw(image)
         draw.ellipse((10 + 20 * i, 8, 50 + 20 * i, 56), fill=ink)
@@ -115,7 +117,7 @@ class VectorStoreContract:
     def test_query_ranks_by_cosine(self, store: VectorStore) -> None:
         records = self.fill(store)
         matches = store.query(records[1].vector, k=4)
-        assert [m.id for m in matches][0] == "b"
+        assert next(m.id for m in matches) == "b"
         assert matches[0].score == pytest.approx(1.0, abs=1e-4)
         scores = [m.score for m in matches]
         assert scores == sorted(scores, reverse=True)
@@ -140,7 +142,9 @@ class VectorStoreContract:
         self.fill(store)
         probe = _unit(0, self.dimension)
         assert {m.id for m in store.query(probe, k=10, filter={"domain": "a.com"})} == {"a", "c"}
-        assert {m.id for m in store.query(probe, k=10, filter={"domain": {"$in": ["b.com", "c.com"]}})} == {"b", "d"}
+        assert {
+            m.id for m in store.query(probe, k=10, filter={"domain": {"$in": ["b.com", "c.com"]}})
+        } == {"b", "d"}
 
     def test_query_filter_ranges_lists_and_logic(self, store: VectorStore) -> None:
         self.fill(store)
@@ -230,8 +234,10 @@ class EmbedderContract:
     """The ``Embedder`` behaviour every embedder shares. Provide an ``embedder`` fixture."""
 
     def test_describes_its_space(self, embedder: Embedder) -> None:
-        assert isinstance(embedder.model_id, str) and embedder.model_id
-        assert isinstance(embedder.dimension, int) and embedder.dimension > 0
+        assert isinstance(embedder.model_id, str)
+        assert embedder.model_id
+        assert isinstance(embedder.dimension, int)
+        assert embedder.dimension > 0
 
     def test_batch_shape_dtype_and_unit_rows(self, embedder: Embedder) -> None:
         vectors = embedder.embed_images(sample_images())
