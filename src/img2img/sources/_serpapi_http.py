@@ -8,11 +8,9 @@ leaks out, and the API key never appears in a message.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -23,8 +21,9 @@ from img2img.errors import (
     ServiceError,
     ServiceUnavailableError,
 )
+from img2img.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
 
-__all__ = ["KEY_HELP", "RetryPolicy", "SearchCall", "is_no_results"]
+__all__ = ["KEY_HELP", "SearchCall", "is_no_results"]
 
 KEY_HELP = (
     "set the SERPAPI_API_KEY environment variable or pass SerpApiSource(api_key=...); "
@@ -38,48 +37,6 @@ _QUOTA_SPENT = "run out of searches"
 def is_no_results(message: str) -> bool:
     """Whether a SerpAPI error message means "the search ran and found nothing"."""
     return _NO_RESULTS in message.lower()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how long to wait before giving up on 429s, 5xx and network errors.
-
-    Waits ``base_delay * 2**n`` seconds before retry ``n`` (0-based), capped at
-    ``max_delay``; a ``Retry-After`` header, when present, replaces that wait
-    (capped too, so a server cannot park the caller for an hour).
-    """
-
-    retries: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
-        return float(min(self.max_delay, self.base_delay * 2**retry))
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-class _Retryable(Exception):
-    """A failure worth another try; ``final`` is raised when the tries run out."""
-
-    def __init__(self, final: ServiceError, retry_after: float | None = None) -> None:
-        super().__init__(str(final))
-        self.final = final
-        self.retry_after = retry_after
 
 
 def _search_class(base_url: str) -> Any:
@@ -134,15 +91,7 @@ class SearchCall:
         self._sleep = sleep
 
     def __call__(self, params: Mapping[str, str]) -> dict[str, Any] | None:
-        retry = 0
-        while True:
-            try:
-                return self._once(params)
-            except _Retryable as failure:
-                if retry >= self.retry.retries:
-                    raise failure.final from failure.__cause__
-                self._sleep(self.retry.delay(retry, failure.retry_after))
-                retry += 1
+        return call_with_retries(lambda: self._once(params), self.retry, sleep=self._sleep)
 
     def _once(self, params: Mapping[str, str]) -> dict[str, Any] | None:
         import requests
@@ -153,12 +102,12 @@ class SearchCall:
         try:
             response = search.get_response()
         except requests.Timeout as exc:
-            raise _Retryable(
+            raise Retryable(
                 ServiceUnavailableError(f"SerpAPI did not answer within {self.timeout:g} s")
             ) from _scrub(exc, self._api_key)
         except requests.ConnectionError as exc:
             clean = _scrub(exc, self._api_key)
-            raise _Retryable(ServiceUnavailableError(f"cannot reach SerpAPI: {clean}")) from clean
+            raise Retryable(ServiceUnavailableError(f"cannot reach SerpAPI: {clean}")) from clean
         except requests.RequestException as exc:
             clean = _scrub(exc, self._api_key)
             raise ServiceError(f"SerpAPI request failed: {clean}") from clean
@@ -184,11 +133,11 @@ class SearchCall:
             error = RateLimitError(f"SerpAPI rate limit: {detail}", status_code=status)
             if _QUOTA_SPENT in message.lower():
                 raise error
-            raise _Retryable(error, parse_retry_after(headers.get("Retry-After")))
+            raise Retryable(error, retry_after=parse_retry_after(headers.get("Retry-After")))
         if status >= 500:
-            raise _Retryable(
+            raise Retryable(
                 ServiceUnavailableError(f"SerpAPI failed: {detail}", status_code=status),
-                parse_retry_after(headers.get("Retry-After")),
+                retry_after=parse_retry_after(headers.get("Retry-After")),
             )
         if status != 200 or message:
             raise ServiceError(f"SerpAPI error: {detail}", status_code=status)

@@ -12,11 +12,13 @@ from urllib.parse import urlsplit
 from img2img.errors import ConfigurationError
 from img2img.models import ImageCandidate, MetadataValue
 from img2img.provenance import domain_of, normalise_url
-from img2img.sources._serpapi_http import KEY_HELP, RetryPolicy, SearchCall
+from img2img.retry import RetryPolicy
+from img2img.sources._serpapi_http import KEY_HELP, SearchCall
 
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_BASE_URL",
+    "DEFAULT_RETRY",
     "PAGE_SIZE",
     "SOCIAL_MEDIA_SITES",
     "SerpApiSource",
@@ -30,6 +32,7 @@ DEFAULT_BASE_URL = "https://serpapi.com"
 PAGE_SIZE = 100
 #: Pages fetched beyond ``limit / PAGE_SIZE`` to make up for dropped duplicates.
 _SPARE_PAGES = 2
+DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=30.0)
 #: Sites where people post pictures, for ``SerpApiSource(sites=SOCIAL_MEDIA_SITES)``.
 SOCIAL_MEDIA_SITES = (
     "instagram.com",
@@ -167,9 +170,9 @@ class SerpApiSource:
         params: further SerpAPI ``google_images`` parameters sent as given,
             e.g. ``{"tbs": "itp:photo", "google_domain": "google.fr"}``.
         timeout: seconds to wait for one SerpAPI response.
-        max_retries: retries of a 429, 5xx or network failure before raising.
-        backoff: seconds before the first retry, doubling each time up to
-            ``max_backoff``; a ``Retry-After`` header takes precedence.
+        retry: tries and waits for 429s, 5xx and network failures (default
+            4 tries, waits from 1 s doubling, at most 30 s each; a longer
+            ``Retry-After`` is waited for, up to that cap).
         base_url: where the SerpAPI service is; tests point it at
             :class:`img2img.testing.fake_serpapi.FakeSerpApi`.
         sleep: how to wait between retries (tests pass a recorder).
@@ -193,9 +196,7 @@ class SerpApiSource:
         language: str | None = None,
         params: Mapping[str, str | int] | None = None,
         timeout: float = 30.0,
-        max_retries: int = 3,
-        backoff: float = 1.0,
-        max_backoff: float = 30.0,
+        retry: RetryPolicy | None = None,
         base_url: str = DEFAULT_BASE_URL,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -203,10 +204,8 @@ class SerpApiSource:
             raise ConfigurationError("sites and exclude_sites take a list of sites, not a string")
         self.sites = tuple(_clean_site(site) for site in sites)
         self.exclude_sites = tuple(_clean_site(site) for site in exclude_sites)
-        if timeout <= 0 or max_retries < 0 or backoff < 0 or max_backoff < 0:
-            raise ConfigurationError(
-                "timeout must be positive; max_retries, backoff and max_backoff not negative"
-            )
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         if _http_url(base_url) is None:
             raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         extra = {str(key): str(value) for key, value in (params or {}).items()}
@@ -222,7 +221,7 @@ class SerpApiSource:
         self.params: dict[str, str] = extra
         self._api_key = api_key
         self.timeout = timeout
-        self.retry = RetryPolicy(retries=max_retries, base_delay=backoff, max_delay=max_backoff)
+        self.retry = retry if retry is not None else DEFAULT_RETRY
         self.base_url = base_url
         self._sleep = sleep
 

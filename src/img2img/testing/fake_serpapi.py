@@ -1,7 +1,7 @@
 """FakeSerpApi: SerpAPI's ``google_images`` search on 127.0.0.1, for tests.
 
     with FakeSerpApi(total_results=250) as serp:
-        source = SerpApiSource(api_key=serp.api_key, base_url=serp.url)
+        source = serp.source()  # SerpApiSource(api_key=serp.api_key, base_url=serp.url)
         assert len(list(source.discover("eiffel tower", limit=300))) == 250
         assert serp.pages_requested() == [0, 1, 2]
 
@@ -22,10 +22,13 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+
+if TYPE_CHECKING:
+    from img2img.sources.serpapi import SerpApiSource
 
 __all__ = ["DEFAULT_SITES", "FakeSerpApi"]
 
@@ -77,14 +80,16 @@ class FakeSerpApi:
         latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
-        self.image_base_url = image_base_url.rstrip("/") if image_base_url else None
-        self.results = [dict(r) for r in results] if results is not None else None
-        self.total_results = len(self.results) if self.results is not None else total_results
-        self.missing_original_every = missing_original_every
-        self.latency = latency
         self._faults: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._handle)
+        self.reset(
+            total_results=total_results,
+            image_base_url=image_base_url,
+            results=results,
+            missing_original_every=missing_original_every,
+            latency=latency,
+        )
 
     # -- test controls -------------------------------------------------------
 
@@ -94,10 +99,42 @@ class FakeSerpApi:
         headers = {"Retry-After": retry_after} if retry_after is not None else None
         return Reply.json({"error": message}, status=status, headers=headers)
 
+    def reset(
+        self,
+        *,
+        total_results: int = 250,
+        image_base_url: str | None = None,
+        results: Sequence[Mapping[str, Any]] | None = None,
+        missing_original_every: int = 10,
+        latency: float = 0.0,
+    ) -> None:
+        """Serve a new listing (arguments as for the constructor); forget requests and faults.
+
+        Lets one server, which takes a moment to stop, serve many tests.
+        """
+        with self._lock:
+            self.image_base_url = image_base_url.rstrip("/") if image_base_url else None
+            self.results = [dict(r) for r in results] if results is not None else None
+            self.total_results = len(self.results) if self.results is not None else total_results
+            self.missing_original_every = missing_original_every
+            self.latency = latency
+            self._faults.clear()
+            self._server.requests.clear()
+
     def queue(self, *replies: Reply) -> None:
         """Serve these replies, in order, to the next searches before answering normally."""
         with self._lock:
             self._faults.extend(replies)
+
+    def source(self, **options: Any) -> SerpApiSource:
+        """A :class:`SerpApiSource` pointed at this server with its key.
+
+        ``options`` are passed on, e.g. ``sleep=waits.append`` so retries do not wait.
+        """
+        from img2img.sources.serpapi import SerpApiSource
+
+        options.setdefault("api_key", self.api_key)
+        return SerpApiSource(base_url=self.url, **options)
 
     @property
     def url(self) -> str:
@@ -201,6 +238,8 @@ class FakeSerpApi:
             "position": number,
             "thumbnail": f"{thumb_base}/thumb/{slug}-{number}.jpg",
             "related_content_id": f"rc{number:05d}",
+            "serpapi_related_content_link": f"{self.url}/search.json?"
+            f"engine=google_images_related_content&related_content_id=rc{number:05d}",
             "source": site,
             "source_logo": f"https://serpapi.com/searches/{search_id}/images/{number}-logo.png",
             "title": f"{plain} #{number} on {site}",
