@@ -190,3 +190,17 @@ def test_edited_copy_is_nearest_with_hash_embedder(
     buffer = io.BytesIO()
     edited_copy(photos["rocket"]).save(buffer, format="JPEG")
     assert client.search(buffer.getvalue(), k=1)[0].title == "rocket.png"
+
+
+def test_find_copies_keeps_the_same_picture_only(
+    client: ImageSearchClient, photo_folder: Path, photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    client.add([photo_folder])
+    repost = tmp_path / "repost.jpg"
+    edited_copy(photos["astronaut"], scale=0.5, crop=0.0, quality=60).save(repost)
+    client.add([repost])
+    copies = client.find_copies(photos["astronaut"])
+    assert {m.title for m in copies} == {"astronaut.png", "repost.jpg"}
+    assert client.search(photos["astronaut"], k=5)[
+        2:
+    ]  # other photos exist near it, but are no copies

@@ -7,7 +7,14 @@ from PIL import Image
 
 from img2img import ImageCandidate
 from img2img.images import decode_image
-from img2img.provenance import build_metadata, difference_hash, domain_of, image_id, normalise_url
+from img2img.provenance import (
+    build_metadata,
+    difference_hash,
+    domain_of,
+    hamming_distance,
+    image_id,
+    normalise_url,
+)
 from img2img.testing.photos import edited_copy
 
 
@@ -40,17 +47,13 @@ def test_domain_of() -> None:
     assert domain_of("not a url") is None
 
 
-def _hamming(a: str, b: str) -> int:
-    return bin(int(a, 16) ^ int(b, 16)).count("1")
-
-
 def test_perceptual_hash_survives_edits_and_separates_photos(
     photos: dict[str, Image.Image],
 ) -> None:
     hashes = {name: difference_hash(photo) for name, photo in photos.items()}
     for name, photo in photos.items():
-        assert _hamming(hashes[name], difference_hash(edited_copy(photo, crop=0.02))) <= 12, name
-    distinct = [_hamming(hashes[a], hashes[b]) for a in hashes for b in hashes if a < b]
+        assert hamming_distance(hashes[name], difference_hash(edited_copy(photo, crop=0.02))) <= 12, name
+    distinct = [hamming_distance(hashes[a], hashes[b]) for a in hashes for b in hashes if a < b]
     assert min(distinct) > 12
 
 

@@ -15,6 +15,7 @@ from img2img.loading import ImageInput, load_image, read_bytes
 from img2img.models import EmbeddingSpace, Filter, ImageCandidate, IndexReport, Match
 from img2img.pipeline import IndexSettings, run_index
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.provenance import difference_hash, hamming_distance
 from img2img.sources.folder import FolderSource, candidate_for_path
 from img2img.stores.validation import check_same_space
 
@@ -186,6 +187,33 @@ class ImageSearchClient:
             return []
         vector = self.embedder.embed_images([picture])[0]
         return self._query(vector, k, filter, min_score)
+
+    def find_copies(
+        self,
+        image: ImageInput,
+        *,
+        max_distance: int = 10,
+        k: int = 100,
+        filter: Filter | None = None,
+    ) -> list[Match]:
+        """Other postings of the same picture: resized, re-encoded or lightly edited copies.
+
+        Takes the ``k`` nearest images and keeps those whose perceptual hash
+        (``dhash``) differs from the query's in at most ``max_distance`` of 64
+        bits. Precise, but blind to heavy crops and overlays: for those use
+        ``search`` with a ``min_score``.
+        """
+        picture = load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
+        if not self._check_space():
+            return []
+        query_hash = difference_hash(picture)
+        vector = self.embedder.embed_images([picture])[0]
+        return [
+            match
+            for match in self._query(vector, k, filter, None)
+            if isinstance(dhash := match.metadata.get("dhash"), str)
+            and hamming_distance(query_hash, dhash) <= max_distance
+        ]
 
     def search_text(
         self,

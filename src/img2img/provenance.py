@@ -14,7 +14,14 @@ from img2img.models import ImageCandidate, MetadataValue
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["build_metadata", "difference_hash", "domain_of", "image_id", "normalise_url"]
+__all__ = [
+    "build_metadata",
+    "difference_hash",
+    "domain_of",
+    "hamming_distance",
+    "image_id",
+    "normalise_url",
+]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -60,6 +67,11 @@ def difference_hash(image: Image.Image) -> str:
     pixels = np.asarray(small, dtype=np.int16)
     bits = (pixels[:, 1:] > pixels[:, :-1]).reshape(-1)
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+
+
+def hamming_distance(hash_a: str, hash_b: str) -> int:
+    """Bits that differ between two hex perceptual hashes."""
+    return (int(hash_a, 16) ^ int(hash_b, 16)).bit_count()
 
 
 def build_metadata(
