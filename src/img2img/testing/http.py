@@ -79,6 +79,9 @@ class LoopbackServer:
 
         class _RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle on, each
+            # keep-alive reply waits ~40 ms for the client's delayed ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Silence the per-request log lines."""
@@ -131,7 +134,10 @@ class LoopbackServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="loopback-http", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # close() waits up to one poll interval
+            name="loopback-http",
+            daemon=True,
         )
         self._thread.start()
 
