@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from img2img.errors import FetchError, InvalidImageError, ResponseTooLargeError
+from img2img.errors import FetchError, ImageTooLargeError, ResponseTooLargeError
 from img2img.fetch import DEFAULT_MAX_BYTES
 from img2img.images import DEFAULT_MAX_PIXELS, decode_image, to_rgb
 from img2img.protocols import Fetcher
@@ -60,7 +60,7 @@ def load_image(
 
     if isinstance(image, Image.Image):
         if image.width * image.height > max_pixels:
-            raise InvalidImageError(f"image has more than {max_pixels:,} pixels")
+            raise ImageTooLargeError(f"image has more than {max_pixels:,} pixels")
         return to_rgb(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
         return decode_image(bytes(image), max_pixels=max_pixels)

@@ -1,0 +1,286 @@
+"""decode_image and to_rgb: hostile, broken and unusual images in; upright RGB or a clear error out."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from img2img.errors import ImageTooLargeError, InvalidImageError
+from img2img.images import decode_image, sniff_image_type, to_rgb
+from img2img.loading import load_image
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def halves(size: tuple[int, int] = (40, 20)) -> Image.Image:
+    """Left half red, right half blue: any rotation or flip shows."""
+    image = Image.new("RGB", size, (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    return image
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG declaring ``width x height`` RGB pixels, with a tiny IDAT that never fills them."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def colour(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int]:
+    pixel = image.convert("RGB").getpixel(xy)
+    assert isinstance(pixel, tuple)
+    return (int(pixel[0]), int(pixel[1]), int(pixel[2]))
+
+
+def near(actual: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+# --- bombs and junk ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", [9_000, 100_000])
+def test_decompression_bomb_is_refused_from_the_header(side: int) -> None:
+    bomb = png_header_only(side, side)
+    assert len(bomb) < 200
+    with pytest.raises(ImageTooLargeError, match="pixels"):
+        decode_image(bomb)
+
+
+def test_pixel_limit_is_the_callers() -> None:
+    data = encode(Image.new("RGB", (100, 100)), "PNG")
+    assert decode_image(data, max_pixels=10_000).size == (100, 100)
+    with pytest.raises(ImageTooLargeError):
+        decode_image(data, max_pixels=9_999)
+
+
+def test_bomb_beyond_pillows_own_limit_is_still_our_error() -> None:
+    with pytest.raises(ImageTooLargeError):
+        decode_image(png_header_only(200_000, 200_000), max_pixels=10**12)
+
+
+def test_truncated_jpeg_is_invalid() -> None:
+    data = encode(halves((400, 300)), "JPEG", quality=90)
+    with pytest.raises(InvalidImageError, match="corrupt"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_jpeg_with_garbage_after_the_header_is_invalid() -> None:
+    data = encode(halves((64, 64)), "JPEG")
+    corrupt = data[:200] + bytes(range(256)) * 8
+    with pytest.raises(InvalidImageError):
+        decode_image(corrupt)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"<!doctype html><html><body>hi</body></html>", b"%PDF-1.7\n", b"\x00" * 100, b"GIF89a"],
+)
+def test_non_images_are_invalid(data: bytes) -> None:
+    with pytest.raises(InvalidImageError):
+        decode_image(data)
+
+
+def test_empty_bytes_are_invalid() -> None:
+    with pytest.raises(InvalidImageError, match="empty"):
+        decode_image(b"")
+
+
+def test_formats_outside_the_web_set_are_not_opened() -> None:
+    # Pillow can read TGA and PPM, but image URLs have no business serving them
+    # and each extra parser is more attack surface.
+    for fmt in ("TGA", "PPM"):
+        data = encode(Image.new("RGB", (8, 8), (9, 9, 9)), fmt)
+        assert Image.open(io.BytesIO(data)).format == fmt
+        with pytest.raises(InvalidImageError, match="not a supported image"):
+            decode_image(data)
+
+
+# --- orientation, frames, modes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "top_left", "bottom_right"),
+    [
+        (1, (40, 20), (255, 0, 0), (0, 0, 255)),
+        (3, (40, 20), (0, 0, 255), (255, 0, 0)),  # rotated 180
+        (6, (20, 40), (255, 0, 0), (0, 0, 255)),  # rotate 90 CW to view: left becomes top
+        (8, (20, 40), (0, 0, 255), (255, 0, 0)),  # rotate 90 CCW to view: right becomes top
+    ],
+)
+def test_exif_orientation_is_applied(
+    orientation: int,
+    size: tuple[int, int],
+    top_left: tuple[int, int, int],
+    bottom_right: tuple[int, int, int],
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(halves(), "JPEG", quality=95, exif=exif)
+    image = decode_image(data)
+    assert image.size == size
+    assert near(colour(image, (1, 1)), top_left)
+    assert near(colour(image, (size[0] - 2, size[1] - 2)), bottom_right)
+
+
+def test_animated_gif_gives_its_first_frame() -> None:
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+    image = decode_image(data)
+    assert image.mode == "RGB"
+    assert near(colour(image, (8, 8)), (255, 0, 0), tolerance=5)
+
+
+def test_a_pil_image_on_a_later_frame_is_rewound() -> None:
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0))]
+    gif = Image.open(io.BytesIO(encode(frames[0], "GIF", save_all=True, append_images=frames[1:])))
+    gif.seek(1)
+    assert near(colour(to_rgb(gif), (8, 8)), (255, 0, 0), tolerance=5)
+
+
+def test_rgba_is_flattened_on_white() -> None:
+    image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    image.paste((0, 128, 0, 255), (0, 0, 5, 10))
+    decoded = decode_image(encode(image, "PNG"))
+    assert decoded.mode == "RGB"
+    assert colour(decoded, (8, 5)) == (255, 255, 255)
+    assert colour(decoded, (2, 5)) == (0, 128, 0)
+
+
+def test_palette_with_transparency_is_flattened_on_white() -> None:
+    image = Image.new("P", (10, 10), 0)
+    image.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+    image.paste(1, (0, 0, 5, 10))
+    data = encode(image, "PNG", transparency=0)
+    assert "transparency" in Image.open(io.BytesIO(data)).info
+    decoded = decode_image(data)
+    assert colour(decoded, (8, 5)) == (255, 255, 255)
+    assert colour(decoded, (2, 5)) == (200, 30, 30)
+
+
+def test_cmyk_jpeg_becomes_the_same_colour_in_rgb() -> None:
+    cmyk = Image.new("CMYK", (16, 16), (0, 255, 255, 0))  # pure red in CMYK
+    data = encode(cmyk, "JPEG", quality=95)
+    assert Image.open(io.BytesIO(data)).mode == "CMYK"
+    assert near(colour(decode_image(data), (8, 8)), (255, 0, 0))
+
+
+def test_16_bit_grayscale_png_keeps_its_tones() -> None:
+    ramp = np.linspace(0, 65535, 64, dtype=np.uint16)[None, :].repeat(8, axis=0)
+    data = encode(Image.fromarray(ramp), "PNG")
+    assert Image.open(io.BytesIO(data)).mode == "I;16"
+    decoded = np.asarray(decode_image(data))
+    assert decoded.shape == (8, 64, 3)
+    # Pillow's plain convert() would clip nearly all of these to 255.
+    assert decoded[0, 0, 0] == 0
+    assert 120 <= decoded[0, 32, 0] <= 135
+    assert decoded[0, -1, 0] == 255
+    assert (np.diff(decoded[0, :, 0].astype(int)) >= 0).all()
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "LA"])
+def test_grayscale_modes_become_rgb(mode: str) -> None:
+    image = Image.new(mode, (12, 12), 0 if mode != "LA" else (0, 255))
+    image.paste(255 if mode != "LA" else (255, 255), (6, 0, 12, 12))
+    decoded = decode_image(encode(image, "PNG"))
+    assert decoded.mode == "RGB"
+    assert colour(decoded, (2, 2)) == (0, 0, 0)
+    assert colour(decoded, (9, 2)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"])
+def test_every_web_format_decodes(fmt: str) -> None:
+    data = encode(halves(), fmt)
+    decoded = decode_image(data)
+    assert decoded.size == (40, 20)
+    assert near(colour(decoded, (2, 10)), (255, 0, 0))
+    assert near(colour(decoded, (37, 10)), (0, 0, 255))
+    assert sniff_image_type(data[:32]) == {"JPEG": "jpeg"}.get(fmt, fmt.lower())
+
+
+def test_big_photos_are_shrunk_to_the_working_size_but_remember_their_size() -> None:
+    data = encode(halves((3000, 1500)), "JPEG")
+    decoded = decode_image(data, working_size=512)
+    assert max(decoded.size) == 512
+    assert decoded.info["original_size"] == (3000, 1500)
+    assert decode_image(data, working_size=None).size == (3000, 1500)
+
+
+def test_premultiplied_alpha_modes_become_rgb() -> None:
+    # Pillow cannot convert "La" straight to RGBA or L.
+    image = Image.new("LA", (4, 4), (200, 255)).convert("La")
+    assert image.mode == "La"
+    rgb = to_rgb(image)
+    assert rgb.mode == "RGB"
+    assert colour(rgb, (1, 1)) == (200, 200, 200)
+
+
+def test_load_image_refuses_a_huge_pil_image_as_too_large() -> None:
+    class NoFetcher:
+        def fetch(self, url: str) -> bytes:
+            raise AssertionError("no download expected")
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(ImageTooLargeError):
+        load_image(Image.new("L", (200, 200)), NoFetcher(), max_pixels=1000)
+
+
+# --- sniffing ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", "avif"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "heic"),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00", None),  # an MP4 video
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", None),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None),
+        (b"BM", None),  # too short to be a BMP header
+        (b"", None),
+    ],
+)
+def test_sniff_image_type(head: bytes, kind: str | None) -> None:
+    assert sniff_image_type(head) == kind
+
+
+def test_sniff_never_raises_on_random_prefixes() -> None:
+    rng = np.random.default_rng(7)
+    sniffers: list[Callable[[bytes], str | None]] = [sniff_image_type]
+    for _ in range(2000):
+        head = rng.integers(0, 256, int(rng.integers(0, 40)), dtype=np.uint8).tobytes()
+        for sniff in sniffers:
+            assert sniff(head) in {
+                None,
+                "jpeg",
+                "png",
+                "gif",
+                "webp",
+                "bmp",
+                "tiff",
+                "avif",
+                "heic",
+            }
