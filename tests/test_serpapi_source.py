@@ -122,7 +122,7 @@ def test_a_page_without_next_is_the_last(serp: FakeSerpApi) -> None:
 
 
 def _raw_page(fake: FakeSerpApi, ijn: int) -> str:
-    params = {"engine": "google_images", "q": "tower", "ijn": ijn, "api_key": fake.api_key}
+    params = {"engine": "google_images", "q": "tower", "ijn": str(ijn), "api_key": fake.api_key}
     return httpx.get(fake.url + "/search", params=params).text
 
 
