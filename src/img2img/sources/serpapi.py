@@ -171,8 +171,8 @@ class SerpApiSource:
             e.g. ``{"tbs": "itp:photo", "google_domain": "google.fr"}``.
         timeout: seconds to wait for one SerpAPI response.
         retry: tries and waits for 429s, 5xx and network failures (default
-            4 tries, waits from 1 s doubling, at most 30 s each; a longer
-            ``Retry-After`` is waited for, up to that cap).
+            4 tries, waits of about 1, 2 and 4 s; a ``Retry-After`` is obeyed,
+            unless it is over 30 s, which ends the retries at once).
         base_url: where the SerpAPI service is; tests point it at
             :class:`img2img.testing.fake_serpapi.FakeSerpApi`.
         sleep: how to wait between retries (tests pass a recorder).
