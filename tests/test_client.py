@@ -204,3 +204,14 @@ def test_find_copies_keeps_the_same_picture_only(
     assert client.search(photos["astronaut"], k=5)[
         2:
     ]  # other photos exist near it, but are no copies
+
+
+def test_index_defaults_to_serpapi_and_says_how_to_set_the_key(
+    client: ImageSearchClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from img2img import SerpApiSource
+
+    monkeypatch.delenv("SERPAPI_API_KEY", raising=False)
+    assert isinstance(client.source, SerpApiSource)
+    with pytest.raises(ConfigurationError, match="SERPAPI_API_KEY"):
+        client.index("eiffel tower")

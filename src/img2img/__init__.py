@@ -50,6 +50,7 @@ from img2img.models import (
 )
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
 from img2img.sources.folder import FolderSource
+from img2img.sources.serpapi import SerpApiSource
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
 from img2img.stores.memory import InMemoryStore
@@ -86,6 +87,7 @@ __all__ = [
     "ModelUnavailableError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "SerpApiSource",
     "ServiceError",
     "ServiceUnavailableError",
     "StaticSource",

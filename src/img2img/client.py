@@ -46,7 +46,8 @@ class ImageSearchClient:
 
     Args:
         source: where ``index()`` finds images for a keyphrase; defaults to
-            Google Images through SerpAPI (needs ``SERPAPI_API_KEY``).
+            Google Images through SerpAPI, which needs a key in ``SERPAPI_API_KEY``
+            (``add()`` needs no source).
         embedder: turns images into vectors; defaults to CLIP ViT-B-32.
         store: holds vectors and provenance; defaults to an in-memory store.
         fetcher: downloads ``http(s)`` images; defaults to a safe ``HttpFetcher``.
@@ -104,11 +105,11 @@ class ImageSearchClient:
 
     @property
     def source(self) -> ImageSource:
+        """The source ``index()`` uses; Google Images through SerpAPI unless one was given."""
         if self._source is None:
-            raise ConfigurationError(
-                "index() needs an image source: pass source=FolderSource(path) or "
-                "UrlListSource(urls), or use add() with paths and URLs"
-            )
+            from img2img.sources.serpapi import SerpApiSource
+
+            self._source = SerpApiSource()
         return self._source
 
     def _read(self, url: str) -> bytes:
