@@ -9,6 +9,7 @@ import numpy as np
 
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, MetadataValue, Vector, VectorRecord
+from img2img.stores.columns import MetadataColumns
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
 __all__ = ["InMemoryStore"]
@@ -27,6 +28,15 @@ class InMemoryStore:
         self._row: dict[str, int] = {}
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._metadata: list[dict[str, MetadataValue]] = []
+        # Filter columns are rebuilt lazily after each write: simple, and cheap at this size.
+        self._columns = MetadataColumns(self._load_column)
+
+    def _load_column(self, field: str) -> list[tuple[int, MetadataValue]]:
+        return [(row, md[field]) for row, md in enumerate(self._metadata) if field in md]
+
+    def _changed(self) -> None:
+        self._columns.forget()
+        self._columns.resize(len(self._ids))
 
     def _dimension(self) -> int | None:
         if self._space is not None:
@@ -53,15 +63,20 @@ class InMemoryStore:
                 self._ids.append(ids[i])
                 self._metadata.append(metadata[i])
             self._vectors = np.concatenate([self._vectors, matrix[new_rows]])
+            self._changed()
 
     def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]:
-        predicate = compile_filter(filter)
+        compiled = compile_filter(filter)
         with self._lock:
             query = check_query_vector(vector, self._dimension())
             if not self._ids or k <= 0:
                 return []
             scores = self._vectors @ query
-            rows = np.flatnonzero([predicate(md) for md in self._metadata]) if filter else None
+            rows = (
+                None
+                if compiled.matches_everything
+                else np.flatnonzero(compiled.mask(self._columns))
+            )
             candidates = scores if rows is None else scores[rows]
             top = np.argsort(-candidates, kind="stable")[:k]
             chosen = top if rows is None else rows[top]
@@ -79,11 +94,11 @@ class InMemoryStore:
             }
 
     def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None:
-        predicate = compile_filter(filter) if filter is not None else None
+        compiled = compile_filter(filter) if filter is not None else None
         with self._lock:
             doomed = {self._row[i] for i in ids if i in self._row}
-            if predicate is not None:
-                doomed.update(r for r, md in enumerate(self._metadata) if predicate(md))
+            if compiled is not None:
+                doomed.update(np.flatnonzero(compiled.mask(self._columns)).tolist())
             if not doomed:
                 return
             keep = [r for r in range(len(self._ids)) if r not in doomed]
@@ -91,6 +106,7 @@ class InMemoryStore:
             self._metadata = [self._metadata[r] for r in keep]
             self._vectors = self._vectors[keep]
             self._row = {record_id: r for r, record_id in enumerate(self._ids)}
+            self._changed()
 
     def count(self) -> int:
         with self._lock:

@@ -1,0 +1,175 @@
+"""The on-disk format of :class:`~img2img.stores.local.LocalStore`, and opening it safely.
+
+One SQLite file in WAL mode::
+
+    meta     key -> value: seq, slots, dimension, model_id, rows_per_block
+    records  slot (rowid), id, seq, metadata (JSON)        one row per stored vector
+    blocks   block, seq, vectors (float32 LE, row-major)   rows_per_block slots each
+    freed    slot, seq                                     slots emptied by deletes
+
+Vectors live in blocks of consecutive *slots* rather than one row each, so a
+million of them load in a few large reads instead of a million small ones.
+Every write transaction bumps ``meta.seq`` and stamps what it touched with
+it; another connection catches up by reading only rows stamped after the
+``seq`` it last saw. ``PRAGMA application_id`` marks the file as a store and
+``PRAGMA user_version`` holds the format version, so a file is recognised,
+or refused, before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from img2img.errors import StoreError, StoreFormatError
+
+__all__ = ["APPLICATION_ID", "FORMAT_VERSION", "open_store_file", "read_meta"]
+
+#: "i2is" in ASCII: marks the SQLite file as an img2img store.
+APPLICATION_ID = 0x69326973
+#: Bump when a change would mislead an older reader; older readers then refuse the file.
+FORMAT_VERSION = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+_BUSY_TIMEOUT_SECONDS = 30.0
+# Larger pages halve the page reads of loading vector blocks at little cost to small writes.
+_PAGE_SIZE = 8192
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    slot INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    seq INTEGER NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_seq ON records (seq);
+CREATE TABLE IF NOT EXISTS blocks (
+    block INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    vectors BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_seq ON blocks (seq);
+CREATE TABLE IF NOT EXISTS freed (slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS freed_seq ON freed (seq);
+"""
+
+
+def _probe(path: Path) -> tuple[int, int, int]:
+    """``(application_id, user_version, number of schema objects)`` read through SQLite."""
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            app_id = probe.execute("PRAGMA application_id").fetchone()[0]
+            version = probe.execute("PRAGMA user_version").fetchone()[0]
+            objects = probe.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreFormatError(f"{path} is not a readable img2img store: {exc}") from exc
+    return app_id, version, objects
+
+
+def _inspect(path: Path) -> bool:
+    """True if ``path`` must be created as a new store; raise if it is not a store.
+
+    Reads only: a file that is refused is left exactly as it was.
+    """
+    if not path.exists():
+        return True
+    if not path.is_file():
+        raise StoreFormatError(f"{path} is not a file, so it cannot be an img2img store")
+    with path.open("rb") as handle:
+        header = handle.read(_HEADER_SIZE)
+    if not header:
+        return True
+    if len(header) < _HEADER_SIZE or not header.startswith(_SQLITE_MAGIC):
+        raise StoreFormatError(f"{path} is not an img2img store (not an SQLite database)")
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        # The newest header may still sit in the write-ahead log: ask SQLite.
+        app_id, version, objects = _probe(path)
+    else:
+        # Read the header fields directly, so even the -wal and -shm files SQLite
+        # creates on opening a WAL database are not made for a file we refuse.
+        version = int.from_bytes(header[60:64], "big", signed=True)
+        app_id = int.from_bytes(header[68:72], "big", signed=True)
+        objects = -1 if app_id == 0 else 1
+    if app_id != APPLICATION_ID:
+        if app_id == 0 and objects < 0:
+            objects = _probe(path)[2]
+        if app_id == 0 and objects == 0:
+            return True  # an empty SQLite database: nothing to lose by making it a store
+        raise StoreFormatError(
+            f"{path} is an SQLite database of another application, not an img2img store"
+        )
+    if version > FORMAT_VERSION:
+        raise StoreFormatError(
+            f"{path} was written by a newer img2img (store format {version}; this version "
+            f"reads up to {FORMAT_VERSION}): upgrade img2img to open it"
+        )
+    if version < 1:
+        raise StoreFormatError(f"{path} has no valid store format version ({version})")
+    return False
+
+
+def _create(con: sqlite3.Connection) -> None:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have created the store since we looked.
+        if con.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            con.executemany(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [("seq", 0), ("slots", 0)]
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def open_store_file(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the store at ``path`` and return an autocommit connection.
+
+    Raises :class:`StoreFormatError` for a file that is not a store or is too
+    new, and :class:`StoreError` when SQLite cannot open it.
+    """
+    new = _inspect(path)
+    if new:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = sqlite3.connect(
+            str(path),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=_BUSY_TIMEOUT_SECONDS,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+    try:
+        if new:
+            con.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
+        con.execute("PRAGMA journal_mode = WAL")
+        # FULL: a write acknowledged to the caller survives power loss, not just a crash.
+        con.execute("PRAGMA synchronous = FULL")
+        if new:
+            _create(con)
+    except sqlite3.Error as exc:
+        con.close()
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def read_meta(con: sqlite3.Connection) -> dict[str, object]:
+    """The ``meta`` table as a dict; raise :class:`StoreFormatError` if it is unusable."""
+    meta: dict[str, object] = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    if not isinstance(meta.get("seq"), int) or not isinstance(meta.get("slots"), int):
+        raise StoreFormatError("the store's meta table is damaged (no seq or slots)")
+    return meta
