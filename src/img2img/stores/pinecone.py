@@ -47,7 +47,7 @@ from img2img.stores.pinecone_fit import (
 )
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
-__all__ = ["SPACE_NAMESPACE", "PineconeStore"]
+__all__ = ["SPACE_NAMESPACE", "PineconeStore", "space_record_id"]
 
 #: The namespace holding img2img's own records (the embedding space of each data namespace).
 SPACE_NAMESPACE = "__img2img__"
@@ -55,6 +55,11 @@ _DEFAULT_NAMESPACE_NAMES = ("", "__default__")  # how stats name the default nam
 _MAX_TOP_K = 1_000  # Pinecone's ceiling on top_k when metadata is returned
 _MAX_IDS = 1_000  # per fetch or delete request
 _FETCH_URL_BUDGET = 4_000  # characters of ids in one fetch URL
+
+
+def space_record_id(namespace: str) -> str:
+    """The id, in :data:`SPACE_NAMESPACE`, of the record holding ``namespace``'s embedding space."""
+    return "space-" + hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
 
 
 def _pinecone_id(record_id: object) -> bool:
@@ -354,16 +359,13 @@ class PineconeStore:
 
     # -- embedding space -----------------------------------------------------
 
-    def _space_id(self) -> str:
-        return "space-" + hashlib.sha256(self.namespace.encode("utf-8")).hexdigest()[:32]
-
     def embedding_space(self) -> EmbeddingSpace | None:
         if self._space is not None:  # a recorded space never changes
             return self._space
         index = self._open()
         if index is None:
             return None
-        space_id = self._space_id()
+        space_id = space_record_id(self.namespace)
         response = call_pinecone(
             lambda: index.fetch(ids=[space_id], namespace=SPACE_NAMESPACE),
             "fetch of the embedding space",
@@ -399,7 +401,7 @@ class PineconeStore:
                 )
             marker = [1.0] + [0.0] * (dimension - 1)  # Pinecone refuses all-zero vectors
             record = {
-                "id": self._space_id(),
+                "id": space_record_id(self.namespace),
                 "values": marker,
                 "metadata": {
                     "model_id": space.model_id,
