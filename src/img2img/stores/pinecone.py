@@ -29,7 +29,6 @@ from img2img.errors import (
     ConfigurationError,
     EmbeddingSpaceMismatchError,
     InvalidVectorError,
-    MissingDependencyError,
     StoreError,
     StoreFormatError,
 )
@@ -37,6 +36,7 @@ from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.retry import RetryPolicy
 from img2img.stores.pinecone_calls import DEFAULT_RETRY, call_pinecone, is_not_found
+from img2img.stores.pinecone_connect import IndexConnection, IndexSettings
 from img2img.stores.pinecone_fit import (
     MAX_REQUEST_BYTES,
     MAX_UPSERT_VECTORS,
@@ -126,118 +126,36 @@ class PineconeStore:
                 "Pinecone needs an API key: pass api_key= or set PINECONE_API_KEY"
             )
         self.index_name, self.host, self.namespace = index, host, namespace
-        self._key, self._controller_host, self._timeout = key, controller_host, timeout
-        self._create, self._planned_dimension = create_if_missing, dimension
-        self._cloud, self._region = cloud, region
         self._retry, self._trim, self._max_request_bytes = retry, trim_metadata, max_request_bytes
+        self._planned_dimension = dimension
+        self._connection = IndexConnection(
+            IndexSettings(
+                name=index,
+                host=host,
+                api_key=key,
+                controller_host=controller_host,
+                timeout=timeout,
+                retry=retry,
+                create_if_missing=create_if_missing,
+                dimension=dimension,
+                cloud=cloud,
+                region=region,
+            )
+        )
         self._lock = threading.RLock()
-        self._client: Any = None
-        self._index: Any = None
-        self._dimension: int | None = None
         self._space: EmbeddingSpace | None = None
 
     def __repr__(self) -> str:
         where = f"index={self.index_name!r}" if self.index_name else f"host={self.host!r}"
         return f"PineconeStore({where}, namespace={self.namespace!r})"
 
-    # -- connecting ----------------------------------------------------------
-
-    def _pinecone(self) -> Any:
-        if self._client is None:
-            try:
-                from pinecone import Pinecone
-            except ImportError as exc:
-                raise MissingDependencyError(
-                    "PineconeStore needs the pinecone package: pip install pinecone"
-                ) from exc
-            self._client = call_pinecone(
-                lambda: Pinecone(
-                    api_key=self._key, host=self._controller_host, timeout=self._timeout
-                ),
-                "client setup",
-                self._retry,
-            )
-        return self._client
-
-    def _open(self, create_dimension: int | None = None) -> Any | None:
-        """The data-plane handle, or ``None`` for an index still to be created."""
-        with self._lock:
-            if self._index is None:
-                host = self.host or self._resolve_host(create_dimension)
-                if host is None:
-                    return None
-                client = self._pinecone()
-                self._index = call_pinecone(
-                    lambda: client.index(host=host), "index setup", self._retry
-                )
-            return self._index
-
-    def _open_for_writing(self, dimension: int) -> Any:
-        """The data-plane handle, creating the index (of ``dimension``) when allowed."""
-        index = self._open(create_dimension=dimension)
-        if index is None:  # _resolve_host creates the index when given a dimension
-            raise StoreError(f"{self!r}: the index could not be opened")
-        return index
-
-    def _resolve_host(self, create_dimension: int | None) -> str | None:
-        from pinecone.errors.exceptions import ConflictError, NotFoundError
-
-        client, name = self._pinecone(), str(self.index_name)
-
-        def describe() -> Any:
-            try:
-                return client.indexes.describe(name)
-            except NotFoundError:
-                return None
-
-        model = call_pinecone(describe, f"describe index {name!r}", self._retry)
-        if model is None:
-            if not self._create:
-                raise ConfigurationError(
-                    f"Pinecone index {name!r} does not exist: create it, or pass "
-                    "create_if_missing=True"
-                )
-            dimension = self._planned_dimension or create_dimension
-            if dimension is None:
-                return None
-            field = {"type": "dense_vector", "dimension": dimension, "metric": "cosine"}
-            deployment = {
-                "deployment_type": "managed",
-                "cloud": self._cloud,
-                "region": self._region,
-            }
-
-            def create() -> Any:
-                try:
-                    return client.indexes.create(
-                        name=name, schema={"fields": {"_values": field}}, deployment=deployment
-                    )
-                except ConflictError:  # created meanwhile by someone else
-                    return client.indexes.describe(name)
-
-            model = call_pinecone(create, f"create index {name!r}", self._retry)
-        if not model.host:
-            raise StoreError(f"Pinecone index {name!r} has no host yet; it is still starting")
-        return str(model.host)
-
-    def _index_dimension(self, index: Any) -> int:
-        if self._dimension is None:
-            stats = call_pinecone(index.describe_index_stats, "describe_index_stats", self._retry)
-            metric = getattr(stats, "metric", None)
-            if metric not in (None, "cosine"):
-                raise ConfigurationError(
-                    f"{self!r} uses the {metric} metric; img2img needs a cosine index"
-                )
-            if not stats.dimension:
-                raise StoreError(f"{self!r}: Pinecone did not report the index dimension")
-            self._dimension = int(stats.dimension)
-        return self._dimension
-
     # -- VectorStore ---------------------------------------------------------
 
     def upsert(self, records: Sequence[VectorRecord]) -> None:
-        index = self._open()
-        dimension = self._index_dimension(index) if index is not None else self._planned_dimension
+        index = self._connection.open()
+        dimension = (
+            self._connection.dimension(index) if index is not None else self._planned_dimension
+        )
         ids, matrix, metadata = stack_records(records, dimension)
         if not ids:
             return
@@ -258,7 +176,7 @@ class PineconeStore:
                 f"of {self._max_request_bytes} bytes"
             )
         if index is None:
-            index = self._open_for_writing(int(matrix.shape[1]))
+            index = self._connection.open_for_writing(int(matrix.shape[1]))
         for run in batches(
             sizes,
             max_count=MAX_UPSERT_VECTORS,
@@ -276,8 +194,8 @@ class PineconeStore:
         compile_filter(filter)  # a malformed filter fails here, before any request
         if k > _MAX_TOP_K:
             raise StoreError(f"Pinecone returns at most {_MAX_TOP_K} matches, asked for {k}")
-        index = self._open()
-        dimension = self._index_dimension(index) if index is not None else None
+        index = self._connection.open()
+        dimension = self._connection.dimension(index) if index is not None else None
         probe = check_query_vector(vector, dimension)
         if index is None or k <= 0:
             return []
@@ -301,7 +219,7 @@ class PineconeStore:
 
     def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
         wanted = [i for i in dict.fromkeys(ids) if _pinecone_id(i)]
-        index = self._open() if wanted else None
+        index = self._connection.open() if wanted else None
         if index is None:
             return {}
         found: dict[str, VectorRecord] = {}
@@ -327,7 +245,7 @@ class PineconeStore:
         doomed = [i for i in dict.fromkeys(ids) if _pinecone_id(i)]
         if not doomed and filter is None:
             return
-        index = self._open()
+        index = self._connection.open()
         if index is None:
             return
         for start in range(0, len(doomed), _MAX_IDS):
@@ -349,7 +267,7 @@ class PineconeStore:
         call_pinecone(operation, what, self._retry)
 
     def count(self) -> int:
-        index = self._open()
+        index = self._connection.open()
         if index is None:
             return 0
         stats = call_pinecone(index.describe_index_stats, "describe_index_stats", self._retry)
@@ -362,7 +280,7 @@ class PineconeStore:
     def embedding_space(self) -> EmbeddingSpace | None:
         if self._space is not None:  # a recorded space never changes
             return self._space
-        index = self._open()
+        index = self._connection.open()
         if index is None:
             return None
         space_id = space_record_id(self.namespace)
@@ -387,12 +305,12 @@ class PineconeStore:
 
     def set_embedding_space(self, space: EmbeddingSpace) -> None:
         with self._lock:
-            index = self._open_for_writing(space.dimension)
+            index = self._connection.open_for_writing(space.dimension)
             recorded = self.embedding_space()
             check_same_space(recorded, space)
             if recorded is not None:
                 return
-            dimension = self._index_dimension(index)
+            dimension = self._connection.dimension(index)
             if dimension != space.dimension:
                 raise EmbeddingSpaceMismatchError(
                     f"{self!r} holds {dimension}-d vectors, so it cannot store vectors of "
@@ -417,11 +335,7 @@ class PineconeStore:
             self._space = space
 
     def close(self) -> None:
-        with self._lock:
-            for handle in (self._index, self._client):
-                if handle is not None:
-                    handle.close()
-            self._index = self._client = None
+        self._connection.close()
 
     def __enter__(self) -> PineconeStore:
         return self
