@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -434,3 +435,32 @@ def test_an_index_or_host_is_required() -> None:
 def test_importing_the_store_does_not_import_pinecone() -> None:
     code = "import sys, img2img.stores.pinecone; assert 'pinecone' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- with the client -----------------------------------------------------------------
+
+
+def test_the_client_indexes_and_finds_photos_through_pinecone(photo_folder: Path) -> None:
+    from img2img import HashEmbedder, ImageSearchClient
+
+    with FakePinecone(dimension=None, index_name="photos") as fake:
+        store = make_store(fake, index="photos", controller_host=fake.url, create_if_missing=True)
+        client = ImageSearchClient(embedder=HashEmbedder(), store=store, batch_size=4)
+        assert client.search(photo_folder / "chelsea.png") == []  # no index yet: empty
+        files = sorted(photo_folder.glob("*.png"))
+        report = client.add([photo_folder])
+        assert (report.indexed, report.failed) == (len(files), 0)
+        assert fake.dimension == 64
+        for path in files[:4]:
+            best = client.search(path, k=1)[0]
+            assert best.image_url == path.resolve().as_uri()
+            assert best.score == pytest.approx(1.0, abs=1e-5)
+        again = client.add([photo_folder])
+        assert again.skipped == len(files)
+        other = ImageSearchClient(
+            embedder=HashEmbedder(seed=3),
+            store=make_store(fake, index="photos", controller_host=fake.url),
+        )
+        with pytest.raises(EmbeddingSpaceMismatchError, match="seed-0"):
+            other.search(files[0])
+        client.close()
