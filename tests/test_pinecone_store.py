@@ -427,6 +427,17 @@ def test_the_key_comes_from_the_environment(
         PineconeStore(host=fake.url)
 
 
+def test_a_key_or_host_the_client_cannot_use_is_a_configuration_error(
+    fake: FakePinecone,
+) -> None:
+    with pytest.raises(ConfigurationError, match="API key") as caught:
+        make_store(fake, api_key="pclocal\n").count()
+    assert "pclocal" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="cannot open"):
+        make_store(fake, host="ftp://nowhere").count()
+    assert fake.requests == []
+
+
 def test_an_index_or_host_is_required() -> None:
     with pytest.raises(ConfigurationError, match="index"):
         PineconeStore(api_key="k")

@@ -50,16 +50,18 @@ class IndexConnection:
         with self._lock:
             if self._client is None:
                 try:
-                    from pinecone import Pinecone
+                    from pinecone import Pinecone, PineconeError
                 except ImportError as exc:
                     raise MissingDependencyError(
                         "PineconeStore needs the pinecone package: pip install pinecone"
                     ) from exc
                 s = self.settings
-                self._client = self._call(
-                    lambda: Pinecone(api_key=s.api_key, host=s.controller_host, timeout=s.timeout),
-                    "client setup",
-                )
+                try:  # builds locally, sends nothing: what fails here is the configuration
+                    self._client = Pinecone(
+                        api_key=s.api_key, host=s.controller_host, timeout=s.timeout
+                    )
+                except PineconeError as exc:
+                    raise ConfigurationError(f"cannot set up the Pinecone client: {exc}") from exc
             return self._client
 
     def open(self, create_dimension: int | None = None) -> Any | None:
@@ -73,8 +75,12 @@ class IndexConnection:
                 host = self.settings.host or self._resolve_host(create_dimension)
                 if host is None:
                     return None
-                client = self.client()
-                self._index = self._call(lambda: client.index(host=host), "index setup")
+                from pinecone import PineconeError
+
+                try:
+                    self._index = self.client().index(host=host)
+                except PineconeError as exc:
+                    raise ConfigurationError(f"cannot open Pinecone index {host}: {exc}") from exc
             return self._index
 
     def open_for_writing(self, dimension: int) -> Any:
