@@ -22,7 +22,7 @@ from img2img import (
     Embedder,
     FolderSource,
     ImageSearchClient,
-    InMemoryStore,
+    LocalStore,
 )
 from img2img.testing.photos import edited_copy, save_photos
 
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"sha256 {str(match.metadata.get('sha256'))[:12]}…)\n   {match.image_url}"
             )
 
+    store.close()
+    print(f"\nThe index is kept in {workdir / 'index.sqlite3'}")
     if expected is not None:
         found = bool(matches) and matches[0].image_url == expected.resolve().as_uri()
         print(f"\nOriginal at rank 1: {'yes' if found else 'NO'}")

@@ -215,3 +215,19 @@ def test_index_defaults_to_serpapi_and_says_how_to_set_the_key(
     assert isinstance(client.source, SerpApiSource)
     with pytest.raises(ConfigurationError, match="SERPAPI_API_KEY"):
         client.index("eiffel tower")
+
+
+def test_defaults_are_clip_and_a_durable_store_under_img2img_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from img2img import ClipEmbedder, LocalStore
+
+    monkeypatch.setenv("IMG2IMG_HOME", str(tmp_path / "home"))
+    with ImageSearchClient() as client:
+        assert isinstance(client.embedder, ClipEmbedder)
+        assert isinstance(client.store, LocalStore)
+        client.store.set_embedding_space(client.space)
+    assert (tmp_path / "home" / "index.sqlite3").is_file()
+    reopened = LocalStore(tmp_path / "home" / "index.sqlite3")
+    assert reopened.embedding_space() == client.space
+    reopened.close()

@@ -53,7 +53,9 @@ from img2img.sources.folder import FolderSource
 from img2img.sources.serpapi import SerpApiSource
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
+from img2img.stores.local import LocalStore, default_store_path
 from img2img.stores.memory import InMemoryStore
+from img2img.stores.pinecone import PineconeStore
 
 __all__ = [
     "AuthenticationError",
@@ -82,9 +84,11 @@ __all__ = [
     "InvalidImageError",
     "InvalidMetadataError",
     "InvalidVectorError",
+    "LocalStore",
     "Match",
     "MissingDependencyError",
     "ModelUnavailableError",
+    "PineconeStore",
     "RateLimitError",
     "ResponseTooLargeError",
     "SerpApiSource",
@@ -99,4 +103,5 @@ __all__ = [
     "VectorRecord",
     "VectorStore",
     "__version__",
+    "default_store_path",
 ]

@@ -49,7 +49,9 @@ class ImageSearchClient:
             Google Images through SerpAPI, which needs a key in ``SERPAPI_API_KEY``
             (``add()`` needs no source).
         embedder: turns images into vectors; defaults to CLIP ViT-B-32.
-        store: holds vectors and provenance; defaults to an in-memory store.
+        store: holds vectors and provenance; defaults to a ``LocalStore`` at
+            ``default_store_path()`` (``$IMG2IMG_HOME/index.sqlite3``, else
+            ``~/.local/share/img2img/index.sqlite3``).
         fetcher: downloads ``http(s)`` images; defaults to a safe ``HttpFetcher``.
         workers: downloads in flight at once.
         batch_size: images per embedding call.
@@ -79,9 +81,9 @@ class ImageSearchClient:
             embedder = ClipEmbedder()
         self.embedder: Embedder = embedder
         if store is None:
-            from img2img.stores.memory import InMemoryStore
+            from img2img.stores.local import LocalStore, default_store_path
 
-            store = InMemoryStore()
+            store = LocalStore(default_store_path())
             self._owned.append(store)
         self.store: VectorStore = store
         self._fetcher = fetcher
