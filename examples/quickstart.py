@@ -62,9 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No images found in {folder}", file=sys.stderr)
         return 1
 
-    with ImageSearchClient(
-        embedder=choose_embedder(args.clip_checkpoint), store=InMemoryStore()
-    ) as client:
+    store = LocalStore(workdir / "index.sqlite3")
+    with ImageSearchClient(embedder=choose_embedder(args.clip_checkpoint), store=store) as client:
         report = client.add([folder], keyphrase="demo")
         print(f"Indexed: {report}")
         for failure in report.failures:
