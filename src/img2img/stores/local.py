@@ -31,7 +31,7 @@ from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, MetadataValue, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
 from img2img.stores.local_schema import open_store_file, read_meta
-from img2img.stores.search import top_k
+from img2img.stores.search import scores_of, top_k
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
 __all__ = ["LocalStore", "default_store_path"]
@@ -394,8 +394,8 @@ class LocalStore:
                     mask = compiled.mask(self._columns) & mask
                 rows = np.flatnonzero(mask)
                 # Gathering the rows first pays when few pass; else score all and pick.
-                if rows.shape[0] * 3 < self._slots:
-                    scores = self._matrix[rows] @ query
+                if rows.shape[0] * 2 < self._slots:
+                    scores = scores_of(self._matrix, rows, query)
                 else:
                     scores = (self._matrix[: self._slots] @ query)[rows]
                 best = top_k(scores, k)
@@ -442,3 +442,4 @@ class LocalStore:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+                self._reset()  # release the vectors now, not when the object is collected

@@ -1,0 +1,240 @@
+"""LocalStore against faiss.IndexFlatIP, side by side in one run.
+
+    python benchmarks/store_search.py            # 100k and 1M vectors (a few minutes)
+    python benchmarks/store_search.py --quick    # 100k only
+
+For each size it builds a LocalStore of normalised 512-d float32 vectors with
+provenance-like metadata (batches of 1,000), reopens it, and times k=10
+queries: LocalStore unfiltered, LocalStore with a filter that keeps 10%, and
+faiss.IndexFlatIP (exact inner product, the same answer) on the same vectors.
+faiss-cpu is needed for this script only (``pip install img2img[bench]``).
+Machines are noisy: compare the ratios printed here, measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from img2img.models import VectorRecord
+from img2img.stores.local import LocalStore
+
+DIM = 512
+K = 10
+BATCH = 1_000
+DOMAINS = [f"site{i}.example" for i in range(10)]
+FILTER = {"domain": "site3.example"}  # every tenth record
+TARGETS = {"unfiltered": 1.5, "filtered": 3.0, "upsert": 20_000, "reopen": 3.0}
+
+
+def blas_description() -> str:
+    """Which BLAS numpy runs, and which kernel it picked on this CPU."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", ""):
+                return (
+                    f"{pool['internal_api']} {pool.get('version')} kernel "
+                    f"{pool.get('architecture')}, {pool['num_threads']} threads"
+                )
+    except ImportError:
+        pass
+    config: Any = np.show_config(mode="dicts")
+    blas = config["Build Dependencies"]["blas"]
+    return f"{blas['name']} {blas['version']} (install threadpoolctl to see the kernel)"
+
+
+def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    rows = rng.standard_normal((n, DIM), dtype=np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
+def metadata(i: int) -> dict[str, Any]:
+    domain = DOMAINS[i % 10]
+    return {
+        "image_url": f"https://cdn.{domain}/images/{i:08d}.jpg",
+        "page_url": f"https://{domain}/posts/{i // 3}",
+        "title": f"Photo {i} of a red bicycle by the river",
+        "domain": domain,
+        "keyphrase": "red bicycle",
+        "indexed_at": 1_795_000_000 + i,
+        "sha256": f"{i:064x}",
+        "dhash": f"{i * 2654435761 % 2**64:016x}",
+        "width": 1024,
+        "height": 768,
+        "position": i % 100,
+    }
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = sorted(s * 1000 for s in seconds)
+    return statistics.median(ms), ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+
+
+def timed(call: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def build(path: Path, vectors: np.ndarray) -> float:
+    """Upsert everything in batches; return vectors per second spent inside upsert."""
+    spent = 0.0
+    with LocalStore(path) as store:
+        for start in range(0, vectors.shape[0], BATCH):
+            batch = [
+                VectorRecord(f"{i:032x}", vectors[i], metadata(i))
+                for i in range(start, min(start + BATCH, vectors.shape[0]))
+            ]
+            begun = time.perf_counter()
+            store.upsert(batch)
+            spent += time.perf_counter() - begun
+    return vectors.shape[0] / spent
+
+
+def reopen_in_new_process(path: Path) -> float:
+    """What a user sees: a new process opening the store (its memory is new, too)."""
+    code = (
+        "import sys, time\n"
+        "from img2img.stores.local import LocalStore\n"
+        "start = time.perf_counter()\n"
+        "LocalStore(sys.argv[1]).close()\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return float(done.stdout)
+
+
+def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
+    import faiss
+
+    print(f"\n== {n:,} vectors, {DIM}-d, k={K} ==", flush=True)
+    rng = np.random.default_rng(n)
+    vectors = unit_rows(rng, n)
+    # Probes near stored vectors, as a search for a re-posted image would be.
+    probes = vectors[rng.integers(0, n, queries)] + 0.05 * unit_rows(rng, queries)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+
+    path = folder / f"store-{n}.sqlite3"
+    rate = build(path, vectors)
+    size_gb = sum(p.stat().st_size for p in folder.glob(f"store-{n}.sqlite3*")) / 1e9
+    print(f"upsert          {rate:>10,.0f} vectors/s  (file {size_gb:.2f} GB)", flush=True)
+
+    reopen = timed(lambda: LocalStore(path).close(), 3)
+    print(f"reopen          {statistics.median(reopen):>10.2f} s (median of 3)", flush=True)
+    fresh = reopen_in_new_process(path)
+    print(f"reopen          {fresh:>10.2f} s (in a new process, imports not counted)", flush=True)
+
+    store = LocalStore(path)
+    first = timed(lambda: store.query(probes[0], k=K, filter=FILTER), 1)[0]
+    print(f"first filter    {first:>10.2f} s (loads the 'domain' column once)", flush=True)
+
+    index: Any = faiss.IndexFlatIP(DIM)
+    index.add(vectors)
+    del vectors
+
+    results: dict[str, list[float]] = {"faiss": [], "unfiltered": [], "filtered": []}
+    agree = 0
+    for probe in probes[:3]:  # warm-up
+        store.query(probe, k=K)
+        index.search(probe[None, :], K)
+    for probe in probes:
+        results["faiss"] += timed(lambda p=probe: index.search(p[None, :], K), 1)
+        results["unfiltered"] += timed(lambda p=probe: store.query(p, k=K), 1)
+        results["filtered"] += timed(lambda p=probe: store.query(p, k=K, filter=FILTER), 1)
+        _, ids = index.search(probe[None, :], K)
+        agree += [f"{i:032x}" for i in ids[0]] == [m.id for m in store.query(probe, k=K)]
+    store.close()
+
+    p50 = {}
+    for name, label in (
+        ("faiss", "faiss IndexFlatIP"),
+        ("unfiltered", "LocalStore"),
+        ("filtered", "LocalStore 10%"),
+    ):
+        p50[name], p95 = percentiles(results[name])
+        print(f"{label:<18} p50 {p50[name]:8.2f} ms   p95 {p95:8.2f} ms", flush=True)
+    print(f"same top-{K} ids as faiss for {agree}/{queries} queries")
+    return {
+        "unfiltered": p50["unfiltered"] / p50["faiss"],
+        "filtered": p50["filtered"] / p50["unfiltered"],
+        "upsert": rate,
+        "reopen": statistics.median(reopen),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k vectors only")
+    parser.add_argument("--queries", type=int, default=50, help="timed queries per case")
+    parser.add_argument("--dir", type=Path, help="where to build the stores (default: a temp dir)")
+    args = parser.parse_args()
+
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
+        f"{os.cpu_count()} cores"
+    )
+    print(f"numpy BLAS: {blas_description()}")
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    print(f"OPENBLAS_CORETYPE={coretype}" if coretype else "OPENBLAS_CORETYPE not set")
+
+    folder = Path(tempfile.mkdtemp(prefix="img2img-bench-", dir=args.dir))
+    try:
+        sizes = [100_000] if args.quick else [100_000, 1_000_000]
+        ratios = {n: bench_size(n, args.queries, folder) for n in sizes}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    largest = ratios[sizes[-1]]
+    print(f"\n== targets, at {sizes[-1]:,} vectors ==")
+    checks = [
+        (
+            "unfiltered p50 / faiss p50",
+            largest["unfiltered"],
+            f"<= {TARGETS['unfiltered']}",
+            largest["unfiltered"] <= TARGETS["unfiltered"],
+        ),
+        (
+            "filtered p50 / unfiltered p50",
+            largest["filtered"],
+            f"<= {TARGETS['filtered']}",
+            largest["filtered"] <= TARGETS["filtered"],
+        ),
+        (
+            "upsert vectors/s",
+            largest["upsert"],
+            f">= {TARGETS['upsert']:,}",
+            largest["upsert"] >= TARGETS["upsert"],
+        ),
+        (
+            "reopen seconds",
+            largest["reopen"],
+            f"< {TARGETS['reopen']}",
+            largest["reopen"] < TARGETS["reopen"],
+        ),
+    ]
+    for name, value, target, ok in checks:
+        print(f"{name:<31} {value:>10.2f}  target {target:<9} {'met' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
