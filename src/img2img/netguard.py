@@ -155,14 +155,19 @@ class AddressPolicy:
             candidates.append(embedded)
         return any(c in net for c in candidates for net in self.allowed_networks)
 
-    def check_address(self, address: str, *, host: str | None = None) -> None:
-        """Raise :class:`BlockedURLError` if the fetcher may not connect to ``address``."""
+    def _verdict(self, address: str, host: str | None = None) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         reason = refusal_reason(ip)
         if reason is None or (not _is_metadata(ip) and self._allowed(ip)):
-            return
+            return None
         named = f"{host} resolves to {ip}" if host and host != address else str(ip)
-        raise BlockedURLError(f"refused to connect: {named} is {reason}")
+        return f"{named} is {reason}"
+
+    def check_address(self, address: str, *, host: str | None = None) -> None:
+        """Raise :class:`BlockedURLError` if the fetcher may not connect to ``address``."""
+        verdict = self._verdict(address, host)
+        if verdict is not None:
+            raise BlockedURLError(f"refused to connect: {verdict}")
 
     def check_url(self, url: str) -> httpx.URL:
         """Refuse a URL by its form alone: scheme, credentials, metadata names, IP literals.
@@ -189,10 +194,9 @@ class AddressPolicy:
             ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
             return parsed  # a name: checked when resolved
-        try:
-            self.check_address(host)
-        except BlockedURLError as exc:
-            raise BlockedURLError(f"{exc} (from {url!r})", url=url) from None
+        verdict = self._verdict(host)
+        if verdict is not None:
+            raise BlockedURLError(f"refused {url!r}: {verdict}", url=url)
         return parsed
 
     def resolve(self, host: str, port: int) -> list[str]:

@@ -1,0 +1,629 @@
+"""HttpFetcher against real HTTP servers on 127.0.0.1: limits, retries, redirects, refusals."""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from PIL import Image
+
+from img2img.errors import (
+    BlockedURLError,
+    FetchError,
+    ResponseTooLargeError,
+    UnexpectedContentError,
+)
+from img2img.fetch import HttpFetcher
+from img2img.netguard import LOOPBACK_NETWORKS
+from img2img.retry import RetryPolicy
+from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, multiplier=2.0, max_delay=5.0, jitter=0.0)
+
+
+def png_bytes(size: tuple[int, int] = (8, 8)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG = png_bytes()
+
+
+def image_reply(body: bytes = PNG, content_type: str | None = "image/png") -> Reply:
+    return Reply(body=body, headers={"Content-Type": content_type} if content_type else {})
+
+
+class Sleeps(list[float]):
+    """Records the waits between tries instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+class Tripwire:
+    """A resolver for tests that must never leave this machine: only 127.0.0.1 resolves."""
+
+    def __init__(self, table: dict[str, list[str]] | None = None) -> None:
+        self.table = {"127.0.0.1": ["127.0.0.1"], **(table or {})}
+        self.asked: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        if host not in self.table:
+            raise OSError(f"test resolver refuses to look up {host}")
+        return self.table[host]
+
+
+class Listener:
+    """A bare TCP listener that only counts who connects: the 'internal service'."""
+
+    def __init__(self, host: str) -> None:
+        self.sock = socket.create_server((host, 0))
+        self.sock.setblocking(False)
+        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
+
+    def was_contacted(self) -> bool:
+        try:
+            connection, _ = self.sock.accept()
+        except BlockingIOError:
+            return False
+        connection.close()
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def fetcher(sleeps: Sleeps) -> Iterator[HttpFetcher]:
+    """Loopback explicitly allowed; fast retries; waits recorded in ``sleeps``."""
+    with HttpFetcher(
+        allowed_networks=["127.0.0.1/32"],
+        retry=FAST_RETRY,
+        deadline=5.0,
+        timeout=5.0,
+        resolver=Tripwire(),
+        sleep=sleeps,
+    ) as f:
+        yield f
+
+
+@pytest.fixture
+def internal() -> Iterator[Listener]:
+    listener = Listener("127.0.0.2")
+    yield listener
+    listener.close()
+
+
+# --- the happy path ------------------------------------------------------------------------
+
+
+def test_fetches_an_image_and_identifies_itself(fetcher: HttpFetcher) -> None:
+    with LoopbackServer(lambda r: image_reply()) as server:
+        assert fetcher.fetch(server.url + "/cat.png") == PNG
+    (request,) = server.requests
+    assert request.path == "/cat.png"
+    assert request.headers["user-agent"].startswith("img2img/")
+    assert request.headers["accept"] == "image/*"
+    assert request.headers["accept-encoding"] == "identity"
+
+
+def test_custom_user_agent() -> None:
+    with (
+        LoopbackServer(lambda r: image_reply()) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, user_agent="my-crawler/2.0") as fetcher,
+    ):
+        fetcher.fetch(server.url + "/a.png")
+    assert server.requests[0].headers["user-agent"] == "my-crawler/2.0"
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "application/octet-stream", "image/jpeg", "binary/x"]
+)
+def test_magic_bytes_decide_when_the_type_is_vague_or_wrong(
+    fetcher: HttpFetcher, content_type: str | None
+) -> None:
+    with LoopbackServer(lambda r: image_reply(content_type=content_type)) as server:
+        assert fetcher.fetch(server.url + "/a") == PNG
+
+
+# --- wrong content -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/html; charset=utf-8",
+        "application/json",
+        "image/svg+xml",
+        "video/mp4",
+        "application/rss+xml",
+    ],
+)
+def test_types_that_are_never_images_are_refused(fetcher: HttpFetcher, content_type: str) -> None:
+    with (
+        LoopbackServer(lambda r: image_reply(content_type=content_type)) as server,
+        pytest.raises(UnexpectedContentError, match="not an image") as info,
+    ):
+        fetcher.fetch(server.url + "/page")
+    assert info.value.url == server.url + "/page"
+    assert len(server.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"<!doctype html><html><body>Not found</body></html>", "not a known image format"),
+        (b"", "empty body"),
+        (b"\x89PNG", "not a known image format"),
+    ],
+)
+def test_an_image_type_with_a_non_image_body_is_refused(
+    fetcher: HttpFetcher, body: bytes, words: str
+) -> None:
+    with (
+        LoopbackServer(lambda r: image_reply(body, "image/jpeg")) as server,
+        pytest.raises(UnexpectedContentError, match=words),
+    ):
+        fetcher.fetch(server.url + "/fake.jpg")
+
+
+def test_http_errors_are_fetch_errors_and_4xx_is_not_retried(fetcher: HttpFetcher) -> None:
+    with (
+        LoopbackServer(lambda r: Reply(status=404, body=b"gone")) as server,
+        pytest.raises(FetchError, match="HTTP 404"),
+    ):
+        fetcher.fetch(server.url + "/missing.png")
+    assert len(server.requests) == 1
+
+
+# --- size limits ---------------------------------------------------------------------------
+
+
+def test_declared_oversized_body_is_refused() -> None:
+    big = PNG + b"\0" * 5000
+    with (
+        LoopbackServer(lambda r: image_reply(big)) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_bytes=4096) as fetcher,
+    ):
+        assert len(big) > fetcher.max_bytes
+        with pytest.raises(ResponseTooLargeError, match="declares"):
+            fetcher.fetch(server.url + "/big.png")
+        assert len(server.requests) == 1
+
+
+def test_endless_body_without_length_is_cut_at_the_limit() -> None:
+    sent = itertools.count()
+
+    def endless() -> Iterator[bytes]:
+        yield PNG[:64]
+        while True:
+            next(sent)
+            yield b"\0" * 4096
+
+    with (
+        LoopbackServer(
+            lambda r: Reply(headers={"Content-Type": "image/png"}, chunks=endless())
+        ) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_bytes=100_000) as fetcher,
+    ):
+        start = time.monotonic()
+        with pytest.raises(ResponseTooLargeError, match="more than 100,000 bytes"):
+            fetcher.fetch(server.url + "/forever.png")
+        assert time.monotonic() - start < 2.0
+
+
+def test_a_body_exactly_at_the_limit_is_accepted() -> None:
+    with (
+        LoopbackServer(lambda r: image_reply()) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_bytes=len(PNG)) as fetcher,
+    ):
+        assert fetcher.fetch(server.url + "/a.png") == PNG
+
+
+# --- slow and hostile servers --------------------------------------------------------------
+
+
+def test_a_trickling_server_is_cut_off_by_the_total_deadline() -> None:
+    def trickle() -> Iterator[bytes]:
+        yield PNG[:32]
+        while True:
+            yield b"x"
+
+    reply = Reply(headers={"Content-Type": "image/png"}, chunks=trickle(), chunk_delay=0.05)
+    with (
+        LoopbackServer(lambda r: reply) as server,
+        # Each byte arrives well within the 10 s read timeout: only the deadline can stop it.
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, timeout=10.0, deadline=1.0) as fetcher,
+    ):
+        start = time.monotonic()
+        with pytest.raises(FetchError, match="deadline") as info:
+            fetcher.fetch(server.url + "/slow.png")
+        elapsed = time.monotonic() - start
+    assert 0.9 <= elapsed < 1.6
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
+
+
+def test_a_custom_transport_is_cut_off_by_the_deadline_too() -> None:
+    def trickle() -> Iterator[bytes]:
+        yield PNG[:32]
+        while True:
+            yield b"x"
+
+    reply = Reply(headers={"Content-Type": "image/png"}, chunks=trickle(), chunk_delay=0.05)
+    with (
+        LoopbackServer(lambda r: reply) as server,
+        HttpFetcher(
+            allowed_networks=LOOPBACK_NETWORKS,
+            timeout=10.0,
+            deadline=0.5,
+            transport=httpx.HTTPTransport(),
+        ) as fetcher,
+    ):
+        start = time.monotonic()
+        with pytest.raises(FetchError, match="deadline"):
+            fetcher.fetch(server.url + "/slow.png")
+        assert time.monotonic() - start < 1.0
+
+
+def test_a_server_that_never_answers_is_cut_off_by_the_deadline() -> None:
+    def silent(request: RecordedRequest) -> Reply:
+        time.sleep(1.5)
+        return image_reply()
+
+    with (
+        LoopbackServer(silent) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, timeout=10.0, deadline=0.5) as fetcher,
+    ):
+        start = time.monotonic()
+        with pytest.raises(FetchError, match="deadline"):
+            fetcher.fetch(server.url + "/hang.png")
+        assert time.monotonic() - start < 1.0
+
+
+def test_a_per_read_timeout_still_applies_inside_the_deadline() -> None:
+    def silent(request: RecordedRequest) -> Reply:
+        time.sleep(0.6)
+        return image_reply()
+
+    sleeps = Sleeps()
+    with (
+        LoopbackServer(silent) as server,
+        HttpFetcher(
+            allowed_networks=LOOPBACK_NETWORKS,
+            timeout=0.2,
+            deadline=10.0,
+            retry=RetryPolicy(attempts=2, base_delay=0.01),
+            sleep=sleeps,
+        ) as fetcher,
+        pytest.raises(FetchError, match="timed out"),
+    ):
+        fetcher.fetch(server.url + "/slow.png")
+    assert len(server.requests) == 2  # a timeout is worth one more try
+    assert len(sleeps) == 1
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+def failing_then_ok(*failures: Reply) -> LoopbackServer:
+    replies = iter(failures)
+    return LoopbackServer(lambda r: next(replies, image_reply()))
+
+
+def test_429_is_retried_after_the_servers_retry_after(fetcher: HttpFetcher, sleeps: Sleeps) -> None:
+    with failing_then_ok(Reply(status=429, headers={"Retry-After": "2"})) as server:
+        assert fetcher.fetch(server.url + "/a.png") == PNG
+    assert len(server.requests) == 2
+    assert sleeps == [2.0]
+
+
+def test_retry_after_as_an_http_date(fetcher: HttpFetcher, sleeps: Sleeps) -> None:
+    date = email.utils.formatdate(time.time() + 3, usegmt=True)
+    with failing_then_ok(Reply(status=503, headers={"Retry-After": date})) as server:
+        assert fetcher.fetch(server.url + "/a.png") == PNG
+    (wait,) = sleeps
+    assert 1.5 <= wait <= 3.0
+
+
+def test_5xx_is_retried_with_growing_backoff(fetcher: HttpFetcher, sleeps: Sleeps) -> None:
+    with failing_then_ok(Reply(status=503), Reply(status=502)) as server:
+        assert fetcher.fetch(server.url + "/a.png") == PNG
+    assert len(server.requests) == 3
+    assert sleeps == [0.01, 0.02]
+
+
+def test_gives_up_after_the_last_try(fetcher: HttpFetcher) -> None:
+    with (
+        LoopbackServer(lambda r: Reply(status=500)) as server,
+        pytest.raises(FetchError, match="HTTP 500"),
+    ):
+        fetcher.fetch(server.url + "/a.png")
+    assert len(server.requests) == FAST_RETRY.attempts
+
+
+def test_a_retry_after_beyond_the_cap_gives_up_at_once(
+    fetcher: HttpFetcher, sleeps: Sleeps
+) -> None:
+    with (
+        LoopbackServer(lambda r: Reply(status=429, headers={"Retry-After": "3600"})) as server,
+        pytest.raises(FetchError, match="HTTP 429"),
+    ):
+        fetcher.fetch(server.url + "/a.png")
+    assert len(server.requests) == 1
+    assert sleeps == []
+
+
+def test_real_waits_stop_at_the_deadline() -> None:
+    with (
+        LoopbackServer(lambda r: Reply(status=503, headers={"Retry-After": "0.4"})) as server,
+        HttpFetcher(
+            allowed_networks=LOOPBACK_NETWORKS,
+            deadline=1.0,
+            retry=RetryPolicy(attempts=10, base_delay=0.01, max_delay=5.0),
+        ) as fetcher,
+    ):
+        start = time.monotonic()
+        with pytest.raises(FetchError, match="HTTP 503"):
+            fetcher.fetch(server.url + "/a.png")
+        assert time.monotonic() - start < 1.0
+    assert len(server.requests) == 3  # at 0, 0.4 and 0.8 s; a wait to 1.2 s is not started
+
+
+def test_connection_refused_is_retried_then_reported() -> None:
+    with LoopbackServer(lambda r: image_reply()) as gone:
+        url = gone.url + "/a.png"
+    sleeps = Sleeps()
+    with (
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, retry=FAST_RETRY, sleep=sleeps) as fetcher,
+        pytest.raises(FetchError, match="cannot fetch") as info,
+    ):
+        fetcher.fetch(url)
+    assert len(sleeps) == FAST_RETRY.attempts - 1
+    assert info.value.url == url
+    assert isinstance(
+        info.value.__cause__, httpx.ConnectError
+    )  # the vendor error is the cause only
+
+
+# --- redirects -----------------------------------------------------------------------------
+
+
+def redirecting(routes: dict[str, str]) -> LoopbackServer:
+    """Redirects each path in ``routes`` to its target; anything else is the image."""
+
+    def handle(request: RecordedRequest) -> Reply:
+        if request.path in routes:
+            return Reply(status=302, headers={"Location": routes[request.path]})
+        return image_reply()
+
+    return LoopbackServer(handle)
+
+
+def test_follows_a_chain_of_redirects(fetcher: HttpFetcher) -> None:
+    with redirecting({"/a": "/b", "/b": "/c", "/c": "/img.png"}) as server:
+        assert fetcher.fetch(server.url + "/a") == PNG
+    assert [r.path for r in server.requests] == ["/a", "/b", "/c", "/img.png"]
+
+
+def test_relative_and_absolute_locations(fetcher: HttpFetcher) -> None:
+    with (
+        LoopbackServer(lambda r: image_reply()) as target,
+        redirecting({"/dir/a": "b", "/dir/b": target.url + "/img.png"}) as server,
+    ):
+        assert fetcher.fetch(server.url + "/dir/a") == PNG
+    assert [r.path for r in server.requests] == ["/dir/a", "/dir/b"]
+    assert [r.path for r in target.requests] == ["/img.png"]
+
+
+def test_too_many_redirects(fetcher: HttpFetcher) -> None:
+    routes = {f"/{i}": f"/{i + 1}" for i in range(10)}
+    with (
+        redirecting(routes) as server,
+        pytest.raises(FetchError, match="more than 3 redirects"),
+    ):
+        fetcher.fetch(server.url + "/0")
+    assert len(server.requests) == fetcher.max_redirects + 1
+
+
+def test_a_redirect_loop_ends(fetcher: HttpFetcher) -> None:
+    with (
+        redirecting({"/a": "/b", "/b": "/a"}) as server,
+        pytest.raises(FetchError, match="redirects"),
+    ):
+        fetcher.fetch(server.url + "/a")
+
+
+def test_a_redirect_without_location_is_an_error(fetcher: HttpFetcher) -> None:
+    with (
+        LoopbackServer(lambda r: Reply(status=301)) as server,
+        pytest.raises(FetchError, match="without a Location"),
+    ):
+        fetcher.fetch(server.url + "/a")
+
+
+# --- refusals (server-side request forgery) -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/img.png", "/admin"])
+def test_the_default_fetcher_refuses_loopback(path: str) -> None:
+    with (
+        LoopbackServer(lambda r: image_reply()) as server,
+        HttpFetcher() as fetcher,
+        pytest.raises(BlockedURLError, match="loopback") as info,
+    ):
+        fetcher.fetch(server.url + path)
+    assert server.requests == []
+    assert info.value.url == server.url + path
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/iam/", "metadata"),
+        ("http://[fd00:ec2::254]/latest/", "metadata"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+        ("http://10.0.0.1/img.png", "private"),
+        ("http://192.168.1.1/img.png", "private"),
+        ("http://[::1]:8080/img.png", "loopback"),
+        ("http://0.0.0.0:8080/img.png", "unspecified"),
+        ("file:///etc/passwd", "only http"),
+        ("http://user:pass@example.com/img.png", "credentials"),
+    ],
+)
+def test_the_default_fetcher_refuses_internal_addresses(url: str, reason: str) -> None:
+    resolver = Tripwire()
+    with (
+        HttpFetcher(resolver=resolver) as fetcher,
+        pytest.raises(BlockedURLError, match=reason),
+    ):
+        fetcher.fetch(url)
+    assert resolver.asked == []  # refused by form, before any lookup or connection
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_before_connecting() -> None:
+    resolver = Tripwire({"intranet.example": ["93.184.216.34", "10.1.2.3"]})
+    with (
+        HttpFetcher(resolver=resolver) as fetcher,
+        pytest.raises(BlockedURLError, match=r"intranet\.example resolves to 10\.1\.2\.3"),
+    ):
+        fetcher.fetch("http://intranet.example/img.png")
+    assert resolver.asked == ["intranet.example"]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/img.png",
+        "http://metadata.google.internal/",
+        "http://[::ffff:169.254.169.254]/",
+        "ftp://example.com/img.png",
+    ],
+)
+def test_a_redirect_to_an_internal_address_is_refused(target: str) -> None:
+    resolver = Tripwire()
+    with (
+        redirecting({"/start": target}) as server,
+        HttpFetcher(allowed_networks=["127.0.0.1/32"], resolver=resolver) as fetcher,
+        pytest.raises(BlockedURLError, match="redirected from") as info,
+    ):
+        fetcher.fetch(server.url + "/start")
+    assert [r.path for r in server.requests] == ["/start"]
+    assert resolver.asked == ["127.0.0.1"]  # nothing else was even looked up
+    assert info.value.url == server.url + "/start"
+
+
+def test_a_redirect_to_a_loopback_service_is_refused_and_never_contacted(
+    internal: Listener,
+) -> None:
+    # Only 127.0.0.1 is allowed; the "internal service" listens on 127.0.0.2.
+    with (
+        redirecting({"/start": internal.url + "/secret"}) as server,
+        HttpFetcher(allowed_networks=["127.0.0.1/32"]) as fetcher,
+        pytest.raises(BlockedURLError, match=r"127\.0\.0\.2 is a loopback address"),
+    ):
+        fetcher.fetch(server.url + "/start")
+    assert not internal.was_contacted()
+
+
+def test_the_internal_listener_does_notice_a_connection(internal: Listener) -> None:
+    # The control for the test above: when 127.0.0.2 is allowed, it is contacted.
+    with (
+        redirecting({"/start": internal.url + "/secret"}) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, deadline=0.5) as fetcher,
+        pytest.raises(FetchError),
+    ):
+        fetcher.fetch(server.url + "/start")
+    assert internal.was_contacted()
+
+
+def test_the_connection_goes_to_the_checked_address_only() -> None:
+    # "images.test" exists only in this resolver: the request can reach the
+    # server only through the address the policy checked, and the name is
+    # looked up once, so a second, different answer (DNS rebinding) is never used.
+    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    with (
+        LoopbackServer(lambda r: image_reply()) as server,
+        HttpFetcher(allowed_networks=["127.0.0.1/32"], resolver=rebinding) as fetcher,
+    ):
+        assert fetcher.fetch(f"http://images.test:{server.port}/a.png") == PNG
+    assert asked == ["images.test"]
+    assert server.requests[0].headers["host"] == f"images.test:{server.port}"
+
+
+def test_a_rebinding_answer_at_connect_time_is_refused() -> None:
+    resolver = Tripwire({"flip.test": ["127.0.0.2"]})
+    with (
+        HttpFetcher(allowed_networks=["127.0.0.1/32"], resolver=resolver) as fetcher,
+        pytest.raises(BlockedURLError, match=r"flip\.test resolves to 127\.0\.0\.2"),
+    ):
+        fetcher.fetch("http://flip.test/a.png")
+
+
+def test_a_custom_transport_still_gets_every_hop_checked() -> None:
+    resolver = Tripwire({"evil.test": ["10.9.9.9"]})
+    with (
+        redirecting({"/start": "http://evil.test/a.png"}) as server,
+        HttpFetcher(
+            allowed_networks=["127.0.0.1/32"], resolver=resolver, transport=httpx.HTTPTransport()
+        ) as fetcher,
+    ):
+        with pytest.raises(BlockedURLError, match=r"10\.9\.9\.9 is a private address"):
+            fetcher.fetch(server.url + "/start")
+        assert resolver.asked == ["127.0.0.1", "evil.test"]
+        assert fetcher.fetch(server.url + "/img.png") == PNG
+
+
+# --- concurrency and lifecycle ---------------------------------------------------------------
+
+
+def test_concurrent_downloads_are_capped() -> None:
+    lock = threading.Lock()
+    in_flight = [0]
+    peak = [0]
+
+    def slow(request: RecordedRequest) -> Reply:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.1)
+        with lock:
+            in_flight[0] -= 1
+        return image_reply()
+
+    with (
+        LoopbackServer(slow) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_connections=2) as fetcher,
+        ThreadPoolExecutor(6) as pool,
+    ):
+        bodies = list(pool.map(fetcher.fetch, [f"{server.url}/{i}.png" for i in range(6)]))
+    assert bodies == [PNG] * 6
+    assert peak[0] == 2
+
+
+def test_a_closed_fetcher_refuses_politely() -> None:
+    fetcher = HttpFetcher(allowed_networks=LOOPBACK_NETWORKS)
+    fetcher.close()
+    with pytest.raises(FetchError, match="closed"):
+        fetcher.fetch("http://127.0.0.1:9/a.png")
