@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -365,3 +366,89 @@ def test_a_newer_format_still_in_the_write_ahead_log_is_refused(path: Path) -> N
         assert path.read_bytes() == main_file
     finally:
         other.close()
+
+
+# -- failures and damage ---------------------------------------------------------------
+
+
+def test_a_write_that_fails_inside_sqlite_writes_nothing(store: LocalStore, path: Path) -> None:
+    store.upsert([record("a", 1, colour="red"), record("b", 2, colour="red")])
+    assert len(store.query(unit(0), k=5, filter={"colour": "red"})) == 2
+    saboteur = sqlite3.connect(path)
+    saboteur.executescript(
+        """
+        CREATE TRIGGER no_boom BEFORE INSERT ON records WHEN NEW.id = 'boom'
+        BEGIN SELECT RAISE(ABORT, 'boom refused'); END;
+        CREATE TRIGGER keep_b BEFORE DELETE ON records WHEN OLD.id = 'b'
+        BEGIN SELECT RAISE(ABORT, 'b is kept'); END;
+        """
+    )
+    saboteur.close()
+    with pytest.raises(StoreError, match="boom refused") as caught:
+        store.upsert([record("c", 3, colour="red"), record("boom", 4, colour="red")])
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    with pytest.raises(StoreError, match="b is kept"):
+        store.delete(["a", "b"])
+    assert store.count() == 2
+    assert set(store.fetch(["a", "b", "c", "boom"])) == {"a", "b"}
+    assert {m.id for m in store.query(unit(0), k=5, filter={"colour": "red"})} == {"a", "b"}
+    store.upsert([record("c", 3, colour="red")])
+    assert store.query(unit(3), k=1)[0].id == "c"
+    assert store.count() == 3
+
+
+def test_a_damaged_vector_block_is_reported(path: Path) -> None:
+    with LocalStore(path) as store:
+        store.upsert([record("a", 1)])
+    con = sqlite3.connect(path)
+    con.execute("UPDATE blocks SET vectors = x'000000'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreFormatError, match="damaged"):
+        LocalStore(path)
+
+
+def test_a_damaged_meta_table_is_reported(path: Path) -> None:
+    LocalStore(path).close()
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM meta WHERE key = 'seq'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreFormatError, match="meta"):
+        LocalStore(path)
+
+
+def test_a_store_whose_history_went_back_reloads_everything(store: LocalStore, path: Path) -> None:
+    store.upsert([record("a", 1), record("b", 2)])
+    store.upsert([record("c", 3)])
+    con = sqlite3.connect(path)  # as if the file had been restored from an older copy
+    con.execute("DELETE FROM records WHERE id = 'c'")
+    con.execute("UPDATE meta SET value = 1 WHERE key = 'seq'")
+    con.commit()
+    con.close()
+    assert store.count() == 2
+    assert store.fetch(["c"]) == {}
+    assert [m.id for m in store.query(unit(2), k=1)] == ["b"]
+
+
+def test_threads_can_share_a_store(store: LocalStore) -> None:
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(20):
+                store.upsert([record(f"w{worker}-{i}", worker * 100 + i, worker=worker)])
+                store.query(unit(i), k=3, filter={"worker": worker})
+                if i % 5 == 4:
+                    store.delete([f"w{worker}-{i - 1}"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count() == 4 * 16
+    assert len(store.query(unit(0), k=100, filter={"worker": 2})) == 16

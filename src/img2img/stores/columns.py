@@ -53,35 +53,45 @@ class _Field:
     def assign(self, rows: Sequence[int], values: Sequence[Any]) -> None:
         """Set ``rows`` to ``values``; ``_MISSING`` clears a row."""
         # Sort by kind in Python, then write each kind with one numpy assignment.
-        numbers: tuple[list[int], list[float]] = ([], [])
-        bools: tuple[list[int], list[int]] = ([], [])
-        strings: tuple[list[int], list[int]] = ([], [])
+        # This loop is the cost of loading a column, hence the local names.
+        number_rows: list[int] = []
+        numbers: list[float] = []
+        bool_rows: list[int] = []
+        bools: list[int] = []
+        string_rows: list[int] = []
+        strings: list[int] = []
         list_rows: list[int] = []
+        vocab, intern, lists = self.vocab, self._intern, self.lists
         for row, value in zip(rows, values, strict=True):
-            if self.lists.pop(row, None) is not None:
+            if lists and lists.pop(row, None) is not None:
                 self._pairs = None
-            if isinstance(value, str):
-                strings[0].append(row)
-                strings[1].append(self._intern(value))
-            elif isinstance(value, bool):
-                bools[0].append(row)
-                bools[1].append(int(value))
-            elif isinstance(value, (int, float)):
-                numbers[0].append(row)
-                numbers[1].append(float(value))
-            elif isinstance(value, list):
+            kind = type(value)
+            if kind is str:
+                code = vocab.get(value)
+                string_rows.append(row)
+                strings.append(intern(value) if code is None else code)
+            elif kind is bool:
+                bool_rows.append(row)
+                bools.append(int(value))
+            elif kind is int or kind is float:
+                number_rows.append(row)
+                numbers.append(float(value))
+            elif kind is list:
                 list_rows.append(row)
-                self.lists[row] = [self._intern(e) for e in value if isinstance(e, str)]
+                lists[row] = [intern(e) for e in value if isinstance(e, str)]
                 self._pairs = None
         index = np.asarray(rows, dtype=np.intp)
         self.kind[index] = Kind.MISSING
         self.number[index] = np.nan
         self.code[index] = -1
-        for kind, (where, codes) in ((Kind.BOOL, bools), (Kind.STRING, strings)):
-            self.kind[where] = kind
+        for code, where, codes in (
+            (Kind.BOOL, bool_rows, bools),
+            (Kind.STRING, string_rows, strings),
+        ):
+            self.kind[where] = code
             self.code[where] = codes
-        self.kind[numbers[0]] = Kind.NUMBER
-        self.number[numbers[0]] = numbers[1]
+        self.kind[number_rows] = Kind.NUMBER
+        self.number[number_rows] = numbers
         self.kind[list_rows] = Kind.LIST
 
     def view(self, size: int) -> FieldColumn:

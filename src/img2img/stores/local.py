@@ -30,7 +30,7 @@ from img2img.errors import (
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, MetadataValue, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
-from img2img.stores.local_schema import open_store_file, read_meta
+from img2img.stores.local_schema import default_store_path, load_column, open_store_file, read_meta
 from img2img.stores.search import scores_of, top_k
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
@@ -41,23 +41,6 @@ __all__ = ["LocalStore", "default_store_path"]
 #: thousand reads.
 BLOCK_BYTES = 256 * 1024
 _CHUNK = 500  # ids per "IN (...)" list, well under SQLite's variable limit
-
-
-def default_store_path() -> Path:
-    """Where a store lives when no path is given.
-
-    ``$IMG2IMG_HOME/index.sqlite3`` if that variable is set, else
-    ``index.sqlite3`` under the user's data directory: ``$XDG_DATA_HOME/img2img``
-    (default ``~/.local/share/img2img``), or ``%LOCALAPPDATA%\\img2img`` on Windows.
-    """
-    home = os.environ.get("IMG2IMG_HOME")
-    if home:
-        return Path(home).expanduser() / "index.sqlite3"
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        base = Path(os.environ["LOCALAPPDATA"])
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "img2img" / "index.sqlite3"
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -222,27 +205,8 @@ class LocalStore:
         self._columns.resize(self._slots)
 
     def _load_column(self, field: str) -> Iterator[tuple[int, Any]]:
-        """Every ``(slot, value)`` of one metadata field, parsed by SQLite's JSON functions."""
         assert self._con is not None
-        if '"' in field or "\\" in field:  # not expressible as a JSON path: parse here
-            for slot, text in self._con.execute("SELECT slot, metadata FROM records"):
-                value = json.loads(text).get(field)
-                if value is not None:
-                    yield slot, value
-            return
-        path = f'$."{field}"'
-        rows = self._con.execute(
-            "SELECT slot, json_type(metadata, ?), json_extract(metadata, ?) FROM records"
-            " WHERE json_type(metadata, ?) IS NOT NULL",
-            (path, path, path),
-        )
-        for slot, kind, value in rows:
-            if kind == "true" or kind == "false":
-                yield slot, kind == "true"
-            elif kind == "array":
-                yield slot, json.loads(value)
-            else:
-                yield slot, value
+        return load_column(self._con, field)
 
     # -- writes --------------------------------------------------------------------
 

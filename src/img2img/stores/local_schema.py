@@ -18,12 +18,23 @@ or refused, before anything is written to it.
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from img2img.errors import StoreError, StoreFormatError
 
-__all__ = ["APPLICATION_ID", "FORMAT_VERSION", "open_store_file", "read_meta"]
+__all__ = [
+    "APPLICATION_ID",
+    "FORMAT_VERSION",
+    "default_store_path",
+    "load_column",
+    "open_store_file",
+    "read_meta",
+]
 
 #: "i2is" in ASCII: marks the SQLite file as an img2img store.
 APPLICATION_ID = 0x69326973
@@ -53,6 +64,23 @@ CREATE INDEX IF NOT EXISTS blocks_seq ON blocks (seq);
 CREATE TABLE IF NOT EXISTS freed (slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS freed_seq ON freed (seq);
 """
+
+
+def default_store_path() -> Path:
+    """Where a store lives when no path is given.
+
+    ``$IMG2IMG_HOME/index.sqlite3`` if that variable is set, else
+    ``index.sqlite3`` under the user's data directory: ``$XDG_DATA_HOME/img2img``
+    (default ``~/.local/share/img2img``), or ``%LOCALAPPDATA%\\img2img`` on Windows.
+    """
+    home = os.environ.get("IMG2IMG_HOME")
+    if home:
+        return Path(home).expanduser() / "index.sqlite3"
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "img2img" / "index.sqlite3"
 
 
 def _probe(path: Path) -> tuple[int, int, int]:
@@ -173,3 +201,27 @@ def read_meta(con: sqlite3.Connection) -> dict[str, object]:
     if not isinstance(meta.get("seq"), int) or not isinstance(meta.get("slots"), int):
         raise StoreFormatError("the store's meta table is damaged (no seq or slots)")
     return meta
+
+
+def load_column(con: sqlite3.Connection, field: str) -> Iterator[tuple[int, Any]]:
+    """Every ``(slot, value)`` of one metadata field, parsed by SQLite's JSON functions."""
+    if '"' in field or "\\" in field:  # not expressible as a JSON path: parse here
+        for slot, text in con.execute("SELECT slot, metadata FROM records"):
+            value = json.loads(text).get(field)
+            if value is not None:
+                yield slot, value
+        return
+    path = f'$."{field}"'
+    rows = con.execute(
+        "SELECT slot, json_type(metadata, ?), json_extract(metadata, ?) FROM records",
+        (path, path),
+    )
+    for slot, kind, value in rows:
+        if kind is None:
+            continue
+        if kind == "true" or kind == "false":
+            yield slot, kind == "true"
+        elif kind == "array":
+            yield slot, json.loads(value)
+        else:
+            yield slot, value
