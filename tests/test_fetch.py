@@ -1,11 +1,9 @@
-"""HttpFetcher against real HTTP servers on 127.0.0.1: limits, retries, redirects, refusals."""
+"""HttpFetcher against real HTTP servers on 127.0.0.1: content, size, deadlines, retries."""
 
 from __future__ import annotations
 
 import email.utils
-import io
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,74 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from PIL import Image
 
-from img2img.errors import (
-    BlockedURLError,
-    FetchError,
-    ResponseTooLargeError,
-    UnexpectedContentError,
-)
+from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply, loopback_fetcher
+from img2img.errors import FetchError, ResponseTooLargeError, UnexpectedContentError
 from img2img.fetch import HttpFetcher
 from img2img.netguard import LOOPBACK_NETWORKS
 from img2img.retry import RetryPolicy
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
-
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, multiplier=2.0, max_delay=5.0, jitter=0.0)
-
-
-def png_bytes(size: tuple[int, int] = (8, 8)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (10, 200, 30)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-PNG = png_bytes()
-
-
-def image_reply(body: bytes = PNG, content_type: str | None = "image/png") -> Reply:
-    return Reply(body=body, headers={"Content-Type": content_type} if content_type else {})
-
-
-class Sleeps(list[float]):
-    """Records the waits between tries instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-class Tripwire:
-    """A resolver for tests that must never leave this machine: only 127.0.0.1 resolves."""
-
-    def __init__(self, table: dict[str, list[str]] | None = None) -> None:
-        self.table = {"127.0.0.1": ["127.0.0.1"], **(table or {})}
-        self.asked: list[str] = []
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"test resolver refuses to look up {host}")
-        return self.table[host]
-
-
-class Listener:
-    """A bare TCP listener that only counts who connects: the 'internal service'."""
-
-    def __init__(self, host: str) -> None:
-        self.sock = socket.create_server((host, 0))
-        self.sock.setblocking(False)
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
-
-    def was_contacted(self) -> bool:
-        try:
-            connection, _ = self.sock.accept()
-        except BlockingIOError:
-            return False
-        connection.close()
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
@@ -90,23 +27,8 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def fetcher(sleeps: Sleeps) -> Iterator[HttpFetcher]:
-    """Loopback explicitly allowed; fast retries; waits recorded in ``sleeps``."""
-    with HttpFetcher(
-        allowed_networks=["127.0.0.1/32"],
-        retry=FAST_RETRY,
-        deadline=5.0,
-        timeout=5.0,
-        resolver=Tripwire(),
-        sleep=sleeps,
-    ) as f:
-        yield f
-
-
-@pytest.fixture
-def internal() -> Iterator[Listener]:
-    listener = Listener("127.0.0.2")
-    yield listener
-    listener.close()
+    with loopback_fetcher(sleeps) as fetcher:
+        yield fetcher
 
 
 # --- the happy path ------------------------------------------------------------------------
@@ -398,201 +320,6 @@ def test_connection_refused_is_retried_then_reported() -> None:
     assert isinstance(
         info.value.__cause__, httpx.ConnectError
     )  # the vendor error is the cause only
-
-
-# --- redirects -----------------------------------------------------------------------------
-
-
-def redirecting(routes: dict[str, str]) -> LoopbackServer:
-    """Redirects each path in ``routes`` to its target; anything else is the image."""
-
-    def handle(request: RecordedRequest) -> Reply:
-        if request.path in routes:
-            return Reply(status=302, headers={"Location": routes[request.path]})
-        return image_reply()
-
-    return LoopbackServer(handle)
-
-
-def test_follows_a_chain_of_redirects(fetcher: HttpFetcher) -> None:
-    with redirecting({"/a": "/b", "/b": "/c", "/c": "/img.png"}) as server:
-        assert fetcher.fetch(server.url + "/a") == PNG
-    assert [r.path for r in server.requests] == ["/a", "/b", "/c", "/img.png"]
-
-
-def test_relative_and_absolute_locations(fetcher: HttpFetcher) -> None:
-    with (
-        LoopbackServer(lambda r: image_reply()) as target,
-        redirecting({"/dir/a": "b", "/dir/b": target.url + "/img.png"}) as server,
-    ):
-        assert fetcher.fetch(server.url + "/dir/a") == PNG
-    assert [r.path for r in server.requests] == ["/dir/a", "/dir/b"]
-    assert [r.path for r in target.requests] == ["/img.png"]
-
-
-def test_too_many_redirects(fetcher: HttpFetcher) -> None:
-    routes = {f"/{i}": f"/{i + 1}" for i in range(10)}
-    with (
-        redirecting(routes) as server,
-        pytest.raises(FetchError, match="more than 3 redirects"),
-    ):
-        fetcher.fetch(server.url + "/0")
-    assert len(server.requests) == fetcher.max_redirects + 1
-
-
-def test_a_redirect_loop_ends(fetcher: HttpFetcher) -> None:
-    with (
-        redirecting({"/a": "/b", "/b": "/a"}) as server,
-        pytest.raises(FetchError, match="redirects"),
-    ):
-        fetcher.fetch(server.url + "/a")
-
-
-def test_a_redirect_without_location_is_an_error(fetcher: HttpFetcher) -> None:
-    with (
-        LoopbackServer(lambda r: Reply(status=301)) as server,
-        pytest.raises(FetchError, match="without a Location"),
-    ):
-        fetcher.fetch(server.url + "/a")
-
-
-# --- refusals (server-side request forgery) -------------------------------------------------
-
-
-@pytest.mark.parametrize("path", ["/img.png", "/admin"])
-def test_the_default_fetcher_refuses_loopback(path: str) -> None:
-    with (
-        LoopbackServer(lambda r: image_reply()) as server,
-        HttpFetcher() as fetcher,
-        pytest.raises(BlockedURLError, match="loopback") as info,
-    ):
-        fetcher.fetch(server.url + path)
-    assert server.requests == []
-    assert info.value.url == server.url + path
-
-
-@pytest.mark.parametrize(
-    ("url", "reason"),
-    [
-        ("http://169.254.169.254/latest/meta-data/iam/", "metadata"),
-        ("http://[fd00:ec2::254]/latest/", "metadata"),
-        ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
-        ("http://10.0.0.1/img.png", "private"),
-        ("http://192.168.1.1/img.png", "private"),
-        ("http://[::1]:8080/img.png", "loopback"),
-        ("http://0.0.0.0:8080/img.png", "unspecified"),
-        ("file:///etc/passwd", "only http"),
-        ("http://user:pass@example.com/img.png", "credentials"),
-    ],
-)
-def test_the_default_fetcher_refuses_internal_addresses(url: str, reason: str) -> None:
-    resolver = Tripwire()
-    with (
-        HttpFetcher(resolver=resolver) as fetcher,
-        pytest.raises(BlockedURLError, match=reason),
-    ):
-        fetcher.fetch(url)
-    assert resolver.asked == []  # refused by form, before any lookup or connection
-
-
-def test_a_name_resolving_to_a_private_address_is_refused_before_connecting() -> None:
-    resolver = Tripwire({"intranet.example": ["93.184.216.34", "10.1.2.3"]})
-    with (
-        HttpFetcher(resolver=resolver) as fetcher,
-        pytest.raises(BlockedURLError, match=r"intranet\.example resolves to 10\.1\.2\.3"),
-    ):
-        fetcher.fetch("http://intranet.example/img.png")
-    assert resolver.asked == ["intranet.example"]
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        "http://169.254.169.254/latest/meta-data/",
-        "http://10.0.0.1/img.png",
-        "http://metadata.google.internal/",
-        "http://[::ffff:169.254.169.254]/",
-        "ftp://example.com/img.png",
-    ],
-)
-def test_a_redirect_to_an_internal_address_is_refused(target: str) -> None:
-    resolver = Tripwire()
-    with (
-        redirecting({"/start": target}) as server,
-        HttpFetcher(allowed_networks=["127.0.0.1/32"], resolver=resolver) as fetcher,
-        pytest.raises(BlockedURLError, match="redirected from") as info,
-    ):
-        fetcher.fetch(server.url + "/start")
-    assert [r.path for r in server.requests] == ["/start"]
-    assert resolver.asked == ["127.0.0.1"]  # nothing else was even looked up
-    assert info.value.url == server.url + "/start"
-
-
-def test_a_redirect_to_a_loopback_service_is_refused_and_never_contacted(
-    internal: Listener,
-) -> None:
-    # Only 127.0.0.1 is allowed; the "internal service" listens on 127.0.0.2.
-    with (
-        redirecting({"/start": internal.url + "/secret"}) as server,
-        HttpFetcher(allowed_networks=["127.0.0.1/32"]) as fetcher,
-        pytest.raises(BlockedURLError, match=r"127\.0\.0\.2 is a loopback address"),
-    ):
-        fetcher.fetch(server.url + "/start")
-    assert not internal.was_contacted()
-
-
-def test_the_internal_listener_does_notice_a_connection(internal: Listener) -> None:
-    # The control for the test above: when 127.0.0.2 is allowed, it is contacted.
-    with (
-        redirecting({"/start": internal.url + "/secret"}) as server,
-        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, deadline=0.5) as fetcher,
-        pytest.raises(FetchError),
-    ):
-        fetcher.fetch(server.url + "/start")
-    assert internal.was_contacted()
-
-
-def test_the_connection_goes_to_the_checked_address_only() -> None:
-    # "images.test" exists only in this resolver: the request can reach the
-    # server only through the address the policy checked, and the name is
-    # looked up once, so a second, different answer (DNS rebinding) is never used.
-    answers = iter([["127.0.0.1"], ["127.0.0.2"]])
-    asked: list[str] = []
-
-    def rebinding(host: str, port: int) -> list[str]:
-        asked.append(host)
-        return next(answers)
-
-    with (
-        LoopbackServer(lambda r: image_reply()) as server,
-        HttpFetcher(allowed_networks=["127.0.0.1/32"], resolver=rebinding) as fetcher,
-    ):
-        assert fetcher.fetch(f"http://images.test:{server.port}/a.png") == PNG
-    assert asked == ["images.test"]
-    assert server.requests[0].headers["host"] == f"images.test:{server.port}"
-
-
-def test_a_rebinding_answer_at_connect_time_is_refused() -> None:
-    resolver = Tripwire({"flip.test": ["127.0.0.2"]})
-    with (
-        HttpFetcher(allowed_networks=["127.0.0.1/32"], resolver=resolver) as fetcher,
-        pytest.raises(BlockedURLError, match=r"flip\.test resolves to 127\.0\.0\.2"),
-    ):
-        fetcher.fetch("http://flip.test/a.png")
-
-
-def test_a_custom_transport_still_gets_every_hop_checked() -> None:
-    resolver = Tripwire({"evil.test": ["10.9.9.9"]})
-    with (
-        redirecting({"/start": "http://evil.test/a.png"}) as server,
-        HttpFetcher(
-            allowed_networks=["127.0.0.1/32"], resolver=resolver, transport=httpx.HTTPTransport()
-        ) as fetcher,
-    ):
-        with pytest.raises(BlockedURLError, match=r"10\.9\.9\.9 is a private address"):
-            fetcher.fetch(server.url + "/start")
-        assert resolver.asked == ["127.0.0.1", "evil.test"]
-        assert fetcher.fetch(server.url + "/img.png") == PNG
 
 
 # --- concurrency and lifecycle ---------------------------------------------------------------

@@ -146,7 +146,7 @@ def test_exif_orientation_is_applied(
 def test_animated_gif_gives_its_first_frame() -> None:
     frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
-    assert Image.open(io.BytesIO(data)).n_frames == 3
+    assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == 3
     image = decode_image(data)
     assert image.mode == "RGB"
     assert near(colour(image, (8, 8)), (255, 0, 0), tolerance=5)

@@ -12,6 +12,7 @@ otherwise by its first bytes, whatever the header says.
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -104,6 +105,8 @@ class HttpFetcher:
             cloud metadata addresses stay refused.
         resolver: host name to addresses; the system resolver by default.
         sleep: how to wait between tries; injectable for tests.
+        verify: TLS verification: ``True`` (system CAs), an ``ssl.SSLContext``
+            trusting your own CA, or ``False`` (not advised).
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class HttpFetcher:
         allowed_networks: Iterable[str | IPNetwork] = (),
         resolver: Resolver = system_resolver,
         sleep: Callable[[float], None] = time.sleep,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -141,7 +145,7 @@ class HttpFetcher:
                 # Images are compressed already; gzip would only hide the real size.
                 "Accept-Encoding": "identity",
             },
-            transport=transport or GuardedTransport(self.policy, limits=limits),
+            transport=transport or GuardedTransport(self.policy, limits=limits, verify=verify),
             trust_env=False,  # no proxy from the environment: the guard must see the target
         )
 
@@ -193,6 +197,10 @@ class HttpFetcher:
             over = time.monotonic() >= end
             reason = f"the {self.deadline:g} s deadline passed" if over else "timed out"
             raise Retryable(FetchError(f"{reason} fetching {origin}", url=origin)) from exc
+        except httpx.ConnectError as exc:
+            if _tls_failure(exc):  # a bad certificate stays bad: no retry
+                raise FetchError(f"TLS failed for {origin}: {exc}", url=origin) from exc
+            raise Retryable(FetchError(f"cannot fetch {origin}: {exc}", url=origin)) from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             raise Retryable(FetchError(f"cannot fetch {origin}: {exc}", url=origin)) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -264,6 +272,15 @@ class HttpFetcher:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _via(exc: FetchError, hop: str, origin: str) -> str:
