@@ -17,6 +17,7 @@ import img2img.stores.local as local_module
 from img2img.errors import (
     EmbeddingSpaceMismatchError,
     InvalidFilterError,
+    InvalidMetadataError,
     InvalidVectorError,
     StoreError,
     StoreFormatError,
@@ -452,3 +453,15 @@ def test_threads_can_share_a_store(store: LocalStore) -> None:
     assert errors == []
     assert store.count() == 4 * 16
     assert len(store.query(unit(0), k=100, filter={"worker": 2})) == 16
+
+
+def test_strings_that_are_not_valid_unicode_are_refused_cleanly(store: LocalStore) -> None:
+    odd = "lone \ud800 surrogate"
+    store.upsert([record("a", 1, title="ok")])
+    with pytest.raises(InvalidMetadataError, match="Unicode"):
+        store.upsert([record("b", 2, title=odd)])
+    with pytest.raises(InvalidVectorError, match="Unicode"):
+        store.upsert([record(odd, 2)])
+    assert store.fetch([odd, "b"]) == {}
+    store.delete([odd])
+    assert store.count() == 1

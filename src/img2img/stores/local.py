@@ -23,6 +23,7 @@ import numpy as np
 
 from img2img.errors import (
     EmbeddingSpaceMismatchError,
+    InvalidMetadataError,
     InvalidVectorError,
     StoreError,
     StoreFormatError,
@@ -50,6 +51,18 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 def _marks(count: int) -> str:
     return ",".join("?" * count)
+
+
+def _encodable(texts: Sequence[str]) -> list[str]:
+    """The strings SQLite can hold (valid UTF-8); ids outside these were never stored."""
+    out = []
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            continue
+        out.append(text)
+    return out
 
 
 class LocalStore:
@@ -247,7 +260,13 @@ class LocalStore:
             ids, matrix, metadata = stack_records(records, self._dim)
             if not ids:
                 return
+            if len(_encodable(ids)) != len(ids):
+                raise InvalidVectorError("ids must be valid Unicode text (no lone surrogates)")
             texts = [json.dumps(md, ensure_ascii=False, separators=(",", ":")) for md in metadata]
+            if len(_encodable(texts)) != len(texts):
+                raise InvalidMetadataError(
+                    "metadata must be valid Unicode text (no lone surrogates)"
+                )
             with self._transaction(write=True) as con:
                 dim = matrix.shape[1]
                 if self._dim is not None and dim != self._dim:  # set by another process meanwhile
@@ -282,7 +301,7 @@ class LocalStore:
         compiled = compile_filter(filter) if filter is not None else None
         with self._lock:
             with self._transaction(write=True) as con:
-                doomed = set(self._slots_of(con, list(ids)).values())
+                doomed = set(self._slots_of(con, _encodable(ids)).values())
                 if compiled is not None and self._count:
                     mask = compiled.mask(self._columns) & self._live[: self._slots]
                     doomed.update(np.flatnonzero(mask).tolist())
@@ -383,7 +402,7 @@ class LocalStore:
     def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
         with self._lock, self._transaction() as con:
             out: dict[str, VectorRecord] = {}
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in _chunks(_encodable(list(dict.fromkeys(ids)))):
                 for record_id, slot, text in con.execute(
                     f"SELECT id, slot, metadata FROM records WHERE id IN ({_marks(len(chunk))})",
                     chunk,
