@@ -25,11 +25,6 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-try:  # the pinecone SDK encodes requests with orjson: measure with it, ten times faster
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson comes with pinecone
-    _orjson = None  # type: ignore[assignment]
-
 from img2img.errors import InvalidMetadataError
 from img2img.models import MetadataValue
 
@@ -69,11 +64,14 @@ _INTEGERS_ARE_EXACT_UP_TO = 2**53  # Pinecone keeps numbers as 64-bit floats
 
 def encoded_size(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON: how requests and metadata are measured."""
-    if _orjson is not None:
-        try:
-            return len(_orjson.dumps(value))
-        except TypeError:  # e.g. an int beyond 64 bits; the stdlib measures it
-            pass
+    try:  # the pinecone SDK encodes requests with orjson: measure with it, ten times faster
+        import orjson
+
+        return len(orjson.dumps(value))
+    except ImportError:  # pragma: no cover - orjson comes with pinecone
+        pass
+    except TypeError:  # e.g. an int beyond 64 bits; the stdlib measures it
+        pass
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
