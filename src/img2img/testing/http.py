@@ -115,7 +115,10 @@ class LoopbackServer:
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
                     if self.command != "HEAD":
-                        self.wfile.write(reply.body)
+                        try:
+                            self.wfile.write(reply.body)
+                        except (BrokenPipeError, ConnectionResetError):
+                            self.close_connection = True  # the client stopped reading early
                     return
                 self.send_header("Connection", "close")
                 self.end_headers()
