@@ -13,7 +13,12 @@ import httpx
 import pytest
 
 from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply, loopback_fetcher
-from img2img.errors import FetchError, ResponseTooLargeError, UnexpectedContentError
+from img2img.errors import (
+    ConfigurationError,
+    FetchError,
+    ResponseTooLargeError,
+    UnexpectedContentError,
+)
 from img2img.fetch import HttpFetcher
 from img2img.netguard import LOOPBACK_NETWORKS
 from img2img.retry import RetryPolicy
@@ -373,3 +378,19 @@ def test_a_closed_fetcher_refuses_politely() -> None:
     fetcher.close()
     with pytest.raises(FetchError, match="closed"):
         fetcher.fetch("http://127.0.0.1:9/a.png")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_bytes": 0},
+        {"max_connections": 0},
+        {"max_redirects": -1},
+        {"timeout": 0},
+        {"deadline": -1.0},
+        {"allowed_networks": ["10.0.0.0/33"]},
+    ],
+)
+def test_bad_settings_are_refused_at_construction(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        HttpFetcher(**kwargs)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ import httpx
 
 from img2img._version import __version__
 from img2img.errors import (
+    ConfigurationError,
     FetchError,
     ResponseTooLargeError,
     UnexpectedContentError,
@@ -125,6 +126,12 @@ class HttpFetcher:
         sleep: Callable[[float], None] = time.sleep,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
+        if max_bytes < 1 or max_connections < 1 or max_redirects < 0:
+            raise ConfigurationError(
+                "max_bytes and max_connections must be at least 1, max_redirects at least 0"
+            )
+        if not (timeout > 0 and deadline > 0):
+            raise ConfigurationError("timeout and deadline must be positive seconds")
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.deadline = deadline
