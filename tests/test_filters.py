@@ -116,9 +116,12 @@ CASES: list[tuple[Any, dict[str, Any], bool]] = [
 
 def table(rows: list[Metadata]) -> MetadataColumns:
     """The columnar view stores filter through, over ``rows``."""
-    return MetadataColumns(
-        lambda field: [(i, md[field]) for i, md in enumerate(rows) if field in md], len(rows)
-    )
+
+    def load(field: str) -> tuple[list[int], list[Any]]:
+        present = [i for i, md in enumerate(rows) if field in md]
+        return present, [rows[i][field] for i in present]
+
+    return MetadataColumns(load, len(rows))
 
 
 @pytest.mark.parametrize(("flt", "metadata", "expected"), CASES)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import img2img.stores.local as local_module
+import img2img.stores.matrix as matrix_module
 from img2img.errors import (
     EmbeddingSpaceMismatchError,
     InvalidFilterError,
@@ -23,6 +24,7 @@ from img2img.errors import (
     StoreFormatError,
 )
 from img2img.models import EmbeddingSpace, VectorRecord
+from img2img.stores import local_schema
 from img2img.stores.local import LocalStore, default_store_path
 from img2img.stores.local_schema import FORMAT_VERSION
 from img2img.testing.contracts import VectorStoreContract
@@ -99,6 +101,7 @@ def test_vectors_spanning_many_blocks_load_back(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(local_module, "BLOCK_BYTES", 3 * 4 * DIM)  # three vectors a block
+    monkeypatch.setattr(matrix_module, "CHUNK_BYTES", 5 * 4 * DIM)  # five a chunk in memory
     records = [record(f"r{i}", i) for i in range(40)]
     with LocalStore(path) as store:
         store.upsert(records[:17])
@@ -465,3 +468,38 @@ def test_strings_that_are_not_valid_unicode_are_refused_cleanly(store: LocalStor
     assert store.fetch([odd, "b"]) == {}
     store.delete([odd])
     assert store.count() == 1
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["json-arrow", "json-extract"])
+def test_columns_load_every_type_from_the_file(
+    path: Path, monkeypatch: pytest.MonkeyPatch, arrow: bool
+) -> None:
+    monkeypatch.setattr(local_schema, "JSON_ARROW", arrow)
+    values = {
+        "s": "plain",
+        "q": 'quote " and \\ back\\slash',
+        "u": "naïve ☕",
+        "i": 7,
+        "f": 2.5,
+        "big": 1e300,
+        "t": True,
+        "no": False,
+        "l": ["x", 'y "z"'],
+        "empty": [],
+    }
+    with LocalStore(path) as writer:
+        writer.upsert([record(key, i, v=value) for i, (key, value) in enumerate(values.items())])
+    with LocalStore(path) as store:  # a fresh store loads the column from the file
+
+        def ids(flt: dict[str, object]) -> set[str]:
+            return {m.id for m in store.query(unit(0), k=20, filter=flt)}
+
+        for key, value in values.items():
+            if isinstance(value, list):
+                for element in value:
+                    assert key in ids({"v": element})
+            else:
+                assert ids({"v": value}) == {key}, key
+        assert ids({"v": {"$gte": 2.5}}) == {"i", "f", "big"}
+        assert ids({"v": 7.0}) == {"i"}
+        assert ids({"v": {"$exists": True}}) == set(values)

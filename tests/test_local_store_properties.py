@@ -18,6 +18,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+import img2img.stores.local as local_module
+import img2img.stores.matrix as matrix_module
 from img2img.models import VectorRecord
 from img2img.stores.local import LocalStore
 from img2img.stores.memory import InMemoryStore
@@ -193,6 +195,9 @@ class LocalStoreVersusModel(StoreVersusModel):
     def open(self, index: int) -> LocalStore:
         if index == 0:
             self.folder = Path(tempfile.mkdtemp(prefix="img2img-prop-"))
+            # Tiny blocks on disk and chunks in memory, so every boundary is crossed.
+            self.sizes = (local_module.BLOCK_BYTES, matrix_module.CHUNK_BYTES)
+            local_module.BLOCK_BYTES, matrix_module.CHUNK_BYTES = 3 * 4 * DIM, 5 * 4 * DIM
         return LocalStore(self.folder / "store.sqlite3")
 
     @precondition(lambda self: hasattr(self, "stores"))
@@ -203,7 +208,9 @@ class LocalStoreVersusModel(StoreVersusModel):
 
     def teardown(self) -> None:
         super().teardown()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if hasattr(self, "folder"):
+            local_module.BLOCK_BYTES, matrix_module.CHUNK_BYTES = self.sizes
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class InMemoryStoreVersusModel(StoreVersusModel):

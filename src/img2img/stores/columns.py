@@ -19,8 +19,8 @@ from img2img.models import Metadata
 
 __all__ = ["ColumnLoader", "MetadataColumns"]
 
-#: Yields ``(row, value)`` for every row that holds ``field``.
-ColumnLoader = Callable[[str], Iterable[tuple[int, Any]]]
+#: Returns ``(rows, values)``: every row that holds ``field``, and its value there.
+ColumnLoader = Callable[[str], tuple[Sequence[int], Sequence[Any]]]
 
 _MISSING = object()
 
@@ -147,8 +147,7 @@ class MetadataColumns:
         built = self._fields.get(field)
         if built is None:
             built = _Field(self._capacity)
-            loaded = list(self._loader(field))
-            built.assign([row for row, _ in loaded], [value for _, value in loaded])
+            built.assign(*self._loader(field))
             self._fields[field] = built
         return built.view(self._size)
 

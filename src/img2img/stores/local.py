@@ -29,10 +29,11 @@ from img2img.errors import (
     StoreFormatError,
 )
 from img2img.filters import compile_filter
-from img2img.models import EmbeddingSpace, Filter, Match, MetadataValue, Vector, VectorRecord
+from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
 from img2img.stores.local_schema import default_store_path, load_column, open_store_file, read_meta
-from img2img.stores.search import scores_of, top_k
+from img2img.stores.matrix import SlotMatrix
+from img2img.stores.search import top_k
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
 __all__ = ["LocalStore", "default_store_path"]
@@ -99,14 +100,20 @@ class LocalStore:
         self._dim: int | None = None
         self._per_block = 0
         self._slots = 0  # slots in use or once used; all below are in the blocks
-        self._matrix = np.zeros((0, 0), dtype=np.float32)
+        self._matrix: SlotMatrix | None = None
         self._live = np.zeros(0, dtype=np.bool_)
         self._count = 0
         self._columns = MetadataColumns(self._load_column)
 
     def _set_dimension(self, dim: int, per_block: int) -> None:
         self._dim, self._per_block = dim, per_block
-        self._matrix = np.zeros((self._live.shape[0], dim), dtype=np.float32)
+        self._matrix = SlotMatrix(dim)
+        self._matrix.reserve(self._slots)
+
+    @property
+    def _vectors(self) -> SlotMatrix:
+        assert self._matrix is not None, "no vectors before the dimension is known"
+        return self._matrix
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
@@ -165,16 +172,16 @@ class LocalStore:
         freed = [slot for (slot,) in con.execute("SELECT slot FROM freed WHERE seq > ?", (since,))]
         self._live[freed] = False
         self._columns.clear(freed)
-        if self._dim is not None:
-            width = self._dim * 4
+        if self._matrix is not None:
+            width = self._matrix.dimension * 4
             for block, blob in con.execute(
                 "SELECT block, vectors FROM blocks WHERE seq > ?", (since,)
             ):
                 if len(blob) % width:
                     raise StoreFormatError(f"{self!r}: vector block {block} is damaged")
                 start = block * self._per_block
-                rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self._dim)
-                self._matrix[start : start + rows.shape[0]] = rows
+                rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self._matrix.dimension)
+                self._matrix.write(start, rows)
         if self._columns.loaded:
             changed = con.execute("SELECT slot, metadata FROM records WHERE seq > ?", (since,))
             slots, metadata = [], []
@@ -206,18 +213,15 @@ class LocalStore:
     def _grow(self, slots: int) -> None:
         """Make room for ``slots`` slots; new slots are empty and zero."""
         if slots > self._live.shape[0]:
-            capacity = max(slots, self._live.shape[0] * 3 // 2)
-            live = np.zeros(capacity, dtype=np.bool_)
+            live = np.zeros(max(slots, self._live.shape[0] * 3 // 2), dtype=np.bool_)
             live[: self._slots] = self._live[: self._slots]
             self._live = live
-            if self._dim is not None:
-                matrix = np.zeros((capacity, self._dim), dtype=np.float32)
-                matrix[: self._slots] = self._matrix[: self._slots]
-                self._matrix = matrix
+        if self._matrix is not None:
+            self._matrix.reserve(slots)
         self._slots = max(self._slots, slots)
         self._columns.resize(self._slots)
 
-    def _load_column(self, field: str) -> Iterator[tuple[int, Any]]:
+    def _load_column(self, field: str) -> tuple[list[int], list[Any]]:
         assert self._con is not None
         return load_column(self._con, field)
 
@@ -237,12 +241,11 @@ class LocalStore:
         self, con: sqlite3.Connection, seq: int, slots: np.ndarray[Any, Any], rows: Vector
     ) -> None:
         """Rewrite every block holding ``slots`` with ``rows`` put in; memory is untouched."""
-        assert self._dim is not None
         blocks = slots // self._per_block
         for block in np.unique(blocks).tolist():
             start = block * self._per_block
             stop = min(start + self._per_block, self._slots)
-            data = self._matrix[start:stop].copy()
+            data = self._vectors.read(start, stop)
             inside = blocks == block
             data[slots[inside] - start] = rows[inside]
             con.execute(
@@ -291,7 +294,7 @@ class LocalStore:
                     zip(slots.tolist(), ids, [seq] * len(ids), texts, strict=True),
                 )
                 self._set_meta(con, {"seq": seq, "slots": self._slots})
-            self._matrix[slots] = matrix
+            self._vectors.set(slots, matrix)
             self._live[slots] = True
             self._count += fresh
             self._columns.update(slots.tolist(), metadata)
@@ -319,7 +322,7 @@ class LocalStore:
                     [(slot, seq) for slot in slots.tolist()],
                 )
                 self._set_meta(con, {"seq": seq})
-            self._matrix[slots] = 0.0
+            self._vectors.set(slots, zeros)
             self._live[slots] = False
             self._count -= slots.shape[0]
             self._columns.clear(slots.tolist())
@@ -368,7 +371,7 @@ class LocalStore:
             if self._count == 0 or k <= 0:
                 return []
             if compiled.matches_everything and self._count == self._slots:
-                scores = self._matrix[: self._slots] @ query
+                scores = self._vectors.scores(query, self._slots)
                 best = top_k(scores, k)
                 chosen = best
             else:
@@ -378,9 +381,9 @@ class LocalStore:
                 rows = np.flatnonzero(mask)
                 # Gathering the rows first pays when few pass; else score all and pick.
                 if rows.shape[0] * 2 < self._slots:
-                    scores = scores_of(self._matrix, rows, query)
+                    scores = self._vectors.scores_of(rows, query)
                 else:
-                    scores = (self._matrix[: self._slots] @ query)[rows]
+                    scores = self._vectors.scores(query, self._slots)[rows]
                 best = top_k(scores, k)
                 chosen = rows[best]
             slots = chosen.tolist()
@@ -401,14 +404,20 @@ class LocalStore:
 
     def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
         with self._lock, self._transaction() as con:
-            out: dict[str, VectorRecord] = {}
+            rows: dict[str, tuple[int, str]] = {}
             for chunk in _chunks(_encodable(list(dict.fromkeys(ids)))):
                 for record_id, slot, text in con.execute(
                     f"SELECT id, slot, metadata FROM records WHERE id IN ({_marks(len(chunk))})",
                     chunk,
                 ):
-                    metadata: dict[str, MetadataValue] = json.loads(text)
-                    out[record_id] = VectorRecord(record_id, self._matrix[slot].copy(), metadata)
+                    rows[record_id] = (slot, text)
+            if not rows:
+                return {}
+            vectors = self._vectors.get(np.asarray([slot for slot, _ in rows.values()]))
+            out = {
+                record_id: VectorRecord(record_id, vector, json.loads(text))
+                for (record_id, (_, text)), vector in zip(rows.items(), vectors, strict=True)
+            }
             return {i: out[i] for i in ids if i in out}
 
     def count(self) -> int:

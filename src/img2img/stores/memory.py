@@ -31,8 +31,9 @@ class InMemoryStore:
         # Filter columns are rebuilt lazily after each write: simple, and cheap at this size.
         self._columns = MetadataColumns(self._load_column)
 
-    def _load_column(self, field: str) -> list[tuple[int, MetadataValue]]:
-        return [(row, md[field]) for row, md in enumerate(self._metadata) if field in md]
+    def _load_column(self, field: str) -> tuple[list[int], list[MetadataValue]]:
+        rows = [row for row, md in enumerate(self._metadata) if field in md]
+        return rows, [self._metadata[row][field] for row in rows]
 
     def _changed(self) -> None:
         self._columns.forget()
