@@ -29,7 +29,7 @@ def test_add_search_and_info(
     edited_copy(photos["rocket"]).save(query)
     assert main([*common, "--json", "search", str(query), "-k", "2"]) == 0
     matches = json.loads(capsys.readouterr().out)
-    assert [m["title"] for m in matches][0] == "rocket.png"
+    assert matches[0]["title"] == "rocket.png"
     assert matches[0]["score"] > matches[1]["score"]
 
     assert (

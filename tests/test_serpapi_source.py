@@ -305,25 +305,11 @@ def test_sends_a_sane_timeout(serp: FakeSerpApi) -> None:
 # -- end to end ---------------------------------------------------------------
 
 
-class LoopbackFetcher:
-    """A plain httpx ``Fetcher``: the safe default one refuses loopback addresses."""
-
-    def __init__(self) -> None:
-        self._client = httpx.Client(timeout=5.0)
-
-    def fetch(self, url: str) -> bytes:
-        response = self._client.get(url)
-        response.raise_for_status()
-        return response.content
-
-    def close(self) -> None:
-        self._client.close()
-
-
 def test_index_and_search_through_the_fake_service(
     serp: FakeSerpApi, photos: dict[str, Image.Image]
 ) -> None:
-    from img2img import HashEmbedder, ImageSearchClient, InMemoryStore
+    from img2img import HashEmbedder, HttpFetcher, ImageSearchClient, InMemoryStore
+    from img2img.netguard import LOOPBACK_NETWORKS
 
     names = list(photos)[:6]
     blobs = {}
@@ -337,7 +323,7 @@ def test_index_and_search_through_the_fake_service(
         body = blobs[names[(number - 1) % len(names)]]
         return Reply(body=body, headers={"Content-Type": "image/png"})
 
-    fetcher = LoopbackFetcher()
+    fetcher = HttpFetcher(allowed_networks=LOOPBACK_NETWORKS)
     with LoopbackServer(serve) as images:
         serp.reset(total_results=len(names), image_base_url=images.url)
         client = ImageSearchClient(

@@ -48,7 +48,9 @@ from img2img.models import (
     Match,
     VectorRecord,
 )
+from img2img.netguard import LOOPBACK_NETWORKS
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.retry import RetryPolicy
 from img2img.sources.folder import FolderSource
 from img2img.sources.serpapi import SerpApiSource
 from img2img.sources.static import StaticSource
@@ -58,6 +60,7 @@ from img2img.stores.memory import InMemoryStore
 from img2img.stores.pinecone import PineconeStore
 
 __all__ = [
+    "LOOPBACK_NETWORKS",
     "AuthenticationError",
     "BlockedURLError",
     "ClipEmbedder",
@@ -91,6 +94,7 @@ __all__ = [
     "PineconeStore",
     "RateLimitError",
     "ResponseTooLargeError",
+    "RetryPolicy",
     "SerpApiSource",
     "ServiceError",
     "ServiceUnavailableError",
