@@ -60,7 +60,6 @@ from img2img.stores.memory import InMemoryStore
 from img2img.stores.pinecone import PineconeStore
 
 __all__ = [
-    "LOOPBACK_NETWORKS",
     "AuthenticationError",
     "BlockedURLError",
     "ClipEmbedder",
@@ -87,6 +86,7 @@ __all__ = [
     "InvalidImageError",
     "InvalidMetadataError",
     "InvalidVectorError",
+    "LOOPBACK_NETWORKS",
     "LocalStore",
     "Match",
     "MissingDependencyError",
