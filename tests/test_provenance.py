@@ -52,7 +52,9 @@ def test_perceptual_hash_survives_edits_and_separates_photos(
 ) -> None:
     hashes = {name: difference_hash(photo) for name, photo in photos.items()}
     for name, photo in photos.items():
-        assert hamming_distance(hashes[name], difference_hash(edited_copy(photo, crop=0.02))) <= 12, name
+        assert (
+            hamming_distance(hashes[name], difference_hash(edited_copy(photo, crop=0.02))) <= 12
+        ), name
     distinct = [hamming_distance(hashes[a], hashes[b]) for a in hashes for b in hashes if a < b]
     assert min(distinct) > 12
 
