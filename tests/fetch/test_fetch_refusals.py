@@ -10,31 +10,18 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from fetch_helpers import (
     PNG,
     Listener,
-    Sleeps,
     Tripwire,
     image_reply,
-    loopback_fetcher,
     redirecting,
 )
+
 from img2img.errors import BlockedURLError, FetchError
 from img2img.fetch import HttpFetcher
 from img2img.netguard import LOOPBACK_NETWORKS
 from img2img.testing.http import LoopbackServer, Reply
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def fetcher(sleeps: Sleeps) -> Iterator[HttpFetcher]:
-    with loopback_fetcher(sleeps) as fetcher:
-        yield fetcher
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply
 
-from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply, loopback_fetcher
 from img2img.errors import (
     ConfigurationError,
     FetchError,
@@ -23,18 +23,6 @@ from img2img.fetch import HttpFetcher
 from img2img.netguard import LOOPBACK_NETWORKS
 from img2img.retry import RetryPolicy
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def fetcher(sleeps: Sleeps) -> Iterator[HttpFetcher]:
-    with loopback_fetcher(sleeps) as fetcher:
-        yield fetcher
-
 
 # --- the happy path ------------------------------------------------------------------------
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from serpapi_helpers import source_for
 
 from img2img.errors import (
     ConfigurationError,
@@ -31,33 +31,7 @@ from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 if TYPE_CHECKING:
     from PIL import Image
 
-RECORDED_PAGE = Path(__file__).parent / "data" / "serpapi" / "google-images-page.json"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeSerpApi]:
-    # One server for the module: stopping one takes half a second.
-    with FakeSerpApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def serp(server: FakeSerpApi) -> FakeSerpApi:
-    """The shared fake, serving 250 generated results, with no requests recorded yet."""
-    server.reset(total_results=250)
-    return server
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-def source_for(
-    fake: FakeSerpApi, sleeps: list[float] | None = None, **options: Any
-) -> SerpApiSource:
-    """A source on ``fake`` whose retries record their waits instead of sleeping."""
-    return fake.source(sleep=(sleeps if sleeps is not None else []).append, **options)
+RECORDED_PAGE = Path(__file__).parent.parent / "data" / "serpapi" / "google-images-page.json"
 
 
 def recorded_results() -> list[dict[str, Any]]:

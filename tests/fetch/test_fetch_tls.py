@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fetch_helpers import PNG, Sleeps, Tripwire
+
 from img2img.errors import FetchError
 from img2img.fetch import HttpFetcher
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from serpapi_helpers import source_for
 
 from img2img.errors import (
     AuthenticationError,
@@ -21,31 +20,6 @@ from img2img.retry import RetryPolicy
 from img2img.sources.serpapi import API_KEY_ENV, SerpApiSource
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import Reply
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeSerpApi]:
-    with FakeSerpApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def serp(server: FakeSerpApi) -> FakeSerpApi:
-    server.reset(total_results=250)
-    return server
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-def source_for(
-    fake: FakeSerpApi, sleeps: list[float] | None = None, **options: Any
-) -> SerpApiSource:
-    """A source on ``fake`` whose retries record their waits instead of sleeping."""
-    return fake.source(sleep=(sleeps if sleeps is not None else []).append, **options)
-
 
 # -- the key ------------------------------------------------------------------
 
