@@ -31,7 +31,15 @@ from img2img.errors import (
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
-from img2img.stores.local_schema import default_store_path, load_column, open_store_file, read_meta
+from img2img.stores.local_schema import (
+    default_store_path,
+    encodable,
+    load_column,
+    open_store_file,
+    read_meta,
+    rows_in,
+    set_meta,
+)
 from img2img.stores.matrix import SlotMatrix
 from img2img.stores.search import top_k
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
@@ -42,28 +50,6 @@ __all__ = ["LocalStore", "default_store_path"]
 #: upsert is cheap, large enough that loading a million vectors is a few
 #: thousand reads.
 BLOCK_BYTES = 256 * 1024
-_CHUNK = 500  # ids per "IN (...)" list, well under SQLite's variable limit
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _marks(count: int) -> str:
-    return ",".join("?" * count)
-
-
-def _encodable(texts: Sequence[str]) -> list[str]:
-    """The strings SQLite can hold (valid UTF-8); ids outside these were never stored."""
-    out = []
-    for text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            continue
-        out.append(text)
-    return out
 
 
 class LocalStore:
@@ -228,14 +214,7 @@ class LocalStore:
     # -- writes --------------------------------------------------------------------
 
     def _slots_of(self, con: sqlite3.Connection, ids: Sequence[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for chunk in _chunks(ids):
-            found.update(
-                con.execute(
-                    f"SELECT id, slot FROM records WHERE id IN ({_marks(len(chunk))})", chunk
-                ).fetchall()
-            )
-        return found
+        return dict(rows_in(con, "SELECT id, slot FROM records WHERE id IN ({})", ids))
 
     def _write_blocks(
         self, con: sqlite3.Connection, seq: int, slots: np.ndarray[Any, Any], rows: Vector
@@ -253,20 +232,15 @@ class LocalStore:
                 (block, seq, data.astype("<f4", copy=False).tobytes()),
             )
 
-    def _set_meta(self, con: sqlite3.Connection, values: dict[str, object]) -> None:
-        con.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items())
-        )
-
     def upsert(self, records: Sequence[VectorRecord]) -> None:
         with self._lock:
             ids, matrix, metadata = stack_records(records, self._dim)
             if not ids:
                 return
-            if len(_encodable(ids)) != len(ids):
+            if len(encodable(ids)) != len(ids):
                 raise InvalidVectorError("ids must be valid Unicode text (no lone surrogates)")
             texts = [json.dumps(md, ensure_ascii=False, separators=(",", ":")) for md in metadata]
-            if len(_encodable(texts)) != len(texts):
+            if len(encodable(texts)) != len(texts):
                 raise InvalidMetadataError(
                     "metadata must be valid Unicode text (no lone surrogates)"
                 )
@@ -276,7 +250,7 @@ class LocalStore:
                     raise InvalidVectorError(f"expected dimension {self._dim}, got {dim}")
                 if self._dim is None:
                     self._set_dimension(dim, max(1, BLOCK_BYTES // (4 * dim)))
-                    self._set_meta(con, {"dimension": dim, "rows_per_block": self._per_block})
+                    set_meta(con, {"dimension": dim, "rows_per_block": self._per_block})
                 seq = self._seq + 1
                 existing = self._slots_of(con, ids)
                 fresh = len(ids) - len(existing)
@@ -293,7 +267,7 @@ class LocalStore:
                     " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, metadata = excluded.metadata",
                     zip(slots.tolist(), ids, [seq] * len(ids), texts, strict=True),
                 )
-                self._set_meta(con, {"seq": seq, "slots": self._slots})
+                set_meta(con, {"seq": seq, "slots": self._slots})
             self._vectors.set(slots, matrix)
             self._live[slots] = True
             self._count += fresh
@@ -304,7 +278,7 @@ class LocalStore:
         compiled = compile_filter(filter) if filter is not None else None
         with self._lock:
             with self._transaction(write=True) as con:
-                doomed = set(self._slots_of(con, _encodable(ids)).values())
+                doomed = set(self._slots_of(con, encodable(ids)).values())
                 if compiled is not None and self._count:
                     mask = compiled.mask(self._columns) & self._live[: self._slots]
                     doomed.update(np.flatnonzero(mask).tolist())
@@ -315,13 +289,12 @@ class LocalStore:
                 # Zero the vectors too, so deleted data does not linger in the blocks.
                 zeros = np.zeros((slots.shape[0], self._dim or 0), dtype=np.float32)
                 self._write_blocks(con, seq, slots, zeros)
-                for chunk in _chunks(slots.tolist()):
-                    con.execute(f"DELETE FROM records WHERE slot IN ({_marks(len(chunk))})", chunk)
+                rows_in(con, "DELETE FROM records WHERE slot IN ({})", slots.tolist())
                 con.executemany(
                     "INSERT OR REPLACE INTO freed (slot, seq) VALUES (?, ?)",
                     [(slot, seq) for slot in slots.tolist()],
                 )
-                self._set_meta(con, {"seq": seq})
+                set_meta(con, {"seq": seq})
             self._vectors.set(slots, zeros)
             self._live[slots] = False
             self._count -= slots.shape[0]
@@ -340,7 +313,7 @@ class LocalStore:
                     return
                 seq = self._seq + 1
                 per_block = self._per_block or max(1, BLOCK_BYTES // (4 * space.dimension))
-                self._set_meta(
+                set_meta(
                     con,
                     {
                         "seq": seq,
@@ -387,16 +360,12 @@ class LocalStore:
                 best = top_k(scores, k)
                 chosen = rows[best]
             slots = chosen.tolist()
-            found: dict[int, tuple[str, str]] = {}
-            for chunk in _chunks(slots):
-                found.update(
-                    (slot, (record_id, text))
-                    for slot, record_id, text in con.execute(
-                        "SELECT slot, id, metadata FROM records"
-                        f" WHERE slot IN ({_marks(len(chunk))})",
-                        chunk,
-                    )
+            found = {
+                slot: (record_id, text)
+                for slot, record_id, text in rows_in(
+                    con, "SELECT slot, id, metadata FROM records WHERE slot IN ({})", slots
                 )
+            }
             return [
                 Match.from_metadata(found[slot][0], score, json.loads(found[slot][1]))
                 for slot, score in zip(slots, scores[best].tolist(), strict=True)
@@ -404,13 +373,14 @@ class LocalStore:
 
     def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
         with self._lock, self._transaction() as con:
-            rows: dict[str, tuple[int, str]] = {}
-            for chunk in _chunks(_encodable(list(dict.fromkeys(ids)))):
-                for record_id, slot, text in con.execute(
-                    f"SELECT id, slot, metadata FROM records WHERE id IN ({_marks(len(chunk))})",
-                    chunk,
-                ):
-                    rows[record_id] = (slot, text)
+            rows = {
+                record_id: (slot, text)
+                for record_id, slot, text in rows_in(
+                    con,
+                    "SELECT id, slot, metadata FROM records WHERE id IN ({})",
+                    encodable(list(dict.fromkeys(ids))),
+                )
+            }
             if not rows:
                 return {}
             vectors = self._vectors.get(np.asarray([slot for slot, _ in rows.values()]))

@@ -1,4 +1,4 @@
-"""The on-disk format of :class:`~img2img.stores.local.LocalStore`, and opening it safely.
+"""The on-disk format of :class:`~img2img.stores.local.LocalStore`: opening it safely, reading it.
 
 One SQLite file in WAL mode::
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,12 @@ __all__ = [
     "APPLICATION_ID",
     "FORMAT_VERSION",
     "default_store_path",
+    "encodable",
     "load_column",
     "open_store_file",
     "read_meta",
+    "rows_in",
+    "set_meta",
 ]
 
 #: "i2is" in ASCII: marks the SQLite file as an img2img store.
@@ -192,6 +196,34 @@ def open_store_file(path: Path) -> sqlite3.Connection:
         con.close()
         raise
     return con
+
+
+_IN_CHUNK = 500  # values per "IN (...)" list, well under SQLite's variable limit
+
+
+def rows_in(con: sqlite3.Connection, sql: str, values: Sequence[Any]) -> list[Any]:
+    """Run ``sql`` (with ``{}`` where the ``IN`` list goes) over ``values``, a chunk at a time."""
+    rows: list[Any] = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        rows += con.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+    return rows
+
+
+def encodable(texts: Sequence[str]) -> list[str]:
+    """The strings SQLite can hold (valid UTF-8); ids outside these were never stored."""
+    out = []
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            continue
+        out.append(text)
+    return out
+
+
+def set_meta(con: sqlite3.Connection, values: dict[str, object]) -> None:
+    con.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items()))
 
 
 def read_meta(con: sqlite3.Connection) -> dict[str, object]:
