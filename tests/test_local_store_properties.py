@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -23,6 +23,7 @@ import img2img.stores.matrix as matrix_module
 from img2img.models import VectorRecord
 from img2img.stores.local import LocalStore
 from img2img.stores.memory import InMemoryStore
+from img2img.stores.search import top_k
 
 DIM = 4
 IDS = [f"id{i}" for i in range(12)]
@@ -221,3 +222,20 @@ class InMemoryStoreVersusModel(StoreVersusModel):
 _settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
 TestLocalStoreVersusModel = _settings(LocalStoreVersusModel).TestCase
 TestInMemoryStoreVersusModel = _settings(InMemoryStoreVersusModel).TestCase
+
+
+# -- picking the best k --------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40_000),
+    k=st.integers(1, 40),
+    levels=st.integers(1, 1000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_top_k_is_a_stable_argsort(n: int, k: int, levels: int, seed: int) -> None:
+    # Few distinct levels means many ties, exactly where partial selection can go wrong.
+    scores = (np.random.default_rng(seed).integers(0, levels, n) / levels).astype(np.float32)
+    expected = np.argsort(-scores, kind="stable")[:k]
+    np.testing.assert_array_equal(top_k(scores, k), expected)
