@@ -503,3 +503,20 @@ def test_columns_load_every_type_from_the_file(
         assert ids({"v": {"$gte": 2.5}}) == {"i", "f", "big"}
         assert ids({"v": 7.0}) == {"i"}
         assert ids({"v": {"$exists": True}}) == set(values)
+
+
+def test_search_split_over_threads_scores_every_vector(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matrix_module, "CHUNK_BYTES", 7 * 4 * DIM)
+    monkeypatch.setattr(matrix_module, "_PARALLEL_FROM", 0)
+    monkeypatch.setattr(matrix_module, "_WORKERS", 3)
+    records = [record(f"r{i}", i) for i in range(200)]
+    probe = unit(1234)
+    expected = sorted(records, key=lambda r: -float(r.vector @ probe))
+    with LocalStore(path) as store:
+        store.upsert(records)
+        got = store.query(probe, k=200)
+    assert [m.id for m in got] == [r.id for r in expected]
+    for match, r in zip(got, expected, strict=True):
+        assert match.score == pytest.approx(float(r.vector @ probe), abs=1e-6)
