@@ -511,12 +511,18 @@ def test_search_split_over_threads_scores_every_vector(
     monkeypatch.setattr(matrix_module, "CHUNK_BYTES", 7 * 4 * DIM)
     monkeypatch.setattr(matrix_module, "_PARALLEL_FROM", 0)
     monkeypatch.setattr(matrix_module, "_WORKERS", 3)
-    records = [record(f"r{i}", i) for i in range(200)]
+    records = [record(f"r{i}", i, third=i % 3 == 0) for i in range(200)]
     probe = unit(1234)
     expected = sorted(records, key=lambda r: -float(r.vector @ probe))
     with LocalStore(path) as store:
         store.upsert(records)
-        got = store.query(probe, k=200)
-    assert [m.id for m in got] == [r.id for r in expected]
-    for match, r in zip(got, expected, strict=True):
-        assert match.score == pytest.approx(float(r.vector @ probe), abs=1e-6)
+        everything = store.query(probe, k=200)
+        # A filter that keeps a third: only those rows are gathered and scored.
+        thirds = store.query(probe, k=200, filter={"third": True})
+    for got, want in (
+        (everything, expected),
+        (thirds, [r for r in expected if r.metadata["third"]]),
+    ):
+        assert [m.id for m in got] == [r.id for r in want]
+        for match, r in zip(got, want, strict=True):
+            assert match.score == pytest.approx(float(r.vector @ probe), abs=1e-6)

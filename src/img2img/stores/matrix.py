@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,7 @@ __all__ = ["SlotMatrix"]
 
 #: Bytes per chunk: big enough that per-chunk overhead vanishes in a search.
 CHUNK_BYTES = 64 * 1024 * 1024
-_GATHER_ROWS = 8192
+_GATHER_ROWS = 2048
 # Below this many values, a search is too quick to be worth a thread.
 _PARALLEL_FROM = 8 * 1024 * 1024
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -91,45 +91,72 @@ class SlotMatrix:
         return out
 
     def scores(self, query: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.float32]:
-        """``rows[:count] @ query``: float32 ``(count,)``, on up to ``_WORKERS`` threads.
-
-        numpy's row-wise dot product runs at memory speed on one core, and
-        releases the GIL, so chunks split over threads add up; BLAS's
-        matrix-vector product is slower per core on the machines we measured.
-        """
+        """``rows[:count] @ query``: float32 ``(count,)``."""
         out = np.empty(count, dtype=np.float32)
-        pieces = list(self._pieces(0, count))
-        workers = min(_WORKERS, len(pieces)) if count * self.dimension >= _PARALLEL_FROM else 1
-        errors: list[BaseException] = []
-
-        def work(share: list[tuple[Rows, int, int, int]]) -> None:
-            try:
-                for chunk, lo, hi, offset in share:
-                    _dot(chunk[lo:hi], query, out[offset : offset + hi - lo])
-            except BaseException as exc:  # re-raised in the caller
-                errors.append(exc)
-
-        helpers = [
-            threading.Thread(target=work, args=(pieces[i::workers],), daemon=True)
-            for i in range(1, workers)
+        tasks = [
+            (chunk[lo:hi], out[offset : offset + hi - lo])
+            for chunk, lo, hi, offset in self._pieces(0, count)
         ]
-        for helper in helpers:
-            helper.start()
-        work(pieces[0::workers])
-        for helper in helpers:
-            helper.join()
-        if errors:
-            raise errors[0]
+        _run(tasks, query, count * self.dimension)
         return out
 
     def scores_of(self, slots: Slots, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """``rows[slots] @ query``, gathered a slice at a time.
+        """``rows[slots] @ query`` for ascending ``slots``: float32 ``(len(slots),)``.
 
-        One big gather would copy every selected vector into new memory (200 MB
-        for 10% of a million 512-d vectors); small slices stay in cache.
+        Rows are gathered a slice at a time: one big gather would copy every
+        selected vector into new memory (200 MB for 10% of a million 512-d
+        vectors), while small slices stay in cache.
         """
         out = np.empty(slots.shape[0], dtype=np.float32)
-        for start in range(0, slots.shape[0], _GATHER_ROWS):
-            part = slots[start : start + _GATHER_ROWS]
-            _dot(self.get(part), query, out[start : start + part.shape[0]])
+        tasks = []
+        edges = np.searchsorted(slots, np.arange(len(self._chunks) + 1) * self.chunk_rows)
+        for index, chunk in enumerate(self._chunks):
+            for start in range(int(edges[index]), int(edges[index + 1]), _GATHER_ROWS):
+                stop = min(start + _GATHER_ROWS, int(edges[index + 1]))
+                rows = slots[start:stop] - index * self.chunk_rows
+                tasks.append((_Gather(chunk, rows), out[start:stop]))
+        _run(tasks, query, slots.shape[0] * self.dimension)
         return out
+
+
+class _Gather:
+    """Rows of a chunk picked by index, copied only when a worker reaches them."""
+
+    def __init__(self, chunk: Rows, rows: Slots) -> None:
+        self.chunk, self.rows = chunk, rows
+
+
+def _run(
+    tasks: Sequence[tuple[Rows | _Gather, npt.NDArray[np.float32]]],
+    query: npt.NDArray[np.float32],
+    values: int,
+) -> None:
+    """Compute every ``out = rows @ query`` task, on up to ``_WORKERS`` threads.
+
+    numpy's row-wise dot product runs at memory speed on one core and releases
+    the GIL, so tasks split over threads add up; BLAS's matrix-vector product
+    was slower per core on the machines we measured.
+    """
+    workers = min(_WORKERS, len(tasks)) if values >= _PARALLEL_FROM else 1
+    errors: list[BaseException] = []
+
+    def work(share: Sequence[tuple[Rows | _Gather, npt.NDArray[np.float32]]]) -> None:
+        try:
+            for rows, out in share:
+                if isinstance(rows, _Gather):
+                    rows = rows.chunk[rows.rows]
+                _dot(rows, query, out)
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    helpers = [
+        threading.Thread(target=work, args=(tasks[i::workers],), daemon=True)
+        for i in range(1, workers)
+    ]
+    for helper in helpers:
+        helper.start()
+    work(tasks[0::workers])
+    for helper in helpers:
+        helper.join()
+    if errors:
+        raise errors[0]
