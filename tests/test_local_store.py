@@ -511,17 +511,17 @@ def test_search_split_over_threads_scores_every_vector(
     monkeypatch.setattr(matrix_module, "CHUNK_BYTES", 7 * 4 * DIM)
     monkeypatch.setattr(matrix_module, "_PARALLEL_FROM", 0)
     monkeypatch.setattr(matrix_module, "_WORKERS", 3)
-    records = [record(f"r{i}", i, third=i % 3 == 0) for i in range(200)]
+    records = [record(f"r{i}", i, fifth=i % 5 == 0) for i in range(200)]
     probe = unit(1234)
     expected = sorted(records, key=lambda r: -float(r.vector @ probe))
     with LocalStore(path) as store:
         store.upsert(records)
         everything = store.query(probe, k=200)
-        # A filter that keeps a third: only those rows are gathered and scored.
-        thirds = store.query(probe, k=200, filter={"third": True})
+        # A filter that keeps a fifth: only those rows are gathered and scored.
+        fifths = store.query(probe, k=200, filter={"fifth": True})
     for got, want in (
         (everything, expected),
-        (thirds, [r for r in expected if r.metadata["third"]]),
+        (fifths, [r for r in expected if r.metadata["fifth"]]),
     ):
         assert [m.id for m in got] == [r.id for r in want]
         for match, r in zip(got, want, strict=True):
