@@ -8,6 +8,7 @@ runs one BLAS matrix-vector product per chunk, which costs no more.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,22 @@ def _dot(rows: Rows, query: npt.NDArray[np.float32], out: npt.NDArray[np.float32
         np.matmul(rows, query, out=out)
 
 
+def _zeroed(rows: int, dimension: int, *, populate: bool) -> Rows:
+    """A zeroed float32 ``(rows, dimension)`` array.
+
+    For a chunk about to be filled (loading a store), ask the kernel for all
+    its pages at once: faulting them in one by one, with the kernel compacting
+    memory for huge pages on the way, took 1 to 5 s per 2 GB on the virtual
+    machines we measured, against 0.8 s. Otherwise pages come lazily, as written.
+    """
+    flags = getattr(mmap, "MAP_POPULATE", 0)
+    if populate and flags and hasattr(mmap, "MAP_ANONYMOUS"):
+        flags |= mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        pages = mmap.mmap(-1, rows * dimension * 4, flags=flags)
+        return np.frombuffer(pages, dtype=np.float32).reshape(rows, dimension)
+    return np.zeros((rows, dimension), dtype=np.float32)
+
+
 class SlotMatrix:
     """float32 rows of ``dimension`` values; rows never written read as zeros."""
 
@@ -50,8 +67,8 @@ class SlotMatrix:
     def reserve(self, slots: int) -> None:
         """Make slots ``0 .. slots-1`` addressable."""
         while self.capacity < slots:
-            # np.zeros maps zeroed pages lazily: memory is touched only when written.
-            self._chunks.append(np.zeros((self.chunk_rows, self.dimension), dtype=np.float32))
+            filled = slots - self.capacity >= self.chunk_rows // 2
+            self._chunks.append(_zeroed(self.chunk_rows, self.dimension, populate=filled))
 
     def _pieces(self, start: int, stop: int) -> Iterator[tuple[Rows, int, int, int]]:
         """``(chunk, first row in it, last row + 1, offset from start)`` covering a range."""
