@@ -16,6 +16,7 @@ Machines are noisy: compare the ratios printed here, measured in one run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
@@ -65,6 +66,11 @@ def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
     return rows
 
 
+def record_id(i: int) -> str:
+    """Ids as the client makes them (a hash of the image URL): random, not in order."""
+    return hashlib.sha256(f"https://cdn.example/{i}.jpg".encode()).hexdigest()[:32]
+
+
 def metadata(i: int) -> dict[str, Any]:
     domain = DOMAINS[i % 10]
     return {
@@ -102,7 +108,7 @@ def build(path: Path, vectors: np.ndarray) -> float:
     with LocalStore(path) as store:
         for start in range(0, vectors.shape[0], BATCH):
             batch = [
-                VectorRecord(f"{i:032x}", vectors[i], metadata(i))
+                VectorRecord(record_id(i), vectors[i], metadata(i))
                 for i in range(start, min(start + BATCH, vectors.shape[0]))
             ]
             begun = time.perf_counter()
@@ -143,8 +149,8 @@ def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
 
     reopen = timed(lambda: LocalStore(path).close(), 3)
     print(f"reopen          {statistics.median(reopen):>10.2f} s (median of 3)", flush=True)
-    fresh = reopen_in_new_process(path)
-    print(f"reopen          {fresh:>10.2f} s (in a new process, imports not counted)", flush=True)
+    fresh = statistics.median(reopen_in_new_process(path) for _ in range(3))
+    print(f"reopen          {fresh:>10.2f} s (new process, median of 3, imports not counted)")
 
     store = LocalStore(path)
     first = timed(lambda: store.query(probes[0], k=K, filter=FILTER), 1)[0]
@@ -177,7 +183,7 @@ def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
                 results[name] += timed(lambda p=probe, f=search: f(p), 1)
     faiss.omp_set_num_threads(threads)
     agree = sum(
-        [f"{i:032x}" for i in index.search(probe[None, :], K)[1][0]]
+        [record_id(int(i)) for i in index.search(probe[None, :], K)[1][0]]
         == [m.id for m in store.query(probe, k=K)]
         for probe in probes
     )
@@ -192,7 +198,7 @@ def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
         "unfiltered": p50["unfiltered"] / min(p50["faiss"], p50["faiss1"]),
         "filtered": p50["filtered"] / p50["unfiltered"],
         "upsert": rate,
-        "reopen": statistics.median(reopen),
+        "reopen": fresh,  # what a user sees: a new process and its new memory
     }
 
 
@@ -222,7 +228,7 @@ def main() -> None:
     print(f"\n== targets, at {sizes[-1]:,} vectors ==")
     checks = [
         (
-            "unfiltered p50 / faiss p50",
+            "unfiltered p50 / best faiss p50",
             largest["unfiltered"],
             f"<= {TARGETS['unfiltered']}",
             largest["unfiltered"] <= TARGETS["unfiltered"],
@@ -240,7 +246,7 @@ def main() -> None:
             largest["upsert"] >= TARGETS["upsert"],
         ),
         (
-            "reopen seconds",
+            "reopen s, new process",
             largest["reopen"],
             f"< {TARGETS['reopen']}",
             largest["reopen"] < TARGETS["reopen"],

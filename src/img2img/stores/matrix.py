@@ -59,16 +59,63 @@ class SlotMatrix:
         self.dimension = dimension
         self.chunk_rows = max(1, CHUNK_BYTES // (4 * dimension))
         self._chunks: list[Rows] = []
+        self._planned = 0  # chunks reserved; the last ones may still be being mapped
+        self._ready = threading.Condition()
+        self._mapper: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     @property
     def capacity(self) -> int:
-        return len(self._chunks) * self.chunk_rows
+        return self._planned * self.chunk_rows
 
     def reserve(self, slots: int) -> None:
         """Make slots ``0 .. slots-1`` addressable."""
-        while self.capacity < slots:
-            filled = slots - self.capacity >= self.chunk_rows // 2
-            self._chunks.append(_zeroed(self.chunk_rows, self.dimension, populate=filled))
+        wanted = -(-slots // self.chunk_rows)
+        if wanted <= self._planned:
+            return
+        self._settle()
+        first, self._planned = self._planned, wanted
+        if wanted - first == 1:
+            self._map(first, wanted, slots)
+            self._settle()
+        else:
+            # Loading a store: map later chunks on a helper thread while the caller
+            # fills earlier ones from the file. Mapping 2 GB took 1 to 3 s here.
+            self._mapper = threading.Thread(
+                target=self._map, args=(first, wanted, slots), daemon=True
+            )
+            self._mapper.start()
+
+    def _map(self, first: int, wanted: int, slots: int) -> None:
+        try:
+            for index in range(first, wanted):
+                filled = slots - index * self.chunk_rows >= self.chunk_rows // 2
+                chunk = _zeroed(self.chunk_rows, self.dimension, populate=filled)
+                with self._ready:
+                    self._chunks.append(chunk)
+                    self._ready.notify_all()
+        except BaseException as exc:  # re-raised to whoever waits for the chunk
+            with self._ready:
+                self._failure = exc
+                self._ready.notify_all()
+
+    def _chunk(self, index: int) -> Rows:
+        if index < len(self._chunks):
+            return self._chunks[index]
+        with self._ready:
+            while index >= len(self._chunks) and self._failure is None:
+                self._ready.wait()
+            if self._failure is not None:
+                raise self._failure
+            return self._chunks[index]
+
+    def _settle(self) -> None:
+        """Wait for chunks still being mapped."""
+        if self._mapper is not None:
+            self._mapper.join()
+            self._mapper = None
+        if self._failure is not None:
+            raise self._failure
 
     def _pieces(self, start: int, stop: int) -> Iterator[tuple[Rows, int, int, int]]:
         """``(chunk, first row in it, last row + 1, offset from start)`` covering a range."""
@@ -76,7 +123,7 @@ class SlotMatrix:
         while position < stop:
             index, row = divmod(position, self.chunk_rows)
             end = min(stop - position, self.chunk_rows - row)
-            yield self._chunks[index], row, row + end, position - start
+            yield self._chunk(index), row, row + end, position - start
             position += end
 
     def read(self, start: int, stop: int) -> Rows:
@@ -96,7 +143,7 @@ class SlotMatrix:
         index, row = np.divmod(slots, self.chunk_rows)
         for c in np.unique(index).tolist():
             inside = index == c
-            self._chunks[c][row[inside]] = rows[inside]
+            self._chunk(c)[row[inside]] = rows[inside]
 
     def get(self, slots: Slots) -> Rows:
         """A copy of the rows at ``slots``."""
@@ -104,7 +151,7 @@ class SlotMatrix:
         index, row = np.divmod(slots, self.chunk_rows)
         for c in np.unique(index).tolist():
             inside = index == c
-            out[inside] = self._chunks[c][row[inside]]
+            out[inside] = self._chunk(c)[row[inside]]
         return out
 
     def scores(self, query: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.float32]:
@@ -124,6 +171,7 @@ class SlotMatrix:
         selected vector into new memory (200 MB for 10% of a million 512-d
         vectors), while small slices stay in cache.
         """
+        self._settle()
         out = np.empty(slots.shape[0], dtype=np.float32)
         tasks = []
         edges = np.searchsorted(slots, np.arange(len(self._chunks) + 1) * self.chunk_rows)
