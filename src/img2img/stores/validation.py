@@ -21,7 +21,7 @@ MAX_ID_LENGTH = 512  # Pinecone's limit; local stores keep it so data can move t
 
 def _check_vector(vector: object, dimension: int | None, what: str) -> Vector:
     array = np.asarray(vector, dtype=np.float32)
-    if array.ndim != 1:
+    if array.ndim != 1 or array.shape[0] == 0:
         raise InvalidVectorError(f"{what}: expected a 1-d vector, got shape {array.shape}")
     if dimension is not None and array.shape[0] != dimension:
         raise InvalidVectorError(f"{what}: expected dimension {dimension}, got {array.shape[0]}")
@@ -39,9 +39,10 @@ def check_metadata(record_id: str, metadata: Metadata) -> dict[str, MetadataValu
     """Refuse metadata Pinecone could not hold: nulls, nested objects, mixed lists."""
     clean: dict[str, MetadataValue] = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key:
+        if not isinstance(key, str) or not key or key.startswith("$"):
+            # "$" would read as a filter operator: Pinecone refuses such keys.
             raise InvalidMetadataError(
-                f"{record_id}: metadata keys are non-empty strings, got {key!r}"
+                f"{record_id}: metadata keys are non-empty strings not starting with '$', got {key!r}"
             )
         if isinstance(value, (str, bool, int, float)):
             if isinstance(value, float) and not np.isfinite(value):
@@ -75,7 +76,8 @@ def stack_records(
     kept = [records[i] for i in sorted(latest.values())]
     if not kept:
         return [], np.zeros((0, dimension or 0), dtype=np.float32), []
-    dim = dimension if dimension is not None else int(np.asarray(kept[0].vector).shape[-1])
+    first = np.asarray(kept[0].vector)
+    dim = dimension if dimension is not None or first.ndim == 0 else int(first.shape[-1])
     matrix = np.stack([_check_vector(r.vector, dim, f"record {r.id!r}") for r in kept])
     metadata = [check_metadata(r.id, r.metadata) for r in kept]
     return [r.id for r in kept], matrix, metadata

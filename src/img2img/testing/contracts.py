@@ -213,9 +213,24 @@ class VectorStoreContract:
         with pytest.raises(InvalidVectorError):
             store.query(np.ones(self.dimension + 3, dtype=np.float32), k=1)
 
-    def test_unstorable_metadata_is_refused(self, store: VectorStore) -> None:
+    @pytest.mark.parametrize(
+        "metadata",
+        [{"nested": {"a": 1}}, {"mixed": ["a", 1]}, {"$eq": "x"}, {"none": None}],
+        ids=["nested", "mixed-list", "dollar-key", "null"],
+    )
+    def test_unstorable_metadata_is_refused(
+        self, store: VectorStore, metadata: dict[str, Any]
+    ) -> None:
         with pytest.raises(InvalidMetadataError):
-            store.upsert([VectorRecord("m", _unit(1, self.dimension), {"nested": {"a": 1}})])  # type: ignore[dict-item]
+            store.upsert([VectorRecord("m", _unit(1, self.dimension), metadata)])
+        assert store.count() == 0
+
+    @pytest.mark.parametrize("shape", [(), (0,), (2, 4)], ids=["scalar", "empty", "matrix"])
+    def test_vectors_that_are_not_1d_are_refused(
+        self, store: VectorStore, shape: tuple[int, ...]
+    ) -> None:
+        with pytest.raises(InvalidVectorError):
+            store.upsert([VectorRecord("v", np.ones(shape, dtype=np.float32))])
         assert store.count() == 0
 
     # -- embedding space -----------------------------------------------------
