@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from img2img.closing import Closing
 from img2img.errors import ConfigurationError
 from img2img.images import DEFAULT_MAX_PIXELS
 from img2img.loading import ImageInput, load_image, read_bytes
@@ -18,9 +17,6 @@ from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, Vect
 from img2img.provenance import difference_hash, hamming_distance
 from img2img.sources.folder import FolderSource, candidate_for_path
 from img2img.stores.validation import check_same_space
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 __all__ = ["ImageSearchClient"]
 
@@ -41,7 +37,7 @@ def _candidates_for(items: Iterable[AddItem]) -> Iterator[ImageCandidate]:
             yield candidate_for_path(Path(text))
 
 
-class ImageSearchClient:
+class ImageSearchClient(Closing):
     """Index images and find where an image, or one like it, is posted.
 
     Args:
@@ -242,14 +238,3 @@ class ImageSearchClient:
         for part in self._owned:
             part.close()
         self._owned.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

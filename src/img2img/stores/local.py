@@ -16,11 +16,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from img2img.closing import Closing
 from img2img.errors import (
     EmbeddingSpaceMismatchError,
     InvalidMetadataError,
@@ -52,7 +52,7 @@ __all__ = ["LocalStore", "default_store_path"]
 BLOCK_BYTES = 256 * 1024
 
 
-class LocalStore:
+class LocalStore(Closing):
     """A ``VectorStore`` in one SQLite file: durable, embedded, no server.
 
     ``LocalStore(path)`` opens the store at ``path``, creating it (and its
@@ -103,17 +103,6 @@ class LocalStore:
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
-
-    def __enter__(self) -> LocalStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- transactions and catching up -------------------------------------------------
 

@@ -19,12 +19,12 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from functools import partial
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
+from img2img.closing import Closing
 from img2img.errors import (
     ConfigurationError,
     EmbeddingSpaceMismatchError,
@@ -72,7 +72,7 @@ def _pinecone_id(record_id: object) -> bool:
     )
 
 
-class PineconeStore:
+class PineconeStore(Closing):
     """A ``VectorStore`` in a Pinecone index (cosine metric), one namespace per store.
 
     Args:
@@ -336,14 +336,3 @@ class PineconeStore:
 
     def close(self) -> None:
         self._connection.close()
-
-    def __enter__(self) -> PineconeStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -29,11 +29,11 @@ import math
 import threading
 from collections import deque
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from img2img.closing import Closing
 from img2img.errors import InvalidFilterError
 from img2img.filters import compile_filter
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
@@ -53,7 +53,7 @@ class _Refused(Exception):
         self.status = status
 
 
-class FakePinecone:
+class FakePinecone(Closing):
     """A loopback Pinecone index the real SDK can use.
 
     Args:
@@ -131,17 +131,6 @@ class FakePinecone:
 
     def close(self) -> None:
         self._server.close()
-
-    def __enter__(self) -> FakePinecone:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- dispatch ------------------------------------------------------------
 

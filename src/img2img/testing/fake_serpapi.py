@@ -21,10 +21,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
+from img2img.closing import Closing
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ _SITE_OPERATOR = re.compile(r"(?<![-\w])site:(\S+?)\)?(?=\s|$)")
 _OPERATORS = re.compile(r"-?\(?-?site:\S+|\bOR\b|[()]")
 
 
-class FakeSerpApi:
+class FakeSerpApi(Closing):
     """A loopback SerpAPI that serves ``google_images`` pages.
 
     Args:
@@ -151,17 +151,6 @@ class FakeSerpApi:
 
     def close(self) -> None:
         self._server.close()
-
-    def __enter__(self) -> FakeSerpApi:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- the service ---------------------------------------------------------
 

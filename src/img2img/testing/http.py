@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from img2img.closing import Closing
 
 __all__ = ["LoopbackServer", "RecordedRequest", "Reply"]
 
@@ -68,7 +69,7 @@ class Reply:
 Handler = Callable[[RecordedRequest], Reply]
 
 
-class LoopbackServer:
+class LoopbackServer(Closing):
     """Serves ``handler`` on ``http://127.0.0.1:<free port>`` until closed; records every request."""
 
     def __init__(self, handler: Handler) -> None:
@@ -156,14 +157,3 @@ class LoopbackServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
-
-    def __enter__(self) -> LoopbackServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
