@@ -1,0 +1,32 @@
+"""The examples run as a user would run them, offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def run_example(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=EXAMPLES.parent
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_quickstart_finds_the_original_of_the_edited_copy_first() -> None:
+    out = run_example(str(EXAMPLES / "quickstart.py"))
+    assert "indexed 15" in out
+    assert "1. score" in out
+    assert "Original at rank 1: yes" in out
+
+
+def test_index_keyphrase_runs_against_the_local_stand_ins() -> None:
+    out = run_example(str(EXAMPLES / "index_keyphrase.py"), "--local", "--limit", "12")
+    assert "discovered 12, indexed 12" in out
+    first = out.split("is posted:\n", 1)[1].splitlines()[0]
+    assert first.split()[1] == "instagram.com"
+    assert first.endswith("/post/eiffel-tower-postcard-3")
