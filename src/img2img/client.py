@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -138,11 +139,7 @@ class ImageSearchClient(Closing):
     def _run(
         self, candidates: Iterable[ImageCandidate], keyphrase: str | None, reindex: bool
     ) -> IndexReport:
-        settings = self._settings
-        if reindex:
-            settings = IndexSettings(
-                settings.workers, settings.batch_size, settings.max_pixels, True
-            )
+        settings = replace(self._settings, reindex=reindex)
         return run_index(
             candidates,
             keyphrase=keyphrase,

@@ -23,7 +23,7 @@ from img2img.errors import (
     MissingDependencyError,
     ModelUnavailableError,
 )
-from img2img.images import decode_image
+from img2img.images import DEFAULT_MAX_PIXELS, decode_image
 from img2img.models import Failure, ImageCandidate, IndexReport, Stage, VectorRecord
 from img2img.protocols import Embedder, VectorStore
 from img2img.provenance import build_metadata, image_id
@@ -40,7 +40,7 @@ _SKIP_CHECK_CHUNK = 100
 class IndexSettings:
     workers: int = 8
     batch_size: int = 32
-    max_pixels: int = 64_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     reindex: bool = False
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Iterator
 
 from PIL import Image
 
@@ -89,3 +90,14 @@ def redirecting(routes: dict[str, str]) -> LoopbackServer:
         return image_reply()
 
     return LoopbackServer(handle)
+
+
+def trickling_reply() -> Reply:
+    """A PNG that never ends: a valid header, then one byte every 0.05 s forever."""
+
+    def trickle() -> Iterator[bytes]:
+        yield PNG[:32]
+        while True:
+            yield b"x"
+
+    return Reply(headers={"Content-Type": "image/png"}, chunks=trickle(), chunk_delay=0.05)

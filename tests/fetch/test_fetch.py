@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply
+from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply, trickling_reply
 
 from img2img.errors import (
     ConfigurationError,
@@ -159,12 +159,7 @@ def test_a_body_exactly_at_the_limit_is_accepted() -> None:
 
 
 def test_a_trickling_server_is_cut_off_by_the_total_deadline() -> None:
-    def trickle() -> Iterator[bytes]:
-        yield PNG[:32]
-        while True:
-            yield b"x"
-
-    reply = Reply(headers={"Content-Type": "image/png"}, chunks=trickle(), chunk_delay=0.05)
+    reply = trickling_reply()
     with (
         LoopbackServer(lambda r: reply) as server,
         # Each byte arrives well within the 10 s read timeout: only the deadline can stop it.
@@ -179,12 +174,7 @@ def test_a_trickling_server_is_cut_off_by_the_total_deadline() -> None:
 
 
 def test_a_custom_transport_is_cut_off_by_the_deadline_too() -> None:
-    def trickle() -> Iterator[bytes]:
-        yield PNG[:32]
-        while True:
-            yield b"x"
-
-    reply = Reply(headers={"Content-Type": "image/png"}, chunks=trickle(), chunk_delay=0.05)
+    reply = trickling_reply()
     with (
         LoopbackServer(lambda r: reply) as server,
         HttpFetcher(
