@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from img2img.models import VectorRecord
-from img2img.stores.local import LocalStore
+from img2img.stores.local.store import LocalStore
 
 DIM = 512
 K = 10
@@ -121,7 +121,7 @@ def reopen_in_new_process(path: Path) -> float:
     """What a user sees: a new process opening the store (its memory is new, too)."""
     code = (
         "import sys, time\n"
-        "from img2img.stores.local import LocalStore\n"
+        "from img2img.stores.local.store import LocalStore\n"
         "start = time.perf_counter()\n"
         "LocalStore(sys.argv[1]).close()\n"
         "print(time.perf_counter() - start)\n"

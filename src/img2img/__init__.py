@@ -39,7 +39,6 @@ from img2img.errors import (
     StoreFormatError,
     UnexpectedContentError,
 )
-from img2img.fetch import HttpFetcher
 from img2img.models import (
     EmbeddingSpace,
     Failure,
@@ -48,16 +47,17 @@ from img2img.models import (
     Match,
     VectorRecord,
 )
-from img2img.netguard import LOOPBACK_NETWORKS
+from img2img.net.fetch import HttpFetcher
+from img2img.net.guard import LOOPBACK_NETWORKS
+from img2img.net.retry import RetryPolicy
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
-from img2img.retry import RetryPolicy
 from img2img.sources.folder import FolderSource
-from img2img.sources.serpapi import SerpApiSource
+from img2img.sources.serpapi.google_images import SerpApiSource
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
-from img2img.stores.local import LocalStore, default_store_path
+from img2img.stores.local.store import LocalStore, default_store_path
 from img2img.stores.memory import InMemoryStore
-from img2img.stores.pinecone import PineconeStore
+from img2img.stores.pinecone.store import PineconeStore
 
 __all__ = [
     "AuthenticationError",

@@ -78,7 +78,7 @@ class ImageSearchClient(Closing):
             embedder = ClipEmbedder()
         self.embedder: Embedder = embedder
         if store is None:
-            from img2img.stores.local import LocalStore, default_store_path
+            from img2img.stores.local.store import LocalStore, default_store_path
 
             store = LocalStore(default_store_path())
             self._owned.append(store)
@@ -96,7 +96,7 @@ class ImageSearchClient(Closing):
     @property
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
-            from img2img.fetch import HttpFetcher
+            from img2img.net.fetch import HttpFetcher
 
             self._fetcher = HttpFetcher(max_connections=self._settings.workers)
             self._owned.append(self._fetcher)
@@ -106,7 +106,7 @@ class ImageSearchClient(Closing):
     def source(self) -> ImageSource:
         """The source ``index()`` uses; Google Images through SerpAPI unless one was given."""
         if self._source is None:
-            from img2img.sources.serpapi import SerpApiSource
+            from img2img.sources.serpapi.google_images import SerpApiSource
 
             self._source = SerpApiSource()
         return self._source

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from img2img.errors import FetchError, ImageTooLargeError, ResponseTooLargeError
-from img2img.fetch import DEFAULT_MAX_BYTES
 from img2img.images import DEFAULT_MAX_PIXELS, decode_image, to_rgb
+from img2img.net.fetch import DEFAULT_MAX_BYTES
 from img2img.protocols import Fetcher
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from img2img.closing import Closing
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 if TYPE_CHECKING:
-    from img2img.sources.serpapi import SerpApiSource
+    from img2img.sources.serpapi.google_images import SerpApiSource
 
 __all__ = ["DEFAULT_SITES", "FakeSerpApi"]
 
@@ -131,7 +131,7 @@ class FakeSerpApi(Closing):
 
         ``options`` are passed on, e.g. ``sleep=waits.append`` so retries do not wait.
         """
-        from img2img.sources.serpapi import SerpApiSource
+        from img2img.sources.serpapi.google_images import SerpApiSource
 
         options.setdefault("api_key", self.api_key)
         return SerpApiSource(base_url=self.url, **options)

@@ -1,0 +1,146 @@
+"""One SerpAPI search request through the ``serpapi`` client: retries and error mapping.
+
+The client (package ``google-search-results``) returns the response whatever
+its status, so the status and the ``{"error": "..."}`` body are read here and
+turned into :mod:`img2img.errors`. Nothing from ``serpapi`` or ``requests``
+leaks out, and the API key never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote_plus
+
+from img2img.errors import (
+    AuthenticationError,
+    MissingDependencyError,
+    RateLimitError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from img2img.net.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
+
+__all__ = ["KEY_HELP", "SearchCall", "is_no_results"]
+
+KEY_HELP = (
+    "set the SERPAPI_API_KEY environment variable or pass SerpApiSource(api_key=...); "
+    "find your key at https://serpapi.com/manage-api-key"
+)
+_NO_RESULTS = "hasn't returned any results"
+# Quota exhaustion comes as a 429 too, but waiting does not bring searches back.
+_QUOTA_SPENT = "run out of searches"
+
+
+def is_no_results(message: str) -> bool:
+    """Whether a SerpAPI error message means "the search ran and found nothing"."""
+    return _NO_RESULTS in message.lower()
+
+
+def _search_class(base_url: str) -> Any:
+    try:
+        from serpapi import GoogleSearch
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "SerpApiSource needs the SerpAPI client: pip install google-search-results"
+        ) from exc
+
+    # A subclass per source, so pointing one source at a test server never
+    # changes where another sends its searches.
+    return type("_GoogleSearch", (GoogleSearch,), {"BACKEND": base_url.rstrip("/")})
+
+
+def _scrub(exc: BaseException, secret: str) -> BaseException:
+    """A copy of ``exc`` whose message no longer holds ``secret``.
+
+    ``requests`` puts the full URL, query string and API key included, into
+    its connection and timeout messages; chaining those would print the key
+    in every traceback.
+    """
+    text = str(exc)
+    if secret:
+        text = text.replace(secret, "***").replace(quote_plus(secret), "***")
+    try:
+        clean: BaseException = type(exc)(text)
+    except Exception:
+        clean = RuntimeError(f"{type(exc).__name__}: {text}")
+    return clean.with_traceback(exc.__traceback__)
+
+
+class SearchCall:
+    """Sends ``/search`` requests to ``base_url`` and returns the decoded JSON page.
+
+    Returns ``None`` when SerpAPI says the search found nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float,
+        retry: RetryPolicy,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._search_class = _search_class(base_url)
+        self._api_key = api_key
+        self.timeout = timeout
+        self.retry = retry
+        self._sleep = sleep
+
+    def __call__(self, params: Mapping[str, str]) -> dict[str, Any] | None:
+        return call_with_retries(lambda: self._once(params), self.retry, sleep=self._sleep)
+
+    def _once(self, params: Mapping[str, str]) -> dict[str, Any] | None:
+        import requests
+
+        search = self._search_class({**params, "api_key": self._api_key, "output": "json"})
+        # The client's default timeout is 60000 seconds; requests takes it as is.
+        search.timeout = self.timeout
+        try:
+            response = search.get_response()
+        except requests.Timeout as exc:
+            raise Retryable(
+                ServiceUnavailableError(f"SerpAPI did not answer within {self.timeout:g} s")
+            ) from _scrub(exc, self._api_key)
+        except requests.ConnectionError as exc:
+            clean = _scrub(exc, self._api_key)
+            raise Retryable(ServiceUnavailableError(f"cannot reach SerpAPI: {clean}")) from clean
+        except requests.RequestException as exc:
+            clean = _scrub(exc, self._api_key)
+            raise ServiceError(f"SerpAPI request failed: {clean}") from clean
+        return self._read(response.status_code, response.text, response.headers)
+
+    def _read(self, status: int, text: str, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            payload = None
+        message = ""
+        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+            message = payload["error"].replace(self._api_key, "***")
+        detail = message or f"HTTP {status}"
+
+        if message and is_no_results(message):
+            return None
+        if status in (401, 403) or "invalid api key" in message.lower():
+            raise AuthenticationError(
+                f"SerpAPI refused the API key ({detail}): {KEY_HELP}", status_code=status
+            )
+        if status == 429:
+            error = RateLimitError(f"SerpAPI rate limit: {detail}", status_code=status)
+            if _QUOTA_SPENT in message.lower():
+                raise error
+            raise Retryable(error, retry_after=parse_retry_after(headers.get("Retry-After")))
+        if status >= 500:
+            raise Retryable(
+                ServiceUnavailableError(f"SerpAPI failed: {detail}", status_code=status),
+                retry_after=parse_retry_after(headers.get("Retry-After")),
+            )
+        if status != 200 or message:
+            raise ServiceError(f"SerpAPI error: {detail}", status_code=status)
+        if not isinstance(payload, dict):
+            raise ServiceError("SerpAPI sent a response that is not a JSON object", status_code=200)
+        return payload

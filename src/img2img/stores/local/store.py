@@ -1,0 +1,399 @@
+"""LocalStore: a durable vector store in one SQLite file, searched exactly with numpy.
+
+The file is the truth (format in :mod:`img2img.stores.local.schema`); memory
+holds a float32 copy of every vector, indexed by slot, plus the metadata
+columns that filters have asked for. Each operation first catches up with
+writes other processes committed, inside the same SQLite transaction, so what
+it reads is one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from img2img.closing import Closing
+from img2img.errors import (
+    EmbeddingSpaceMismatchError,
+    InvalidMetadataError,
+    InvalidVectorError,
+    StoreError,
+    StoreFormatError,
+)
+from img2img.filters import compile_filter
+from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
+from img2img.stores.columns import MetadataColumns
+from img2img.stores.local.matrix import SlotMatrix
+from img2img.stores.local.schema import (
+    default_store_path,
+    encodable,
+    load_column,
+    open_store_file,
+    read_meta,
+    rows_in,
+    set_meta,
+)
+from img2img.stores.search import top_k
+from img2img.stores.validation import check_query_vector, check_same_space, stack_records
+
+__all__ = ["LocalStore", "default_store_path"]
+
+#: Bytes of vectors per block: small enough that rewriting one for a single
+#: upsert is cheap, large enough that loading a million vectors is a few
+#: thousand reads.
+BLOCK_BYTES = 256 * 1024
+
+
+class LocalStore(Closing):
+    """A ``VectorStore`` in one SQLite file: durable, embedded, no server.
+
+    ``LocalStore(path)`` opens the store at ``path``, creating it (and its
+    folder) if missing; with no path it uses :func:`default_store_path`.
+    An ``upsert`` or ``delete`` is one transaction: once it returns, the change
+    survives a crash or power loss; if it raises, nothing was written.
+    Search is exact cosine (dot product of unit vectors) over every stored
+    vector. Writes committed by other processes are seen by the next call.
+    Thread-safe; close it (or use it as a context manager) when done.
+
+    Raises :class:`~img2img.errors.StoreFormatError` if ``path`` is not a
+    store or was written by a newer version of img2img.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self._lock = threading.RLock()
+        self._con: sqlite3.Connection | None = open_store_file(self.path)
+        self._reset()
+        try:
+            with self._lock, self._transaction():
+                pass
+        except BaseException:
+            self.close()
+            raise
+
+    def _reset(self) -> None:
+        """Forget everything held in memory; the next transaction reloads it from the file."""
+        self._seq = -1
+        self._space: EmbeddingSpace | None = None
+        self._dim: int | None = None
+        self._per_block = 0
+        self._slots = 0  # slots in use or once used; all below are in the blocks
+        self._matrix: SlotMatrix | None = None
+        self._live = np.zeros(0, dtype=np.bool_)
+        self._count = 0
+        self._columns = MetadataColumns(self._load_column)
+
+    def _set_dimension(self, dim: int, per_block: int) -> None:
+        self._dim, self._per_block = dim, per_block
+        self._matrix = SlotMatrix(dim)
+        self._matrix.reserve(self._slots)
+
+    @property
+    def _vectors(self) -> SlotMatrix:
+        assert self._matrix is not None, "no vectors before the dimension is known"
+        return self._matrix
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.path)!r})"
+
+    # -- transactions and catching up -------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction in which memory is first brought up to the file's state.
+
+        If a write fails, memory may no longer match the file, so it is dropped
+        and reloaded by the next call: a rare, slow path that is always right.
+        """
+        con = self._con
+        if con is None:
+            raise StoreError(f"{self!r} is closed")
+        try:
+            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                try:
+                    self._catch_up(con)
+                except BaseException:
+                    self._reset()
+                    raise
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                if write:
+                    self._reset()
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self!r}: {exc}") from exc
+
+    def _catch_up(self, con: sqlite3.Connection) -> None:
+        meta = read_meta(con)
+        seq = int(meta["seq"])  # type: ignore[call-overload]
+        if seq == self._seq:
+            return
+        if seq < self._seq:  # the file was replaced under us: start again
+            self._reset()
+        self._read_shape(meta)
+        since = self._seq
+        freed = [slot for (slot,) in con.execute("SELECT slot FROM freed WHERE seq > ?", (since,))]
+        self._live[freed] = False
+        self._columns.clear(freed)
+        if self._matrix is not None:
+            width = self._matrix.dimension * 4
+            for block, blob in con.execute(
+                "SELECT block, vectors FROM blocks WHERE seq > ?", (since,)
+            ):
+                if len(blob) % width:
+                    raise StoreFormatError(f"{self!r}: vector block {block} is damaged")
+                start = block * self._per_block
+                rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self._matrix.dimension)
+                self._matrix.write(start, rows)
+        if self._columns.loaded:
+            changed = con.execute(
+                "SELECT slot, metadata FROM records WHERE seq > ?", (since,)
+            ).fetchall()
+            self._columns.update([s for s, _ in changed], [json.loads(md) for _, md in changed])
+            slots = np.asarray([s for s, _ in changed], dtype=np.intp)
+        else:
+            # One string parsed by numpy: three times faster than a million Python rows.
+            (text,) = con.execute(
+                "SELECT group_concat(slot) FROM records WHERE seq > ?", (since,)
+            ).fetchone()
+            slots = np.fromstring(text or "", dtype=np.intp, sep=",")
+        self._live[slots] = True
+        self._count = int(np.count_nonzero(self._live[: self._slots]))
+        self._seq = seq
+
+    def _read_shape(self, meta: dict[str, object]) -> None:
+        model, dim, per_block = (
+            meta.get("model_id"),
+            meta.get("dimension"),
+            meta.get("rows_per_block"),
+        )
+        if dim is not None and (not isinstance(dim, int) or not isinstance(per_block, int)):
+            raise StoreFormatError(f"{self!r}: the store's dimension record is damaged")
+        if self._dim is not None and dim != self._dim:
+            raise StoreFormatError(f"{self!r}: the store's dimension changed under it")
+        self._space = EmbeddingSpace(str(model), int(dim)) if model is not None and dim else None
+        if self._dim is None and isinstance(dim, int) and isinstance(per_block, int):
+            self._set_dimension(dim, per_block)
+        self._grow(int(meta["slots"]))  # type: ignore[call-overload]
+
+    def _grow(self, slots: int) -> None:
+        """Make room for ``slots`` slots; new slots are empty and zero."""
+        if slots > self._live.shape[0]:
+            live = np.zeros(max(slots, self._live.shape[0] * 3 // 2), dtype=np.bool_)
+            live[: self._slots] = self._live[: self._slots]
+            self._live = live
+        if self._matrix is not None:
+            self._matrix.reserve(slots)
+        self._slots = max(self._slots, slots)
+        self._columns.resize(self._slots)
+
+    def _load_column(self, field: str) -> tuple[list[int], list[Any]]:
+        assert self._con is not None
+        return load_column(self._con, field)
+
+    # -- writes --------------------------------------------------------------------
+
+    def _slots_of(self, con: sqlite3.Connection, ids: Sequence[str]) -> dict[str, int]:
+        return dict(rows_in(con, "SELECT id, slot FROM records WHERE id IN ({})", ids))
+
+    def _write_blocks(
+        self, con: sqlite3.Connection, seq: int, slots: np.ndarray[Any, Any], rows: Vector
+    ) -> None:
+        """Rewrite every block holding ``slots`` with ``rows`` put in; memory is untouched."""
+        blocks = slots // self._per_block
+        for block in np.unique(blocks).tolist():
+            start = block * self._per_block
+            stop = min(start + self._per_block, self._slots)
+            data = self._vectors.read(start, stop)
+            inside = blocks == block
+            data[slots[inside] - start] = rows[inside]
+            con.execute(
+                "INSERT OR REPLACE INTO blocks (block, seq, vectors) VALUES (?, ?, ?)",
+                (block, seq, data.astype("<f4", copy=False).tobytes()),
+            )
+
+    def upsert(self, records: Sequence[VectorRecord]) -> None:
+        with self._lock:
+            ids, matrix, metadata = stack_records(records, self._dim)
+            if not ids:
+                return
+            if len(encodable(ids)) != len(ids):
+                raise InvalidVectorError("ids must be valid Unicode text (no lone surrogates)")
+            texts = [json.dumps(md, ensure_ascii=False, separators=(",", ":")) for md in metadata]
+            if len(encodable(texts)) != len(texts):
+                raise InvalidMetadataError(
+                    "metadata must be valid Unicode text (no lone surrogates)"
+                )
+            with self._transaction(write=True) as con:
+                dim = matrix.shape[1]
+                if self._dim is not None and dim != self._dim:  # set by another process meanwhile
+                    raise InvalidVectorError(f"expected dimension {self._dim}, got {dim}")
+                if self._dim is None:
+                    self._set_dimension(dim, max(1, BLOCK_BYTES // (4 * dim)))
+                    set_meta(con, {"dimension": dim, "rows_per_block": self._per_block})
+                seq = self._seq + 1
+                existing = self._slots_of(con, ids)
+                fresh = len(ids) - len(existing)
+                free = np.flatnonzero(~self._live[: self._slots])[:fresh]
+                extra = np.arange(self._slots, self._slots + fresh - free.shape[0])
+                new_slots = iter(np.concatenate([free, extra]).tolist())
+                slots = np.asarray(
+                    [existing[i] if i in existing else next(new_slots) for i in ids], dtype=np.intp
+                )
+                self._grow(self._slots + extra.shape[0])
+                self._write_blocks(con, seq, slots, matrix)
+                con.executemany(
+                    "INSERT INTO records (slot, id, seq, metadata) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, metadata = excluded.metadata",
+                    zip(slots.tolist(), ids, [seq] * len(ids), texts, strict=True),
+                )
+                set_meta(con, {"seq": seq, "slots": self._slots})
+            self._vectors.set(slots, matrix)
+            self._live[slots] = True
+            self._count += fresh
+            self._columns.update(slots.tolist(), metadata)
+            self._seq = seq
+
+    def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None:
+        compiled = compile_filter(filter) if filter is not None else None
+        with self._lock:
+            with self._transaction(write=True) as con:
+                doomed = set(self._slots_of(con, encodable(ids)).values())
+                if compiled is not None and self._count:
+                    mask = compiled.mask(self._columns) & self._live[: self._slots]
+                    doomed.update(np.flatnonzero(mask).tolist())
+                if not doomed:
+                    return
+                seq = self._seq + 1
+                slots = np.asarray(sorted(doomed), dtype=np.intp)
+                # Zero the vectors too, so deleted data does not linger in the blocks.
+                zeros = np.zeros((slots.shape[0], self._dim or 0), dtype=np.float32)
+                self._write_blocks(con, seq, slots, zeros)
+                rows_in(con, "DELETE FROM records WHERE slot IN ({})", slots.tolist())
+                con.executemany(
+                    "INSERT OR REPLACE INTO freed (slot, seq) VALUES (?, ?)",
+                    [(slot, seq) for slot in slots.tolist()],
+                )
+                set_meta(con, {"seq": seq})
+            self._vectors.set(slots, zeros)
+            self._live[slots] = False
+            self._count -= slots.shape[0]
+            self._columns.clear(slots.tolist())
+            self._seq = seq
+
+    def set_embedding_space(self, space: EmbeddingSpace) -> None:
+        with self._lock:
+            with self._transaction():
+                self._check_space(space)  # refuse before taking the write lock
+                if self._space == space:
+                    return
+            with self._transaction(write=True) as con:
+                self._check_space(space)
+                if self._space == space:
+                    return
+                seq = self._seq + 1
+                per_block = self._per_block or max(1, BLOCK_BYTES // (4 * space.dimension))
+                set_meta(
+                    con,
+                    {
+                        "seq": seq,
+                        "model_id": space.model_id,
+                        "dimension": space.dimension,
+                        "rows_per_block": per_block,
+                    },
+                )
+            if self._dim is None:
+                self._set_dimension(space.dimension, per_block)
+            self._space = space
+            self._seq = seq
+
+    def _check_space(self, space: EmbeddingSpace) -> None:
+        check_same_space(self._space, space)
+        if self._space is None and self._dim is not None and self._dim != space.dimension:
+            raise EmbeddingSpaceMismatchError(
+                f"this store holds {self._dim}-d vectors, not {space}: use a separate store "
+                "for this embedder"
+            )
+
+    # -- reads ---------------------------------------------------------------------
+
+    def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]:
+        compiled = compile_filter(filter)
+        with self._lock, self._transaction() as con:
+            query = check_query_vector(vector, self._dim)
+            if self._count == 0 or k <= 0:
+                return []
+            if compiled.matches_everything and self._count == self._slots:
+                scores = self._vectors.scores(query, self._slots)
+                best = top_k(scores, k)
+                chosen = best
+            else:
+                mask = self._live[: self._slots]
+                if not compiled.matches_everything:
+                    mask = compiled.mask(self._columns) & mask
+                rows = np.flatnonzero(mask)
+                # Gathering costs about 4x scanning per row: worth it below a quarter.
+                if rows.shape[0] * 4 < self._slots:
+                    scores = self._vectors.scores_of(rows, query)
+                else:
+                    scores = self._vectors.scores(query, self._slots)[rows]
+                best = top_k(scores, k)
+                chosen = rows[best]
+            slots = chosen.tolist()
+            found = {
+                slot: (record_id, text)
+                for slot, record_id, text in rows_in(
+                    con, "SELECT slot, id, metadata FROM records WHERE slot IN ({})", slots
+                )
+            }
+            return [
+                Match.from_metadata(found[slot][0], score, json.loads(found[slot][1]))
+                for slot, score in zip(slots, scores[best].tolist(), strict=True)
+            ]
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
+        with self._lock, self._transaction() as con:
+            rows = {
+                record_id: (slot, text)
+                for record_id, slot, text in rows_in(
+                    con,
+                    "SELECT id, slot, metadata FROM records WHERE id IN ({})",
+                    encodable(list(dict.fromkeys(ids))),
+                )
+            }
+            if not rows:
+                return {}
+            vectors = self._vectors.get(np.asarray([slot for slot, _ in rows.values()]))
+            out = {
+                record_id: VectorRecord(record_id, vector, json.loads(text))
+                for (record_id, (_, text)), vector in zip(rows.items(), vectors, strict=True)
+            }
+            return {i: out[i] for i in ids if i in out}
+
+    def count(self) -> int:
+        with self._lock, self._transaction():
+            return self._count
+
+    def embedding_space(self) -> EmbeddingSpace | None:
+        with self._lock, self._transaction():
+            return self._space
+
+    def close(self) -> None:
+        """Release the file. Idempotent; the store cannot be used afterwards."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+                self._reset()  # release the vectors now, not when the object is collected

@@ -1,0 +1,338 @@
+"""PineconeStore: vectors and their provenance in a Pinecone serverless index.
+
+    store = PineconeStore("img2img", namespace="photos", create_if_missing=True)
+    client = ImageSearchClient(embedder=ClipEmbedder(), store=store)
+
+Writes are validated and fitted to Pinecone's limits before anything is sent
+(see :mod:`img2img.stores.pinecone.fit`), then sent in batches of at most
+1,000 vectors and 2 MB. The embedding space (model id and dimension) lives in a
+reserved record in the namespace ``__img2img__``, one per data namespace, so it
+never appears in queries or counts. SDK errors become :mod:`img2img.errors`
+(see :mod:`img2img.stores.pinecone.calls`). ``docs/adapters/pinecone.md`` has
+the whole story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from img2img.closing import Closing
+from img2img.errors import (
+    ConfigurationError,
+    EmbeddingSpaceMismatchError,
+    InvalidVectorError,
+    StoreError,
+    StoreFormatError,
+)
+from img2img.filters import compile_filter
+from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
+from img2img.net.retry import RetryPolicy
+from img2img.stores.pinecone.calls import DEFAULT_RETRY, call_pinecone, is_not_found
+from img2img.stores.pinecone.connect import IndexConnection, IndexSettings
+from img2img.stores.pinecone.fit import (
+    MAX_REQUEST_BYTES,
+    MAX_UPSERT_VECTORS,
+    batches,
+    encoded_size,
+    fit_metadata,
+    restore_numbers,
+)
+from img2img.stores.validation import check_query_vector, check_same_space, stack_records
+
+__all__ = ["SPACE_NAMESPACE", "PineconeStore", "space_record_id"]
+
+#: The namespace holding img2img's own records (the embedding space of each data namespace).
+SPACE_NAMESPACE = "__img2img__"
+_DEFAULT_NAMESPACE_NAMES = ("", "__default__")  # how stats name the default namespace
+_MAX_TOP_K = 1_000  # Pinecone's ceiling on top_k when metadata is returned
+_MAX_IDS = 1_000  # per fetch or delete request
+_FETCH_URL_BUDGET = 4_000  # characters of ids in one fetch URL
+
+
+def space_record_id(namespace: str) -> str:
+    """The id, in :data:`SPACE_NAMESPACE`, of the record holding ``namespace``'s embedding space."""
+    return "space-" + hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:32]
+
+
+def _pinecone_id(record_id: object) -> bool:
+    """Whether Pinecone can hold this id at all (1-512 ASCII characters, no NUL)."""
+    return (
+        isinstance(record_id, str)
+        and 0 < len(record_id) <= 512
+        and record_id.isascii()
+        and "\x00" not in record_id
+    )
+
+
+class PineconeStore(Closing):
+    """A ``VectorStore`` in a Pinecone index (cosine metric), one namespace per store.
+
+    Args:
+        index: the index name; its host is looked up through the control plane.
+        host: the index host (e.g. ``https://img2img-abc123.svc.pinecone.io``);
+            skips the lookup. Give ``index`` or ``host``.
+        api_key: defaults to the ``PINECONE_API_KEY`` environment variable.
+        namespace: where this store's vectors live; ``""`` is the default namespace.
+        create_if_missing: create a serverless cosine index named ``index`` when
+            there is none, of ``dimension`` or else of the first embedding space
+            or vectors written. Until then the store reads as empty.
+        dimension: the dimension to create the index with.
+        cloud, region: where to create it.
+        controller_host: the control-plane URL, for a gateway or a local
+            emulator; defaults to ``PINECONE_CONTROLLER_HOST`` or Pinecone's API.
+        timeout: seconds for one HTTP attempt.
+        retry: our retries of throttling and outages, after the SDK's own.
+        trim_metadata: fit oversized metadata by the documented rule; when
+            ``False``, refuse it with ``InvalidMetadataError``.
+        max_request_bytes: the size budget of one upsert request.
+    """
+
+    def __init__(
+        self,
+        index: str | None = None,
+        *,
+        host: str | None = None,
+        api_key: str | None = None,
+        namespace: str = "",
+        create_if_missing: bool = False,
+        dimension: int | None = None,
+        cloud: str = "aws",
+        region: str = "us-east-1",
+        controller_host: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        trim_metadata: bool = True,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ) -> None:
+        if not index and not host:
+            raise ConfigurationError("PineconeStore needs an index name or an index host")
+        if create_if_missing and not index:
+            raise ConfigurationError("create_if_missing needs the index name")
+        if namespace == SPACE_NAMESPACE:
+            raise ConfigurationError(f"the namespace {SPACE_NAMESPACE!r} is reserved for img2img")
+        if dimension is not None and dimension < 1:
+            raise ConfigurationError(f"dimension must be positive, got {dimension}")
+        key = api_key or os.environ.get("PINECONE_API_KEY", "")
+        if not key:
+            raise ConfigurationError(
+                "Pinecone needs an API key: pass api_key= or set PINECONE_API_KEY"
+            )
+        self.index_name, self.host, self.namespace = index, host, namespace
+        self._retry, self._trim, self._max_request_bytes = retry, trim_metadata, max_request_bytes
+        self._planned_dimension = dimension
+        self._connection = IndexConnection(
+            IndexSettings(
+                name=index,
+                host=host,
+                api_key=key,
+                controller_host=controller_host,
+                timeout=timeout,
+                retry=retry,
+                create_if_missing=create_if_missing,
+                dimension=dimension,
+                cloud=cloud,
+                region=region,
+            )
+        )
+        self._lock = threading.RLock()
+        self._space: EmbeddingSpace | None = None
+
+    def __repr__(self) -> str:
+        where = f"index={self.index_name!r}" if self.index_name else f"host={self.host!r}"
+        return f"PineconeStore({where}, namespace={self.namespace!r})"
+
+    # -- VectorStore ---------------------------------------------------------
+
+    def upsert(self, records: Sequence[VectorRecord]) -> None:
+        index = self._connection.open()
+        dimension = (
+            self._connection.dimension(index) if index is not None else self._planned_dimension
+        )
+        ids, matrix, metadata = stack_records(records, dimension)
+        if not ids:
+            return
+        bad = next((i for i in ids if not _pinecone_id(i)), None)
+        if bad is not None:
+            raise InvalidVectorError(f"Pinecone ids are ASCII without NUL characters, got {bad!r}")
+        if not np.all(np.any(matrix != 0, axis=1)):
+            raise InvalidVectorError("Pinecone cannot hold a vector that is all zeros")
+        items = [
+            {"id": i, "values": row.tolist(), "metadata": fit_metadata(i, md, trim=self._trim)}
+            for i, row, md in zip(ids, matrix, metadata, strict=True)
+        ]
+        sizes = [encoded_size(item) for item in items]
+        overhead = encoded_size({"vectors": [], "namespace": self.namespace})
+        if max(sizes) + overhead > self._max_request_bytes:
+            raise InvalidVectorError(
+                f"a record of {max(sizes)} bytes cannot fit in one Pinecone request "
+                f"of {self._max_request_bytes} bytes"
+            )
+        if index is None:
+            index = self._connection.open_for_writing(int(matrix.shape[1]))
+        for run in batches(
+            sizes,
+            max_count=MAX_UPSERT_VECTORS,
+            max_bytes=self._max_request_bytes,
+            overhead=overhead,
+        ):
+            chunk = [items[k] for k in run]
+            call_pinecone(
+                partial(index.upsert, vectors=chunk, namespace=self.namespace),
+                f"upsert of {len(chunk)} vectors",
+                self._retry,
+            )
+
+    def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]:
+        compile_filter(filter)  # a malformed filter fails here, before any request
+        if k > _MAX_TOP_K:
+            raise StoreError(f"Pinecone returns at most {_MAX_TOP_K} matches, asked for {k}")
+        index = self._connection.open()
+        dimension = self._connection.dimension(index) if index is not None else None
+        probe = check_query_vector(vector, dimension)
+        if index is None or k <= 0:
+            return []
+        if not np.any(probe):
+            raise InvalidVectorError("a query vector of zeros has no cosine similarity")
+        response = call_pinecone(
+            lambda: index.query(
+                vector=probe.tolist(),
+                top_k=k,
+                namespace=self.namespace,
+                filter=dict(filter) if filter else None,
+                include_metadata=True,
+            ),
+            "query",
+            self._retry,
+        )
+        return [
+            Match.from_metadata(m.id, float(m.score), restore_numbers(m.metadata))
+            for m in response.matches
+        ]
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
+        wanted = [i for i in dict.fromkeys(ids) if _pinecone_id(i)]
+        index = self._connection.open() if wanted else None
+        if index is None:
+            return {}
+        found: dict[str, VectorRecord] = {}
+        sizes = [len(quote(i)) + 5 for i in wanted]  # "&ids=" and the escaped id
+        for run in batches(sizes, max_count=_MAX_IDS, max_bytes=_FETCH_URL_BUDGET):
+            chunk = [wanted[k] for k in run]
+            response = call_pinecone(
+                partial(index.fetch, ids=chunk, namespace=self.namespace),
+                "fetch",
+                self._retry,
+            )
+            for record_id, stored in response.vectors.items():
+                found[record_id] = VectorRecord(
+                    record_id,
+                    np.asarray(stored.values, dtype=np.float32),
+                    restore_numbers(stored.metadata),
+                )
+        return {i: found[i] for i in ids if i in found}
+
+    def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None:
+        if filter is not None:
+            compile_filter(filter)
+        doomed = [i for i in dict.fromkeys(ids) if _pinecone_id(i)]
+        if not doomed and filter is None:
+            return
+        index = self._connection.open()
+        if index is None:
+            return
+        for start in range(0, len(doomed), _MAX_IDS):
+            chunk = doomed[start : start + _MAX_IDS]
+            self._delete(index, "delete by ids", ids=chunk)
+        if filter is not None and not filter:  # the empty filter matches every record
+            self._delete(index, "delete of the namespace", delete_all=True)
+        elif filter is not None:
+            self._delete(index, "delete by filter", filter=dict(filter))
+
+    def _delete(self, index: Any, what: str, **selector: Any) -> None:
+        def operation() -> None:
+            try:
+                index.delete(namespace=self.namespace, **selector)
+            except Exception as exc:
+                if not is_not_found(exc):  # a namespace that does not exist holds nothing
+                    raise
+
+        call_pinecone(operation, what, self._retry)
+
+    def count(self) -> int:
+        index = self._connection.open()
+        if index is None:
+            return 0
+        stats = call_pinecone(index.describe_index_stats, "describe_index_stats", self._retry)
+        names = _DEFAULT_NAMESPACE_NAMES if self.namespace == "" else (self.namespace,)
+        summary = next((stats.namespaces[n] for n in names if n in stats.namespaces), None)
+        return int(summary.vector_count) if summary is not None else 0
+
+    # -- embedding space -----------------------------------------------------
+
+    def embedding_space(self) -> EmbeddingSpace | None:
+        if self._space is not None:  # a recorded space never changes
+            return self._space
+        index = self._connection.open()
+        if index is None:
+            return None
+        space_id = space_record_id(self.namespace)
+        response = call_pinecone(
+            lambda: index.fetch(ids=[space_id], namespace=SPACE_NAMESPACE),
+            "fetch of the embedding space",
+            self._retry,
+        )
+        stored = response.vectors.get(space_id)
+        if stored is None:
+            return None
+        metadata: Mapping[str, Any] = stored.metadata or {}
+        try:
+            space = EmbeddingSpace(str(metadata["model_id"]), int(metadata["dimension"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreFormatError(
+                f"{self!r}: the embedding-space record {space_id} in namespace "
+                f"{SPACE_NAMESPACE!r} is malformed: {dict(metadata)!r}"
+            ) from exc
+        self._space = space
+        return space
+
+    def set_embedding_space(self, space: EmbeddingSpace) -> None:
+        with self._lock:
+            index = self._connection.open_for_writing(space.dimension)
+            recorded = self.embedding_space()
+            check_same_space(recorded, space)
+            if recorded is not None:
+                return
+            dimension = self._connection.dimension(index)
+            if dimension != space.dimension:
+                raise EmbeddingSpaceMismatchError(
+                    f"{self!r} holds {dimension}-d vectors, so it cannot store vectors of "
+                    f"{space}: use an index of dimension {space.dimension}, or an embedder "
+                    f"of dimension {dimension}"
+                )
+            marker = [1.0] + [0.0] * (dimension - 1)  # Pinecone refuses all-zero vectors
+            record = {
+                "id": space_record_id(self.namespace),
+                "values": marker,
+                "metadata": {
+                    "model_id": space.model_id,
+                    "dimension": space.dimension,
+                    "namespace": self.namespace,
+                },
+            }
+            call_pinecone(
+                lambda: index.upsert(vectors=[record], namespace=SPACE_NAMESPACE),
+                "upsert of the embedding space",
+                self._retry,
+            )
+            self._space = space
+
+    def close(self) -> None:
+        self._connection.close()

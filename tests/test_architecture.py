@@ -1,0 +1,145 @@
+"""The package's import graph: one-way layers, adapters apart, no cycles.
+
+Every ``import`` in ``src/img2img`` counts, the lazy ones inside functions
+included, since a lazy import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import img2img
+
+PACKAGE = Path(img2img.__file__).parent
+
+#: Lower ranks never import higher ones. A module's rank is that of the longest
+#: prefix listed; ``testing`` is a toolbox built on everything but the command.
+RANKS = {
+    "img2img._version": 0,
+    "img2img.errors": 0,
+    "img2img.closing": 0,
+    "img2img.models": 1,
+    "img2img.protocols": 2,
+    "img2img.filters": 2,
+    "img2img.images": 2,
+    "img2img.provenance": 2,
+    "img2img.net": 3,
+    "img2img.loading": 4,
+    "img2img.sources": 4,
+    "img2img.stores": 4,
+    "img2img.embedders": 4,
+    "img2img.pipeline": 5,
+    "img2img.client": 6,
+    "img2img.testing": 7,
+    "img2img.cli": 8,
+    "img2img.__main__": 9,
+    "img2img": 9,
+}
+#: Folders whose modules and sub-folders are adapters of one seam; their other
+#: modules (listed here) are shared by the seam's adapters.
+SEAMS = {
+    "img2img.sources": set(),
+    "img2img.stores": {"columns", "search", "validation"},
+    "img2img.embedders": {"batching"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The img2img modules ``path`` imports, anywhere in the file."""
+    found: set[str] = set()
+    package = module_name(path).rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], base]
+                )
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("img2img")}
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {
+        name: {target for target in imports_of(path) if target in modules and target != name}
+        for name, path in modules.items()
+    }
+
+
+def rank(module: str) -> int:
+    prefix = max((p for p in RANKS if module == p or module.startswith(p + ".")), key=len)
+    return RANKS[prefix]
+
+
+def adapter_of(module: str) -> str | None:
+    """``img2img.stores.pinecone`` for any module of that adapter; ``None`` for shared code."""
+    for seam, shared in SEAMS.items():
+        if module.startswith(seam + "."):
+            first = module[len(seam) + 1 :].split(".")[0]
+            return None if first in shared else f"{seam}.{first}"
+    return None
+
+
+GRAPH = graph()
+EDGES = sorted((source, target) for source, targets in GRAPH.items() for target in targets)
+
+
+def test_the_graph_is_read() -> None:
+    # Guards the checks below against passing on an empty graph.
+    assert ("img2img.client", "img2img.pipeline") in EDGES
+    assert ("img2img.stores.local.store", "img2img.stores.local.schema") in EDGES
+
+
+@pytest.mark.parametrize(("source", "target"), EDGES)
+def test_imports_point_down(source: str, target: str) -> None:
+    assert rank(source) >= rank(target), f"{source} (layer {rank(source)}) imports {target}"
+
+
+def test_adapters_do_not_import_each_other() -> None:
+    crossings = [
+        (source, target)
+        for source, target in EDGES
+        if adapter_of(source) and adapter_of(target) and adapter_of(source) != adapter_of(target)
+    ]
+    assert crossings == []
+
+
+def test_no_module_imports_in_a_cycle() -> None:
+    state: dict[str, int] = {}  # 1 on the path, 2 done
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(GRAPH[module]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_top_level_modules_are_not_an_adapters_helpers() -> None:
+    # A top-level module imported by exactly one adapter belongs in that adapter's folder.
+    for module in (m for m in GRAPH if m.count(".") == 1):
+        users = {adapter_of(source) for source in GRAPH if module in GRAPH[source]}
+        users.discard(None)
+        importers = {source for source in GRAPH if module in GRAPH[source]}
+        only_adapter = len(users) == 1 and all(adapter_of(s) for s in importers)
+        assert not only_adapter, f"{module} is used only by {users}"
