@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,33 @@ def test_defaults_are_clip_and_a_durable_store_under_img2img_home(
     reopened = LocalStore(tmp_path / "home" / "index.sqlite3")
     assert reopened.embedding_space() == client.space
     reopened.close()
+
+
+def test_progress_reports_growing_counts_and_a_last_done(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    from img2img import IndexProgress
+
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("this is not a picture")
+    seen: list[IndexProgress] = []
+    client = ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore(), batch_size=2)
+    report = client.add([photo_folder, not_image], progress=seen.append)
+
+    last = seen[-1]
+    assert last.done
+    assert not any(p.done for p in seen[:-1])
+    assert (last.discovered, last.stored, last.failed) == (
+        report.discovered,
+        report.indexed,
+        report.failed,
+    )
+    assert last.fetched == last.embedded == last.stored == report.indexed
+    for earlier, later in itertools.pairwise(seen):
+        assert later != earlier
+        assert later.stored >= earlier.stored
+        assert later.fetched >= earlier.fetched
+    assert len(seen) > 2  # batches of two: the counts moved more than once
+
+    again = client.add([photo_folder], progress=seen.append)
+    assert seen[-1].skipped == again.skipped > 0

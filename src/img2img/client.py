@@ -12,7 +12,14 @@ from img2img.closing import Closing
 from img2img.errors import ConfigurationError
 from img2img.images import DEFAULT_MAX_PIXELS
 from img2img.loading import ImageInput, load_image, read_bytes
-from img2img.models import EmbeddingSpace, Filter, ImageCandidate, IndexReport, Match
+from img2img.models import (
+    EmbeddingSpace,
+    Filter,
+    ImageCandidate,
+    IndexReport,
+    Match,
+    ProgressCallback,
+)
 from img2img.pipeline import IndexSettings, run_index
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
 from img2img.provenance import difference_hash, hamming_distance
@@ -114,30 +121,50 @@ class ImageSearchClient(Closing):
     def _read(self, url: str) -> bytes:
         return read_bytes(url, self.fetcher)
 
-    def index(self, keyphrase: str, *, limit: int = 100, reindex: bool = False) -> IndexReport:
+    def index(
+        self,
+        keyphrase: str,
+        *,
+        limit: int = 100,
+        reindex: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IndexReport:
         """Discover up to ``limit`` images for ``keyphrase``, download, embed and store them.
 
         Images already in the store are skipped unless ``reindex``. One bad image
-        never stops the run: it becomes a ``Failure`` in the report.
+        never stops the run: it becomes a ``Failure`` in the report. ``progress``
+        is called with an :class:`~img2img.models.IndexProgress` as counts change.
         """
         if not keyphrase.strip():
             raise ConfigurationError("keyphrase is empty")
         if limit < 1:
             raise ConfigurationError(f"limit must be at least 1, got {limit}")
         self.store.set_embedding_space(self.space)
-        return self._run(self.source.discover(keyphrase, limit=limit), keyphrase, reindex)
+        return self._run(self.source.discover(keyphrase, limit=limit), keyphrase, reindex, progress)
 
     def add(
-        self, items: Iterable[AddItem], *, keyphrase: str | None = None, reindex: bool = False
+        self,
+        items: Iterable[AddItem],
+        *,
+        keyphrase: str | None = None,
+        reindex: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> IndexReport:
-        """Index images you already have: local paths and folders, URLs or ``ImageCandidate`` s."""
+        """Index images you already have: local paths and folders, URLs or ``ImageCandidate`` s.
+
+        ``progress`` is as for :meth:`index`.
+        """
         if isinstance(items, (str, os.PathLike, ImageCandidate)):
             items = [items]
         self.store.set_embedding_space(self.space)
-        return self._run(_candidates_for(items), keyphrase, reindex)
+        return self._run(_candidates_for(items), keyphrase, reindex, progress)
 
     def _run(
-        self, candidates: Iterable[ImageCandidate], keyphrase: str | None, reindex: bool
+        self,
+        candidates: Iterable[ImageCandidate],
+        keyphrase: str | None,
+        reindex: bool,
+        progress: ProgressCallback | None,
     ) -> IndexReport:
         settings = replace(self._settings, reindex=reindex)
         return run_index(
@@ -147,6 +174,7 @@ class ImageSearchClient(Closing):
             embedder=self.embedder,
             store=self.store,
             settings=settings,
+            progress=progress,
         )
 
     def _query(

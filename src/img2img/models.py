@@ -6,7 +6,7 @@ as dictionary keys where hashable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,10 +18,12 @@ __all__ = [
     "Failure",
     "Filter",
     "ImageCandidate",
+    "IndexProgress",
     "IndexReport",
     "Match",
     "Metadata",
     "MetadataValue",
+    "ProgressCallback",
     "Stage",
     "Vector",
     "VectorRecord",
@@ -123,6 +125,29 @@ class Failure:
     url: str
     stage: Stage
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexProgress:
+    """How far an ``index()`` or ``add()`` call has come, passed to its ``progress`` callback.
+
+    Counts only grow. ``fetched`` counts images downloaded and decoded,
+    ``embedded`` images turned into vectors, ``stored`` records the store
+    acknowledged; ``skipped`` and ``failed`` are as in :class:`IndexReport`.
+    ``done`` is true on the last call, once the run has ended.
+    """
+
+    discovered: int = 0
+    fetched: int = 0
+    embedded: int = 0
+    stored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    done: bool = False
+
+
+#: Called from the thread that runs ``index()``/``add()`` each time a count changes.
+ProgressCallback = Callable[[IndexProgress], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,15 @@ from img2img.errors import (
     ModelUnavailableError,
 )
 from img2img.images import DEFAULT_MAX_PIXELS, decode_image
-from img2img.models import Failure, ImageCandidate, IndexReport, Stage, VectorRecord
+from img2img.models import (
+    Failure,
+    ImageCandidate,
+    IndexProgress,
+    IndexReport,
+    ProgressCallback,
+    Stage,
+    VectorRecord,
+)
 from img2img.protocols import Embedder, VectorStore
 from img2img.provenance import build_metadata, image_id
 
@@ -55,13 +63,34 @@ class _Decoded:
 class _Run:
     """The state of one ``run_index`` call."""
 
-    def __init__(self, keyphrase: str | None) -> None:
+    def __init__(self, keyphrase: str | None, progress: ProgressCallback | None = None) -> None:
         self.keyphrase = keyphrase
         self.started = time.perf_counter()
         self.discovered = 0
+        self.fetched = 0
+        self.embedded = 0
         self.indexed = 0
         self.skipped = 0
         self.failures: list[Failure] = []
+        self._progress = progress
+        self._last_progress = IndexProgress()
+
+    def notify(self, *, done: bool = False) -> None:
+        """Tell the progress callback, if any, the counts, when they changed."""
+        if self._progress is None:
+            return
+        now = IndexProgress(
+            discovered=self.discovered,
+            fetched=self.fetched,
+            embedded=self.embedded,
+            stored=self.indexed,
+            skipped=self.skipped,
+            failed=len(self.failures),
+            done=done,
+        )
+        if now != self._last_progress:
+            self._last_progress = now
+            self._progress(now)
 
     def fail(self, url: str, stage: Stage, error: BaseException) -> None:
         self.failures.append(
@@ -126,9 +155,14 @@ def run_index(
     embedder: Embedder,
     store: VectorStore,
     settings: IndexSettings = IndexSettings(),
+    progress: ProgressCallback | None = None,
 ) -> IndexReport:
-    """Index ``candidates``; per-item problems go into the report, systemic ones raise."""
-    run = _Run(keyphrase)
+    """Index ``candidates``; per-item problems go into the report, systemic ones raise.
+
+    ``progress``, if given, is called on this thread with the counts each time
+    they change, and a last time with ``done=True``.
+    """
+    run = _Run(keyphrase, progress)
 
     def load(identity: str, candidate: ImageCandidate) -> _Decoded:
         content = read(candidate.image_url)
@@ -155,15 +189,19 @@ def run_index(
                 candidate = pending.pop(future)
                 try:
                     batch.append(future.result())
+                    run.fetched += 1
                 except FetchError as exc:
                     run.fail(candidate.image_url, "fetch", exc)
                 except ImageError as exc:
                     run.fail(candidate.image_url, "decode", exc)
+            run.notify()
             while len(batch) >= settings.batch_size:
                 _write(batch[: settings.batch_size], run, embedder, store)
                 batch = batch[settings.batch_size :]
+                run.notify()
     if batch:
         _write(batch, run, embedder, store)
+    run.notify(done=True)
     return run.report()
 
 
@@ -180,6 +218,7 @@ def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorSt
         for item in batch:
             _write([item], run, embedder, store)
         return
+    run.embedded += len(batch)
     records = [
         VectorRecord(
             id=d.id,
@@ -196,6 +235,7 @@ def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorSt
         if len(batch) == 1:
             run.fail(batch[0].candidate.image_url, "store", exc)
             return
+        run.embedded -= len(batch)  # counted again as each item is retried alone
         for item in batch:
             _write([item], run, embedder, store)
         return
