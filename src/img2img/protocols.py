@@ -77,6 +77,10 @@ class VectorStore(Protocol):
     - ``fetch`` returns the records that exist among ``ids``; unknown ids are absent.
     - ``delete`` removes the given ids and/or every record matching ``filter``;
       unknown ids are ignored.
+    - ``scan`` yields every stored record, vector and metadata, exactly once, in
+      lists of at most ``batch_size``, lazily: memory holds one list at a time,
+      however large the store. The order is the store's own. Records written or
+      deleted while a scan runs may or may not be seen.
     - ``embedding_space`` is the space recorded by ``set_embedding_space``, or
       ``None`` for a store never written to. ``set_embedding_space`` records it
       and raises :class:`~img2img.errors.EmbeddingSpaceMismatchError` if the
@@ -90,6 +94,8 @@ class VectorStore(Protocol):
     def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]: ...
 
     def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None: ...
+
+    def scan(self, *, batch_size: int = 1000) -> Iterator[list[VectorRecord]]: ...
 
     def count(self) -> int: ...
 

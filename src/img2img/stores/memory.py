@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, MetadataValue, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
+from img2img.stores.paging import check_batch_size, records_in_pages
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
 __all__ = ["InMemoryStore"]
@@ -108,6 +109,12 @@ class InMemoryStore:
             self._vectors = self._vectors[keep]
             self._row = {record_id: r for r, record_id in enumerate(self._ids)}
             self._changed()
+
+    def scan(self, *, batch_size: int = 1000) -> Iterator[list[VectorRecord]]:
+        check_batch_size(batch_size)
+        with self._lock:
+            ids = list(self._ids)
+        return records_in_pages([ids], self.fetch, batch_size)
 
     def count(self) -> int:
         with self._lock:

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from img2img.errors import (
+    ConfigurationError,
     EmbeddingSpaceMismatchError,
     InvalidFilterError,
     InvalidMetadataError,
@@ -111,6 +112,26 @@ class VectorStoreContract:
     def test_upsert_empty_batch_is_a_no_op(self, store: VectorStore) -> None:
         store.upsert([])
         assert store.count() == 0
+
+    def test_scan_yields_every_record_once_in_bounded_lists(self, store: VectorStore) -> None:
+        assert list(store.scan()) == []
+        many = [self.record(f"r{i:03}", i, n=i) for i in range(23)]
+        store.upsert(many)
+        store.delete(["r005"])
+        pages = list(store.scan(batch_size=4))
+        assert all(1 <= len(page) <= 4 for page in pages)
+        seen = [record.id for page in pages for record in page]
+        assert sorted(seen) == sorted(r.id for r in many if r.id != "r005")
+        by_id = {record.id: record for page in pages for record in page}
+        assert by_id["r007"].metadata["n"] == 7
+        np.testing.assert_allclose(by_id["r007"].vector, many[7].vector, rtol=1e-6, atol=1e-6)
+
+    @pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+    def test_scan_refuses_a_batch_size_that_is_not_positive(
+        self, store: VectorStore, bad: Any
+    ) -> None:
+        with pytest.raises(ConfigurationError):
+            store.scan(batch_size=bad)
 
     # -- querying ------------------------------------------------------------
 

@@ -6,7 +6,7 @@
         assert fake.records("photos")["a"]["metadata"] == {"domain": "a.com"}
 
 The real ``pinecone`` client talks to it over HTTP. It serves the data plane
-(``/vectors/upsert``, ``/query``, ``/vectors/fetch``, ``/vectors/delete``,
+(``/vectors/upsert``, ``/query``, ``/vectors/fetch``, ``/vectors/list``, ``/vectors/delete``,
 ``/describe_index_stats``) and enough of the control plane to describe, list
 and create its one index (``/indexes``), so ``Pinecone(host=fake.url)`` works.
 
@@ -148,6 +148,7 @@ class FakePinecone(Closing):
             ("POST", "/vectors/upsert"): self._upsert,
             ("POST", "/query"): self._query,
             ("GET", "/vectors/fetch"): self._fetch,
+            ("GET", "/vectors/list"): self._list,
             ("POST", "/vectors/delete"): self._delete,
             ("POST", "/describe_index_stats"): self._stats,
         }
@@ -365,6 +366,32 @@ class FakePinecone(Closing):
             if i in stored
         }
         return {"vectors": vectors, "namespace": namespace, "usage": {"readUnits": 1}}
+
+    def _list(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Ids in sorted order, ``limit`` (1-100, default 100) a page; the token is opaque."""
+        limit_text = (params.get("limit") or ["100"])[0]
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+            raise _Refused("limit must be between 1 and 100")
+        prefix = (params.get("prefix") or [""])[0]
+        token = (params.get("paginationToken") or [""])[0]
+        try:
+            after = bytes.fromhex(token).decode("utf-8") if token else None
+        except ValueError as exc:
+            raise _Refused("Invalid pagination token") from exc
+        namespace = self._namespace_of(params)
+        ids = sorted(
+            i
+            for i in self._namespaces.get(namespace, {})
+            if i.startswith(prefix) and (after is None or i > after)
+        )
+        page = ids[: int(limit_text)]
+        more = len(ids) > len(page)
+        return {
+            "vectors": [{"id": i} for i in page],
+            **({"pagination": {"next": page[-1].encode("utf-8").hex()}} if more else {}),
+            "namespace": namespace,
+            "usage": {"readUnits": 1},
+        }
 
     def _delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
         ids, delete_all, flt = body.get("ids"), body.get("deleteAll"), body.get("filter")

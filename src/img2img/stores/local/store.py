@@ -41,6 +41,7 @@ from img2img.stores.local.schema import (
     rows_in,
     set_meta,
 )
+from img2img.stores.paging import check_batch_size, records_in_pages
 from img2img.stores.search import top_k
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
@@ -381,6 +382,24 @@ class LocalStore(Closing):
                 for (record_id, (_, text)), vector in zip(rows.items(), vectors, strict=True)
             }
             return {i: out[i] for i in ids if i in out}
+
+    def scan(self, *, batch_size: int = 1000) -> Iterator[list[VectorRecord]]:
+        check_batch_size(batch_size)
+        return records_in_pages(self._id_pages(batch_size), self.fetch, batch_size)
+
+    def _id_pages(self, size: int) -> Iterator[list[str]]:
+        """Ids in slot order, one short transaction per page, so writers are never held up."""
+        after = -1
+        while True:
+            with self._lock, self._transaction() as con:
+                rows = con.execute(
+                    "SELECT slot, id FROM records WHERE slot > ? ORDER BY slot LIMIT ?",
+                    (after, size),
+                ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [record_id for _, record_id in rows]
 
     def count(self) -> int:
         with self._lock, self._transaction():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +35,7 @@ from img2img.errors import (
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.net.retry import RetryPolicy
+from img2img.stores.paging import check_batch_size, records_in_pages
 from img2img.stores.pinecone.calls import DEFAULT_RETRY, call_pinecone, is_not_found
 from img2img.stores.pinecone.connect import IndexConnection, IndexSettings
 from img2img.stores.pinecone.fit import (
@@ -55,6 +56,7 @@ _DEFAULT_NAMESPACE_NAMES = ("", "__default__")  # how stats name the default nam
 _MAX_TOP_K = 1_000  # Pinecone's ceiling on top_k when metadata is returned
 _MAX_IDS = 1_000  # per fetch or delete request
 _FETCH_URL_BUDGET = 4_000  # characters of ids in one fetch URL
+_MAX_LIST_PAGE = 100  # Pinecone's ceiling on ids in one list page
 
 
 def space_record_id(namespace: str) -> str:
@@ -238,6 +240,32 @@ class PineconeStore(Closing):
                     restore_numbers(stored.metadata),
                 )
         return {i: found[i] for i in ids if i in found}
+
+    def scan(self, *, batch_size: int = 1000) -> Iterator[list[VectorRecord]]:
+        """Every record, through Pinecone's id listing (serverless indexes) and fetch."""
+        check_batch_size(batch_size)
+        return records_in_pages(self._id_pages(), self.fetch, batch_size)
+
+    def _id_pages(self) -> Iterator[list[str]]:
+        index = self._connection.open()
+        if index is None:
+            return
+        token: str | None = None
+        while True:
+            page = call_pinecone(
+                partial(
+                    index.list_paginated,
+                    namespace=self.namespace,
+                    limit=_MAX_LIST_PAGE,
+                    pagination_token=token,
+                ),
+                "list",
+                self._retry,
+            )
+            yield [item.id for item in page.vectors]
+            token = page.pagination.next if page.pagination else None
+            if not token:
+                return
 
     def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None:
         if filter is not None:
