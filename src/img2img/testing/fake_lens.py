@@ -16,6 +16,7 @@ keeping each upload so a later search can name it by ``image_id``.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import threading
@@ -24,13 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from email.parser import BytesParser
 from email.policy import HTTP
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from img2img.testing.http import RecordedRequest, Reply
-
-if TYPE_CHECKING:
-    from img2img.testing.fake_serpapi import FakeSerpApi
 
 __all__ = ["FakeLens", "recorded_lens_response"]
 
@@ -42,6 +40,19 @@ def recorded_lens_response(name: str) -> dict[str, Any]:
     path = resources.files("img2img.testing") / "data" / f"google-lens-{name}.json"
     payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return payload
+
+
+class _Service(Protocol):
+    """What the Lens side needs of the fake service it belongs to."""
+
+    api_key: str
+
+    @property
+    def url(self) -> str: ...
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply.json({"error": message}, status=status)
 
 
 def _form_parts(request: RecordedRequest) -> dict[str, bytes]:
@@ -70,6 +81,7 @@ class FakeLens:
     """
 
     NO_RESULTS = "Google Lens hasn't returned any results for this query."
+    INVALID_KEY = "Invalid API key. Your API key should be here: https://serpapi.com/manage-api-key"
     UPLOADED = "Image uploaded successfully."
     #: The largest upload SerpAPI documents (500 KB).
     MAX_UPLOAD_BYTES = 500_000
@@ -80,7 +92,7 @@ class FakeLens:
     UPLOAD_TOO_LARGE = "The image is larger than 500 KB."
     UNKNOWN_IMAGE_ID = "Invalid `image_id`: no such upload, or it has expired."
 
-    def __init__(self, owner: FakeSerpApi, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, owner: _Service, *, clock: Callable[[], float] = time.time) -> None:
         self._owner = owner
         self._clock = clock
         self._lock = threading.Lock()
@@ -91,7 +103,7 @@ class FakeLens:
     def reset(self) -> None:
         """Serve the recorded entries again, accept uploads, forget uploads and searches."""
         with self._lock:
-            self._results: dict[str, list[dict[str, Any]]] = {
+            self._results: dict[str, list[Any]] = {
                 "exact_matches": recorded_lens_response("exact")["exact_matches"],
                 "visual_matches": recorded_lens_response("visual")["visual_matches"],
             }
@@ -103,15 +115,15 @@ class FakeLens:
     def serve(
         self,
         *,
-        exact: Sequence[Mapping[str, Any]] | None = None,
-        visual: Sequence[Mapping[str, Any]] | None = None,
+        exact: Sequence[Any] | None = None,
+        visual: Sequence[Any] | None = None,
     ) -> None:
-        """Answer with these entries; ``None`` keeps what is served, ``[]`` means Lens finds nothing."""
+        """Answer with these entries, as given; ``None`` keeps what is served, ``[]`` finds nothing."""
         with self._lock:
             if exact is not None:
-                self._results["exact_matches"] = [dict(entry) for entry in exact]
+                self._results["exact_matches"] = copy.deepcopy(list(exact))
             if visual is not None:
-                self._results["visual_matches"] = [dict(entry) for entry in visual]
+                self._results["visual_matches"] = copy.deepcopy(list(visual))
 
     def refuse_uploads(self, message: str = UPLOAD_REFUSED, *, status: int = 403) -> None:
         """Answer every upload with ``{"error": message}`` and ``status``, as for a plan without uploads."""
@@ -129,19 +141,19 @@ class FakeLens:
     def upload(self, request: RecordedRequest) -> Reply:
         """``POST /image``: multipart ``image`` and ``api_key``."""
         if request.method != "POST":
-            return self._owner.error(405, "Use a multipart/form-data POST request.")
+            return _error(405, "Use a multipart/form-data POST request.")
         parts = _form_parts(request)
         if parts.get("api_key", b"").decode(errors="replace") != self._owner.api_key:
-            return self._owner.error(401, self._owner.INVALID_KEY)
+            return _error(401, self.INVALID_KEY)
         with self._lock:
             refusal = self._refusal
         if refusal is not None:
-            return self._owner.error(*refusal)
+            return _error(*refusal)
         image = parts.get("image")
         if not image:
-            return self._owner.error(400, "Missing `image` field.")
+            return _error(400, "Missing `image` field.")
         if len(image) > self.MAX_UPLOAD_BYTES:
-            return self._owner.error(400, self.UPLOAD_TOO_LARGE)
+            return _error(400, self.UPLOAD_TOO_LARGE)
         image_id = hashlib.sha256(image + str(self._clock()).encode()).hexdigest()[:40]
         with self._lock:
             self._uploads[image_id] = (image, self._clock() + self.UPLOAD_LIFETIME)
@@ -153,26 +165,26 @@ class FakeLens:
         params = {key: values[0] for key, values in request.query.items() if key != "api_key"}
         lens_type = params.get("type", "all")
         if lens_type not in _TYPES:
-            return self._owner.error(
+            return _error(
                 400, f"This fake serves type=exact_matches or visual_matches, not {lens_type}."
             )
         url, image_id = params.get("url"), params.get("image_id")
         if not url and not image_id:
-            return self._owner.error(400, "Missing `url` or `image_id` parameter.")
+            return _error(400, "Missing `url` or `image_id` parameter.")
         if url and not url.startswith(("http://", "https://")):
-            return self._owner.error(400, "Unsupported `url` parameter.")
+            return _error(400, "Unsupported `url` parameter.")
         if image_id:
             with self._lock:
                 entry = self._uploads.get(image_id)
             if entry is None or entry[1] < self._clock():
-                return self._owner.error(400, self.UNKNOWN_IMAGE_ID)
+                return _error(400, self.UNKNOWN_IMAGE_ID)
         with self._lock:
             self.searches.append(params)
-            results = [dict(entry) for entry in self._results[lens_type]]
+            results = copy.deepcopy(self._results[lens_type])
         return Reply.json(self._answer(params, lens_type, url or f"image_id:{image_id}", results))
 
     def _answer(
-        self, params: Mapping[str, str], lens_type: str, image: str, results: list[dict[str, Any]]
+        self, params: Mapping[str, str], lens_type: str, image: str, results: list[Any]
     ) -> dict[str, Any]:
         search_id = hashlib.sha1(f"{lens_type}|{image}|{params.get('q')}".encode()).hexdigest()[:24]
         body: dict[str, Any] = {
