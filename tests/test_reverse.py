@@ -121,7 +121,9 @@ def test_lens_finding_nothing_is_empty_and_still_costs_the_searches(serp: FakeSe
     found = reverse_lookup(QUERY_URL, lens(serp), exact=True, similar=True)
     assert (found.exact, found.similar) == ((), ())
     assert (found.report.searches, found.report.claimed, found.report.kept) == (2, 0, 0)
-    assert "2 searches" in str(found.report)
+    assert str(found.report).startswith(
+        "2 searches, 0 uploads: claimed 0, kept 0, off-site 0, repeated 0 in "
+    )
 
 
 def test_similar_only(serp: FakeSerpApi) -> None:
@@ -137,6 +139,7 @@ def test_an_earlier_upload_can_be_passed_on(serp: FakeSerpApi) -> None:
     found = reverse_lookup(uploaded, source)
     assert (found.report.searches, found.report.uploads) == (1, 0)
     assert len(serp.lens.uploads) == 1
+    assert str(found.report).startswith("1 search, 0 uploads: claimed 3, kept 3")
 
 
 def test_arguments_are_checked_before_anything_is_sent(serp: FakeSerpApi) -> None:

@@ -228,10 +228,11 @@ class LookupReport:
     elapsed_seconds: float
 
     def __str__(self) -> str:
+        searches = f"{self.searches} search" + ("" if self.searches == 1 else "es")
+        uploads = f"{self.uploads} upload" + ("" if self.uploads == 1 else "s")
         return (
-            f"{self.searches} searches, {self.uploads} uploads: claimed {self.claimed}, "
-            f"kept {self.kept}, off-site {self.off_site}, repeated {self.repeated} "
-            f"in {self.elapsed_seconds:.1f}s"
+            f"{searches}, {uploads}: claimed {self.claimed}, kept {self.kept}, "
+            f"off-site {self.off_site}, repeated {self.repeated} in {self.elapsed_seconds:.1f}s"
         )
 
 

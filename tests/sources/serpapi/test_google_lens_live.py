@@ -1,6 +1,6 @@
 """GoogleLensSource against the real SerpAPI. Runs only with SERPAPI_API_KEY set.
 
-Costs three searches of your SerpAPI quota (the upload itself is free):
+Costs two searches of your SerpAPI quota (the upload and the refused key cost none):
 ``pytest -m live tests/sources/serpapi/test_google_lens_live.py``.
 """
 
