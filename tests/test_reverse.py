@@ -1,15 +1,17 @@
-"""reverse_lookup: Lens claims through the real client and the fake SerpAPI, kept to sites, costed."""
+"""reverse_lookup through the real client and the fake SerpAPI: claims kept to sites, costed; query bytes."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from img2img import SOCIAL_MEDIA_SITES, reverse_lookup
-from img2img.errors import AuthenticationError, ConfigurationError, ImageUploadError
+from img2img.errors import AuthenticationError, ConfigurationError, FetchError, ImageUploadError
+from img2img.loading import local_image_bytes
 from img2img.models import UploadedImage
 from img2img.sources.serpapi.google_lens import GoogleLensSource
 from img2img.testing.fake_serpapi import FakeSerpApi
@@ -166,3 +168,36 @@ def test_uploaded_image_reference_is_what_lens_gets(serp: FakeSerpApi) -> None:
     found = reverse_lookup(UploadedImage(url="https://mine.example/q.jpg"), lens(serp))
     assert found.report.uploads == 0
     assert serp.requests[0].param("url") == "https://mine.example/q.jpg"
+
+
+# -- the bytes of a local query image ------------------------------------------------
+
+
+def test_local_image_bytes_reads_paths_and_passes_bytes(tmp_path: Path) -> None:
+    data = photo_jpeg()
+    path = tmp_path / "rocket.jpg"
+    path.write_bytes(data)
+    assert local_image_bytes(path) == data
+    assert local_image_bytes(str(path)) == data
+    assert local_image_bytes(path.as_uri()) == data
+    assert local_image_bytes(data) == data
+    assert local_image_bytes(bytearray(data)) == data
+
+
+def test_local_image_bytes_encodes_pil_images_as_jpeg() -> None:
+    from PIL import Image
+
+    photo = sample_photos(("rocket",))["rocket"].convert("RGBA")
+    decoded = Image.open(io.BytesIO(local_image_bytes(photo)))
+    assert (decoded.format, decoded.mode, decoded.size) == ("JPEG", "RGB", photo.size)
+
+
+@pytest.mark.parametrize("address", ["https://example.org/a.jpg", "ftp://example.org/a.jpg"])
+def test_local_image_bytes_refuses_remote_addresses(address: str) -> None:
+    with pytest.raises(ConfigurationError):
+        local_image_bytes(address)
+
+
+def test_local_image_bytes_says_which_file_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="no such file"):
+        local_image_bytes(tmp_path / "gone.jpg")

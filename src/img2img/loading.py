@@ -81,8 +81,8 @@ def local_image_bytes(image: ImageInput, *, max_file_bytes: int = DEFAULT_MAX_BY
 
     A path or ``file://`` URL is read from disk as it is; bytes pass through;
     a PIL image is encoded as JPEG (quality 95). An ``http(s)`` URL is refused
-    with :class:`~img2img.errors.ConfigurationError`: a service can fetch it
-    itself.
+    with :class:`~img2img.errors.ConfigurationError` (a service can fetch it
+    itself), as is any other scheme.
     """
     from PIL import Image
 
@@ -94,8 +94,12 @@ def local_image_bytes(image: ImageInput, *, max_file_bytes: int = DEFAULT_MAX_BY
         return bytes(image)
     if isinstance(image, (str, os.PathLike)):
         text = os.fspath(image)
-        if is_http_url(text):
+        scheme = urlsplit(text).scheme.lower()
+        if scheme in ("http", "https"):
             raise ConfigurationError(f"{text!r} is a web address: pass it as is, not its bytes")
-        url = text if urlsplit(text).scheme == "file" else Path(text).resolve().as_uri()
+        # One letter is a Windows drive (C:\photo.jpg), not a scheme.
+        if len(scheme) > 1 and scheme != "file":
+            raise ConfigurationError(f"not a local image: {text!r}")
+        url = text if scheme == "file" else Path(text).resolve().as_uri()
         return _read_file(Path(url2pathname(urlsplit(url).path)), max_file_bytes)
     raise TypeError(f"expected a path, bytes or PIL.Image, got {type(image).__name__}")

@@ -73,7 +73,7 @@ def test_is_lazy_and_checks_arguments_at_once(serp: FakeSerpApi) -> None:
     assert len(serp.requests) == 1
     with pytest.raises(ConfigurationError, match="kind"):
         lens_for(serp).lookup(QUERY_URL, kind="visual")  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="not 'ftp"):
+    with pytest.raises(ConfigurationError, match="not a local image: 'ftp"):
         lens_for(serp).lookup("ftp://example.com/a.jpg")
     with pytest.raises(ConfigurationError, match="int"):
         lens_for(serp).lookup(42)  # type: ignore[arg-type]

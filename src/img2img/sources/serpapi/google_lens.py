@@ -174,7 +174,7 @@ class GoogleLensSource:
         self.base_url = base_url
         self._sleep = sleep
         self.uploader: ImageUploader = uploader or SerpApiImageUploader(
-            api_key, base_url=base_url, timeout=min(timeout, 30.0), retry=self.retry, sleep=sleep
+            api_key, base_url=base_url, timeout=timeout, retry=self.retry, sleep=sleep
         )
 
     def __repr__(self) -> str:
@@ -254,15 +254,10 @@ def _remote_or_bytes(image: ImageInput | UploadedImage) -> str | UploadedImage |
     """What Lens can see as it is (a URL, an upload), else the local image's bytes."""
     if isinstance(image, UploadedImage):
         return image
-    if isinstance(image, str):
-        scheme = urlsplit(image).scheme.lower()
-        if scheme in ("http", "https"):
-            if http_url(image) is None:
-                raise ConfigurationError(f"not a usable image URL: {image!r}")
-            return image
-        # One letter is a Windows drive (C:\photo.jpg), not a scheme.
-        if len(scheme) > 1 and scheme != "file":
-            raise ConfigurationError(f"Lens takes http(s) URLs or local images, not {image!r}")
+    if isinstance(image, str) and urlsplit(image).scheme.lower() in ("http", "https"):
+        if http_url(image) is None:
+            raise ConfigurationError(f"not a usable image URL: {image!r}")
+        return image
     try:
         return local_image_bytes(image)
     except TypeError as exc:
