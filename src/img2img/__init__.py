@@ -24,6 +24,7 @@ from img2img.errors import (
     FetchError,
     ImageError,
     ImageTooLargeError,
+    ImageUploadError,
     Img2ImgError,
     InvalidFilterError,
     InvalidImageError,
@@ -45,15 +46,30 @@ from img2img.models import (
     ImageCandidate,
     IndexProgress,
     IndexReport,
+    LookupReport,
     Match,
+    ReverseLookup,
+    UploadedImage,
     VectorRecord,
 )
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.net.retry import RetryPolicy
-from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.protocols import (
+    Embedder,
+    Fetcher,
+    ImageSource,
+    ImageUploader,
+    ReverseImageSource,
+    TextEmbedder,
+    VectorStore,
+)
+from img2img.reverse import reverse_lookup
 from img2img.sources.folder import FolderSource
 from img2img.sources.serpapi.google_images import SerpApiSource
+from img2img.sources.serpapi.google_lens import GoogleLensSource
+from img2img.sources.serpapi.sites import SOCIAL_MEDIA_SITES
+from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
 from img2img.stores.local.store import LocalStore, default_store_path
@@ -73,6 +89,7 @@ __all__ = [
     "FetchError",
     "Fetcher",
     "FolderSource",
+    "GoogleLensSource",
     "HashEmbedder",
     "HttpFetcher",
     "ImageCandidate",
@@ -80,6 +97,8 @@ __all__ = [
     "ImageSearchClient",
     "ImageSource",
     "ImageTooLargeError",
+    "ImageUploadError",
+    "ImageUploader",
     "Img2ImgError",
     "InMemoryStore",
     "IndexProgress",
@@ -90,6 +109,7 @@ __all__ = [
     "InvalidVectorError",
     "LOOPBACK_NETWORKS",
     "LocalStore",
+    "LookupReport",
     "Match",
     "MissingDependencyError",
     "ModelUnavailableError",
@@ -97,6 +117,10 @@ __all__ = [
     "RateLimitError",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "ReverseImageSource",
+    "ReverseLookup",
+    "SOCIAL_MEDIA_SITES",
+    "SerpApiImageUploader",
     "SerpApiSource",
     "ServiceError",
     "ServiceUnavailableError",
@@ -105,9 +129,11 @@ __all__ = [
     "StoreFormatError",
     "TextEmbedder",
     "UnexpectedContentError",
+    "UploadedImage",
     "UrlListSource",
     "VectorRecord",
     "VectorStore",
     "__version__",
     "default_store_path",
+    "reverse_lookup",
 ]

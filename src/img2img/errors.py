@@ -18,6 +18,7 @@ so callers need to catch only these::
     │   └── UnexpectedContentError    the server did not send an image
     ├── ServiceError                  a remote service failed (SerpAPI, Pinecone)
     │   ├── AuthenticationError       the key is missing, wrong or revoked
+    │   ├── ImageUploadError          the service would not take an uploaded image
     │   ├── RateLimitError            throttled, still after retries
     │   └── ServiceUnavailableError   5xx or unreachable, still after retries
     └── StoreError                    the vector store refused or failed
@@ -40,6 +41,7 @@ __all__ = [
     "FetchError",
     "ImageError",
     "ImageTooLargeError",
+    "ImageUploadError",
     "Img2ImgError",
     "InvalidFilterError",
     "InvalidImageError",
@@ -119,6 +121,13 @@ class ServiceError(Img2ImgError):
 
 class AuthenticationError(ServiceError):
     """The service refused the credentials."""
+
+
+class ImageUploadError(ServiceError):
+    """The service refused an image upload: the plan, the size or the format.
+
+    The message says what to do instead (a public URL of the image, or another uploader).
+    """
 
 
 class RateLimitError(ServiceError):

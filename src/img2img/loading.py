@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from img2img.errors import FetchError, ImageTooLargeError, ResponseTooLargeError
+from img2img.errors import ConfigurationError, FetchError, ImageTooLargeError, ResponseTooLargeError
 from img2img.images import DEFAULT_MAX_PIXELS, decode_image, to_rgb
 from img2img.net.fetch import DEFAULT_MAX_BYTES
 from img2img.protocols import Fetcher
@@ -16,7 +17,7 @@ from img2img.protocols import Fetcher
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["ImageInput", "is_http_url", "load_image", "read_bytes"]
+__all__ = ["ImageInput", "is_http_url", "load_image", "local_image_bytes", "read_bytes"]
 
 #: What ``search`` accepts: a path, an ``http(s)``/``file`` URL, raw bytes or a PIL image.
 ImageInput = Union[str, "os.PathLike[str]", bytes, "Image.Image"]
@@ -73,3 +74,32 @@ def load_image(
         )
         return decode_image(read_bytes(url, fetcher), max_pixels=max_pixels)
     raise TypeError(f"search takes a path, URL, bytes or PIL.Image, got {type(image).__name__}")
+
+
+def local_image_bytes(image: ImageInput, *, max_file_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The encoded bytes of a local query image, to hand to a service that cannot see it.
+
+    A path or ``file://`` URL is read from disk as it is; bytes pass through;
+    a PIL image is encoded as JPEG (quality 95). An ``http(s)`` URL is refused
+    with :class:`~img2img.errors.ConfigurationError` (a service can fetch it
+    itself), as is any other scheme.
+    """
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        buffer = io.BytesIO()
+        to_rgb(image).save(buffer, format="JPEG", quality=95)
+        return buffer.getvalue()
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return bytes(image)
+    if isinstance(image, (str, os.PathLike)):
+        text = os.fspath(image)
+        scheme = urlsplit(text).scheme.lower()
+        if scheme in ("http", "https"):
+            raise ConfigurationError(f"{text!r} is a web address: pass it as is, not its bytes")
+        # One letter is a Windows drive (C:\photo.jpg), not a scheme.
+        if len(scheme) > 1 and scheme != "file":
+            raise ConfigurationError(f"not a local image: {text!r}")
+        url = text if scheme == "file" else Path(text).resolve().as_uri()
+        return _read_file(Path(url2pathname(urlsplit(url).path)), max_file_bytes)
+    raise TypeError(f"expected a path, bytes or PIL.Image, got {type(image).__name__}")

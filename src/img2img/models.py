@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from img2img.errors import ConfigurationError
+
 __all__ = [
     "EmbeddingSpace",
     "Failure",
@@ -20,11 +22,15 @@ __all__ = [
     "ImageCandidate",
     "IndexProgress",
     "IndexReport",
+    "LookupReport",
     "Match",
+    "MatchKind",
     "Metadata",
     "MetadataValue",
     "ProgressCallback",
+    "ReverseLookup",
     "Stage",
+    "UploadedImage",
     "Vector",
     "VectorRecord",
 ]
@@ -174,3 +180,70 @@ class IndexReport:
             f"discovered {self.discovered}, indexed {self.indexed}, skipped {self.skipped}, "
             f"failed {self.failed} in {self.elapsed_seconds:.1f}s"
         )
+
+
+#: What a reverse image search looks for: pages showing the same picture, or alike ones.
+MatchKind = Literal["exact", "similar"]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedImage:
+    """A local image handed to a reverse-search service, ready to be looked up.
+
+    Exactly one of ``url`` and ``upload_id`` is set: ``url`` when the image now
+    lives at an ``http(s)`` address the service can fetch (an uploader that
+    hosts images), ``upload_id`` when the service keeps it under an id of its
+    own (SerpAPI's ``image_id``). ``expires_at`` (Unix seconds) is when the
+    service forgets it, if known; ``size_bytes`` is what was sent.
+    """
+
+    url: str | None = None
+    upload_id: str | None = None
+    expires_at: float | None = None
+    size_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.upload_id is None):
+            raise ConfigurationError("UploadedImage takes exactly one of url and upload_id")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupReport:
+    """What one reverse lookup cost and what became of the claims.
+
+    ``searches`` counts lookups sent to the service (one per kind asked for;
+    each is a paid search unless the service answered from its cache);
+    ``uploads`` counts local images handed over first. ``claimed`` counts the
+    candidates the service returned; each ends up in exactly one of ``kept``,
+    ``off_site`` (not on the sites asked for) or ``repeated`` (a page already
+    claimed by an earlier kind).
+    """
+
+    searches: int
+    uploads: int
+    claimed: int
+    kept: int
+    off_site: int
+    repeated: int
+    elapsed_seconds: float
+
+    def __str__(self) -> str:
+        searches = f"{self.searches} search" + ("" if self.searches == 1 else "es")
+        uploads = f"{self.uploads} upload" + ("" if self.uploads == 1 else "s")
+        return (
+            f"{searches}, {uploads}: claimed {self.claimed}, kept {self.kept}, "
+            f"off-site {self.off_site}, repeated {self.repeated} in {self.elapsed_seconds:.1f}s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseLookup:
+    """The pages a reverse-search service claims show an image. Claims, not yet verified.
+
+    ``exact`` holds pages claimed to show the same picture, best first;
+    ``similar`` pages showing alike pictures (empty unless asked for).
+    """
+
+    exact: tuple[ImageCandidate, ...]
+    similar: tuple[ImageCandidate, ...]
+    report: LookupReport

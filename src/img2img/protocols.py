@@ -10,12 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from img2img.models import EmbeddingSpace, Filter, ImageCandidate, Match, Vector, VectorRecord
+from img2img.models import (
+    EmbeddingSpace,
+    Filter,
+    ImageCandidate,
+    Match,
+    MatchKind,
+    UploadedImage,
+    Vector,
+    VectorRecord,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Embedder", "Fetcher", "ImageSource", "TextEmbedder", "VectorStore"]
+__all__ = [
+    "Embedder",
+    "Fetcher",
+    "ImageSource",
+    "ImageUploader",
+    "ReverseImageSource",
+    "TextEmbedder",
+    "VectorStore",
+]
 
 
 @runtime_checkable
@@ -31,6 +48,51 @@ class ImageSource(Protocol):
     """
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]: ...
+
+
+@runtime_checkable
+class ReverseImageSource(Protocol):
+    """Finds pages that show a given image: reverse image search (Google Lens, TinEye …).
+
+    ``lookup`` takes the query image as an ``http(s)`` URL the service can
+    fetch itself, or as an :class:`~img2img.models.UploadedImage` that
+    ``upload`` returned. ``kind="exact"`` asks for pages showing the same
+    picture, ``kind="similar"`` for pages showing alike pictures; another kind
+    raises :class:`~img2img.errors.ConfigurationError`. It yields at most
+    ``limit`` candidates, best first, lazily: nothing is sent to the service
+    before the first candidate is asked for. Image URLs are ``http(s)`` and
+    unique within one call; ``page_url`` is the page claimed to show the image.
+    These are the service's claims, not verified copies. An empty answer is an
+    empty iterator, not an error.
+
+    ``upload`` hands a local image (its encoded bytes) to the service and
+    returns the reference ``lookup`` takes; a source that can only see public
+    URLs raises :class:`~img2img.errors.ConfigurationError` saying so.
+
+    Systemic failures (bad key, spent quota, service down, an upload the plan
+    does not allow) raise :class:`~img2img.errors.ServiceError` subclasses.
+    """
+
+    def lookup(
+        self, image: str | UploadedImage, *, kind: MatchKind = "exact", limit: int = 100
+    ) -> Iterator[ImageCandidate]: ...
+
+    def upload(self, data: bytes) -> UploadedImage: ...
+
+
+@runtime_checkable
+class ImageUploader(Protocol):
+    """Makes a local image visible to a reverse-search service.
+
+    ``upload`` takes the image's encoded bytes (JPEG, PNG, …) and returns an
+    :class:`~img2img.models.UploadedImage`: a public ``http(s)`` URL where the
+    image now is, or an id the service gave it. It may re-encode or shrink the
+    image to fit the service's limits. Raises
+    :class:`~img2img.errors.InvalidImageError` for bytes that are not an image
+    and :class:`~img2img.errors.ImageUploadError` when the service refuses.
+    """
+
+    def upload(self, data: bytes) -> UploadedImage: ...
 
 
 @runtime_checkable

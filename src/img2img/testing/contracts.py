@@ -16,6 +16,8 @@ Subclass a suite in your test module and provide one fixture::
 - ``EmbedderContract`` needs ``embedder``.
 - ``ImageSourceContract`` needs ``source``: one that yields at least
   ``minimum_results`` candidates for ``keyphrase``.
+- ``ReverseImageSourceContract`` needs ``reverse_source``: one that claims at
+  least ``minimum_results`` pages of each kind for ``query_url``, and can upload.
 
 Every img2img adapter runs these same tests; yours can too. pytest must be
 installed to import this module.
@@ -36,10 +38,16 @@ from img2img.errors import (
     InvalidMetadataError,
     InvalidVectorError,
 )
-from img2img.models import EmbeddingSpace, ImageCandidate, Match, VectorRecord
-from img2img.protocols import Embedder, ImageSource, VectorStore
+from img2img.models import EmbeddingSpace, ImageCandidate, Match, UploadedImage, VectorRecord
+from img2img.protocols import Embedder, ImageSource, ReverseImageSource, VectorStore
 
-__all__ = ["EmbedderContract", "ImageSourceContract", "VectorStoreContract", "sample_images"]
+__all__ = [
+    "EmbedderContract",
+    "ImageSourceContract",
+    "ReverseImageSourceContract",
+    "VectorStoreContract",
+    "sample_images",
+]
 
 
 def _unit(seed: int, dimension: int) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -338,3 +346,59 @@ class ImageSourceContract:
                 assert isinstance(value, (str, int, float, bool)) or (
                     isinstance(value, list) and all(isinstance(v, str) for v in value)
                 )
+
+
+def _storable(candidate: ImageCandidate) -> bool:
+    return all(
+        isinstance(key, str)
+        and (
+            isinstance(value, (str, int, float, bool))
+            or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        )
+        for key, value in candidate.extra.items()
+    )
+
+
+class ReverseImageSourceContract:
+    """The ``ReverseImageSource`` behaviour every reverse source shares.
+
+    Provide a ``reverse_source`` fixture.
+    """
+
+    query_url = "https://photos.example.org/eiffel.jpg"
+    minimum_results = 2
+
+    def test_is_a_reverse_image_source(self, reverse_source: ReverseImageSource) -> None:
+        assert isinstance(reverse_source, ReverseImageSource)
+
+    @pytest.mark.parametrize("kind", ["exact", "similar"])
+    def test_claims_pages_with_http_urls(
+        self, reverse_source: ReverseImageSource, kind: Any
+    ) -> None:
+        claims = list(reverse_source.lookup(self.query_url, kind=kind))
+        assert len(claims) >= self.minimum_results
+        for claim in claims:
+            assert isinstance(claim, ImageCandidate)
+            assert claim.image_url.split(":", 1)[0] in ("http", "https")
+            assert claim.page_url is None or claim.page_url.split(":", 1)[0] in ("http", "https")
+            assert _storable(claim)
+        urls = [claim.image_url for claim in claims]
+        assert len(urls) == len(set(urls))
+
+    def test_respects_limit(self, reverse_source: ReverseImageSource) -> None:
+        assert len(list(reverse_source.lookup(self.query_url, limit=1))) == 1
+
+    def test_an_unknown_kind_is_refused(self, reverse_source: ReverseImageSource) -> None:
+        with pytest.raises(ConfigurationError):
+            list(reverse_source.lookup(self.query_url, kind="nearly"))  # type: ignore[arg-type]
+
+    def test_an_upload_can_be_looked_up(self, reverse_source: ReverseImageSource) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        sample_images()[0].save(buffer, format="PNG")
+        uploaded = reverse_source.upload(buffer.getvalue())
+        assert isinstance(uploaded, UploadedImage)
+        assert (uploaded.url is None) != (uploaded.upload_id is None)
+        claims = list(reverse_source.lookup(uploaded, kind="exact"))
+        assert all(isinstance(claim, ImageCandidate) for claim in claims)

@@ -1,4 +1,4 @@
-"""FakeSerpApi: SerpAPI's ``google_images`` search on 127.0.0.1, for tests.
+"""FakeSerpApi: SerpAPI's ``google_images`` and ``google_lens`` searches on 127.0.0.1, for tests.
 
     with FakeSerpApi(total_results=250) as serp:
         source = serp.source()  # SerpApiSource(api_key=serp.api_key, base_url=serp.url)
@@ -11,6 +11,9 @@ results generated from the query, and SerpAPI's error bodies: 401 for a wrong
 key, 200 with "hasn't returned any results" past the end. Faults queued with
 :meth:`FakeSerpApi.queue` are served first, one per search, so a test can play
 a 429 then a 500 then a good page. Every request is recorded.
+
+``engine=google_lens`` searches and the ``POST /image`` upload are answered by
+:attr:`FakeSerpApi.lens`, a :class:`~img2img.testing.fake_lens.FakeLens`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from img2img.closing import Closing
+from img2img.testing.fake_lens import FakeLens
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 if TYPE_CHECKING:
     from img2img.sources.serpapi.google_images import SerpApiSource
+    from img2img.sources.serpapi.google_lens import GoogleLensSource
 
 __all__ = ["DEFAULT_SITES", "FakeSerpApi"]
 
@@ -83,6 +88,8 @@ class FakeSerpApi(Closing):
         self._faults: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._handle)
+        #: The Google Lens searches and image uploads; see :class:`FakeLens`.
+        self.lens = FakeLens(self)
         self.reset(
             total_results=total_results,
             image_base_url=image_base_url,
@@ -120,6 +127,7 @@ class FakeSerpApi(Closing):
             self.latency = latency
             self._faults.clear()
             self._server.requests.clear()
+        self.lens.reset()
 
     def queue(self, *replies: Reply) -> None:
         """Serve these replies, in order, to the next searches before answering normally."""
@@ -135,6 +143,13 @@ class FakeSerpApi(Closing):
 
         options.setdefault("api_key", self.api_key)
         return SerpApiSource(base_url=self.url, **options)
+
+    def lens_source(self, **options: Any) -> GoogleLensSource:
+        """A :class:`GoogleLensSource` pointed at this server with its key (``options`` passed on)."""
+        from img2img.sources.serpapi.google_lens import GoogleLensSource
+
+        options.setdefault("api_key", self.api_key)
+        return GoogleLensSource(base_url=self.url, **options)
 
     @property
     def url(self) -> str:
@@ -161,10 +176,14 @@ class FakeSerpApi(Closing):
             fault = self._faults.popleft() if self._faults else None
         if fault is not None:
             return fault
+        if request.path == "/image":
+            return self.lens.upload(request)
         if request.path not in ("/search", "/search.json"):
             return self.error(404, f"Unknown path {request.path}")
         if request.param("api_key") != self.api_key:
             return self.error(401, self.INVALID_KEY)
+        if request.param("engine") == "google_lens":
+            return self.lens.search(request)
         if request.param("engine") != "google_images":
             return self.error(400, "Unsupported `engine` parameter.")
         query = request.param("q") or ""

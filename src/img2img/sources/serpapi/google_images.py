@@ -7,13 +7,18 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from img2img.errors import ConfigurationError
 from img2img.models import ImageCandidate, MetadataValue
 from img2img.net.retry import RetryPolicy
 from img2img.provenance import domain_of, normalise_url
+from img2img.sources.serpapi.fields import host_like as _host_like
+from img2img.sources.serpapi.fields import http_url as _http_url
+from img2img.sources.serpapi.fields import size as _size
+from img2img.sources.serpapi.fields import text as _text
 from img2img.sources.serpapi.http import KEY_HELP, SearchCall
+from img2img.sources.serpapi.sites import SOCIAL_MEDIA_SITES
+from img2img.sources.serpapi.sites import clean_site as _clean_site
 
 __all__ = [
     "API_KEY_ENV",
@@ -33,31 +38,8 @@ PAGE_SIZE = 100
 #: Pages fetched beyond ``limit / PAGE_SIZE`` to make up for dropped duplicates.
 _SPARE_PAGES = 2
 DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=30.0)
-#: Sites where people post pictures, for ``SerpApiSource(sites=SOCIAL_MEDIA_SITES)``.
-SOCIAL_MEDIA_SITES = (
-    "instagram.com",
-    "facebook.com",
-    "x.com",
-    "twitter.com",
-    "pinterest.com",
-    "reddit.com",
-    "tiktok.com",
-    "tumblr.com",
-    "flickr.com",
-)
 # Set by the source itself; a caller's ``params`` may not override them.
 _RESERVED_PARAMS = frozenset({"engine", "q", "ijn", "api_key", "output", "source"})
-_FORBIDDEN_IN_SITE = frozenset(' \t\n"()')
-
-
-def _clean_site(site: str) -> str:
-    text = site.strip().lower()
-    if "://" in text:
-        text = text.split("://", 1)[1]
-    text = text.removeprefix("www.").rstrip("/")
-    if not text or "." not in text or _FORBIDDEN_IN_SITE & set(text):
-        raise ConfigurationError(f"not a site for a site: filter: {site!r}")
-    return text
 
 
 def build_query(
@@ -77,37 +59,6 @@ def build_query(
     for site in exclude_sites:
         query += f" -site:{_clean_site(site)}"
     return query
-
-
-def _http_url(value: object) -> str | None:
-    """``value`` if it is an absolute ``http(s)`` URL, else ``None``.
-
-    A remote service decides these URLs; anything else (``file://``,
-    ``data:``) must never reach the fetcher.
-    """
-    if not isinstance(value, str):
-        return None
-    parts = urlsplit(value.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return value.strip()
-
-
-def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _size(value: object) -> int | None:
-    # bool is an int in Python; a size of True is nonsense.
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return None
-
-
-def _host_like(value: str | None) -> str | None:
-    if value and "." in value and not _FORBIDDEN_IN_SITE & set(value) and "/" not in value:
-        return value.lower().removeprefix("www.")
-    return None
 
 
 def candidate_from_result(result: Mapping[str, Any], *, rank: int) -> ImageCandidate | None:
