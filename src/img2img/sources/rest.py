@@ -215,7 +215,9 @@ class ApiClient(Closing):
             )
         if status >= 500:
             raise Retryable(
-                ServiceUnavailableError(f"{self.service} failed: HTTP {status}", status_code=status),
+                ServiceUnavailableError(
+                    f"{self.service} failed: HTTP {status}", status_code=status
+                ),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if limit.remaining is not None and limit.remaining < 1 and limit.reset_after:

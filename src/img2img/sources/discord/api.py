@@ -28,8 +28,7 @@ TOKEN_HELP = (
     "bot's token: Discord Developer Portal -> your application -> Bot -> Reset Token"
 )
 READ_HELP = (
-    "invite the bot to the server and give it View Channel and Read Message History "
-    "in this channel"
+    "invite the bot to the server and give it View Channel and Read Message History in this channel"
 )
 # Discord asks bots to name themselves this way: "DiscordBot ($url, $version)".
 USER_AGENT = f"DiscordBot (https://github.com/img2img/img2img, {__version__})"

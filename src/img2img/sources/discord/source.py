@@ -224,9 +224,9 @@ class DiscordSource:
             ids = [m for m in (text(message.get("id")) for message in page) if m and m.isdigit()]
             for message in page:
                 message_id = text(message.get("id"))
-                if since_ms is not None and message_id and message_id.isdigit():
-                    if _sent_at_ms(message_id) < since_ms:
-                        return
+                sent_ms = _sent_at_ms(message_id) if message_id and message_id.isdigit() else None
+                if since_ms is not None and sent_ms is not None and sent_ms < since_ms:
+                    return
                 yield message
                 read += 1
                 if self.max_messages is not None and read >= self.max_messages:
