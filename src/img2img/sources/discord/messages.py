@@ -76,12 +76,21 @@ def dedup_key(url: str) -> str:
 
 def message_text(message: Mapping[str, Any]) -> str:
     """The words a keyphrase is matched against: content, embed titles and
-    descriptions, attachment names and descriptions (alt text)."""
-    pieces = [message.get("content")]
-    for embed in _dicts(message.get("embeds")):
-        pieces += [embed.get("title"), embed.get("description")]
-    for attachment in _dicts(message.get("attachments")):
-        pieces += [attachment.get("filename"), attachment.get("description")]
+    descriptions, attachment names and descriptions (alt text), of the message
+    and of the messages it forwards."""
+    bodies = [message]
+    bodies += [
+        s["message"]
+        for s in _dicts(message.get("message_snapshots"))
+        if isinstance(s.get("message"), Mapping)
+    ]
+    pieces: list[object] = []
+    for body in bodies:
+        pieces.append(body.get("content"))
+        for embed in _dicts(body.get("embeds")):
+            pieces += [embed.get("title"), embed.get("description")]
+        for attachment in _dicts(body.get("attachments")):
+            pieces += [attachment.get("filename"), attachment.get("description")]
     return "\n".join(piece for piece in pieces if isinstance(piece, str))
 
 
@@ -193,7 +202,8 @@ def candidates_from_message(
             yield ImageCandidate(
                 image_url=url,
                 page_url=page,
-                title=_title(message, fallback if isinstance(fallback, str) else None),
+                title=_title(message, None)
+                or _title(body, fallback if isinstance(fallback, str) else None),
                 domain="discord.com",
                 width=width if isinstance(width, int) else None,
                 height=height if isinstance(height, int) else None,
