@@ -270,12 +270,16 @@ class FakeReddit(Closing):
             self._posts.setdefault(subreddit.lower(), []).extend(dict(p) for p in posts)
 
     def populate(self, subreddit: str, count: int, *, text: str = "eiffel tower") -> None:
-        """Fill a subreddit with ``count`` image posts titled ``"<text> #n"``, newest last."""
+        """Fill a subreddit with ``count`` image posts titled ``"<text> #n"``, newest last;
+        ids start with the subreddit's first four letters (``art00007``)."""
         self.add_posts(
             subreddit,
             [
                 reddit_image_post(
-                    f"p{n:05d}", subreddit, f"{text} #{n}", created_utc=_CREATED - (count - n) * 60
+                    f"{subreddit.lower()[:4]}{n:05d}",
+                    subreddit,
+                    f"{text} #{n}",
+                    created_utc=_CREATED - (count - n) * 60,
                 )
                 for n in range(count)
             ],
