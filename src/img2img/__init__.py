@@ -52,7 +52,12 @@ from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.net.retry import RetryPolicy
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.sources.bluesky.source import BlueskySource
+from img2img.sources.discord.source import DiscordSource
 from img2img.sources.folder import FolderSource
+from img2img.sources.parts import PartFailure
+from img2img.sources.patreon.source import PatreonSource
+from img2img.sources.reddit.source import RedditSource
 from img2img.sources.serpapi.google_images import SerpApiSource
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
@@ -63,8 +68,10 @@ from img2img.stores.pinecone.store import PineconeStore
 __all__ = [
     "AuthenticationError",
     "BlockedURLError",
+    "BlueskySource",
     "ClipEmbedder",
     "ConfigurationError",
+    "DiscordSource",
     "EfficientNetEmbedder",
     "Embedder",
     "EmbeddingSpace",
@@ -93,8 +100,11 @@ __all__ = [
     "Match",
     "MissingDependencyError",
     "ModelUnavailableError",
+    "PartFailure",
+    "PatreonSource",
     "PineconeStore",
     "RateLimitError",
+    "RedditSource",
     "ResponseTooLargeError",
     "RetryPolicy",
     "SerpApiSource",
