@@ -12,14 +12,14 @@ from img2img import HashEmbedder, HttpFetcher, ImageSearchClient, InMemoryStore
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.sources.discord.source import PAGE_SIZE, DiscordSource
 from img2img.testing.contracts import ImageSourceContract
-from img2img.testing.fake_discord import (
-    FakeDiscord,
+from img2img.testing.discord_objects import (
     discord_attachment,
     discord_embed,
     discord_message,
     signed_cdn_url,
     snowflake,
 )
+from img2img.testing.fake_discord import FakeDiscord
 
 
 def png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:

@@ -8,8 +8,8 @@ from reddit_helpers import assert_provenance, recorded_posts
 from img2img.sources.reddit.posts import candidates_from_post, unescape_url
 from img2img.sources.reddit.source import DEFAULT_USER_AGENT, PAGE_SIZE, RedditSource
 from img2img.testing.contracts import ImageSourceContract
-from img2img.testing.fake_reddit import (
-    FakeReddit,
+from img2img.testing.fake_reddit import FakeReddit
+from img2img.testing.reddit_posts import (
     reddit_gallery_post,
     reddit_image_post,
     reddit_link_post,
