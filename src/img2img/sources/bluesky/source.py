@@ -208,16 +208,31 @@ class BlueskySource:
     ) -> Iterator[ImageCandidate]:
         if limit < 1:
             return
+        seen: set[str] = set()
+        position = 0
+        for post in self._posts(query, credentials):
+            for candidate in candidates_from_post(post):
+                key = normalise_url(candidate.image_url)
+                if key in seen:
+                    continue
+                seen.add(key)
+                position += 1
+                yield replace(candidate, position=position)
+                if position >= limit:
+                    return
+
+    def _posts(
+        self, query: str, credentials: tuple[str, str] | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """The search's post views, page after page, for ``max_pages`` pages at most."""
         if credentials is None:
             api = ApiClient(base_url=self.appview_url, headers=self._headers(), **self._options())
         else:
             api = self._signed_in(credentials)
-        seen: set[str] = set()
-        position = 0
         cursor: str | None = None
         renewed = False
+        page = 0
         try:
-            page = 0
             while page < self.max_pages:
                 params = {"q": query, "limit": str(PAGE_SIZE), "sort": self.sort, **self.filters}
                 if cursor is not None:
@@ -229,32 +244,23 @@ class BlueskySource:
                     api = self._signed_in(credentials)
                     renewed = True
                     continue
+                if reply.status == 403 and credentials is None and page > 0:
+                    log.warning(
+                        "Bluesky stopped anonymous search after %d pages; %s for more",
+                        page,
+                        CREDENTIALS_HELP,
+                    )
+                    return
                 if not reply.ok:
-                    if reply.status == 403 and credentials is None and page > 0:
-                        log.warning(
-                            "Bluesky stopped anonymous search after %d pages; %s for more",
-                            page,
-                            CREDENTIALS_HELP,
-                        )
-                        return
                     self._raise(reply, credentials is not None)
                 payload = reply.payload if isinstance(reply.payload, Mapping) else {}
                 posts = payload.get("posts")
-                posts = (
+                found = (
                     [p for p in posts if isinstance(p, Mapping)] if isinstance(posts, list) else []
                 )
-                for post in posts:
-                    for candidate in candidates_from_post(post):
-                        key = normalise_url(candidate.image_url)
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        position += 1
-                        yield replace(candidate, position=position)
-                        if position >= limit:
-                            return
+                yield from found
                 next_cursor = text(payload.get("cursor"))
-                if not posts or next_cursor is None or next_cursor == cursor:
+                if not found or next_cursor is None or next_cursor == cursor:
                     return
                 cursor = next_cursor
                 page += 1
