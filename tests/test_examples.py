@@ -30,3 +30,12 @@ def test_index_keyphrase_runs_against_the_local_stand_ins() -> None:
     first = out.split("is posted:\n", 1)[1].splitlines()[0]
     assert first.split()[1] == "instagram.com"
     assert first.endswith("/post/eiffel-tower-postcard-3")
+
+
+def test_discord_reposts_finds_the_reposted_artwork_offline() -> None:
+    out = run_example(str(EXAMPLES / "discord_reposts.py"))
+    assert "discovered 15, indexed 15" in out
+    assert "skipped channel 1300" in out  # the channel closed to the bot
+    first = out.split("Where the artwork appears:\n", 1)[1].splitlines()[0]
+    assert "#fan-art by reposter" in first
+    assert "Repost found at rank 1: https://discord.com/channels/" in out

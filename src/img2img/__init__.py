@@ -65,7 +65,12 @@ from img2img.protocols import (
     VectorStore,
 )
 from img2img.reverse import reverse_lookup
+from img2img.sources.bluesky.source import BlueskySource
+from img2img.sources.discord.source import DiscordSource
 from img2img.sources.folder import FolderSource
+from img2img.sources.parts import PartFailure
+from img2img.sources.patreon.source import PatreonSource
+from img2img.sources.reddit.source import RedditSource
 from img2img.sources.serpapi.google_images import SerpApiSource
 from img2img.sources.serpapi.google_lens import GoogleLensSource
 from img2img.sources.serpapi.sites import SOCIAL_MEDIA_SITES
@@ -79,8 +84,10 @@ from img2img.stores.pinecone.store import PineconeStore
 __all__ = [
     "AuthenticationError",
     "BlockedURLError",
+    "BlueskySource",
     "ClipEmbedder",
     "ConfigurationError",
+    "DiscordSource",
     "EfficientNetEmbedder",
     "Embedder",
     "EmbeddingSpace",
@@ -113,8 +120,11 @@ __all__ = [
     "Match",
     "MissingDependencyError",
     "ModelUnavailableError",
+    "PartFailure",
+    "PatreonSource",
     "PineconeStore",
     "RateLimitError",
+    "RedditSource",
     "ResponseTooLargeError",
     "RetryPolicy",
     "ReverseImageSource",

@@ -1,0 +1,290 @@
+"""BlueskySource: images in Bluesky posts found by AT Protocol post search."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from img2img._version import __version__
+from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
+from img2img.models import ImageCandidate
+from img2img.net.retry import RetryPolicy
+from img2img.provenance import normalise_url
+from img2img.sources.bluesky.posts import candidates_from_post
+from img2img.sources.fields import http_url, text
+from img2img.sources.rest import ApiClient, ApiReply, RateLimit
+
+__all__ = [
+    "DEFAULT_APPVIEW_URL",
+    "DEFAULT_PDS_URL",
+    "HANDLE_ENV",
+    "PAGE_SIZE",
+    "PASSWORD_ENV",
+    "BlueskySource",
+    "bluesky_limits",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_APPVIEW_URL = "https://public.api.bsky.app"
+DEFAULT_PDS_URL = "https://bsky.social"
+HANDLE_ENV = "BLUESKY_HANDLE"
+PASSWORD_ENV = "BLUESKY_APP_PASSWORD"
+#: Posts per search request: the lexicon's maximum.
+PAGE_SIZE = 100
+SORTS = ("latest", "top")
+DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=60.0)
+CREDENTIALS_HELP = (
+    f"set {HANDLE_ENV} to your handle and {PASSWORD_ENV} to an app password "
+    "(Bluesky -> Settings -> Privacy and security -> App passwords), or pass "
+    "BlueskySource(handle=..., app_password=...)"
+)
+_SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+_CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
+
+
+def bluesky_limits(response: httpx.Response, payload: Any) -> RateLimit:
+    """``RateLimit-Remaining`` and ``RateLimit-Reset`` (a Unix time) as seconds from now."""
+
+    def number(name: str) -> float | None:
+        try:
+            value = response.headers.get(name)
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    reset = number("RateLimit-Reset")
+    return RateLimit(
+        remaining=number("RateLimit-Remaining"),
+        reset_after=max(0.0, reset - time.time()) if reset is not None else None,
+    )
+
+
+def _error(reply: ApiReply) -> tuple[str | None, str]:
+    """The XRPC error name and message of a failed reply."""
+    payload = reply.payload
+    if isinstance(payload, Mapping):
+        return text(payload.get("error")), text(payload.get("message")) or f"HTTP {reply.status}"
+    return None, f"HTTP {reply.status}"
+
+
+class BlueskySource:
+    """An ``ImageSource`` over Bluesky posts, through ``app.bsky.feed.searchPosts``.
+
+    Args:
+        handle, app_password: an account to search as; default to
+            ``BLUESKY_HANDLE`` and ``BLUESKY_APP_PASSWORD``. Without them the
+            source asks the public AppView, which Bluesky often limits to
+            the first page of results or closes to anonymous search.
+        sort: ``latest`` (default) or ``top``.
+        language: only posts in this language (``"en"``).
+        author: only posts by this handle or DID.
+        since, until: only posts created in this range (ISO 8601, e.g.
+            ``"2026-01-01T00:00:00Z"``, or a date ``"2026-01-01"``).
+        max_pages: search pages read at most (Bluesky's cursor "may not
+            necessarily allow scrolling through the entire result set").
+        timeout, retry: per request; 429 and 5xx are retried, waiting as
+            ``Retry-After`` or ``RateLimit-Reset`` say.
+        appview_url: where anonymous searches go; pds_url: where an account
+            signs in and searches. Tests point both at
+            :class:`img2img.testing.fake_bluesky.FakeBluesky`.
+        sleep: how to wait for rate limits (tests pass a recorder).
+
+    ``discover(keyphrase)`` pages through search results 100 posts at a time
+    with ``cursor``; images of each post (``fullsize``, with ``thumb`` as the
+    thumbnail and ``alt`` text and aspect ratio in ``extra``) become
+    candidates whose page is ``https://bsky.app/profile/{handle}/post/{rkey}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        handle: str | None = None,
+        app_password: str | None = None,
+        sort: str = "latest",
+        language: str | None = None,
+        author: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        max_pages: int = 10,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        appview_url: str = DEFAULT_APPVIEW_URL,
+        pds_url: str = DEFAULT_PDS_URL,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if sort not in SORTS:
+            raise ConfigurationError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
+        if max_pages < 1 or not timeout > 0:
+            raise ConfigurationError("max_pages must be at least 1 and timeout positive")
+        for url in (appview_url, pds_url):
+            if http_url(url) is None:
+                raise ConfigurationError(f"not an http(s) URL: {url!r}")
+        self.sort = sort
+        self.filters = {
+            key: value.strip()
+            for key, value in {
+                "lang": language,
+                "author": author,
+                "since": since,
+                "until": until,
+            }.items()
+            if value and value.strip()
+        }
+        self.max_pages = max_pages
+        self.timeout = timeout
+        self.retry = retry if retry is not None else DEFAULT_RETRY
+        self.appview_url = appview_url
+        self.pds_url = pds_url
+        self._handle = handle
+        self._password = app_password
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return (
+            f"BlueskySource(sort={self.sort!r}, filters={self.filters!r}, "
+            f"appview_url={self.appview_url!r}, pds_url={self.pds_url!r})"
+        )
+
+    def _credentials(self) -> tuple[str, str] | None:
+        handle = (self._handle or os.environ.get(HANDLE_ENV, "")).strip().removeprefix("@")
+        password = (self._password or os.environ.get(PASSWORD_ENV, "")).strip()
+        if bool(handle) != bool(password):
+            raise ConfigurationError(
+                f"BlueskySource needs both a handle and a password: {CREDENTIALS_HELP}"
+            )
+        return (handle, password) if handle else None
+
+    def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
+        """Yield up to ``limit`` distinct images of posts found for ``keyphrase``."""
+        query = " ".join(keyphrase.split())
+        if not query:
+            raise ConfigurationError("BlueskySource needs a keyphrase: post search takes a query")
+        return self._discover(query, limit, self._credentials())
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "service": "Bluesky",
+            "timeout": self.timeout,
+            "retry": self.retry,
+            "limits": bluesky_limits,
+            "sleep": self._sleep,
+        }
+
+    def _headers(self) -> dict[str, str]:
+        return {"User-Agent": f"img2img/{__version__} (+https://github.com/img2img/img2img)"}
+
+    def _signed_in(self, credentials: tuple[str, str]) -> ApiClient:
+        """A client on the PDS carrying a fresh session's access token."""
+        handle, password = credentials
+        with ApiClient(
+            base_url=self.pds_url, headers=self._headers(), secrets=[password], **self._options()
+        ) as login:
+            reply = login.request(
+                "POST", _CREATE_SESSION, json_body={"identifier": handle, "password": password}
+            )
+        name, message = _error(reply)
+        token = reply.payload.get("accessJwt") if isinstance(reply.payload, Mapping) else None
+        if reply.status in (400, 401) and not reply.ok:
+            raise AuthenticationError(
+                f"Bluesky refused the sign-in ({name or reply.status}: {message}): {CREDENTIALS_HELP}",
+                status_code=reply.status,
+            )
+        if not reply.ok or not isinstance(token, str):
+            raise ServiceError(f"Bluesky sign-in failed: {message}", status_code=reply.status)
+        headers = {**self._headers(), "Authorization": f"Bearer {token}"}
+        return ApiClient(
+            base_url=self.pds_url, headers=headers, secrets=[password, token], **self._options()
+        )
+
+    def _discover(
+        self, query: str, limit: int, credentials: tuple[str, str] | None
+    ) -> Iterator[ImageCandidate]:
+        if limit < 1:
+            return
+        seen: set[str] = set()
+        position = 0
+        for post in self._posts(query, credentials):
+            for candidate in candidates_from_post(post):
+                key = normalise_url(candidate.image_url)
+                if key in seen:
+                    continue
+                seen.add(key)
+                position += 1
+                yield replace(candidate, position=position)
+                if position >= limit:
+                    return
+
+    def _posts(
+        self, query: str, credentials: tuple[str, str] | None
+    ) -> Iterator[Mapping[str, Any]]:
+        """The search's post views, page after page, for ``max_pages`` pages at most."""
+        if credentials is None:
+            api = ApiClient(base_url=self.appview_url, headers=self._headers(), **self._options())
+        else:
+            api = self._signed_in(credentials)
+        cursor: str | None = None
+        renewed = False
+        page = 0
+        try:
+            while page < self.max_pages:
+                params = {"q": query, "limit": str(PAGE_SIZE), "sort": self.sort, **self.filters}
+                if cursor is not None:
+                    params["cursor"] = cursor
+                reply = api.get(_SEARCH, params)
+                if _error(reply)[0] == "ExpiredToken" and credentials is not None and not renewed:
+                    # Access tokens live minutes; one fresh session is enough for a run.
+                    api.close()
+                    api = self._signed_in(credentials)
+                    renewed = True
+                    continue
+                if reply.status == 403 and credentials is None and page > 0:
+                    log.warning(
+                        "Bluesky stopped anonymous search after %d pages; %s for more",
+                        page,
+                        CREDENTIALS_HELP,
+                    )
+                    return
+                if not reply.ok:
+                    self._raise(reply, credentials is not None)
+                payload = reply.payload if isinstance(reply.payload, Mapping) else {}
+                posts = payload.get("posts")
+                found = (
+                    [p for p in posts if isinstance(p, Mapping)] if isinstance(posts, list) else []
+                )
+                yield from found
+                next_cursor = text(payload.get("cursor"))
+                if not found or next_cursor is None or next_cursor == cursor:
+                    return
+                cursor = next_cursor
+                page += 1
+        finally:
+            api.close()
+
+    def _raise(self, reply: ApiReply, signed_in: bool) -> None:
+        name, message = _error(reply)
+        if reply.status in (401, 403) or name in (
+            "AuthenticationRequired",
+            "ExpiredToken",
+            "InvalidToken",
+        ):
+            detail = f"{name or 'HTTP ' + str(reply.status)}: {message}"
+            why = (
+                "Bluesky refused the session"
+                if signed_in
+                else "Bluesky refuses anonymous post search right now"
+            )
+            raise AuthenticationError(
+                f"{why} ({detail}): {CREDENTIALS_HELP}", status_code=reply.status
+            )
+        if name == "BadQueryString":
+            raise ConfigurationError(f"Bluesky cannot search for that query: {message}")
+        raise ServiceError(
+            f"Bluesky search failed ({name or reply.status}): {message}", status_code=reply.status
+        )

@@ -1,0 +1,264 @@
+"""PatreonSource: the images in a creator's Patreon posts, through the Patreon API v2."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from img2img._version import __version__
+from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
+from img2img.models import ImageCandidate
+from img2img.net.retry import RetryPolicy
+from img2img.sources.fields import http_url, keyphrase_words, text
+from img2img.sources.parts import PartFailure, PartLog
+from img2img.sources.patreon.posts import candidates_from_post, dedup_key
+from img2img.sources.rest import ApiClient, ApiReply, RateLimit
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "PAGE_SIZE",
+    "POST_FIELDS",
+    "TOKEN_ENV",
+    "PatreonSource",
+    "patreon_limits",
+]
+
+DEFAULT_BASE_URL = "https://www.patreon.com"
+TOKEN_ENV = "PATREON_ACCESS_TOKEN"
+TOKEN_HELP = (
+    f"set {TOKEN_ENV} (or pass PatreonSource(access_token=...)) to your creator access "
+    "token: https://www.patreon.com/portal/registration/register-clients -> your client "
+    "-> Creator's Access Token"
+)
+#: Posts per request.
+PAGE_SIZE = 50
+#: The documented post attributes requested: API v2 sends only the fields named,
+#: and refuses names it does not know.
+POST_FIELDS = "title,content,url,published_at,embed_data,embed_url,is_public,is_paid"
+DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=2.0, max_delay=60.0)
+_API = "/api/oauth2/v2"
+
+
+def _errors(payload: Any) -> list[Mapping[str, Any]]:
+    errors = payload.get("errors") if isinstance(payload, Mapping) else None
+    return [e for e in errors if isinstance(e, Mapping)] if isinstance(errors, list) else []
+
+
+def patreon_limits(response: httpx.Response, payload: Any) -> RateLimit:
+    """A 429's ``retry_after_seconds``, when its JSON:API error carries one."""
+    for error in _errors(payload):
+        wait = error.get("retry_after_seconds")
+        if isinstance(wait, (int, float)) and not isinstance(wait, bool):
+            return RateLimit(retry_after=float(wait))
+    return RateLimit()
+
+
+def _detail(reply: ApiReply) -> str:
+    for error in _errors(reply.payload):
+        name = text(error.get("code_name")) or text(error.get("title"))
+        detail = text(error.get("detail"))
+        if name or detail:
+            return f"HTTP {reply.status}, {': '.join(p for p in (name, detail) if p)}"
+    return f"HTTP {reply.status}"
+
+
+class PatreonSource:
+    """An ``ImageSource`` over the posts of Patreon campaigns the token's creator owns.
+
+    Args:
+        campaigns: campaign ids to read; empty reads every campaign of the
+            token (``GET /api/oauth2/v2/campaigns``; a creator has one).
+        access_token: the creator access token (scope ``campaigns.posts``);
+            defaults to ``PATREON_ACCESS_TOKEN``, read when ``discover`` is
+            called. Sent only in the ``Authorization`` header.
+        timeout, retry: per request; 429 and 5xx are retried.
+        base_url: where Patreon is; tests point it at
+            :class:`img2img.testing.fake_patreon.FakePatreon`.
+        sleep: how to wait for rate limits (tests pass a recorder).
+
+    ``discover(keyphrase)`` reads each campaign's posts
+    (``GET /api/oauth2/v2/campaigns/{id}/posts``) with the documented
+    ``fields[post]``, the post's user and campaign ``include``-d, paging with
+    the ``page[cursor]`` Patreon returns in ``meta.pagination.cursors.next``.
+    Posts whose title, text or embed hold every word of the keyphrase give
+    their images (an empty keyphrase takes every post): ``<img>`` tags of the
+    content and an embedded image link. The page is the post's URL.
+    """
+
+    def __init__(
+        self,
+        campaigns: Sequence[str | int] = (),
+        *,
+        access_token: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if isinstance(campaigns, (str, int)):
+            raise ConfigurationError("campaigns takes a list of ids, not one id")
+        cleaned = [str(c).strip() for c in campaigns]
+        for campaign in cleaned:
+            if not campaign.isdigit():
+                raise ConfigurationError(f"not a Patreon campaign id: {campaign!r}")
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        if http_url(base_url) is None:
+            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
+        self.campaigns = tuple(dict.fromkeys(cleaned))
+        self.timeout = timeout
+        self.retry = retry if retry is not None else DEFAULT_RETRY
+        self.base_url = base_url
+        self._token = access_token
+        self._sleep = sleep
+        #: Campaigns the last ``discover`` call skipped, and why.
+        self.failures: list[PartFailure] = []
+
+    def __repr__(self) -> str:
+        return f"PatreonSource(campaigns={list(self.campaigns)!r}, base_url={self.base_url!r})"
+
+    def _resolve_token(self) -> str:
+        token = (self._token or os.environ.get(TOKEN_ENV, "")).strip()
+        token = token.removeprefix("Bearer ").strip()
+        if not token:
+            raise ConfigurationError(f"PatreonSource needs an access token: {TOKEN_HELP}")
+        return token
+
+    def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
+        """Yield up to ``limit`` distinct images of posts matching ``keyphrase``, newest
+        campaign pages first as Patreon orders them."""
+        token = self._resolve_token()
+        self.failures = []
+        return self._discover(token, keyphrase_words(keyphrase), limit)
+
+    def _get(self, api: ApiClient, path: str, what: str, params: Mapping[str, str]) -> Any:
+        reply = api.get(path, params)
+        if reply.ok:
+            return reply.payload
+        detail = _detail(reply)
+        if reply.status == 401:
+            raise AuthenticationError(
+                f"Patreon refused the access token ({detail}): {TOKEN_HELP}", status_code=401
+            )
+        if reply.status == 403:
+            raise AuthenticationError(
+                f"the token may not read {what} ({detail}): a creator access token reads "
+                "only its own campaign's posts (scope campaigns.posts)",
+                status_code=403,
+            )
+        if reply.status in (404, 410):
+            raise ServiceError(f"Patreon has no {what} ({detail})", status_code=404)
+        raise ServiceError(f"Patreon failed on {what}: {detail}", status_code=reply.status)
+
+    def _campaign_ids(self, api: ApiClient) -> list[str]:
+        if self.campaigns:
+            return list(self.campaigns)
+        payload = self._get(
+            api, f"{_API}/campaigns", "the token's campaigns", {"fields[campaign]": "vanity,url"}
+        )
+        data = payload.get("data") if isinstance(payload, Mapping) else None
+        found = [
+            str(item["id"])
+            for item in (data if isinstance(data, list) else [])
+            if isinstance(item, Mapping) and text(item.get("id"))
+        ]
+        if not found:
+            raise ConfigurationError("the Patreon token owns no campaign: pass campaigns=[...]")
+        return found
+
+    def _discover(self, token: str, words: tuple[str, ...], limit: int) -> Iterator[ImageCandidate]:
+        if limit < 1:
+            return
+        parts = PartLog("Patreon")
+        self.failures = parts.failures
+        api = ApiClient(
+            service="Patreon",
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                # Patreon refuses requests without a User-Agent.
+                "User-Agent": f"img2img/{__version__} (+https://github.com/img2img/img2img)",
+            },
+            timeout=self.timeout,
+            retry=self.retry,
+            limits=patreon_limits,
+            secrets=[token],
+            sleep=self._sleep,
+        )
+        seen: set[str] = set()
+        position = 0
+        try:
+            for campaign_id in self._campaign_ids(api):
+                try:
+                    for post, included in self._posts(api, campaign_id, parts):
+                        for candidate in candidates_from_post(
+                            post, campaign_id=campaign_id, included=included, words=words
+                        ):
+                            key = dedup_key(candidate.image_url)
+                            if key in seen:
+                                continue
+                            seen.add(key)
+                            position += 1
+                            yield replace(candidate, position=position)
+                            if position >= limit:
+                                return
+                except ServiceError as exc:
+                    if exc.status_code not in (403, 404) or exc.status_code == 401:
+                        raise
+                    parts.skip(f"campaign {campaign_id}", exc)
+            parts.finish()
+        finally:
+            api.close()
+
+    def _posts(
+        self, api: ApiClient, campaign_id: str, parts: PartLog
+    ) -> Iterator[tuple[Mapping[str, Any], dict[tuple[str, str], Mapping[str, Any]]]]:
+        cursor: str | None = None
+        first = True
+        while True:
+            params = {
+                "fields[post]": POST_FIELDS,
+                "include": "user,campaign",
+                "fields[user]": "full_name,vanity",
+                "fields[campaign]": "vanity,url",
+                "page[count]": str(PAGE_SIZE),
+            }
+            if cursor is not None:
+                params["page[cursor]"] = cursor
+            payload = self._get(
+                api, f"{_API}/campaigns/{campaign_id}/posts", f"campaign {campaign_id}", params
+            )
+            if first:
+                parts.read += 1
+                first = False
+            if not isinstance(payload, Mapping):
+                raise ServiceError(f"Patreon sent campaign {campaign_id}'s posts as a non-object")
+            included = _included(payload.get("included"))
+            data = payload.get("data")
+            posts = [p for p in data if isinstance(p, Mapping)] if isinstance(data, list) else []
+            for post in posts:
+                yield post, included
+            next_cursor = _next_cursor(payload)
+            if not posts or next_cursor is None or next_cursor == cursor:
+                return
+            cursor = next_cursor
+
+
+def _included(value: object) -> dict[tuple[str, str], Mapping[str, Any]]:
+    found: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("attributes"), Mapping):
+            found[(str(item.get("type")), str(item.get("id")))] = item["attributes"]
+    return found
+
+
+def _next_cursor(payload: Mapping[str, Any]) -> str | None:
+    meta = payload.get("meta")
+    pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
+    cursors = pagination.get("cursors") if isinstance(pagination, Mapping) else None
+    return text(cursors.get("next")) if isinstance(cursors, Mapping) else None

@@ -1,0 +1,21 @@
+"""Fixtures for the Patreon source tests: a fresh loopback Patreon per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from img2img.testing.clock import ManualClock
+from img2img.testing.fake_patreon import FakePatreon
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def patreon() -> Iterator[FakePatreon]:
+    with FakePatreon() as fake:
+        yield fake
