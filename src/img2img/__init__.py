@@ -73,8 +73,8 @@ from img2img.sources.patreon.source import PatreonSource
 from img2img.sources.reddit.source import RedditSource
 from img2img.sources.serpapi.google_images import SerpApiSource
 from img2img.sources.serpapi.google_lens import GoogleLensSource
-from img2img.sources.serpapi.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.serpapi.upload import SerpApiImageUploader
+from img2img.sources.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
 from img2img.stores.local.store import LocalStore, default_store_path

@@ -21,7 +21,7 @@ from img2img.loading import ImageInput, is_http_url, local_image_bytes
 from img2img.models import ImageCandidate, LookupReport, MatchKind, ReverseLookup, UploadedImage
 from img2img.protocols import ReverseImageSource
 from img2img.provenance import domain_of, normalise_url
-from img2img.sources.serpapi.sites import clean_sites, on_sites
+from img2img.sources.sites import clean_sites, on_sites
 
 __all__ = ["reverse_lookup"]
 

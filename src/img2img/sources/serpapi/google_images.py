@@ -12,13 +12,13 @@ from img2img.errors import ConfigurationError
 from img2img.models import ImageCandidate, MetadataValue
 from img2img.net.retry import RetryPolicy
 from img2img.provenance import domain_of, normalise_url
-from img2img.sources.serpapi.fields import host_like as _host_like
-from img2img.sources.serpapi.fields import http_url as _http_url
-from img2img.sources.serpapi.fields import size as _size
-from img2img.sources.serpapi.fields import text as _text
+from img2img.sources.fields import http_url as _http_url
+from img2img.sources.fields import positive_int as _size
+from img2img.sources.fields import text as _text
 from img2img.sources.serpapi.http import KEY_HELP, SearchCall
-from img2img.sources.serpapi.sites import SOCIAL_MEDIA_SITES
-from img2img.sources.serpapi.sites import clean_site as _clean_site
+from img2img.sources.sites import SOCIAL_MEDIA_SITES
+from img2img.sources.sites import clean_site as _clean_site
+from img2img.sources.sites import host_like as _host_like
 
 __all__ = [
     "API_KEY_ENV",

@@ -14,10 +14,11 @@ from img2img.models import ImageCandidate, MatchKind, MetadataValue, UploadedIma
 from img2img.net.retry import RetryPolicy
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of, normalise_url
-from img2img.sources.serpapi.fields import host_like, http_url, size, text
+from img2img.sources.fields import http_url, positive_int, text
 from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
+from img2img.sources.sites import host_like
 
 __all__ = ["LENS_TYPES", "GoogleLensSource", "candidate_from_lens_result"]
 
@@ -77,9 +78,13 @@ def candidate_from_lens_result(
         return None
     page_url = http_url(result.get("link"))
     source = text(result.get("source"))
-    original_width = size(result.get("image_width")) or size(result.get("actual_image_width"))
-    original_height = size(result.get("image_height")) or size(result.get("actual_image_height"))
-    position = size(result.get("position")) or rank
+    original_width = positive_int(result.get("image_width")) or positive_int(
+        result.get("actual_image_width")
+    )
+    original_height = positive_int(result.get("image_height")) or positive_int(
+        result.get("actual_image_height")
+    )
+    position = positive_int(result.get("position")) or rank
     extra: dict[str, MetadataValue] = {
         "found_by": "google_lens",
         "lens_type": lens_type,
@@ -101,7 +106,10 @@ def candidate_from_lens_result(
         # The sizes describe the picture on the page, not the thumbnail standing in for it.
         if original_width and original_height:
             extra.update({"original_width": original_width, "original_height": original_height})
-        width, height = size(result.get("thumbnail_width")), size(result.get("thumbnail_height"))
+        width, height = (
+            positive_int(result.get("thumbnail_width")),
+            positive_int(result.get("thumbnail_height")),
+        )
     return ImageCandidate(
         image_url=image_url,
         page_url=page_url,

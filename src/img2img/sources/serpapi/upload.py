@@ -31,7 +31,7 @@ from img2img.errors import (
 from img2img.images import SNIFF_BYTES, decode_image, sniff_image_type
 from img2img.models import UploadedImage
 from img2img.net.retry import RetryPolicy
-from img2img.sources.serpapi.fields import http_url
+from img2img.sources.fields import http_url
 from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import FormPost, resolve_key
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from img2img.errors import ConfigurationError
-from img2img.sources.serpapi.fields import FORBIDDEN_IN_SITE
 
-__all__ = ["SOCIAL_MEDIA_SITES", "clean_site", "clean_sites", "on_sites"]
+__all__ = [
+    "FORBIDDEN_IN_SITE",
+    "SOCIAL_MEDIA_SITES",
+    "clean_site",
+    "clean_sites",
+    "host_like",
+    "on_sites",
+]
+
+#: Characters that cannot appear in a host name (and would break a ``site:`` operator).
+FORBIDDEN_IN_SITE = frozenset(' \t\n"()')
 
 #: Sites where people post pictures, e.g. for ``SerpApiSource(sites=SOCIAL_MEDIA_SITES)``.
 SOCIAL_MEDIA_SITES = (
@@ -56,3 +65,14 @@ def on_sites(host: str | None, sites: Iterable[str]) -> bool:
         return False
     host = host.lower().removeprefix("www.")
     return any(host == site or host.endswith("." + site) for site in sites)
+
+
+def host_like(value: str | None) -> str | None:
+    """``value`` lower-cased without ``www.`` when it looks like a host name (``pinterest.com``).
+
+    Services name a site sometimes by host and sometimes by name
+    (``"Wikimedia Commons"``); only the first is a domain.
+    """
+    if value and "." in value and not FORBIDDEN_IN_SITE & set(value) and "/" not in value:
+        return value.lower().removeprefix("www.")
+    return None
