@@ -144,6 +144,14 @@ def _inspect(path: Path) -> bool:
     return False
 
 
+def _why_not(path: Path, exc: OSError) -> str:
+    """What stops a store being made at ``path``: above all, a file where a folder must be."""
+    for parent in path.parents:
+        if parent.is_file():
+            return f"{parent} is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
 def _create(con: sqlite3.Connection) -> None:
     con.execute("BEGIN IMMEDIATE")
     try:
@@ -169,9 +177,12 @@ def open_store_file(path: Path) -> sqlite3.Connection:
     Raises :class:`StoreFormatError` for a file that is not a store or is too
     new, and :class:`StoreError` when SQLite cannot open it.
     """
-    new = _inspect(path)
-    if new:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        new = _inspect(path)
+        if new:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {path}: {_why_not(path, exc)}") from exc
     try:
         con = sqlite3.connect(
             str(path),

@@ -278,7 +278,7 @@ class PineconeStore(Closing):
     # -- embedding space -----------------------------------------------------
 
     def embedding_space(self) -> EmbeddingSpace | None:
-        if self._space is not None:  # a recorded space never changes
+        if self._space is not None:  # changes only while the namespace is empty
             return self._space
         index = self._connection.open()
         if index is None:
@@ -304,12 +304,17 @@ class PineconeStore(Closing):
         return space
 
     def set_embedding_space(self, space: EmbeddingSpace) -> None:
+        """Record ``space``; an empty namespace takes any space of the index's dimension,
+        one holding vectors only its own."""
         with self._lock:
             index = self._connection.open_for_writing(space.dimension)
+            if self._space != space:
+                self._space = None  # another process may have recorded one meanwhile
             recorded = self.embedding_space()
-            check_same_space(recorded, space)
-            if recorded is not None:
+            if recorded == space:
                 return
+            if recorded is not None and self.count() > 0:
+                check_same_space(recorded, space)
             dimension = self._connection.dimension(index)
             if dimension != space.dimension:
                 raise EmbeddingSpaceMismatchError(
