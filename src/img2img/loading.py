@@ -234,9 +234,7 @@ def _from_array(array: npt.NDArray[Any], max_pixels: int) -> Image.Image:
     from PIL import Image
 
     shape = array.shape
-    if array.dtype != np.uint8 or not (
-        array.ndim == 2 or (array.ndim == 3 and shape[2] in (3, 4))
-    ):
+    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and shape[2] in (3, 4))):
         raise InvalidImageError(
             "an image array is uint8 of shape (H, W), (H, W, 3) or (H, W, 4); "
             f"got {array.dtype} of shape {shape}"
@@ -285,7 +283,9 @@ def load_image(
     if isinstance(image, (str, os.PathLike)):
         text = os.fspath(image)
         url = to_url(os.fsdecode(text) if isinstance(text, bytes) else text)
-        return decode_image(read_bytes(url, fetcher, max_file_bytes=max_bytes), max_pixels=max_pixels)
+        return decode_image(
+            read_bytes(url, fetcher, max_file_bytes=max_bytes), max_pixels=max_pixels
+        )
     if callable(getattr(image, "read", None)):
         return decode_image(_read_stream(image, max_bytes), max_pixels=max_pixels)
     raise ConfigurationError(

@@ -25,6 +25,7 @@ from img2img.errors import Img2ImgError
 
 if TYPE_CHECKING:
     from img2img.client import ImageSearchClient
+    from img2img.models import IndexProgress
     from img2img.protocols import Embedder
 
 __all__ = ["main"]
@@ -55,11 +56,29 @@ def _client(args: argparse.Namespace, stack: ExitStack) -> ImageSearchClient:
     )
 
 
-def _run(args: argparse.Namespace, client: ImageSearchClient) -> None:
+class _Stored:
+    """Remembers how far an indexing run came, for the line printed on Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.progress: IndexProgress | None = None
+
+    def __call__(self, progress: IndexProgress) -> None:
+        self.progress = progress
+
+    def line(self) -> str:
+        if self.progress is None:
+            return "img2img: interrupted"
+        return (
+            f"img2img: interrupted; {self.progress.stored} images were stored and are kept "
+            "(run the command again to go on)"
+        )
+
+
+def _run(args: argparse.Namespace, client: ImageSearchClient, stored: _Stored) -> None:
     if args.command == "add":
-        print_report(client.add(args.items, keyphrase=args.keyphrase), args.json)
+        print_report(client.add(args.items, keyphrase=args.keyphrase, progress=stored), args.json)
     elif args.command == "index":
-        print_report(client.index(args.keyphrase, limit=args.limit), args.json)
+        print_report(client.index(args.keyphrase, limit=args.limit, progress=stored), args.json)
     elif args.command == "search":
         matches = client.search(args.image, k=args.k, filter=args.filter, min_score=args.min_score)
         print_matches(matches, args.json)
@@ -76,9 +95,14 @@ def _run(args: argparse.Namespace, client: ImageSearchClient) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     args = build_parser().parse_args(argv)
+    stored = _Stored()
     try:
         with ExitStack() as stack:
-            _run(args, _client(args, stack))
+            _run(args, _client(args, stack), stored)
+    except KeyboardInterrupt:
+        # One line, no traceback; 130 is what shells report for a Ctrl-C.
+        print(stored.line(), file=sys.stderr)
+        return 130
     except Img2ImgError as exc:
         print(f"img2img: error: {exc}", file=sys.stderr)
         return 1

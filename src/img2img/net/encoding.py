@@ -34,7 +34,9 @@ class BodyDecoder:
 
     def __init__(self, content_encoding: str) -> None:
         codings = [
-            c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() != "identity"
+            c.strip().lower()
+            for c in content_encoding.split(",")
+            if c.strip().lower() != "identity"
         ]
         codings = [c for c in codings if c]
         if len(codings) > 1:

@@ -96,5 +96,13 @@ def call_pinecone(operation: Callable[[], T], what: str, policy: RetryPolicy = D
             if isinstance(error, (RateLimitError, ServiceUnavailableError)):
                 raise Retryable(error, retry_after=_retry_after(exc)) from exc
             raise error from exc
+        except (Img2ImgError, Retryable):
+            raise
+        except Exception as exc:
+            # What the SDK lets through unwrapped (a parser's or HTTP library's own
+            # error on a strange answer) is still a store failure, not a crash.
+            raise StoreError(
+                f"Pinecone {what} failed: unexpected {type(exc).__name__}: {exc}"
+            ) from exc
 
     return call_with_retries(attempt, policy)

@@ -28,7 +28,9 @@ from img2img.closing import Closing
 from img2img.errors import (
     ConfigurationError,
     EmbeddingSpaceMismatchError,
+    Img2ImgError,
     InvalidVectorError,
+    ServiceError,
     StoreError,
     StoreFormatError,
 )
@@ -70,6 +72,35 @@ def _pinecone_id(record_id: object) -> bool:
         and record_id.isascii()
         and "\x00" not in record_id
     )
+
+
+def _partial_write(
+    error: Img2ImgError, ids: Sequence[str], written: int, failed_request: int, requests: int
+) -> Img2ImgError:
+    """``error`` again, saying which of ``ids`` were written before it and which were not.
+
+    Requests go in order, so the written ones are a prefix of ``ids``. Writing
+    them all again is safe: an upsert replaces by id.
+    """
+    if written:
+        done = (
+            f"the first {written:,} of {len(ids):,} vectors, up to id {ids[written - 1]!r}, "
+            f"in {failed_request} of {requests} requests"
+        )
+        rest = f"the other {len(ids) - written:,}"
+    else:
+        done, rest = f"none of the {len(ids):,} vectors", f"all {len(ids):,}"
+    message = (
+        f"{error} (written: {done}; not confirmed: {rest}, ids {ids[written]!r} to "
+        f"{ids[-1]!r}, as a request that timed out may still have been applied; "
+        "upserting them again is safe)"
+    )
+    if isinstance(error, ServiceError):
+        return type(error)(message, status_code=error.status_code)
+    try:
+        return type(error)(message)
+    except TypeError:  # a subclass with another signature keeps its own message
+        return error
 
 
 class PineconeStore(Closing):
@@ -177,18 +208,26 @@ class PineconeStore(Closing):
             )
         if index is None:
             index = self._connection.open_for_writing(int(matrix.shape[1]))
-        for run in batches(
-            sizes,
-            max_count=MAX_UPSERT_VECTORS,
-            max_bytes=self._max_request_bytes,
-            overhead=overhead,
-        ):
-            chunk = [items[k] for k in run]
-            call_pinecone(
-                partial(index.upsert, vectors=chunk, namespace=self.namespace),
-                f"upsert of {len(chunk)} vectors",
-                self._retry,
+        runs = list(
+            batches(
+                sizes,
+                max_count=MAX_UPSERT_VECTORS,
+                max_bytes=self._max_request_bytes,
+                overhead=overhead,
             )
+        )
+        written = 0
+        for number, run in enumerate(runs):
+            chunk = [items[k] for k in run]
+            try:
+                call_pinecone(
+                    partial(index.upsert, vectors=chunk, namespace=self.namespace),
+                    f"upsert of {len(chunk)} vectors",
+                    self._retry,
+                )
+            except Img2ImgError as exc:
+                raise _partial_write(exc, ids, written, number, len(runs)) from exc
+            written += len(chunk)
 
     def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]:
         compile_filter(filter)  # a malformed filter fails here, before any request
