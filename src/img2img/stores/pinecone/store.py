@@ -37,7 +37,7 @@ from img2img.errors import (
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.net.retry import RetryPolicy
-from img2img.stores.pinecone.calls import DEFAULT_RETRY, call_pinecone, is_not_found
+from img2img.stores.pinecone.calls import DEFAULT_RETRY, is_not_found
 from img2img.stores.pinecone.connect import IndexConnection, IndexSettings
 from img2img.stores.pinecone.fit import (
     MAX_REQUEST_BYTES,
@@ -220,10 +220,9 @@ class PineconeStore(Closing):
         for number, run in enumerate(runs):
             chunk = [items[k] for k in run]
             try:
-                call_pinecone(
+                self._connection.call(
                     partial(index.upsert, vectors=chunk, namespace=self.namespace),
                     f"upsert of {len(chunk)} vectors",
-                    self._retry,
                 )
             except Img2ImgError as exc:
                 raise _partial_write(exc, ids, written, number, len(runs)) from exc
@@ -240,7 +239,7 @@ class PineconeStore(Closing):
             return []
         if not np.any(probe):
             raise InvalidVectorError("a query vector of zeros has no cosine similarity")
-        response = call_pinecone(
+        response = self._connection.call(
             lambda: index.query(
                 vector=probe.tolist(),
                 top_k=k,
@@ -249,7 +248,6 @@ class PineconeStore(Closing):
                 include_metadata=True,
             ),
             "query",
-            self._retry,
         )
         return [
             Match.from_metadata(m.id, float(m.score), restore_numbers(m.metadata))
@@ -265,10 +263,9 @@ class PineconeStore(Closing):
         sizes = [len(quote(i)) + 5 for i in wanted]  # "&ids=" and the escaped id
         for run in batches(sizes, max_count=_MAX_IDS, max_bytes=_FETCH_URL_BUDGET):
             chunk = [wanted[k] for k in run]
-            response = call_pinecone(
+            response = self._connection.call(
                 partial(index.fetch, ids=chunk, namespace=self.namespace),
                 "fetch",
-                self._retry,
             )
             for record_id, stored in response.vectors.items():
                 found[record_id] = VectorRecord(
@@ -303,13 +300,13 @@ class PineconeStore(Closing):
                 if not is_not_found(exc):  # a namespace that does not exist holds nothing
                     raise
 
-        call_pinecone(operation, what, self._retry)
+        self._connection.call(operation, what)
 
     def count(self) -> int:
         index = self._connection.open()
         if index is None:
             return 0
-        stats = call_pinecone(index.describe_index_stats, "describe_index_stats", self._retry)
+        stats = self._connection.call(index.describe_index_stats, "describe_index_stats")
         names = _DEFAULT_NAMESPACE_NAMES if self.namespace == "" else (self.namespace,)
         summary = next((stats.namespaces[n] for n in names if n in stats.namespaces), None)
         return int(summary.vector_count) if summary is not None else 0
@@ -323,10 +320,9 @@ class PineconeStore(Closing):
         if index is None:
             return None
         space_id = space_record_id(self.namespace)
-        response = call_pinecone(
+        response = self._connection.call(
             lambda: index.fetch(ids=[space_id], namespace=SPACE_NAMESPACE),
             "fetch of the embedding space",
-            self._retry,
         )
         stored = response.vectors.get(space_id)
         if stored is None:
@@ -371,10 +367,9 @@ class PineconeStore(Closing):
                     "namespace": self.namespace,
                 },
             }
-            call_pinecone(
+            self._connection.call(
                 lambda: index.upsert(vectors=[record], namespace=SPACE_NAMESPACE),
                 "upsert of the embedding space",
-                self._retry,
             )
             self._space = space
 
