@@ -42,7 +42,7 @@ RANKS = {
 #: modules (listed here) are shared by the seam's adapters.
 SEAMS = {
     "img2img.sources": set(),
-    "img2img.stores": {"columns", "search", "validation"},
+    "img2img.stores": {"columns", "search", "space", "validation"},
     "img2img.embedders": {"batching"},
 }
 
