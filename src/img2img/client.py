@@ -113,8 +113,15 @@ class ImageSearchClient(Closing):
         batch_size: int = 32,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
-        if workers < 1 or batch_size < 1:
-            raise ConfigurationError("workers and batch_size must be at least 1")
+        for name, value in (
+            ("workers", workers),
+            ("batch_size", batch_size),
+            ("max_pixels", max_pixels),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"{name} must be a whole number of at least 1, got {value!r}"
+                )
         self._owned: list[Fetcher | VectorStore] = []
         self._source = source
         if embedder is None:

@@ -76,6 +76,13 @@ def test_add_refuses_items_of_the_wrong_type_before_starting(client: ImageSearch
     assert client.store.count() == before
 
 
+@pytest.mark.parametrize("setting", ["workers", "batch_size", "max_pixels"])
+@pytest.mark.parametrize("value", [0, "8", 2.0, None])
+def test_client_settings_must_be_whole_numbers(setting: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=setting):
+        ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore(), **{setting: value})
+
+
 def test_index_arguments(client: ImageSearchClient) -> None:
     with pytest.raises(ConfigurationError, match="limit"):
         client.index("cats", limit=0)
