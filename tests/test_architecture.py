@@ -43,7 +43,7 @@ RANKS = {
 #: modules (listed here) are shared by the seam's adapters.
 SEAMS = {
     "img2img.sources": {"fields", "parts", "rest", "sites"},
-    "img2img.stores": {"columns", "paging", "search", "validation"},
+    "img2img.stores": {"columns", "paging", "search", "space", "validation"},
     "img2img.embedders": {"batching"},
 }
 

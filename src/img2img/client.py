@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from img2img.closing import Closing
-from img2img.errors import ConfigurationError
+from img2img.errors import ConfigurationError, FetchError
+from img2img.filters import compile_filter
 from img2img.images import DEFAULT_MAX_PIXELS
-from img2img.loading import ImageInput, load_image, read_bytes
+from img2img.loading import ImageInput, expand_path, load_image, read_bytes, to_url
 from img2img.models import (
     EmbeddingSpace,
     Filter,
@@ -24,25 +25,62 @@ from img2img.pipeline import IndexSettings, run_index
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
 from img2img.provenance import difference_hash, hamming_distance
 from img2img.sources.folder import FolderSource, candidate_for_path
-from img2img.stores.validation import check_same_space
+from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["ImageSearchClient"]
 
 AddItem = str | os.PathLike[str] | ImageCandidate
 
 
+def _check_item(item: object) -> None:
+    if not isinstance(item, (str, os.PathLike, ImageCandidate)):
+        raise ConfigurationError(
+            "add() takes paths, folders, URLs or ImageCandidates; "
+            f"got {type(item).__name__}: {item!r:.80}"
+        )
+
+
 def _candidates_for(items: Iterable[AddItem]) -> Iterator[ImageCandidate]:
     for item in items:
+        _check_item(item)
         if isinstance(item, ImageCandidate):
             yield item
             continue
-        text = os.fspath(item)
-        if urlsplit(text).scheme in ("http", "https", "file"):
+        text = os.fsdecode(os.fspath(item))
+        try:
+            url = to_url(text)
+            if url == text:  # a URL, not a path
+                yield ImageCandidate(image_url=url)
+                continue
+            path = expand_path(text)
+            found = (
+                list(FolderSource(path).discover("", limit=2**62))
+                if path.is_dir()
+                else [candidate_for_path(path)]
+            )
+        except (FetchError, OSError, RuntimeError, ValueError):
+            # A path no file can have: still one item, which fails when it is read.
             yield ImageCandidate(image_url=text)
-        elif Path(text).is_dir():
-            yield from FolderSource(text).discover("", limit=2**62)
-        else:
-            yield candidate_for_path(Path(text))
+            continue
+        yield from found
+
+
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigurationError(f"k must be a positive whole number, got {k!r}")
+    return k
+
+
+def _check_min_score(min_score: object) -> None:
+    if min_score is not None and (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, (int, float))
+        or math.isnan(min_score)
+    ):
+        raise ConfigurationError(f"min_score must be a number or None, got {min_score!r}")
 
 
 class ImageSearchClient(Closing):
@@ -75,8 +113,15 @@ class ImageSearchClient(Closing):
         batch_size: int = 32,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
-        if workers < 1 or batch_size < 1:
-            raise ConfigurationError("workers and batch_size must be at least 1")
+        for name, value in (
+            ("workers", workers),
+            ("batch_size", batch_size),
+            ("max_pixels", max_pixels),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"{name} must be a whole number of at least 1, got {value!r}"
+                )
         self._owned: list[Fetcher | VectorStore] = []
         self._source = source
         if embedder is None:
@@ -135,11 +180,11 @@ class ImageSearchClient(Closing):
         never stops the run: it becomes a ``Failure`` in the report. ``progress``
         is called with an :class:`~img2img.models.IndexProgress` as counts change.
         """
-        if not keyphrase.strip():
-            raise ConfigurationError("keyphrase is empty")
-        if limit < 1:
-            raise ConfigurationError(f"limit must be at least 1, got {limit}")
-        self.store.set_embedding_space(self.space)
+        if not isinstance(keyphrase, str) or not keyphrase.strip():
+            raise ConfigurationError(f"keyphrase must be non-empty text, got {keyphrase!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError(f"limit must be a whole number of at least 1, got {limit!r}")
+        check_accepts(self.store, self.space)
         return self._run(self.source.discover(keyphrase, limit=limit), keyphrase, reindex, progress)
 
     def add(
@@ -156,7 +201,10 @@ class ImageSearchClient(Closing):
         """
         if isinstance(items, (str, os.PathLike, ImageCandidate)):
             items = [items]
-        self.store.set_embedding_space(self.space)
+        if isinstance(items, Sequence):  # a generator is checked as it is read
+            for item in items:
+                _check_item(item)
+        check_accepts(self.store, self.space)
         return self._run(_candidates_for(items), keyphrase, reindex, progress)
 
     def _run(
@@ -172,7 +220,9 @@ class ImageSearchClient(Closing):
             keyphrase=keyphrase,
             read=self._read,
             embedder=self.embedder,
-            store=self.store,
+            # The space is recorded with the first vector: a run that writes
+            # nothing leaves an empty store open to any embedder.
+            store=SpaceOnFirstWrite(self.store, self.space),
             settings=settings,
             progress=progress,
         )
@@ -187,11 +237,14 @@ class ImageSearchClient(Closing):
             matches = [m for m in matches if m.score >= min_score]
         return matches
 
-    def _check_space(self) -> bool:
-        """False for a store never written to; raises when it holds another space."""
-        recorded = self.store.embedding_space()
-        check_same_space(recorded, self.space)
-        return recorded is not None
+    def _check_query(self, k: object, filter: Filter | None, min_score: object) -> None:
+        """Refuse bad arguments before any image is read or embedded."""
+        _check_k(k)
+        _check_min_score(min_score)
+        compile_filter(filter)
+
+    def _load(self, image: ImageInput) -> Image.Image:
+        return load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
 
     def search(
         self,
@@ -206,8 +259,9 @@ class ImageSearchClient(Closing):
         ``image`` is a path, an ``http(s)`` URL, bytes or a ``PIL.Image``.
         ``filter`` restricts matches by metadata, Pinecone style (see docs/filters.md).
         """
-        picture = load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
-        if not self._check_space():
+        self._check_query(k, filter, min_score)
+        picture = self._load(image)
+        if not holds_space(self.store, self.space):
             return []
         vector = self.embedder.embed_images([picture])[0]
         return self._query(vector, k, filter, min_score)
@@ -227,8 +281,11 @@ class ImageSearchClient(Closing):
         bits. Precise, but blind to heavy crops and overlays: for those use
         ``search`` with a ``min_score``.
         """
-        picture = load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
-        if not self._check_space():
+        self._check_query(k, filter, None)
+        if isinstance(max_distance, bool) or not isinstance(max_distance, int):
+            raise ConfigurationError(f"max_distance must be a whole number, got {max_distance!r}")
+        picture = self._load(image)
+        if not holds_space(self.store, self.space):
             return []
         query_hash = difference_hash(picture)
         vector = self.embedder.embed_images([picture])[0]
@@ -253,7 +310,10 @@ class ImageSearchClient(Closing):
                 f"{self.embedder.model_id} cannot embed text; search by words needs a "
                 "TextEmbedder such as ClipEmbedder"
             )
-        if not self._check_space():
+        self._check_query(k, filter, min_score)
+        if not isinstance(text, str):
+            raise ConfigurationError(f"search_text takes text, got {type(text).__name__}")
+        if not holds_space(self.store, self.space):
             return []
         vector = self.embedder.embed_texts([text])[0]
         return self._query(vector, k, filter, min_score)

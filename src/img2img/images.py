@@ -169,6 +169,12 @@ def decode_image(
         raise ImageTooLargeError("not enough memory to decode the image") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise InvalidImageError(f"corrupt or unsupported image: {exc}") from exc
+    except Exception as exc:
+        # Hostile bytes reach parsers that raise what they like (IndexError,
+        # ZeroDivisionError, ...): still one bad image, never the caller's crash.
+        raise InvalidImageError(
+            f"corrupt or unsupported image: unexpected {type(exc).__name__}: {exc}"
+        ) from exc
     if working_size is not None and max(rgb.size) > working_size:
         rgb.thumbnail((working_size, working_size), Image.Resampling.BICUBIC)
     rgb.info["original_size"] = (width, height)  # provenance records the real size

@@ -8,6 +8,7 @@ candidates a source yields.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -15,13 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from img2img.errors import (
-    FetchError,
+    ConfigurationError,
+    EmbeddingSpaceMismatchError,
     ImageError,
     Img2ImgError,
     InvalidMetadataError,
     InvalidVectorError,
-    MissingDependencyError,
     ModelUnavailableError,
+    ServiceError,
+    StoreError,
 )
 from img2img.images import DEFAULT_MAX_PIXELS, decode_image
 from img2img.models import (
@@ -42,6 +45,44 @@ if TYPE_CHECKING:
 __all__ = ["IndexSettings", "run_index"]
 
 _SKIP_CHECK_CHUNK = 100
+
+
+def _systemic(exc: BaseException) -> bool:
+    """Whether ``exc`` would stop every item alike, so it ends the run instead of one item.
+
+    A bad key, a service or store that is down, a missing model or package, or
+    Ctrl-C; a store's refusal of one record's vector or metadata is not.
+    """
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
+        return True
+    if isinstance(exc, (InvalidVectorError, InvalidMetadataError)):
+        return False
+    return isinstance(
+        exc,
+        (
+            ServiceError,
+            ModelUnavailableError,
+            ConfigurationError,
+            EmbeddingSpaceMismatchError,
+            StoreError,
+        ),
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """A failure's reason: the message of img2img's own errors; the type of others too."""
+    if isinstance(error, Img2ImgError):
+        return str(error) or type(error).__name__
+    return f"unexpected {type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class _ItemFailed(Exception):
+    """One item failed at ``stage``; carries the error from a worker thread."""
+
+    def __init__(self, stage: Stage, error: Exception) -> None:
+        super().__init__(str(error))
+        self.stage = stage
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +134,7 @@ class _Run:
             self._progress(now)
 
     def fail(self, url: str, stage: Stage, error: BaseException) -> None:
-        self.failures.append(
-            Failure(url=url, stage=stage, reason=str(error) or type(error).__name__)
-        )
+        self.failures.append(Failure(url=url, stage=stage, reason=_reason(error)))
 
     def report(self) -> IndexReport:
         return IndexReport(
@@ -147,6 +186,17 @@ def _new_candidates(
     yield from flush()
 
 
+@contextlib.contextmanager
+def _cancel_on_exit(pending: dict[Future[_Decoded], ImageCandidate]) -> Iterator[None]:
+    """On Ctrl-C or a systemic fault, start none of the queued downloads."""
+    try:
+        yield
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        raise
+
+
 def run_index(
     candidates: Iterable[ImageCandidate],
     *,
@@ -165,14 +215,27 @@ def run_index(
     run = _Run(keyphrase, progress)
 
     def load(identity: str, candidate: ImageCandidate) -> _Decoded:
-        content = read(candidate.image_url)
-        image = decode_image(content, max_pixels=settings.max_pixels)
+        try:
+            content = read(candidate.image_url)
+        except Exception as exc:
+            if _systemic(exc):
+                raise
+            raise _ItemFailed("decode" if isinstance(exc, ImageError) else "fetch", exc) from exc
+        try:
+            image = decode_image(content, max_pixels=settings.max_pixels)
+        except Exception as exc:
+            if _systemic(exc):
+                raise
+            raise _ItemFailed("decode", exc) from exc
         return _Decoded(identity, candidate, content, image)
 
     batch: list[_Decoded] = []
     window = max(settings.workers * 4, settings.batch_size)
-    with ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch") as pool:
-        pending: dict[Future[_Decoded], ImageCandidate] = {}
+    pending: dict[Future[_Decoded], ImageCandidate] = {}
+    with (
+        ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch") as pool,
+        _cancel_on_exit(pending),
+    ):
         todo = _new_candidates(candidates, store, run, settings.reindex)
         exhausted = False
         while pending or not exhausted:
@@ -190,10 +253,8 @@ def run_index(
                 try:
                     batch.append(future.result())
                     run.fetched += 1
-                except FetchError as exc:
-                    run.fail(candidate.image_url, "fetch", exc)
-                except ImageError as exc:
-                    run.fail(candidate.image_url, "decode", exc)
+                except _ItemFailed as failed:
+                    run.fail(candidate.image_url, failed.stage, failed.error)
             run.notify()
             while len(batch) >= settings.batch_size:
                 _write(batch[: settings.batch_size], run, embedder, store)
@@ -209,9 +270,13 @@ def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorSt
     """Embed and upsert one batch. A bad item is isolated by retrying one at a time."""
     try:
         vectors = embedder.embed_images([d.image for d in batch])
-    except (ModelUnavailableError, MissingDependencyError):
-        raise
+        if len(vectors) != len(batch):
+            raise ValueError(
+                f"the embedder returned {len(vectors)} vectors for {len(batch)} images"
+            )
     except Exception as exc:
+        if _systemic(exc):
+            raise
         if len(batch) == 1:
             run.fail(batch[0].candidate.image_url, "embed", exc)
             return
@@ -219,19 +284,21 @@ def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorSt
             _write([item], run, embedder, store)
         return
     run.embedded += len(batch)
-    records = [
-        VectorRecord(
-            id=d.id,
-            vector=vectors[i],
-            metadata=build_metadata(
-                d.candidate, keyphrase=run.keyphrase, content=d.content, image=d.image
-            ),
-        )
-        for i, d in enumerate(batch)
-    ]
     try:
+        records = [
+            VectorRecord(
+                id=d.id,
+                vector=vectors[i],
+                metadata=build_metadata(
+                    d.candidate, keyphrase=run.keyphrase, content=d.content, image=d.image
+                ),
+            )
+            for i, d in enumerate(batch)
+        ]
         store.upsert(records)
-    except (InvalidVectorError, InvalidMetadataError) as exc:
+    except Exception as exc:
+        if _systemic(exc):
+            raise
         if len(batch) == 1:
             run.fail(batch[0].candidate.image_url, "store", exc)
             return

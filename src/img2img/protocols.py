@@ -146,7 +146,7 @@ class VectorStore(Protocol):
     - ``embedding_space`` is the space recorded by ``set_embedding_space``, or
       ``None`` for a store never written to. ``set_embedding_space`` records it
       and raises :class:`~img2img.errors.EmbeddingSpaceMismatchError` if the
-      store already holds another.
+      store already holds vectors of another; an empty store takes any space.
     """
 
     def upsert(self, records: Sequence[VectorRecord]) -> None: ...

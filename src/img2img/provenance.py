@@ -29,13 +29,20 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def normalise_url(url: str) -> str:
     """Canonical form of a URL for identity: lower-case scheme and host, no default
     port, no fragment, ``/`` for an empty path. Query strings are kept: on image
-    CDNs they often select the image."""
-    parts = urlsplit(url.strip())
+    CDNs they often select the image. Text that does not parse as a URL (a bad
+    port, a broken IPv6 literal) is returned stripped, as it is: it still needs
+    an id, to be reported as a failure."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     netloc = host
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{parts.port}"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     path = parts.path or ("/" if scheme in _DEFAULT_PORTS else "")
@@ -43,15 +50,23 @@ def normalise_url(url: str) -> str:
 
 
 def image_id(url: str) -> str:
-    """The stable id of the image at ``url``: 32 hex chars of sha256 of the normalised URL."""
-    return hashlib.sha256(normalise_url(url).encode("utf-8")).hexdigest()[:32]
+    """The stable id of the image at ``url``: 32 hex chars of sha256 of the normalised URL.
+
+    Defined for any string, even one holding lone surrogates, so that no URL,
+    however broken, stops a run before it can be reported.
+    """
+    data = normalise_url(url).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def domain_of(url: str | None) -> str | None:
-    """Host of ``url`` without a leading ``www.``, or ``None``."""
+    """Host of ``url`` without a leading ``www.``, or ``None`` (also for text that is no URL)."""
     if not url:
         return None
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
     return host.removeprefix("www.") or None
 
 

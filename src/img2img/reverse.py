@@ -39,13 +39,7 @@ def _remote(
         return image
     if isinstance(image, str) and is_http_url(image):
         return image
-    try:
-        data = local_image_bytes(image)
-    except TypeError as exc:
-        raise ConfigurationError(
-            f"reverse lookup takes a URL, a path, bytes, a PIL image or an UploadedImage, "
-            f"got {type(image).__name__}"
-        ) from exc
+    data = local_image_bytes(image)
     uploaded = source.upload(data)
     tally.uploads += 1
     return uploaded

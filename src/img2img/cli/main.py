@@ -25,7 +25,7 @@ from img2img.errors import Img2ImgError
 
 if TYPE_CHECKING:
     from img2img.client import ImageSearchClient
-    from img2img.protocols import Embedder
+    from img2img.protocols import Embedder, VectorStore
 
 __all__ = ["main"]
 
@@ -55,7 +55,30 @@ def _client(args: argparse.Namespace, stack: ExitStack) -> ImageSearchClient:
     )
 
 
-def _run(args: argparse.Namespace, client: ImageSearchClient) -> None:
+class _Stored:
+    """Counts what an indexing run stored, for the one line printed on Ctrl-C."""
+
+    def __init__(self) -> None:
+        self.before: int | None = None
+
+    def start(self, store: VectorStore) -> None:
+        self.before = store.count()
+
+    def line(self, store: VectorStore) -> str:
+        if self.before is None:
+            return "img2img: interrupted"
+        # The store, not the run's own tally: a batch committed just as Ctrl-C
+        # came is stored, though the run never heard back.
+        stored = store.count() - self.before
+        return (
+            f"img2img: interrupted; {stored} images were stored and are kept "
+            "(run the command again to go on)"
+        )
+
+
+def _run(args: argparse.Namespace, client: ImageSearchClient, stored: _Stored) -> None:
+    if args.command in ("add", "index"):
+        stored.start(client.store)
     if args.command == "add":
         print_report(client.add(args.items, keyphrase=args.keyphrase), args.json)
     elif args.command == "index":
@@ -76,9 +99,20 @@ def _run(args: argparse.Namespace, client: ImageSearchClient) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     args = build_parser().parse_args(argv)
+    stored = _Stored()
+    line = "img2img: interrupted"
     try:
         with ExitStack() as stack:
-            _run(args, _client(args, stack))
+            client = _client(args, stack)
+            try:
+                _run(args, client, stored)
+            except KeyboardInterrupt:
+                line = stored.line(client.store)  # while the store is still open
+                raise
+    except KeyboardInterrupt:
+        # One line, no traceback; 130 is what shells report for a Ctrl-C.
+        print(line, file=sys.stderr)
+        return 130
     except Img2ImgError as exc:
         print(f"img2img: error: {exc}", file=sys.stderr)
         return 1

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from img2img.models import IndexReport, Match
 
-__all__ = ["print_matches", "print_report"]
+__all__ = ["print_matches", "print_report", "printable"]
+
+#: Unicode categories that can drive a terminal or reorder text: controls (ESC
+#: starts terminal commands), format characters (bidi overrides), separators.
+_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+#: Format characters that only join glyphs (emoji sequences, Indic scripts): harmless.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: titles and URLs come from strangers, and
+    an escape sequence in one could rewrite the screen or the window title."""
+    return "".join(
+        ch
+        if ch in _JOINERS or unicodedata.category(ch) not in _UNSAFE
+        else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for ch in text
+    )
 
 
 def print_report(report: IndexReport, as_json: bool) -> None:
@@ -21,7 +39,7 @@ def print_report(report: IndexReport, as_json: bool) -> None:
         return
     print(report)
     for failure in report.failures:
-        print(f"  {failure.stage:8} {failure.url}: {failure.reason}")
+        print(f"  {failure.stage:8} {printable(failure.url)}: {printable(failure.reason)}")
 
 
 def print_matches(matches: list[Match], as_json: bool) -> None:
@@ -35,5 +53,5 @@ def print_matches(matches: list[Match], as_json: bool) -> None:
     if not matches:
         print("no matches")
     for rank, m in enumerate(matches, start=1):
-        where = m.page_url or m.image_url
-        print(f"{rank:3}. {m.score:.3f}  {m.title or m.image_url}\n     {where}")
+        where = printable(m.page_url or m.image_url or "")
+        print(f"{rank:3}. {m.score:.3f}  {printable(m.title or m.image_url or '')}\n     {where}")

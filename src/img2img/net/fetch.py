@@ -6,7 +6,11 @@ before it is requested, redirects are followed by hand (at most
 honouring ``Retry-After``, and everything, retries and waits included, ends by
 a total ``deadline``. The body is refused as soon as it is known to be too big
 or not an image: by ``Content-Type`` where that is clearly not an image, and
-otherwise by its first bytes, whatever the header says.
+otherwise by its first bytes, whatever the header says. A body the server
+compressed anyway is inflated a step at a time and counted after inflating
+(:mod:`img2img.net.encoding`), so a gzip bomb stops at the size limit.
+Whatever happens, :meth:`HttpFetcher.fetch` raises only
+:class:`~img2img.errors.FetchError` and its subclasses.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from img2img._version import __version__
 from img2img.errors import (
     ConfigurationError,
     FetchError,
+    Img2ImgError,
     ResponseTooLargeError,
     UnexpectedContentError,
 )
 from img2img.images import SNIFF_BYTES, sniff_image_type
+from img2img.net.encoding import BodyDecoder
 from img2img.net.guard import AddressPolicy, IPNetwork, Resolver, system_resolver
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries
 from img2img.net.retry import parse_retry_after as _parse_retry_after
@@ -165,6 +171,18 @@ class HttpFetcher:
         """
         if self._closed:
             raise FetchError(f"cannot fetch {url}: the fetcher is closed", url=url)
+        try:
+            return self._fetch(url)
+        except Img2ImgError:
+            raise
+        except Exception as exc:
+            # URLs and servers are hostile: whatever a library below raises for
+            # one of them (idna, h11, ssl...) is that URL's failure, not the run's.
+            raise FetchError(
+                f"cannot fetch {url!r}: unexpected {type(exc).__name__}: {exc}", url=url
+            ) from exc
+
+    def _fetch(self, url: str) -> bytes:
         end = time.monotonic() + self.deadline
         with deadline_scope(end):
             current = url
@@ -186,7 +204,8 @@ class HttpFetcher:
             parsed = self.policy.check_url(hop)
             if self._resolve_before_request:
                 default_port = 443 if parsed.scheme == "https" else 80
-                self.policy.resolve(parsed.host, parsed.port or default_port)
+                host = parsed.raw_host.decode("ascii")
+                self.policy.resolve(host, parsed.port or default_port)
         except FetchError as exc:
             raise type(exc)(_via(exc, hop, origin), url=origin) from exc
 
@@ -242,16 +261,13 @@ class HttpFetcher:
         return self._read_body(response, url, origin, end)
 
     def _read_body(self, response: httpx.Response, url: str, origin: str, end: float) -> bytes:
+        decoder = BodyDecoder(response.headers.get("content-encoding", ""))
         body = bytearray()
         sniffed = False
-        for chunk in response.iter_bytes():
-            # The guarded transport already stops reads at the deadline; this
-            # check bounds a custom transport too, one read timeout late at worst.
-            if time.monotonic() >= end:
-                raise FetchError(
-                    f"the {self.deadline:g} s deadline passed reading {origin}", url=origin
-                )
-            body += chunk
+
+        def take(piece: bytes) -> None:
+            nonlocal sniffed
+            body.extend(piece)
             if len(body) > self.max_bytes:
                 raise ResponseTooLargeError(
                     f"{url} sent more than {self.max_bytes:,} bytes", url=origin
@@ -259,6 +275,19 @@ class HttpFetcher:
             if not sniffed and len(body) >= SNIFF_BYTES:
                 self._sniff(body, url, origin, response)
                 sniffed = True
+
+        # Raw bytes, decoded here step by step: httpx would inflate each piece
+        # whole, and a gzip bomb must not get past the size limit that way.
+        for chunk in response.iter_raw():
+            # The guarded transport already stops reads at the deadline; this
+            # check bounds a custom transport too, one read timeout late at worst.
+            if time.monotonic() >= end:
+                raise FetchError(
+                    f"the {self.deadline:g} s deadline passed reading {origin}", url=origin
+                )
+            for piece in decoder.feed(chunk):
+                take(piece)
+        take(decoder.finish())
         if not sniffed:
             self._sniff(body, url, origin, response)
         return bytes(body)

@@ -19,10 +19,12 @@ except addresses inside ``allowed_networks``, which the caller names on purpose.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
 
 import httpx
+import idna
 
 from img2img.errors import BlockedURLError, ConfigurationError, FetchError
 
@@ -32,6 +34,7 @@ __all__ = [
     "METADATA_HOSTNAMES",
     "AddressPolicy",
     "Resolver",
+    "host_name_problem",
     "refusal_reason",
     "system_resolver",
 ]
@@ -123,6 +126,28 @@ def refusal_reason(ip: IPAddress) -> str | None:
     return next((reason for refused, reason in checks if refused), None)
 
 
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why ``host`` (ASCII, lower case, as sent on the wire) is not a usable DNS name, or ``None``.
+
+    Internationalised names arrive in their ``xn--`` form; a label that does
+    not decode as IDNA is refused here rather than sent to a resolver.
+    """
+    if len(host) > 253:
+        return f"the host name is {len(host)} characters long, over 253"
+    for label in host.split("."):
+        if not label or len(label) > 63 or not _LABEL.fullmatch(label):
+            return f"{host!r} is not a valid host name"
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except (idna.IDNAError, UnicodeError, ValueError) as exc:
+                return f"{host!r} is not a valid internationalised host name: {exc}"
+    return None
+
+
 def _parse_networks(networks: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
     try:
         return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
@@ -170,14 +195,18 @@ class AddressPolicy:
             raise BlockedURLError(f"refused to connect: {verdict}")
 
     def check_url(self, url: str) -> httpx.URL:
-        """Refuse a URL by its form alone: scheme, credentials, metadata names, IP literals.
+        """Refuse a URL by its form alone: syntax, scheme, credentials, port, metadata names,
+        IP literals.
 
         Host names are not resolved here: :meth:`resolve` does that right
-        before connecting, so the checked addresses are the ones used.
+        before connecting, so the checked addresses are the ones used. Raises
+        only :class:`FetchError` (or :class:`BlockedURLError`), whatever the text.
         """
         try:
             parsed = httpx.URL(url)
-        except httpx.InvalidURL as exc:
+            host = parsed.raw_host.decode("ascii").rstrip(".").lower()
+            port = parsed.port
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:  # UnicodeError is a ValueError
             raise FetchError(f"invalid URL {url!r}: {exc}", url=url) from exc
         if parsed.scheme not in ("http", "https"):
             raise BlockedURLError(f"refused {url!r}: only http and https URLs are fetched", url=url)
@@ -185,14 +214,18 @@ class AddressPolicy:
             raise BlockedURLError(
                 f"refused {url!r}: URLs with credentials are not fetched", url=url
             )
-        host = parsed.host.rstrip(".").lower()
         if not host:
             raise FetchError(f"invalid URL {url!r}: no host", url=url)
+        if port is not None and not 0 < port < 65536:
+            raise FetchError(f"invalid URL {url!r}: port {port} is out of range", url=url)
         if host in METADATA_HOSTNAMES:
             raise BlockedURLError(f"refused {url!r}: {host} is a cloud metadata host", url=url)
         try:
             ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
+            problem = host_name_problem(host)
+            if problem is not None:
+                raise FetchError(f"invalid URL {url!r}: {problem}", url=url) from None
             return parsed  # a name: checked when resolved
         verdict = self._verdict(host)
         if verdict is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from img2img.errors import EmbeddingSpaceMismatchError
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, MetadataValue, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
@@ -124,8 +125,16 @@ class InMemoryStore:
         return self._space
 
     def set_embedding_space(self, space: EmbeddingSpace) -> None:
+        """Record ``space``; an empty store takes any space, one holding vectors only its own."""
         with self._lock:
-            check_same_space(self._space, space)
+            held = self._vectors.shape[1]
+            if self._ids:
+                check_same_space(self._space, space)
+                if self._space is None and held != space.dimension:
+                    raise EmbeddingSpaceMismatchError(
+                        f"this store holds {held}-d vectors, not {space}: use a separate store "
+                        "for this embedder"
+                    )
             self._space = space
 
     def close(self) -> None:

@@ -268,10 +268,21 @@ class VectorStoreContract:
         space = EmbeddingSpace("model-a", self.dimension)
         store.set_embedding_space(space)
         assert store.embedding_space() == space
+        store.upsert([VectorRecord("a", _unit(1, self.dimension))])
         store.set_embedding_space(space)  # the same space again is fine
         with pytest.raises(EmbeddingSpaceMismatchError, match="model-a"):
             store.set_embedding_space(EmbeddingSpace("model-b", self.dimension))
         assert store.embedding_space() == space
+
+    def test_an_empty_store_takes_any_embedding_space(self, store: VectorStore) -> None:
+        # A run that wrote nothing must not bind the store to its embedder.
+        store.set_embedding_space(EmbeddingSpace("model-a", self.dimension))
+        store.set_embedding_space(EmbeddingSpace("model-b", self.dimension))
+        assert store.embedding_space() == EmbeddingSpace("model-b", self.dimension)
+        store.upsert([VectorRecord("a", _unit(1, self.dimension))])
+        store.delete(["a"])
+        store.set_embedding_space(EmbeddingSpace("model-c", self.dimension))
+        assert store.embedding_space() == EmbeddingSpace("model-c", self.dimension)
 
 
 class EmbedderContract:

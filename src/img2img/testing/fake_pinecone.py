@@ -27,8 +27,10 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,11 +40,19 @@ from img2img.errors import InvalidFilterError
 from img2img.filters import compile_filter
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
-__all__ = ["FakePinecone"]
+__all__ = ["FakePinecone", "Stall"]
 
 _INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNAUTHENTICATED = 3, 5, 8, 16
 _GRPC_CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}
 _DEFAULT_NAMESPACE = "__default__"  # how the default ("") namespace is named in stats
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A queued fault that waits ``seconds``, then answers the request normally:
+    a client that times out meanwhile does not know whether its write happened."""
+
+    seconds: float
 
 
 class _Refused(Exception):
@@ -88,7 +98,7 @@ class FakePinecone(Closing):
         self.max_metadata_bytes = max_metadata_bytes
         self.cloud, self.region = "aws", "us-east-1"
         self._namespaces: dict[str, dict[str, tuple[list[float], dict[str, Any]]]] = {}
-        self._faults: deque[tuple[str | None, Reply]] = deque()
+        self._faults: deque[tuple[str | None, Reply | Stall]] = deque()
         self._lock = threading.RLock()
         self._server = LoopbackServer(self._handle)
 
@@ -101,9 +111,10 @@ class FakePinecone(Closing):
         body = {"code": _GRPC_CODE_OF_STATUS.get(status, 2), "message": message, "details": []}
         return Reply.json(body, status=status, headers=headers)
 
-    def queue(self, *replies: Reply, path: str | None = None) -> None:
+    def queue(self, *replies: Reply | Stall, path: str | None = None) -> None:
         """Serve these replies, in order, before answering normally: to any request,
-        or only to requests for ``path`` (e.g. ``"/vectors/upsert"``)."""
+        or only to requests for ``path`` (e.g. ``"/vectors/upsert"``). A
+        :class:`Stall` delays a request that is then answered normally."""
         with self._lock:
             self._faults.extend((path, reply) for reply in replies)
 
@@ -139,7 +150,10 @@ class FakePinecone(Closing):
             fault = next((f for f in self._faults if f[0] in (None, request.path)), None)
             if fault is not None:
                 self._faults.remove(fault)
-                return fault[1]
+        if fault is not None and isinstance(fault[1], Reply):
+            return fault[1]
+        if fault is not None and isinstance(fault[1], Stall):
+            time.sleep(fault[1].seconds)
         if request.path.startswith("/indexes"):
             return self._control_plane(request)
         if request.headers.get("api-key") != self.api_key:

@@ -65,6 +65,8 @@ class FakeSerpApi(Closing):
         missing_original_every: every n-th generated result has no
             ``original``, as happens in real listings (0: never).
         latency: seconds to wait before answering, to exercise timeouts.
+        pagination: send the ``serpapi_pagination`` block; ``False`` leaves it
+            out, as some real answers do.
     """
 
     INVALID_KEY = "Invalid API key. Your API key should be here: https://serpapi.com/manage-api-key"
@@ -83,6 +85,7 @@ class FakeSerpApi(Closing):
         results: Sequence[Mapping[str, Any]] | None = None,
         missing_original_every: int = 10,
         latency: float = 0.0,
+        pagination: bool = True,
     ) -> None:
         self.api_key = api_key
         self._faults: deque[Reply] = deque()
@@ -96,6 +99,7 @@ class FakeSerpApi(Closing):
             results=results,
             missing_original_every=missing_original_every,
             latency=latency,
+            pagination=pagination,
         )
 
     # -- test controls -------------------------------------------------------
@@ -114,6 +118,7 @@ class FakeSerpApi(Closing):
         results: Sequence[Mapping[str, Any]] | None = None,
         missing_original_every: int = 10,
         latency: float = 0.0,
+        pagination: bool = True,
     ) -> None:
         """Serve a new listing (arguments as for the constructor); forget requests and faults.
 
@@ -125,6 +130,7 @@ class FakeSerpApi(Closing):
             self.total_results = len(self.results) if self.results is not None else total_results
             self.missing_original_every = missing_original_every
             self.latency = latency
+            self.pagination = pagination
             self._faults.clear()
             self._server.requests.clear()
         self.lens.reset()
@@ -227,7 +233,8 @@ class FakeSerpApi(Closing):
             pagination["next"] = (
                 f"{self.url}/search.json?engine=google_images&ijn={ijn + 1}&q={quote_plus(query)}"
             )
-        body["serpapi_pagination"] = pagination
+        if self.pagination:
+            body["serpapi_pagination"] = pagination
         return body
 
     def _result(self, n: int, query: str, search_id: str) -> dict[str, Any]:

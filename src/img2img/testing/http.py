@@ -70,10 +70,16 @@ Handler = Callable[[RecordedRequest], Reply]
 
 
 class LoopbackServer(Closing):
-    """Serves ``handler`` on ``http://127.0.0.1:<free port>`` until closed; records every request."""
+    """Serves ``handler`` on ``http://127.0.0.1:<free port>`` until closed; records every request.
 
-    def __init__(self, handler: Handler) -> None:
+    ``host`` binds another loopback address instead (Linux answers on all of
+    ``127.0.0.0/8``), so a test can allow only this server and prove that
+    ``127.0.0.1`` stays refused.
+    """
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1") -> None:
         self.handler = handler
+        self.host = host
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         server = self
@@ -135,7 +141,7 @@ class LoopbackServer(Closing):
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RequestHandler)
+        self._httpd = ThreadingHTTPServer((host, 0), _RequestHandler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -151,7 +157,7 @@ class LoopbackServer(Closing):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -315,3 +315,16 @@ def test_index_and_search_through_the_fake_service(
     assert top.keyphrase == "eiffel tower"
     assert top.metadata["source_name"] == top.domain
     assert top.metadata["position"] == 4
+
+
+def test_a_missing_pagination_block_does_not_stop_paging(serp: FakeSerpApi) -> None:
+    # Without the block, full pages keep the search going until a short page
+    # or the "no results" answer, so a run is never capped at one page.
+    serp.reset(total_results=3 * PAGE_SIZE + 40, pagination=False)
+    assert len(list(source_for(serp).discover("tower", limit=1000))) == 3 * PAGE_SIZE + 40
+    assert serp.pages_requested() == [0, 1, 2, 3]
+    assert "serpapi_pagination" not in json.loads(_raw_page(serp, 0))
+
+    serp.reset(total_results=2 * PAGE_SIZE, pagination=False)
+    assert len(list(source_for(serp).discover("tower", limit=1000))) == 2 * PAGE_SIZE
+    assert serp.pages_requested() == [0, 1, 2]  # page 2 answers "no results"

@@ -334,7 +334,9 @@ def test_the_space_record_stays_out_of_queries_and_counts(
 
 def test_each_namespace_keeps_its_own_space_and_it_outlives_the_store(fake: FakePinecone) -> None:
     make_store(fake, namespace="a").set_embedding_space(EmbeddingSpace("model-a", 8))
-    make_store(fake, namespace="b").set_embedding_space(EmbeddingSpace("model-b", 8))
+    written = make_store(fake, namespace="b")
+    written.set_embedding_space(EmbeddingSpace("model-b", 8))
+    written.upsert([VectorRecord("b1", unit(1, 8))])  # vectors bind a namespace to its space
     assert make_store(fake, namespace="a").embedding_space() == EmbeddingSpace("model-a", 8)
     reopened = make_store(fake, namespace="b")
     with pytest.raises(EmbeddingSpaceMismatchError, match="model-b"):

@@ -105,6 +105,12 @@ def candidate_from_result(result: Mapping[str, Any], *, rank: int) -> ImageCandi
     )
 
 
+def _says_last_page(payload: Mapping[str, Any] | None) -> bool:
+    """True only when the page carries a pagination block without a next page."""
+    pagination = payload.get("serpapi_pagination") if payload else None
+    return isinstance(pagination, Mapping) and not pagination.get("next")
+
+
 class SerpApiSource:
     """An ``ImageSource`` over Google Images, through SerpAPI.
 
@@ -232,9 +238,10 @@ class SerpApiSource:
                 yield candidate
                 if len(seen) >= limit:
                     return
-            pagination = payload.get("serpapi_pagination") if payload else None
-            has_next = isinstance(pagination, Mapping) and bool(pagination.get("next"))
             # A short page is the last one; a page of nothing new means the
             # service is repeating itself and more pages would only cost searches.
-            if len(results) < PAGE_SIZE or not has_next or fresh == 0:
+            # A full page asks for the next one unless the pagination block says
+            # there is none: the block is sometimes missing, and SerpAPI's own
+            # examples page on ijn until the "no results" answer.
+            if len(results) < PAGE_SIZE or fresh == 0 or _says_last_page(payload):
                 return

@@ -266,10 +266,4 @@ def _remote_or_bytes(image: ImageInput | UploadedImage) -> str | UploadedImage |
         if http_url(image) is None:
             raise ConfigurationError(f"not a usable image URL: {image!r}")
         return image
-    try:
-        return local_image_bytes(image)
-    except TypeError as exc:
-        raise ConfigurationError(
-            "Lens takes a URL, a path, bytes, a PIL image or an UploadedImage, "
-            f"got {type(image).__name__}"
-        ) from exc
+    return local_image_bytes(image)

@@ -11,7 +11,9 @@ leaks out, and the API key never appears in a message.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,6 +48,8 @@ KEY_HELP = (
 _NO_RESULTS = "hasn't returned any results"
 # Quota exhaustion comes as a 429 too, but waiting does not bring searches back.
 _QUOTA_SPENT = "run out of searches"
+#: The loggers through which ``requests`` (urllib3) writes request URLs.
+_URL_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.connection")
 
 
 def resolve_key(explicit: str | None, user: str) -> str:
@@ -62,6 +66,30 @@ def resolve_key(explicit: str | None, user: str) -> str:
 def is_no_results(message: str) -> bool:
     """Whether a SerpAPI error message means "the search ran and found nothing"."""
     return _NO_RESULTS in message.lower()
+
+
+class _HideKeys(logging.Filter):
+    """Masks ``api_key=...`` in what urllib3 logs: at DEBUG level it logs every
+    request line, query string and so SerpAPI key included."""
+
+    _KEY = re.compile(r"(api_key=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted is logging's own problem
+            return True
+        if "api_key=" in message:
+            record.msg, record.args = self._KEY.sub(r"\1***", message), ()
+        return True
+
+
+def _hide_keys_in_logs() -> None:
+    """Install :class:`_HideKeys` once on the urllib3 loggers that name request URLs."""
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _HideKeys) for f in logger.filters):
+            logger.addFilter(_HideKeys())
 
 
 def _search_class(base_url: str) -> Any:
@@ -110,6 +138,7 @@ class SearchCall:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._search_class = _search_class(base_url)
+        _hide_keys_in_logs()
         self._api_key = api_key
         self.timeout = timeout
         self.retry = retry

@@ -18,6 +18,7 @@ or refused, before anything is written to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -144,6 +145,28 @@ def _inspect(path: Path) -> bool:
     return False
 
 
+def _create_private(path: Path) -> None:
+    """Make the folders and the empty file for a new store, readable by this user only.
+
+    A store holds what its user searched for and where it was found; SQLite
+    gives its ``-wal`` and ``-shm`` files the permissions of the database file.
+    """
+    missing = [p for p in reversed(path.parents) if not p.exists()]
+    for folder in missing:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    # FileExistsError: made meanwhile by another process, or an empty file already there.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _why_not(path: Path, exc: OSError) -> str:
+    """What stops a store being made at ``path``: above all, a file where a folder must be."""
+    for parent in path.parents:
+        if parent.is_file():
+            return f"{parent} is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
 def _create(con: sqlite3.Connection) -> None:
     con.execute("BEGIN IMMEDIATE")
     try:
@@ -169,9 +192,12 @@ def open_store_file(path: Path) -> sqlite3.Connection:
     Raises :class:`StoreFormatError` for a file that is not a store or is too
     new, and :class:`StoreError` when SQLite cannot open it.
     """
-    new = _inspect(path)
-    if new:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        new = _inspect(path)
+        if new:
+            _create_private(path)
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {path}: {_why_not(path, exc)}") from exc
     try:
         con = sqlite3.connect(
             str(path),

@@ -22,6 +22,7 @@ import numpy as np
 
 from img2img.closing import Closing
 from img2img.errors import (
+    ConfigurationError,
     EmbeddingSpaceMismatchError,
     InvalidMetadataError,
     InvalidVectorError,
@@ -56,8 +57,8 @@ BLOCK_BYTES = 256 * 1024
 class LocalStore(Closing):
     """A ``VectorStore`` in one SQLite file: durable, embedded, no server.
 
-    ``LocalStore(path)`` opens the store at ``path``, creating it (and its
-    folder) if missing; with no path it uses :func:`default_store_path`.
+    ``LocalStore(path)`` opens the store at ``path`` (``~`` expanded), creating
+    it (and its folder) if missing; with no path it uses :func:`default_store_path`.
     An ``upsert`` or ``delete`` is one transaction: once it returns, the change
     survives a crash or power loss; if it raises, nothing was written.
     Search is exact cosine (dot product of unit vectors) over every stored
@@ -65,11 +66,15 @@ class LocalStore(Closing):
     Thread-safe; close it (or use it as a context manager) when done.
 
     Raises :class:`~img2img.errors.StoreFormatError` if ``path`` is not a
-    store or was written by a newer version of img2img.
+    store or was written by a newer version of img2img, and
+    :class:`~img2img.errors.StoreError` if it cannot be made there (say, under
+    a file).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise ConfigurationError(f"LocalStore takes a path, got {type(path).__name__}")
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = open_store_file(self.path)
         self._reset()
@@ -141,7 +146,9 @@ class LocalStore(Closing):
         seq = int(meta["seq"])  # type: ignore[call-overload]
         if seq == self._seq:
             return
-        if seq < self._seq:  # the file was replaced under us: start again
+        if seq < self._seq or (self._dim is not None and meta.get("dimension") != self._dim):
+            # The file was replaced under us, or emptied and given another
+            # embedding space of another dimension: start again.
             self._reset()
         self._read_shape(meta)
         since = self._seq
@@ -295,6 +302,7 @@ class LocalStore(Closing):
             self._seq = seq
 
     def set_embedding_space(self, space: EmbeddingSpace) -> None:
+        """Record ``space``; an empty store takes any space, one holding vectors only its own."""
         with self._lock:
             with self._transaction():
                 self._check_space(space)  # refuse before taking the write lock
@@ -305,22 +313,35 @@ class LocalStore(Closing):
                 if self._space == space:
                     return
                 seq = self._seq + 1
-                per_block = self._per_block or max(1, BLOCK_BYTES // (4 * space.dimension))
-                set_meta(
-                    con,
-                    {
-                        "seq": seq,
-                        "model_id": space.model_id,
-                        "dimension": space.dimension,
-                        "rows_per_block": per_block,
-                    },
+                redimension = self._dim is not None and self._dim != space.dimension
+                if redimension:  # empty, so only zeroed blocks and freed slots are dropped
+                    con.execute("DELETE FROM blocks")
+                    con.execute("DELETE FROM freed")
+                per_block = (
+                    self._per_block
+                    if self._per_block and not redimension
+                    else max(1, BLOCK_BYTES // (4 * space.dimension))
                 )
+                meta: dict[str, object] = {
+                    "seq": seq,
+                    "model_id": space.model_id,
+                    "dimension": space.dimension,
+                    "rows_per_block": per_block,
+                }
+                if redimension:
+                    meta["slots"] = 0
+                set_meta(con, meta)
+            if redimension:
+                self._reset()  # the next call reloads the emptied file
+                return
             if self._dim is None:
                 self._set_dimension(space.dimension, per_block)
             self._space = space
             self._seq = seq
 
     def _check_space(self, space: EmbeddingSpace) -> None:
+        if self._count == 0:
+            return  # no vector binds an empty store to a space
         check_same_space(self._space, space)
         if self._space is None and self._dim is not None and self._dim != space.dimension:
             raise EmbeddingSpaceMismatchError(

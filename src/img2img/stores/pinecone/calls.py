@@ -45,12 +45,30 @@ def is_not_found(exc: BaseException) -> bool:
     return _status(exc) == 404
 
 
-def translate(exc: Exception, what: str) -> Img2ImgError:
-    """The img2img error for a pinecone SDK exception raised while doing ``what``."""
+def _masked(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _clean_cause(exc: Exception, secret: str) -> BaseException:
+    """``exc``, or, when its text holds ``secret``, a plain copy of it without: tracebacks
+    print the whole chain."""
+    if not secret or secret not in f"{exc} {exc!r}":
+        return exc
+    clean = RuntimeError(
+        f"{type(exc).__module__}.{type(exc).__name__}: {_masked(str(exc), secret)}"
+    )
+    return clean.with_traceback(exc.__traceback__)
+
+
+def translate(exc: Exception, what: str, *, secret: str = "") -> Img2ImgError:
+    """The img2img error for a pinecone SDK exception raised while doing ``what``.
+
+    ``secret`` (the API key) is masked wherever the service's text repeats it.
+    """
     from pinecone.errors.exceptions import PineconeConnectionError, PineconeTimeoutError
 
     status = _status(exc)
-    detail = str(getattr(exc, "message", "") or exc)
+    detail = _masked(str(getattr(exc, "message", "") or exc), secret)
     message = f"Pinecone {what} failed: {detail}"
     if status in (401, 403):
         return AuthenticationError(
@@ -84,17 +102,33 @@ def _retry_after(exc: BaseException) -> float | None:
     return parse_retry_after(value if isinstance(value, str) else None)
 
 
-def call_pinecone(operation: Callable[[], T], what: str, policy: RetryPolicy = DEFAULT_RETRY) -> T:
-    """Run one SDK call; raise only img2img errors, chained to the SDK's."""
+def call_pinecone(
+    operation: Callable[[], T], what: str, policy: RetryPolicy = DEFAULT_RETRY, *, secret: str = ""
+) -> T:
+    """Run one SDK call; raise only img2img errors, chained to the SDK's.
+
+    ``secret`` (the API key) never appears in what is raised, even if the
+    service repeats it.
+    """
     from pinecone.errors.exceptions import PineconeError
 
     def attempt() -> T:
         try:
             return operation()
         except PineconeError as exc:
-            error = translate(exc, what)
+            error = translate(exc, what, secret=secret)
+            cause = _clean_cause(exc, secret)
             if isinstance(error, (RateLimitError, ServiceUnavailableError)):
-                raise Retryable(error, retry_after=_retry_after(exc)) from exc
-            raise error from exc
+                raise Retryable(error, retry_after=_retry_after(exc)) from cause
+            raise error from cause
+        except (Img2ImgError, Retryable):
+            raise
+        except Exception as exc:
+            # What the SDK lets through unwrapped (a parser's or HTTP library's own
+            # error on a strange answer) is still a store failure, not a crash.
+            raise StoreError(
+                f"Pinecone {what} failed: unexpected {type(exc).__name__}: "
+                f"{_masked(str(exc), secret)}"
+            ) from _clean_cause(exc, secret)
 
     return call_with_retries(attempt, policy)

@@ -42,8 +42,9 @@ class IndexConnection:
         self._index: Any = None
         self._dimension: int | None = None
 
-    def _call(self, operation: Any, what: str) -> Any:
-        return call_pinecone(operation, what, self.settings.retry)
+    def call(self, operation: Any, what: str) -> Any:
+        """``call_pinecone`` with this index's retry policy, its key kept out of errors."""
+        return call_pinecone(operation, what, self.settings.retry, secret=self.settings.api_key)
 
     def client(self) -> Any:
         """The SDK's ``Pinecone`` control-plane client."""
@@ -102,7 +103,7 @@ class IndexConnection:
             except NotFoundError:
                 return None
 
-        model = self._call(describe, f"describe index {name!r}")
+        model = self.call(describe, f"describe index {name!r}")
         if model is None:
             if not s.create_if_missing:
                 raise ConfigurationError(
@@ -123,7 +124,7 @@ class IndexConnection:
                 except ConflictError:  # created meanwhile by someone else
                     return client.indexes.describe(name)
 
-            model = self._call(create, f"create index {name!r}")
+            model = self.call(create, f"create index {name!r}")
         if not model.host:
             raise StoreError(f"Pinecone index {name!r} has no host yet; it is still starting")
         return str(model.host)
@@ -131,7 +132,7 @@ class IndexConnection:
     def dimension(self, index: Any) -> int:
         """The index's dimension, asked once; refuses an index of another metric than cosine."""
         if self._dimension is None:
-            stats = self._call(index.describe_index_stats, "describe_index_stats")
+            stats = self.call(index.describe_index_stats, "describe_index_stats")
             metric = getattr(stats, "metric", None)
             if metric not in (None, "cosine"):
                 raise ConfigurationError(

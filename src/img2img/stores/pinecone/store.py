@@ -28,7 +28,9 @@ from img2img.closing import Closing
 from img2img.errors import (
     ConfigurationError,
     EmbeddingSpaceMismatchError,
+    Img2ImgError,
     InvalidVectorError,
+    ServiceError,
     StoreError,
     StoreFormatError,
 )
@@ -36,7 +38,7 @@ from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.net.retry import RetryPolicy
 from img2img.stores.paging import check_batch_size, records_in_pages
-from img2img.stores.pinecone.calls import DEFAULT_RETRY, call_pinecone, is_not_found
+from img2img.stores.pinecone.calls import DEFAULT_RETRY, is_not_found
 from img2img.stores.pinecone.connect import IndexConnection, IndexSettings
 from img2img.stores.pinecone.fit import (
     MAX_REQUEST_BYTES,
@@ -72,6 +74,35 @@ def _pinecone_id(record_id: object) -> bool:
         and record_id.isascii()
         and "\x00" not in record_id
     )
+
+
+def _partial_write(
+    error: Img2ImgError, ids: Sequence[str], written: int, failed_request: int, requests: int
+) -> Img2ImgError:
+    """``error`` again, saying which of ``ids`` were written before it and which were not.
+
+    Requests go in order, so the written ones are a prefix of ``ids``. Writing
+    them all again is safe: an upsert replaces by id.
+    """
+    if written:
+        done = (
+            f"the first {written:,} of {len(ids):,} vectors, up to id {ids[written - 1]!r}, "
+            f"in {failed_request} of {requests} requests"
+        )
+        rest = f"the other {len(ids) - written:,}"
+    else:
+        done, rest = f"none of the {len(ids):,} vectors", f"all {len(ids):,}"
+    message = (
+        f"{error} (written: {done}; not confirmed: {rest}, ids {ids[written]!r} to "
+        f"{ids[-1]!r}, as a request that timed out may still have been applied; "
+        "upserting them again is safe)"
+    )
+    if isinstance(error, ServiceError):
+        return type(error)(message, status_code=error.status_code)
+    try:
+        return type(error)(message)
+    except TypeError:  # a subclass with another signature keeps its own message
+        return error
 
 
 class PineconeStore(Closing):
@@ -179,18 +210,25 @@ class PineconeStore(Closing):
             )
         if index is None:
             index = self._connection.open_for_writing(int(matrix.shape[1]))
-        for run in batches(
-            sizes,
-            max_count=MAX_UPSERT_VECTORS,
-            max_bytes=self._max_request_bytes,
-            overhead=overhead,
-        ):
-            chunk = [items[k] for k in run]
-            call_pinecone(
-                partial(index.upsert, vectors=chunk, namespace=self.namespace),
-                f"upsert of {len(chunk)} vectors",
-                self._retry,
+        runs = list(
+            batches(
+                sizes,
+                max_count=MAX_UPSERT_VECTORS,
+                max_bytes=self._max_request_bytes,
+                overhead=overhead,
             )
+        )
+        written = 0
+        for number, run in enumerate(runs):
+            chunk = [items[k] for k in run]
+            try:
+                self._connection.call(
+                    partial(index.upsert, vectors=chunk, namespace=self.namespace),
+                    f"upsert of {len(chunk)} vectors",
+                )
+            except Img2ImgError as exc:
+                raise _partial_write(exc, ids, written, number, len(runs)) from exc
+            written += len(chunk)
 
     def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]:
         compile_filter(filter)  # a malformed filter fails here, before any request
@@ -203,7 +241,7 @@ class PineconeStore(Closing):
             return []
         if not np.any(probe):
             raise InvalidVectorError("a query vector of zeros has no cosine similarity")
-        response = call_pinecone(
+        response = self._connection.call(
             lambda: index.query(
                 vector=probe.tolist(),
                 top_k=k,
@@ -212,7 +250,6 @@ class PineconeStore(Closing):
                 include_metadata=True,
             ),
             "query",
-            self._retry,
         )
         return [
             Match.from_metadata(m.id, float(m.score), restore_numbers(m.metadata))
@@ -228,10 +265,9 @@ class PineconeStore(Closing):
         sizes = [len(quote(i)) + 5 for i in wanted]  # "&ids=" and the escaped id
         for run in batches(sizes, max_count=_MAX_IDS, max_bytes=_FETCH_URL_BUDGET):
             chunk = [wanted[k] for k in run]
-            response = call_pinecone(
+            response = self._connection.call(
                 partial(index.fetch, ids=chunk, namespace=self.namespace),
                 "fetch",
-                self._retry,
             )
             for record_id, stored in response.vectors.items():
                 found[record_id] = VectorRecord(
@@ -252,7 +288,7 @@ class PineconeStore(Closing):
             return
         token: str | None = None
         while True:
-            page = call_pinecone(
+            page = self._connection.call(
                 partial(
                     index.list_paginated,
                     namespace=self.namespace,
@@ -260,7 +296,6 @@ class PineconeStore(Closing):
                     pagination_token=token,
                 ),
                 "list",
-                self._retry,
             )
             yield [item.id for item in page.vectors]
             token = page.pagination.next if page.pagination else None
@@ -292,13 +327,13 @@ class PineconeStore(Closing):
                 if not is_not_found(exc):  # a namespace that does not exist holds nothing
                     raise
 
-        call_pinecone(operation, what, self._retry)
+        self._connection.call(operation, what)
 
     def count(self) -> int:
         index = self._connection.open()
         if index is None:
             return 0
-        stats = call_pinecone(index.describe_index_stats, "describe_index_stats", self._retry)
+        stats = self._connection.call(index.describe_index_stats, "describe_index_stats")
         names = _DEFAULT_NAMESPACE_NAMES if self.namespace == "" else (self.namespace,)
         summary = next((stats.namespaces[n] for n in names if n in stats.namespaces), None)
         return int(summary.vector_count) if summary is not None else 0
@@ -306,16 +341,15 @@ class PineconeStore(Closing):
     # -- embedding space -----------------------------------------------------
 
     def embedding_space(self) -> EmbeddingSpace | None:
-        if self._space is not None:  # a recorded space never changes
+        if self._space is not None:  # changes only while the namespace is empty
             return self._space
         index = self._connection.open()
         if index is None:
             return None
         space_id = space_record_id(self.namespace)
-        response = call_pinecone(
+        response = self._connection.call(
             lambda: index.fetch(ids=[space_id], namespace=SPACE_NAMESPACE),
             "fetch of the embedding space",
-            self._retry,
         )
         stored = response.vectors.get(space_id)
         if stored is None:
@@ -332,12 +366,17 @@ class PineconeStore(Closing):
         return space
 
     def set_embedding_space(self, space: EmbeddingSpace) -> None:
+        """Record ``space``; an empty namespace takes any space of the index's dimension,
+        one holding vectors only its own."""
         with self._lock:
             index = self._connection.open_for_writing(space.dimension)
+            if self._space != space:
+                self._space = None  # another process may have recorded one meanwhile
             recorded = self.embedding_space()
-            check_same_space(recorded, space)
-            if recorded is not None:
+            if recorded == space:
                 return
+            if recorded is not None and self.count() > 0:
+                check_same_space(recorded, space)
             dimension = self._connection.dimension(index)
             if dimension != space.dimension:
                 raise EmbeddingSpaceMismatchError(
@@ -355,10 +394,9 @@ class PineconeStore(Closing):
                     "namespace": self.namespace,
                 },
             }
-            call_pinecone(
+            self._connection.call(
                 lambda: index.upsert(vectors=[record], namespace=SPACE_NAMESPACE),
                 "upsert of the embedding space",
-                self._retry,
             )
             self._space = space
 
