@@ -1,88 +1,60 @@
 """The ``img2img`` command: index and search from the shell.
 
-    img2img add ~/Pictures/                    # local files and folders, or URLs
-    img2img index "eiffel tower postcard" -n 300   # Google Images through SerpAPI
+    img2img --embedder efficientnet add ~/Pictures/   # files, folders or URLs; remembers the model
+    img2img index "eiffel tower postcard" -n 300      # Google Images through SerpAPI
     img2img search photo.jpg -k 10 --json
-    img2img search-text "a red bicycle"        # needs CLIP
+    img2img sync ~/Pictures/                          # new, changed, renamed and deleted files
     img2img info
 
-Vectors go to a LocalStore file (``--store``, default:
-``img2img.stores.local.store.default_store_path()``). Arguments are defined in
-:mod:`img2img.cli.parser`, printing in :mod:`img2img.cli.output`.
+Arguments are defined in :mod:`img2img.cli.parser` and each subcommand's
+module (:mod:`img2img.cli.registry` lists them), printing in
+:mod:`img2img.cli.output` and :mod:`img2img.cli.tables`, and the parts a
+command works with in :mod:`img2img.cli.session`. Exit codes are in
+:mod:`img2img.cli.exits`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
-from contextlib import ExitStack, closing
-from typing import TYPE_CHECKING
 
-from img2img.cli.output import print_matches, print_report
+from img2img.cli.exits import ExitCode, UsageError
+from img2img.cli.output import Output
 from img2img.cli.parser import build_parser
+from img2img.cli.registry import COMMANDS
+from img2img.cli.session import Session
 from img2img.errors import Img2ImgError
-
-if TYPE_CHECKING:
-    from img2img.client import ImageSearchClient
-    from img2img.protocols import Embedder
 
 __all__ = ["main"]
 
 
-def _embedder(args: argparse.Namespace) -> Embedder:
-    if args.embedder == "efficientnet":
-        from img2img.embedders.efficientnet import EfficientNetEmbedder
-
-        return EfficientNetEmbedder()
-    from img2img.embedders.clip import ClipEmbedder
-
-    return ClipEmbedder(args.clip_model, pretrained=args.clip_checkpoint or args.clip_pretrained)
-
-
-def _client(args: argparse.Namespace, stack: ExitStack) -> ImageSearchClient:
-    from img2img.client import ImageSearchClient
-    from img2img.stores.local.store import LocalStore, default_store_path
-
-    store = stack.enter_context(closing(LocalStore(args.store or default_store_path())))
-    source = None
-    if args.command == "index":
-        from img2img.sources.serpapi.google_images import SerpApiSource
-
-        source = SerpApiSource(sites=args.site or (), country=args.country, language=args.language)
-    return stack.enter_context(
-        ImageSearchClient(source=source, embedder=_embedder(args), store=store)
-    )
-
-
-def _run(args: argparse.Namespace, client: ImageSearchClient) -> None:
-    if args.command == "add":
-        print_report(client.add(args.items, keyphrase=args.keyphrase), args.json)
-    elif args.command == "index":
-        print_report(client.index(args.keyphrase, limit=args.limit), args.json)
-    elif args.command == "search":
-        matches = client.search(args.image, k=args.k, filter=args.filter, min_score=args.min_score)
-        print_matches(matches, args.json)
-    elif args.command == "search-text":
-        matches = client.search_text(
-            args.text, k=args.k, filter=args.filter, min_score=args.min_score
-        )
-        print_matches(matches, args.json)
-    else:
-        space = client.store.embedding_space()
-        print(f"{client.store.count()} images; embedding space: {space or 'none yet'}")
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exit:  # --help, --version and usage errors end here
+        return exit.code if isinstance(exit.code, int) else ExitCode.USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser(COMMANDS)
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    command = next(c for c in COMMANDS if c.name == args.command_name)
+    out = Output(as_json=args.json, quiet=args.quiet)
     try:
-        with ExitStack() as stack:
-            _run(args, _client(args, stack))
+        with Session(args, out, command.store) as session:
+            return command.run(session)
+    except UsageError as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
     except Img2ImgError as exc:
-        print(f"img2img: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        out.error(str(exc))
+        return ExitCode.ERROR
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,39 +1,87 @@
-"""How the ``img2img`` command prints reports and matches: for people, or as JSON."""
+"""Where the command writes: results to stdout (rich tables, or JSON), notes and errors to stderr.
+
+Keeping notes, progress and errors on stderr leaves stdout to the answer, so
+``img2img search q.jpg --json | jq`` always reads clean JSON.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import sys
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from img2img.models import IndexReport, Match
+    from rich.console import Console, RenderableType
 
-__all__ = ["print_matches", "print_report"]
-
-
-def print_report(report: IndexReport, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({
-            "discovered": report.discovered, "indexed": report.indexed, "skipped": report.skipped,
-            "elapsed_seconds": round(report.elapsed_seconds, 3),
-            "failures": [{"url": f.url, "stage": f.stage, "reason": f.reason} for f in report.failures],
-        }, indent=2))  # fmt: skip
-        return
-    print(report)
-    for failure in report.failures:
-        print(f"  {failure.stage:8} {failure.url}: {failure.reason}")
+__all__ = ["Output", "to_json"]
 
 
-def print_matches(matches: list[Match], as_json: bool) -> None:
-    if as_json:
-        print(
-            json.dumps(
-                [{"id": m.id, "score": round(m.score, 6), **m.metadata} for m in matches], indent=2
-            )
-        )
-        return
-    if not matches:
-        print("no matches")
-    for rank, m in enumerate(matches, start=1):
-        where = m.page_url or m.image_url
-        print(f"{rank:3}. {m.score:.3f}  {m.title or m.image_url}\n     {where}")
+def to_json(data: Any) -> str:
+    """``data`` as indented JSON text, non-ASCII kept readable."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+class Output:
+    """The command's two streams.
+
+    Args:
+        as_json: print results as JSON instead of tables.
+        quiet: no notes and no progress bars (errors and results still print).
+        stdout, stderr: streams to write to; default ``sys.stdout``/``sys.stderr``
+            at the time of writing.
+    """
+
+    def __init__(
+        self,
+        *,
+        as_json: bool = False,
+        quiet: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.as_json = as_json
+        self.quiet = quiet
+        self._stdout = stdout
+        self._stderr = stderr
+        self._console: Console | None = None
+        self._errors: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The rich console on stdout, for results."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self._stdout, highlight=False, soft_wrap=False)
+        return self._console
+
+    @property
+    def errors(self) -> Console:
+        """The rich console on stderr, for notes and progress."""
+        if self._errors is None:
+            from rich.console import Console
+
+            self._errors = Console(file=self._stderr, stderr=True, highlight=False)
+        return self._errors
+
+    def show(self, *renderables: RenderableType) -> None:
+        """Print tables or text for people, on stdout."""
+        self.console.print(*renderables)
+
+    def json(self, data: Any) -> None:
+        """Print ``data`` as JSON on stdout."""
+        print(to_json(data), file=self._stdout or sys.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """A one-line remark on stderr (what the command chose for you); quiet hides it."""
+        if not self.quiet:
+            self.errors.print(text, style="dim", markup=False, soft_wrap=True)
+
+    def error(self, text: str) -> None:
+        """One line on stderr: ``img2img: error: ...``."""
+        print(f"img2img: error: {text}", file=self._stderr or sys.stderr, flush=True)
+
+    @property
+    def progress_enabled(self) -> bool:
+        """Progress bars show on a terminal, unless quiet."""
+        return not self.quiet and self.errors.is_terminal
