@@ -125,6 +125,11 @@ def _run_index(session: Session) -> int:
     from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, SerpApiSource
 
     args = session.args
+    if not os.environ.get("SERPAPI_API_KEY", "").strip():  # before a model or store is touched
+        raise ConfigurationError(
+            "index searches Google Images through SerpAPI: set SERPAPI_API_KEY "
+            "(your key is at https://serpapi.com/manage-api-key)"
+        )
     source = SerpApiSource(
         sites=args.site or (),
         country=args.country,
