@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from img2img.cli.session import StoreAccess
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
 
-__all__ = ["Command", "StoreAccess"]
-
-#: ``write`` commands create a missing store; ``read`` commands refuse one that does not exist.
-StoreAccess = Literal["read", "write"]
+__all__ = ["Command"]
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,20 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from img2img.cli.embedding import EmbedderChoice, choose_embedder
 from img2img.cli.stores import StoreSpec, open_store, parse_store
 
 if TYPE_CHECKING:
-    from img2img.cli.command import StoreAccess
     from img2img.cli.output import Output
     from img2img.client import ImageSearchClient
     from img2img.protocols import Embedder, Fetcher, ImageSource, VectorStore
 
-__all__ = ["Session"]
+__all__ = ["Session", "StoreAccess"]
+
+#: ``write`` commands create a missing store; ``read`` commands refuse one that does not exist.
+StoreAccess = Literal["read", "write"]
 
 
 class Session:

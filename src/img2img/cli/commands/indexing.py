@@ -26,6 +26,8 @@ __all__ = ["ADD", "INDEX", "SYNC"]
 _SHOWN_FAILURES = 20
 #: Where the ``index`` command sends SerpAPI searches, for a gateway or a test stand-in.
 SERPAPI_URL_ENV = "SERPAPI_BASE_URL"
+#: Address ranges to download from although private, comma-separated: ``--allow-network``'s default.
+ALLOW_NETWORKS_ENV = "IMG2IMG_ALLOW_NETWORKS"
 
 
 def _failure_rows(failures: tuple[Failure, ...]) -> list[dict[str, str]]:
@@ -67,7 +69,9 @@ def _report(session: Session, report: IndexReport, empty_message: str) -> int:
 
 
 def _fetcher(session: Session) -> HttpFetcher | None:
-    networks = session.args.allow_network
+    networks = session.args.allow_network or [
+        cidr.strip() for cidr in os.environ.get(ALLOW_NETWORKS_ENV, "").split(",") if cidr.strip()
+    ]
     if not networks:
         return None
     from img2img.net.fetch import HttpFetcher
@@ -84,7 +88,7 @@ def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
         metavar="CIDR",
         action="append",
         help="also download from this address range, refused by default (e.g. an "
-        "intranet: 10.20.0.0/16); repeatable",
+        f"intranet: 10.20.0.0/16); repeatable; default: ${ALLOW_NETWORKS_ENV}",
     )
 
 
