@@ -229,6 +229,8 @@ def test_edited_copy_is_found_by_the_offline_model_remembered_by_the_store(
 ) -> None:
     """The real offline model, end to end: chosen once, then read from the store."""
     store = tmp_path / "effnet.sqlite3"
+    for name in ("coins", "moon", "clock", "brick", "camera", "logo", "colorwheel", "retina"):
+        (photos_copy / f"{name}.png").unlink()  # seven photos are enough, and quicker
     added = run_cli("--store", store, "--embedder", "efficientnet", "add", photos_copy, home=home)
     assert added.code == 0, added.err
     assert f"Creating a new store at {store}" in added.err

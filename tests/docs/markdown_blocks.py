@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```([\w+-]*)\s*$")
