@@ -126,6 +126,10 @@ def test_pinecone_store_from_the_command_line(
     assert "moon.png" not in titles
     assert "coins.png" not in titles
 
+    typo = run_cli("--store", "pinecone://fotos/mine", "list", home=home, **env)
+    assert typo.code == 1
+    assert "no Pinecone index 'fotos' for --store pinecone://fotos/mine" in typo.err
+
     deleted = run_cli(*where, "delete", "--keyphrase", "k", "--json", home=home, **env)
     assert deleted.json()["count"] == 14
     assert run_cli(*where, "list", "--json", home=home, **env).json() == []

@@ -258,3 +258,16 @@ def test_the_page_s_code_runs(page: Path, stage: Stage) -> None:
         _close_all(namespace)
         os.environ.clear()
         os.environ.update(environment)
+
+
+_PATH = re.compile(r"(?<![\w/.-])((?:tests|src/img2img|benchmarks|examples|docs)/[\w/.-]*[\w/])")
+_LINK = re.compile(r"\]\(([^)#:]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_paths_and_links_named_by_the_page_exist(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    named = {ROOT / path for path in _PATH.findall(text)}
+    named |= {(page.parent / link).resolve() for link in _LINK.findall(text)}
+    missing = sorted(str(path.relative_to(ROOT)) for path in named if not path.exists())
+    assert missing == []

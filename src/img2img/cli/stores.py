@@ -78,7 +78,19 @@ def open_store(spec: StoreSpec, *, create: bool, out: Output) -> VectorStore:
 
         if not os.environ.get("PINECONE_API_KEY"):
             raise ConfigurationError(f"--store {spec} needs a key: set PINECONE_API_KEY")
-        return PineconeStore(spec.index, namespace=spec.namespace, create_if_missing=create)
+        store = PineconeStore(spec.index, namespace=spec.namespace, create_if_missing=create)
+        if not create:
+            try:
+                store.embedding_space()  # reaches the index: a missing one fails here
+            except ConfigurationError as exc:
+                store.close()
+                if "does not exist" not in str(exc):
+                    raise
+                raise ConfigurationError(
+                    f"no Pinecone index {spec.index!r} for --store {spec}: check the name, "
+                    "or create it with 'img2img add'"
+                ) from exc
+        return store
     from img2img.stores.local.store import LocalStore
 
     assert spec.path is not None
