@@ -9,7 +9,7 @@ queries: LocalStore unfiltered, LocalStore with a filter that keeps 10%, and
 faiss.IndexFlatIP (exact inner product, the same answer) on the same vectors,
 with its default thread count and with one thread (on two cores, one thread
 is often faster for a single query); the target compares with the faster.
-faiss-cpu is needed for this script only (``pip install img2img[bench]``).
+faiss-cpu is needed for this script only (``pip install img2img-search[bench]``).
 Machines are noisy: compare the ratios printed here, measured in one run.
 """
 

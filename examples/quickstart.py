@@ -1,5 +1,7 @@
 """Index real photos, then find the original of an edited copy. Runs offline.
 
+Shows a progress bar while indexing and the matches as a table (rich).
+
     python examples/quickstart.py                # scikit-image's sample photos
     python examples/quickstart.py ~/Pictures     # your own folder
     python examples/quickstart.py --query me.jpg # your own query image
@@ -16,15 +18,24 @@ import sys
 import tempfile
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
 from img2img import (
     ClipEmbedder,
     EfficientNetEmbedder,
     Embedder,
     FolderSource,
     ImageSearchClient,
+    IndexProgress,
+    IndexReport,
     LocalStore,
+    Match,
 )
 from img2img.testing.photos import edited_copy, save_photos
+
+console = Console(highlight=False)
 
 
 def choose_embedder(checkpoint: str | None) -> Embedder:
@@ -37,6 +48,46 @@ def choose_embedder(checkpoint: str | None) -> Embedder:
         "using the offline EfficientNetEmbedder."
     )
     return EfficientNetEmbedder()
+
+
+def add_with_progress(client: ImageSearchClient, folder: Path) -> IndexReport:
+    """``client.add`` with a progress bar fed by its ``progress=`` callback."""
+    with Progress(
+        TextColumn("Indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("index", total=None, counts="")
+
+        def show(progress: IndexProgress) -> None:
+            bar.update(
+                task,
+                total=progress.discovered or None,
+                completed=progress.stored + progress.skipped + progress.failed,
+                counts=f"{progress.stored} indexed · {progress.skipped} skipped · "
+                f"{progress.failed} failed",
+            )
+
+        return client.add([folder], keyphrase="demo", progress=show)
+
+
+def matches_table(matches: list[Match]) -> Table:
+    table = Table(title="Matches, best first", title_justify="left")
+    for name, justify in (("rank", "right"), ("score", "right"), ("title", "left"),
+                          ("size", "right"), ("sha256", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for rank, match in enumerate(matches, start=1):
+        table.add_row(
+            str(rank),
+            f"{match.score:.3f}",
+            f"[link={match.image_url}]{match.title}[/link]",
+            f"{match.metadata.get('width')}x{match.metadata.get('height')}",
+            f"{str(match.metadata.get('sha256'))[:12]}…",
+        )
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     store = LocalStore(workdir / "index.sqlite3")
     with ImageSearchClient(embedder=choose_embedder(args.clip_checkpoint), store=store) as client:
-        report = client.add([folder], keyphrase="demo")
+        report = add_with_progress(client, folder)
         print(f"Indexed: {report}")
         for failure in report.failures:
             print(f"  skipped {failure.url}: {failure.stage}: {failure.reason}")
@@ -81,12 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
         matches = client.search(query, k=args.k)
         print(f"\nTop {len(matches)} for {query}:")
-        for rank, match in enumerate(matches, start=1):
-            print(
-                f"{rank}. score {match.score:.3f}  {match.title}  "
-                f"({match.metadata.get('width')}x{match.metadata.get('height')}, "
-                f"sha256 {str(match.metadata.get('sha256'))[:12]}…)\n   {match.image_url}"
-            )
+        console.print(matches_table(matches))
 
     store.close()
     print(f"\nThe index is kept in {workdir / 'index.sqlite3'}")

@@ -33,6 +33,8 @@ RANKS = {
     "img2img.embedders": 4,
     "img2img.pipeline": 5,
     "img2img.reverse": 5,
+    "img2img.stats": 5,
+    "img2img.sync": 5,
     "img2img.client": 6,
     "img2img.testing": 7,
     "img2img.cli": 8,

@@ -36,4 +36,4 @@ def test_import_loads_no_heavy_modules() -> None:
 def test_version_matches_package_metadata() -> None:
     from importlib.metadata import version
 
-    assert img2img.__version__ == version("img2img")
+    assert img2img.__version__ == version("img2img-search")

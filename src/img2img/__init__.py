@@ -77,9 +77,11 @@ from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.static import StaticSource
 from img2img.sources.urls import UrlListSource
+from img2img.stats import StoreStats
 from img2img.stores.local.store import LocalStore, default_store_path
 from img2img.stores.memory import InMemoryStore
 from img2img.stores.pinecone.store import PineconeStore
+from img2img.sync import SyncReport
 
 __all__ = [
     "AuthenticationError",
@@ -137,6 +139,8 @@ __all__ = [
     "StaticSource",
     "StoreError",
     "StoreFormatError",
+    "StoreStats",
+    "SyncReport",
     "TextEmbedder",
     "UnexpectedContentError",
     "UploadedImage",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -25,7 +26,9 @@ from img2img.pipeline import IndexSettings, run_index
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
 from img2img.provenance import difference_hash, hamming_distance
 from img2img.sources.folder import FolderSource, candidate_for_path
+from img2img.stats import StoreStats, store_stats
 from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
+from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -206,6 +209,37 @@ class ImageSearchClient(Closing):
                 _check_item(item)
         check_accepts(self.store, self.space)
         return self._run(_candidates_for(items), keyphrase, reindex, progress)
+
+    def sync(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        keyphrase: str | None = None,
+        checksum: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> SyncReport:
+        """Bring the store in step with the image files under ``folder``.
+
+        New files are embedded, files whose content changed are embedded again,
+        renamed or copied files reuse their stored vector under the new path,
+        and records of files that are gone are deleted. A file whose size and
+        modification time are as recorded is not read, unless ``checksum``.
+        ``keyphrase`` is recorded with the files embedded now; ``progress`` is
+        as for :meth:`index`, for the embedding. See :mod:`img2img.sync`.
+        """
+        started = time.perf_counter()
+        check_accepts(self.store, self.space)
+        plan = plan_sync(expand_path(folder), self.store, checksum=checksum)
+        rewrite_records(self.store, plan.rewrites)
+        if plan.delete:
+            self.store.delete(plan.delete)
+        embedded = self._run(plan.embed, keyphrase, True, progress)
+        return sync_report(plan, embedded, started)
+
+    def stats(self) -> StoreStats:
+        """What the store holds: the count, the embedding space, and counts by
+        keyphrase, domain and source. Reads every record once."""
+        return store_stats(self.store)
 
     def _run(
         self,

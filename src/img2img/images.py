@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import struct
+from functools import cache
 from typing import TYPE_CHECKING
 
 from img2img.errors import ImageError, ImageTooLargeError, InvalidImageError
@@ -25,6 +26,7 @@ __all__ = [
     "DECODED_FORMATS",
     "DEFAULT_MAX_PIXELS",
     "decode_image",
+    "readable_suffixes",
     "sniff_image_type",
     "to_rgb",
 ]
@@ -122,11 +124,33 @@ def to_rgb(image: Image.Image) -> Image.Image:
         raise InvalidImageError(f"cannot convert a {image.mode} image to RGB: {exc}") from exc
 
 
+@cache
 def _openable_formats() -> list[str]:
     from PIL import Image
 
+    try:  # HEIC photos (iPhones) open only through this optional plugin
+        import pillow_heif
+    except ImportError:
+        pass
+    else:
+        pillow_heif.register_heif_opener()
     Image.init()
     return [name for name in DECODED_FORMATS if name in Image.OPEN]
+
+
+def readable_suffixes() -> frozenset[str]:
+    """File name endings, lower case with the dot, of the formats :func:`decode_image` opens here.
+
+    ``.jpg``, ``.jfif``, ``.png``, ``.webp``, ``.avif``, ``.tif`` and the rest
+    of :data:`DECODED_FORMATS` that this Pillow reads; ``.heic`` and ``.heif``
+    once ``pillow-heif`` is installed.
+    """
+    from PIL import Image
+
+    formats = set(_openable_formats())
+    return frozenset(
+        suffix.lower() for suffix, name in Image.registered_extensions().items() if name in formats
+    )
 
 
 def decode_image(

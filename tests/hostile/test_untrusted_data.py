@@ -16,9 +16,10 @@ import pytest
 from PIL import Image
 
 from img2img import ImageSearchClient
-from img2img.cli.output import print_matches, print_report
+from img2img.cli.output import Output
+from img2img.cli.tables import failures_table, match_rows, matches_table
 from img2img.embedders.hashing import HashEmbedder
-from img2img.models import Failure, IndexReport, Match, VectorRecord
+from img2img.models import Failure, Match, VectorRecord
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.net.retry import RetryPolicy
@@ -27,6 +28,7 @@ from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 HOSTILE_TITLES = {
+    "markup": "[link=https://evil.example]click[/link] [bold red]x",
     "sql": "'; DROP TABLE records; --",
     "html": '<img src=x onerror="alert(1)"><script>steal()</script>',
     "terminal": "\x1b]0;owned\x07\x1b[2J\x1b[31mred",
@@ -87,29 +89,37 @@ def test_hostile_titles_are_stored_and_found_verbatim(
     assert client.store.count() == len(HOSTILE_TITLES)  # the SQL did not run
 
 
-def test_the_command_prints_hostile_text_harmlessly(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_prints_hostile_text_harmlessly() -> None:
     matches = [
-        Match.from_metadata(name, 0.5, {"title": title, "page_url": f"https://x.example/{title}"})
+        Match.from_metadata(
+            name,
+            0.5,
+            {"title": title, "domain": title, "page_url": f"https://x.example/{title}"},
+        )
         for name, title in HOSTILE_TITLES.items()
         if name != "huge"
     ]
-    print_matches(matches, as_json=False)
-    shown = capsys.readouterr().out
+    screen = io.StringIO()
+    wide = Output(stdout=screen)
+    wide.console.width = 1000  # one line a row, so each title can be found whole
+    wide.show(matches_table(matches))
+    shown = screen.getvalue()
     for dangerous in ("\x1b", "\x07", "\u202e", "\x00"):
         assert dangerous not in shown
     assert "\\x1b]0;owned" in shown  # shown escaped, not dropped
     assert "'; DROP TABLE records; --" in shown
+    assert "[link=" in shown  # a title that looks like markup is shown, not obeyed
 
-    print_matches(matches, as_json=True)
-    as_json = capsys.readouterr().out
-    assert "\x1b" not in as_json
-    assert [m["title"] for m in json.loads(as_json)] == [m.title for m in matches]
+    as_json = io.StringIO()
+    Output(as_json=True, stdout=as_json).json(match_rows(matches))
+    assert "\x1b" not in as_json.getvalue()
+    assert [m["title"] for m in json.loads(as_json.getvalue())] == [m.title for m in matches]
 
-    report = IndexReport(
-        1, 0, 0, (Failure("http://x.example/\x1b[2J", "fetch", "bad \x1b[31m"),), 0.1
+    failures = io.StringIO()
+    Output(stdout=failures).show(
+        failures_table([Failure("http://x.example/\x1b[2J", "fetch", "bad \x1b[31m")])
     )
-    print_report(report, as_json=False)
-    assert "\x1b" not in capsys.readouterr().out
+    assert "\x1b" not in failures.getvalue()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

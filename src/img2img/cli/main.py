@@ -1,122 +1,64 @@
 """The ``img2img`` command: index and search from the shell.
 
-    img2img add ~/Pictures/                    # local files and folders, or URLs
-    img2img index "eiffel tower postcard" -n 300   # Google Images through SerpAPI
+    img2img --embedder efficientnet add ~/Pictures/   # files, folders or URLs; remembers the model
+    img2img index "eiffel tower postcard" -n 300      # Google Images through SerpAPI
     img2img search photo.jpg -k 10 --json
-    img2img search-text "a red bicycle"        # needs CLIP
+    img2img sync ~/Pictures/                          # new, changed, renamed and deleted files
     img2img info
 
-Vectors go to a LocalStore file (``--store``, default:
-``img2img.stores.local.store.default_store_path()``). Arguments are defined in
-:mod:`img2img.cli.parser`, printing in :mod:`img2img.cli.output`.
+Arguments are defined in :mod:`img2img.cli.parser` and each subcommand's
+module (:mod:`img2img.cli.registry` lists them), printing in
+:mod:`img2img.cli.output` and :mod:`img2img.cli.tables`, and the parts a
+command works with in :mod:`img2img.cli.session`. Exit codes are in
+:mod:`img2img.cli.exits`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
-from contextlib import ExitStack, closing
-from typing import TYPE_CHECKING
 
-from img2img.cli.output import print_matches, print_report
+from img2img.cli.exits import ExitCode, UsageError
+from img2img.cli.output import Output
 from img2img.cli.parser import build_parser
+from img2img.cli.registry import COMMANDS
+from img2img.cli.session import Session
 from img2img.errors import Img2ImgError
-
-if TYPE_CHECKING:
-    from img2img.client import ImageSearchClient
-    from img2img.protocols import Embedder, VectorStore
 
 __all__ = ["main"]
 
 
-def _embedder(args: argparse.Namespace) -> Embedder:
-    if args.embedder == "efficientnet":
-        from img2img.embedders.efficientnet import EfficientNetEmbedder
-
-        return EfficientNetEmbedder()
-    from img2img.embedders.clip import ClipEmbedder
-
-    return ClipEmbedder(args.clip_model, pretrained=args.clip_checkpoint or args.clip_pretrained)
-
-
-def _client(args: argparse.Namespace, stack: ExitStack) -> ImageSearchClient:
-    from img2img.client import ImageSearchClient
-    from img2img.stores.local.store import LocalStore, default_store_path
-
-    store = stack.enter_context(closing(LocalStore(args.store or default_store_path())))
-    source = None
-    if args.command == "index":
-        from img2img.sources.serpapi.google_images import SerpApiSource
-
-        source = SerpApiSource(sites=args.site or (), country=args.country, language=args.language)
-    return stack.enter_context(
-        ImageSearchClient(source=source, embedder=_embedder(args), store=store)
-    )
-
-
-class _Stored:
-    """Counts what an indexing run stored, for the one line printed on Ctrl-C."""
-
-    def __init__(self) -> None:
-        self.before: int | None = None
-
-    def start(self, store: VectorStore) -> None:
-        self.before = store.count()
-
-    def line(self, store: VectorStore) -> str:
-        if self.before is None:
-            return "img2img: interrupted"
-        # The store, not the run's own tally: a batch committed just as Ctrl-C
-        # came is stored, though the run never heard back.
-        stored = store.count() - self.before
-        return (
-            f"img2img: interrupted; {stored} images were stored and are kept "
-            "(run the command again to go on)"
-        )
-
-
-def _run(args: argparse.Namespace, client: ImageSearchClient, stored: _Stored) -> None:
-    if args.command in ("add", "index"):
-        stored.start(client.store)
-    if args.command == "add":
-        print_report(client.add(args.items, keyphrase=args.keyphrase), args.json)
-    elif args.command == "index":
-        print_report(client.index(args.keyphrase, limit=args.limit), args.json)
-    elif args.command == "search":
-        matches = client.search(args.image, k=args.k, filter=args.filter, min_score=args.min_score)
-        print_matches(matches, args.json)
-    elif args.command == "search-text":
-        matches = client.search_text(
-            args.text, k=args.k, filter=args.filter, min_score=args.min_score
-        )
-        print_matches(matches, args.json)
-    else:
-        space = client.store.embedding_space()
-        print(f"{client.store.count()} images; embedding space: {space or 'none yet'}")
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exit:  # --help, --version and usage errors end here
+        return exit.code if isinstance(exit.code, int) else ExitCode.USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
-    args = build_parser().parse_args(argv)
-    stored = _Stored()
-    line = "img2img: interrupted"
+    parser = build_parser(COMMANDS)
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    command = next(c for c in COMMANDS if c.name == args.command_name)
+    out = Output(as_json=args.json, quiet=args.quiet)
     try:
-        with ExitStack() as stack:
-            client = _client(args, stack)
+        with Session(args, out, command.store) as session:
             try:
-                _run(args, client, stored)
+                return command.run(session)
             except KeyboardInterrupt:
-                line = stored.line(client.store)  # while the store is still open
-                raise
-    except KeyboardInterrupt:
-        # One line, no traceback; 130 is what shells report for a Ctrl-C.
-        print(line, file=sys.stderr)
-        return 130
+                out.interrupted(session.stored_since_start())
+                return ExitCode.INTERRUPTED
+    except UsageError as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
     except Img2ImgError as exc:
-        print(f"img2img: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        out.error(str(exc))
+        return ExitCode.ERROR
+    except KeyboardInterrupt:
+        out.interrupted(None)
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,57 +1,96 @@
-"""How the ``img2img`` command prints reports and matches: for people, or as JSON."""
+"""Where the command writes: results to stdout (rich tables, or JSON), notes and errors to stderr.
+
+Keeping notes, progress and errors on stderr leaves stdout to the answer, so
+``img2img search q.jpg --json | jq`` always reads clean JSON.
+"""
 
 from __future__ import annotations
 
 import json
-import unicodedata
-from typing import TYPE_CHECKING
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+from img2img.cli.text import printable
 
 if TYPE_CHECKING:
-    from img2img.models import IndexReport, Match
+    from rich.console import Console, RenderableType
 
-__all__ = ["print_matches", "print_report", "printable"]
-
-#: Unicode categories that can drive a terminal or reorder text: controls (ESC
-#: starts terminal commands), format characters (bidi overrides), separators.
-_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
-#: Format characters that only join glyphs (emoji sequences, Indic scripts): harmless.
-_JOINERS = frozenset({"\u200c", "\u200d"})
+__all__ = ["Output", "to_json"]
 
 
-def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: titles and URLs come from strangers, and
-    an escape sequence in one could rewrite the screen or the window title."""
-    return "".join(
-        ch
-        if ch in _JOINERS or unicodedata.category(ch) not in _UNSAFE
-        else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
-        for ch in text
-    )
+def to_json(data: Any) -> str:
+    """``data`` as indented JSON text, non-ASCII kept readable."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
-def print_report(report: IndexReport, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({
-            "discovered": report.discovered, "indexed": report.indexed, "skipped": report.skipped,
-            "elapsed_seconds": round(report.elapsed_seconds, 3),
-            "failures": [{"url": f.url, "stage": f.stage, "reason": f.reason} for f in report.failures],
-        }, indent=2))  # fmt: skip
-        return
-    print(report)
-    for failure in report.failures:
-        print(f"  {failure.stage:8} {printable(failure.url)}: {printable(failure.reason)}")
+class Output:
+    """The command's two streams.
 
+    Args:
+        as_json: print results as JSON instead of tables.
+        quiet: no notes and no progress bars (errors and results still print).
+        stdout, stderr: streams to write to; default ``sys.stdout``/``sys.stderr``
+            at the time of writing.
+    """
 
-def print_matches(matches: list[Match], as_json: bool) -> None:
-    if as_json:
-        print(
-            json.dumps(
-                [{"id": m.id, "score": round(m.score, 6), **m.metadata} for m in matches], indent=2
-            )
-        )
-        return
-    if not matches:
-        print("no matches")
-    for rank, m in enumerate(matches, start=1):
-        where = printable(m.page_url or m.image_url or "")
-        print(f"{rank:3}. {m.score:.3f}  {printable(m.title or m.image_url or '')}\n     {where}")
+    def __init__(
+        self,
+        *,
+        as_json: bool = False,
+        quiet: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.as_json = as_json
+        self.quiet = quiet
+        self._stdout = stdout
+        self._stderr = stderr
+        self._console: Console | None = None
+        self._errors: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The rich console on stdout, for results."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self._stdout, highlight=False, soft_wrap=False)
+        return self._console
+
+    @property
+    def errors(self) -> Console:
+        """The rich console on stderr, for notes and progress."""
+        if self._errors is None:
+            from rich.console import Console
+
+            self._errors = Console(file=self._stderr, stderr=True, highlight=False)
+        return self._errors
+
+    def show(self, *renderables: RenderableType) -> None:
+        """Print tables or text for people, on stdout."""
+        self.console.print(*renderables)
+
+    def json(self, data: Any) -> None:
+        """Print ``data`` as JSON on stdout."""
+        print(to_json(data), file=self._stdout or sys.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """A one-line remark on stderr (what the command chose for you); quiet hides it."""
+        if not self.quiet:
+            self.errors.print(printable(text), style="dim", markup=False, soft_wrap=True)
+
+    def error(self, text: str) -> None:
+        """One line on stderr: ``img2img: error: ...``."""
+        print(f"img2img: error: {printable(text)}", file=self._stderr or sys.stderr, flush=True)
+
+    def interrupted(self, stored: int | None) -> None:
+        """The one line printed on Ctrl-C: what was stored, which a new run will skip."""
+        line = "img2img: interrupted"
+        if stored is not None:
+            line += f"; {stored} images were stored and are kept (run the command again to go on)"
+        print(line, file=self._stderr or sys.stderr, flush=True)
+
+    @property
+    def progress_enabled(self) -> bool:
+        """Progress bars show on a terminal, unless quiet."""
+        return not self.quiet and self.errors.is_terminal

@@ -1,49 +1,122 @@
-"""The ``img2img`` command's arguments: every subcommand and flag, nothing that runs them."""
+"""The ``img2img`` command's arguments: global options, and each subcommand's own.
+
+Global options are accepted before or after the subcommand
+(``img2img --json info`` and ``img2img info --json`` are the same): each
+subparser repeats them with a suppressed default, so a value given on either
+side wins and an absent one leaves the other side's alone.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["build_parser"]
+from img2img._version import __version__
+from img2img.cli.embedding import EMBEDDERS
+
+if TYPE_CHECKING:
+    from img2img.cli.command import Command
+
+__all__ = ["build_parser", "json_filter", "positive_int"]
+
+_EPILOG = """\
+exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 130 interrupted.
+The store remembers its model: --embedder is needed only when creating a store.
+Guide: https://github.com/img2img/img2img/tree/main/docs/cli.md"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser for ``img2img [global options] COMMAND [options]``."""
-    parser = argparse.ArgumentParser(prog="img2img", description="Reverse image search.")
-    parser.add_argument("--store", help="LocalStore file (default: the per-user store)")
-    parser.add_argument("--embedder", choices=["clip", "efficientnet"], default="clip")
-    parser.add_argument("--clip-model", default="ViT-B-32")
-    parser.add_argument("--clip-pretrained", default="laion2b_s34b_b79k")
-    parser.add_argument("--clip-checkpoint", help="a local open_clip checkpoint file")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    commands = parser.add_subparsers(dest="command", required=True)
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
-    add = commands.add_parser("add", help="index local files, folders or image URLs")
-    add.add_argument("items", nargs="+")
-    add.add_argument("--keyphrase")
 
-    index = commands.add_parser(
-        "index", help="index Google Images results for a keyphrase (SerpAPI)"
+def json_filter(text: str) -> dict[str, Any]:
+    """An argparse type: a metadata filter written as a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('a filter is a JSON object, e.g. {"domain": "x.com"}')
+    return value
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("global options (before or after the subcommand)")
+    group.add_argument(
+        "--store",
+        metavar="PATH|pinecone://INDEX[/NS]",
+        default=default(None),
+        help="a LocalStore file (default: the per-user store), or a Pinecone index and "
+        "namespace (key from PINECONE_API_KEY)",
     )
-    index.add_argument("keyphrase")
-    index.add_argument("-n", "--limit", type=int, default=100)
-    index.add_argument("--site", action="append", help="restrict to a site; repeatable")
-    index.add_argument("--country")
-    index.add_argument("--language")
+    group.add_argument(
+        "--embedder",
+        choices=EMBEDDERS,
+        default=default(None),
+        help="the model of a new store (default: clip); later commands use the store's own",
+    )
+    group.add_argument(
+        "--clip-model",
+        metavar="NAME",
+        default=default(None),
+        help="open_clip architecture (ViT-B-32)",
+    )
+    group.add_argument(
+        "--clip-pretrained",
+        metavar="TAG",
+        default=default(None),
+        help="open_clip weights tag from the model hub (laion2b_s34b_b79k)",
+    )
+    group.add_argument(
+        "--clip-checkpoint",
+        metavar="PATH",
+        default=default(None),
+        help="a local open_clip checkpoint file, for machines without the model hub",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="print results as JSON"
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no notes and no progress bars",
+    )
 
-    search = commands.add_parser("search", help="find images like an image (path or URL)")
-    search.add_argument("image")
-    search_text = commands.add_parser("search-text", help="find images that fit a description")
-    search_text.add_argument("text")
-    for sub in (search, search_text):
-        sub.add_argument("-k", type=int, default=5)
-        sub.add_argument(
-            "--filter",
-            type=json.loads,
-            help='metadata filter as JSON, e.g. \'{"domain": "x.com"}\'',
+
+def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
+    """The parser for ``img2img [options] COMMAND [options]`` with ``commands``."""
+    parser = argparse.ArgumentParser(
+        prog="img2img",
+        description="Reverse image search: index images with where they are posted, "
+        "then find an image, or one like it.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"img2img {__version__}")
+    _global_options(parser, suppress=False)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in commands:
+        sub = subparsers.add_parser(
+            command.name,
+            aliases=list(command.aliases),
+            help=command.help,
+            description=command.description or command.help,
         )
-        sub.add_argument("--min-score", type=float)
-
-    commands.add_parser("info", help="what the store holds")
+        sub.set_defaults(command_name=command.name)
+        command.configure(sub)
+        _global_options(sub, suppress=True)
     return parser

@@ -1,6 +1,6 @@
 """Real photos for tests and demos, from scikit-image (no download needed).
 
-Install scikit-image (``pip install img2img[dev]``) to use this module.
+Install scikit-image (``pip install img2img-search[dev]``) to use this module.
 """
 
 from __future__ import annotations

@@ -1,0 +1,253 @@
+"""``add``, ``index`` and ``sync``: the subcommands that put images into the store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+
+from img2img.cli.command import Command
+from img2img.cli.exits import ExitCode, exit_code_for
+from img2img.cli.parser import positive_int
+from img2img.cli.progress import IndexProgressBar
+from img2img.cli.tables import failures_table, overview_table
+from img2img.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from img2img.cli.session import Session
+    from img2img.models import Failure, IndexReport
+    from img2img.net.fetch import HttpFetcher
+    from img2img.sync import SyncPlan, SyncReport
+
+__all__ = ["ADD", "INDEX", "SYNC"]
+
+#: Failures listed in the table; ``--json`` lists them all.
+_SHOWN_FAILURES = 20
+#: Where the ``index`` command sends SerpAPI searches, for a gateway or a test stand-in.
+SERPAPI_URL_ENV = "SERPAPI_BASE_URL"
+#: Address ranges to download from although private, comma-separated: ``--allow-network``'s default.
+ALLOW_NETWORKS_ENV = "IMG2IMG_ALLOW_NETWORKS"
+
+
+def _failure_rows(failures: tuple[Failure, ...]) -> list[dict[str, str]]:
+    return [{"url": f.url, "stage": f.stage, "reason": f.reason} for f in failures]
+
+
+def _show_failures(session: Session, failures: tuple[Failure, ...]) -> None:
+    if failures:
+        session.out.show(failures_table(failures[:_SHOWN_FAILURES]))
+        if len(failures) > _SHOWN_FAILURES:
+            session.out.show(f"[dim]… {len(failures) - _SHOWN_FAILURES} more (--json lists all)[/]")
+
+
+def _report(session: Session, report: IndexReport, empty_message: str) -> int:
+    """Print an add/index report; the exit code follows what failed."""
+    if session.out.as_json:
+        session.out.json(
+            {
+                "store": str(session.spec),
+                "discovered": report.discovered,
+                "indexed": report.indexed,
+                "skipped": report.skipped,
+                "failed": report.failed,
+                "elapsed_seconds": round(report.elapsed_seconds, 3),
+                "failures": _failure_rows(report.failures),
+            }
+        )
+    else:
+        session.out.show(
+            f"[bold]indexed {report.indexed}[/], skipped {report.skipped}, "
+            f"failed {report.failed} of {report.discovered} in {report.elapsed_seconds:.1f}s "
+            f"[dim]→ {escape(str(session.spec))}[/]"
+        )
+        _show_failures(session, report.failures)
+    if report.discovered == 0:
+        session.out.error(empty_message)
+        return ExitCode.ERROR
+    return exit_code_for(report.indexed + report.skipped, report.failed)
+
+
+def _fetcher(session: Session) -> HttpFetcher | None:
+    networks = session.args.allow_network or [
+        cidr.strip() for cidr in os.environ.get(ALLOW_NETWORKS_ENV, "").split(",") if cidr.strip()
+    ]
+    if not networks:
+        return None
+    from img2img.net.fetch import HttpFetcher
+
+    return HttpFetcher(allowed_networks=networks)
+
+
+def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reindex", action="store_true", help="embed images again even if already stored"
+    )
+    parser.add_argument(
+        "--allow-network",
+        metavar="CIDR",
+        action="append",
+        help="also download from this address range, refused by default (e.g. an "
+        f"intranet: 10.20.0.0/16); repeatable; default: ${ALLOW_NETWORKS_ENV}",
+    )
+
+
+def _configure_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "items", nargs="+", metavar="ITEM", help="image files, folders, or http(s) image URLs"
+    )
+    parser.add_argument("--keyphrase", help="recorded with each image, for filtering later")
+    _add_fetch_options(parser)
+
+
+def _run_add(session: Session) -> int:
+    args = session.args
+    client = session.client(fetcher=_fetcher(session))
+    with IndexProgressBar(
+        session.out.errors, "Adding", enabled=session.out.progress_enabled
+    ) as bar:
+        report = client.add(
+            args.items, keyphrase=args.keyphrase, reindex=args.reindex, progress=bar
+        )
+    return _report(session, report, f"found no images in {' '.join(args.items)}")
+
+
+def _configure_index(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("keyphrase", help="what to search Google Images for")
+    parser.add_argument(
+        "-n", "--limit", type=positive_int, default=100, help="images to index (default: 100)"
+    )
+    parser.add_argument(
+        "--site", action="append", metavar="SITE", help="only images on this site; repeatable"
+    )
+    parser.add_argument("--country", metavar="CC", help="Google country code, e.g. fr")
+    parser.add_argument("--language", metavar="LANG", help="Google interface language, e.g. en")
+    _add_fetch_options(parser)
+
+
+def _run_index(session: Session) -> int:
+    from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, SerpApiSource
+
+    args = session.args
+    if not os.environ.get("SERPAPI_API_KEY", "").strip():  # before a model or store is touched
+        raise ConfigurationError(
+            "index searches Google Images through SerpAPI: set SERPAPI_API_KEY "
+            "(your key is at https://serpapi.com/manage-api-key)"
+        )
+    source = SerpApiSource(
+        sites=args.site or (),
+        country=args.country,
+        language=args.language,
+        base_url=os.environ.get(SERPAPI_URL_ENV) or DEFAULT_BASE_URL,
+    )
+    client = session.client(source=source, fetcher=_fetcher(session))
+    with IndexProgressBar(
+        session.out.errors, "Indexing", enabled=session.out.progress_enabled
+    ) as bar:
+        report = client.index(args.keyphrase, limit=args.limit, reindex=args.reindex, progress=bar)
+    return _report(session, report, f"Google Images found nothing for {args.keyphrase!r}")
+
+
+def _configure_sync(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", help="the folder to mirror in the store")
+    parser.add_argument("--keyphrase", help="recorded with the images embedded now")
+    parser.add_argument(
+        "--checksum",
+        action="store_true",
+        help="read every file to compare contents, even when size and time are unchanged",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="say what would change, change nothing"
+    )
+
+
+def _plan_data(plan: SyncPlan) -> dict[str, Any]:
+    from img2img.sync import path_of
+
+    new = plan.embed[: len(plan.embed) - plan.changed]
+    return {
+        "folder": str(plan.root),
+        "add": [str(path_of(c)) for c in new],
+        "update": [str(path_of(c)) for c in plan.embed[len(new) :]],
+        "move": plan.moved,
+        "delete": plan.removed,
+        "unchanged": plan.unchanged,
+    }
+
+
+def _sync_data(report: SyncReport, session: Session) -> dict[str, Any]:
+    return {
+        "store": str(session.spec),
+        "folder": report.folder,
+        "added": report.added,
+        "updated": report.updated,
+        "moved": report.moved,
+        "deleted": report.deleted,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "elapsed_seconds": round(report.elapsed_seconds, 3),
+        "failures": _failure_rows(report.failures),
+    }
+
+
+def _run_sync(session: Session) -> int:
+    args = session.args
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        raise ConfigurationError(f"sync needs a folder; {args.folder} is not one")
+    if args.dry_run:
+        from img2img.sync import plan_sync
+
+        data = _plan_data(plan_sync(folder, session.store, checksum=args.checksum))
+        if session.out.as_json:
+            session.out.json(data)
+        else:
+            session.out.show(
+                overview_table(
+                    {
+                        "would add": len(data["add"]),
+                        "would update": len(data["update"]),
+                        "would move": data["move"],
+                        "would delete": data["delete"],
+                        "unchanged": data["unchanged"],
+                    }
+                )
+            )
+        return ExitCode.OK
+    client = session.client()
+    with IndexProgressBar(
+        session.out.errors, "Syncing", enabled=session.out.progress_enabled
+    ) as bar:
+        report = client.sync(folder, keyphrase=args.keyphrase, checksum=args.checksum, progress=bar)
+    if session.out.as_json:
+        session.out.json(_sync_data(report, session))
+    else:
+        session.out.show(f"[bold]{report}[/] [dim]→ {escape(str(session.spec))}[/]")
+        _show_failures(session, report.failures)
+    done = report.added + report.updated + report.moved + report.unchanged
+    return exit_code_for(done, report.failed)
+
+
+ADD = Command(
+    "add",
+    "index local files, folders or image URLs",
+    _configure_add,
+    _run_add,
+    store="write",
+)
+INDEX = Command(
+    "index",
+    "index Google Images results for a keyphrase (needs SERPAPI_API_KEY)",
+    _configure_index,
+    _run_index,
+    store="write",
+)
+SYNC = Command(
+    "sync",
+    "make the store match a folder: embed new and changed files, follow renames, drop deleted ones",
+    _configure_sync,
+    _run_sync,
+    store="write",
+)

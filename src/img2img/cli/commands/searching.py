@@ -1,0 +1,91 @@
+"""``search`` and ``search-text``: the nearest stored images to a picture or to words."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from img2img.cli.command import Command
+from img2img.cli.exits import ExitCode
+from img2img.cli.parser import json_filter, positive_int
+from img2img.cli.tables import match_rows, matches_table
+
+if TYPE_CHECKING:
+    from img2img.cli.session import Session
+    from img2img.models import Match
+
+__all__ = ["SEARCH", "SEARCH_TEXT"]
+
+
+def _search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", type=positive_int, default=5, help="how many matches (default: 5)")
+    parser.add_argument(
+        "--filter",
+        type=json_filter,
+        metavar="JSON",
+        help='only records whose metadata match, e.g. \'{"domain": {"$in": ["x.com"]}}\'',
+    )
+    parser.add_argument(
+        "--min-score", type=float, metavar="S", help="drop matches scoring below S (-1 to 1)"
+    )
+
+
+def _show(session: Session, matches: list[Match]) -> int:
+    if session.out.as_json:
+        session.out.json(match_rows(matches))
+    elif matches:
+        session.out.show(matches_table(matches))
+    else:
+        session.out.show("no matches")
+    return ExitCode.OK
+
+
+def _store_is_empty(session: Session) -> bool:
+    if session.store.count() > 0:
+        return False
+    session.out.note(f"The store {session.spec} holds no images yet.")
+    return True
+
+
+def _configure_search(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="a path or an http(s) URL of the image to look for")
+    _search_options(parser)
+
+
+def _run_search(session: Session) -> int:
+    args = session.args
+    if _store_is_empty(session):
+        return _show(session, [])
+    matches = session.client().search(
+        args.image, k=args.k, filter=args.filter, min_score=args.min_score
+    )
+    return _show(session, matches)
+
+
+def _configure_search_text(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", help="a description, e.g. 'a red bicycle against a wall'")
+    _search_options(parser)
+
+
+def _run_search_text(session: Session) -> int:
+    args = session.args
+    if _store_is_empty(session):
+        return _show(session, [])
+    matches = session.client().search_text(
+        args.text, k=args.k, filter=args.filter, min_score=args.min_score
+    )
+    return _show(session, matches)
+
+
+SEARCH = Command(
+    "search",
+    "find stored images like an image: copies first, then look-alikes",
+    _configure_search,
+    _run_search,
+)
+SEARCH_TEXT = Command(
+    "search-text",
+    "find stored images that fit a description (needs a CLIP store)",
+    _configure_search_text,
+    _run_search_text,
+)

@@ -1,0 +1,25 @@
+"""Every subcommand of ``img2img``, in the order ``--help`` lists them.
+
+To add one, write a module in :mod:`img2img.cli.commands` defining a
+:class:`~img2img.cli.command.Command`, and add it here.
+"""
+
+from __future__ import annotations
+
+from img2img.cli.command import Command
+from img2img.cli.commands.indexing import ADD, INDEX, SYNC
+from img2img.cli.commands.inventory import DELETE, INFO, LIST
+from img2img.cli.commands.searching import SEARCH, SEARCH_TEXT
+
+__all__ = ["COMMANDS"]
+
+COMMANDS: tuple[Command, ...] = (
+    ADD,
+    INDEX,
+    SYNC,
+    SEARCH,
+    SEARCH_TEXT,
+    INFO,
+    LIST,
+    DELETE,
+)
