@@ -32,6 +32,7 @@ RANKS = {
     "img2img.stores": 4,
     "img2img.embedders": 4,
     "img2img.pipeline": 5,
+    "img2img.postings": 5,
     "img2img.client": 6,
     "img2img.testing": 7,
     "img2img.cli": 8,
