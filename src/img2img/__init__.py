@@ -6,8 +6,10 @@
     client.add(["photos/"])
     for match in client.search("query.jpg", k=5):
         print(match.score, match.image_url, match.page_url)
+    for posting in client.find_postings("query.jpg"):   # the same picture, verified
+        print(posting.relation, posting.page_url)
 
-Importing this package loads no torch, open_clip, pinecone or serpapi: the
+Importing this package loads no torch, open_clip, pinecone, serpapi or cv2: the
 adapters that need them import them on first use.
 """
 
@@ -41,16 +43,23 @@ from img2img.errors import (
 )
 from img2img.models import (
     EmbeddingSpace,
+    Evidence,
     Failure,
     ImageCandidate,
     IndexProgress,
     IndexReport,
     Match,
+    PictureGroup,
+    Posting,
+    Postings,
+    Unverified,
     VectorRecord,
 )
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.net.retry import RetryPolicy
+from img2img.postings.cache import PictureCache
+from img2img.postings.verify import Verification, verify_copy
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
 from img2img.sources.folder import FolderSource
 from img2img.sources.serpapi.google_images import SerpApiSource
@@ -69,6 +78,7 @@ __all__ = [
     "Embedder",
     "EmbeddingSpace",
     "EmbeddingSpaceMismatchError",
+    "Evidence",
     "Failure",
     "FetchError",
     "Fetcher",
@@ -93,7 +103,11 @@ __all__ = [
     "Match",
     "MissingDependencyError",
     "ModelUnavailableError",
+    "PictureCache",
+    "PictureGroup",
     "PineconeStore",
+    "Posting",
+    "Postings",
     "RateLimitError",
     "ResponseTooLargeError",
     "RetryPolicy",
@@ -105,9 +119,12 @@ __all__ = [
     "StoreFormatError",
     "TextEmbedder",
     "UnexpectedContentError",
+    "Unverified",
     "UrlListSource",
     "VectorRecord",
     "VectorStore",
+    "Verification",
     "__version__",
     "default_store_path",
+    "verify_copy",
 ]

@@ -4,6 +4,8 @@
     img2img index "eiffel tower postcard" -n 300   # Google Images through SerpAPI
     img2img search photo.jpg -k 10 --json
     img2img search-text "a red bicycle"        # needs CLIP
+    img2img postings photo.jpg --json          # where the same picture is posted
+    img2img duplicates                         # pictures stored more than once
     img2img info
 
 Vectors go to a LocalStore file (``--store``, default:
@@ -63,6 +65,14 @@ def _run(args: argparse.Namespace, client: ImageSearchClient) -> None:
     elif args.command == "search":
         matches = client.search(args.image, k=args.k, filter=args.filter, min_score=args.min_score)
         print_matches(matches, args.json)
+    elif args.command == "postings":
+        from img2img.cli.postings_output import print_postings
+
+        print_postings(client.find_postings(args.image, k=args.k, sort_by=args.sort), args.json)
+    elif args.command == "duplicates":
+        from img2img.cli.postings_output import print_duplicates
+
+        print_duplicates(client.duplicates(k=args.k), args.json)
     elif args.command == "search-text":
         matches = client.search_text(
             args.text, k=args.k, filter=args.filter, min_score=args.min_score

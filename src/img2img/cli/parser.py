@@ -45,5 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--min-score", type=float)
 
+    postings = commands.add_parser(
+        "postings", help="where the same picture is posted: verified copies of an image"
+    )
+    postings.add_argument("image")
+    postings.add_argument("-k", type=int, default=50, help="candidates to verify")
+    postings.add_argument(
+        "--sort", choices=["match", "newest", "oldest", "size", "score"], default="match"
+    )
+    duplicates = commands.add_parser(
+        "duplicates", help="every picture stored more than once, grouped"
+    )
+    duplicates.add_argument("-k", type=int, default=10, help="neighbours compared per image")
+
     commands.add_parser("info", help="what the store holds")
     return parser

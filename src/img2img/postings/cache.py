@@ -27,6 +27,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,12 +60,14 @@ _log = logging.getLogger("img2img.postings")
 THUMBNAIL_QUALITY = 90
 #: Changes whenever features computed by this version would differ from stored ones.
 FEATURES_VERSION = f"sift-{FEATURE_SIDE}-{MAX_FEATURES}-{CONTRAST_THRESHOLD}-1"
-_HEADER = struct.Struct("<III")  # keypoints, width, height
+_HEADER = struct.Struct("<IIIII")  # keypoints, width, height, source width, source height
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pictures (
     id TEXT PRIMARY KEY,
     thumbnail BLOB,
+    width INTEGER,
+    height INTEGER,
     features BLOB,
     stored_at INTEGER NOT NULL
 );
@@ -83,8 +86,9 @@ def default_cache_path() -> Path:
 
 def _pack(features: LocalFeatures) -> bytes:
     width, height = features.size
+    source_width, source_height = features.source_size or (0, 0)
     raw = (
-        _HEADER.pack(len(features), width, height)
+        _HEADER.pack(len(features), width, height, source_width, source_height)
         + features.points.astype("<f4").tobytes()
         + features.descriptors.astype(np.uint8).tobytes()
     )
@@ -93,14 +97,15 @@ def _pack(features: LocalFeatures) -> bytes:
 
 def _unpack(blob: bytes) -> LocalFeatures:
     raw = zlib.decompress(blob)
-    count, width, height = _HEADER.unpack_from(raw)
+    count, width, height, source_width, source_height = _HEADER.unpack_from(raw)
     start = _HEADER.size
     points = np.frombuffer(raw, "<f4", count * 2, start).reshape(count, 2).astype(np.float32)
     start += count * 8
     descriptors = np.frombuffer(raw, np.uint8, count * 128, start).reshape(count, 128)
     if start + count * 128 != len(raw):
         raise ValueError("features blob has trailing bytes")
-    return LocalFeatures(points, descriptors.copy(), (width, height))
+    source = (source_width, source_height) if source_width and source_height else None
+    return LocalFeatures(points, descriptors.copy(), (width, height), source)
 
 
 def encode_thumbnail(image: Image.Image) -> bytes:
@@ -181,19 +186,23 @@ class PictureCache(Closing):
         except (OSError, ValueError) as exc:
             _log.warning("not caching picture %s: %s", id, exc)
             return
+        width, height = image.info.get("original_size", image.size)
         self._execute(
-            "INSERT OR REPLACE INTO pictures (id, thumbnail, features, stored_at) "
-            "VALUES (?, ?, NULL, ?)",
-            (id, thumbnail, int(time.time())),
+            "INSERT OR REPLACE INTO pictures (id, thumbnail, width, height, features, stored_at) "
+            "VALUES (?, ?, ?, ?, NULL, ?)",
+            (id, thumbnail, int(width), int(height), int(time.time())),
         )
 
     def put_features(self, id: str, features: LocalFeatures, thumbnail: bytes | None) -> None:
         """Keep ``features`` (and a JPEG ``thumbnail``, when given) for record ``id``."""
         self._execute(
-            "INSERT INTO pictures (id, thumbnail, features, stored_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO pictures (id, thumbnail, width, height, features, stored_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET features = excluded.features, "
-            "thumbnail = coalesce(excluded.thumbnail, pictures.thumbnail)",
-            (id, thumbnail, _pack(features), int(time.time())),
+            "thumbnail = coalesce(excluded.thumbnail, pictures.thumbnail), "
+            "width = coalesce(excluded.width, pictures.width), "
+            "height = coalesce(excluded.height, pictures.height)",
+            (id, thumbnail, *(features.source_size or (None, None)), _pack(features), int(time.time())),
         )
 
     def thumbnail(self, id: str) -> Image.Image | None:
@@ -213,10 +222,10 @@ class PictureCache(Closing):
     def features(self, id: str) -> LocalFeatures | None:
         """Features of ``id``: cached, else computed from the cached thumbnail and kept;
         ``None`` when neither is here (or what is here is unreadable)."""
-        rows = self._execute("SELECT features FROM pictures WHERE id = ?", (id,))
+        rows = self._execute("SELECT features, width, height FROM pictures WHERE id = ?", (id,))
         if not rows:
             return None
-        blob = rows[0][0]
+        blob, width, height = rows[0]
         if blob is not None:
             try:
                 return _unpack(bytes(blob))
@@ -226,6 +235,8 @@ class PictureCache(Closing):
         if image is None:
             return None
         features = extract_features(image)
+        if width and height:
+            features = replace(features, source_size=(int(width), int(height)))
         self.put_features(id, features, None)
         return features
 

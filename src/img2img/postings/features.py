@@ -34,8 +34,10 @@ __all__ = [
 FEATURE_SIDE = 512
 #: Most keypoints kept per picture, strongest first (about 100 KB cached per picture).
 MAX_FEATURES = 800
-#: SIFT's contrast threshold, below OpenCV's 0.04 so flat studio shots still get keypoints.
-CONTRAST_THRESHOLD = 0.02
+#: SIFT's contrast threshold, far below OpenCV's 0.04: the strongest
+#: :data:`MAX_FEATURES` keypoints are kept anyway, so this only lets smooth
+#: pictures (a blurred clock, a product on a plain background) have enough.
+CONTRAST_THRESHOLD = 0.005
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -45,15 +47,25 @@ class LocalFeatures:
     - ``points``: float32 ``(n, 2)``, keypoint ``(x, y)`` in pixels of the
       working frame, whose size is ``size`` (``(width, height)``, long side
       :data:`FEATURE_SIDE` or less);
-    - ``descriptors``: uint8 ``(n, 128)`` SIFT descriptors, row ``i`` for point ``i``.
+    - ``descriptors``: uint8 ``(n, 128)`` SIFT descriptors, row ``i`` for point ``i``;
+    - ``source_size``: ``(width, height)`` of the picture as posted, when known,
+      so a fit's scale can be told in the pictures' own pixels.
     """
 
     points: npt.NDArray[np.float32]
     descriptors: npt.NDArray[np.uint8]
     size: tuple[int, int]
+    source_size: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
+
+    @property
+    def shrink(self) -> float:
+        """Working-frame pixels per pixel of the picture as posted (1.0 when unknown)."""
+        if self.source_size is None or self.source_size[0] <= 0:
+            return 1.0
+        return self.size[0] / self.source_size[0]
 
 
 def opencv() -> Any:
@@ -101,19 +113,28 @@ def mirrored(features: LocalFeatures) -> LocalFeatures:
     """
     points = features.points.copy()
     points[:, 0] = (features.size[0] - 1) - points[:, 0]
-    return LocalFeatures(points, features.descriptors[:, _MIRROR], features.size)
+    return LocalFeatures(
+        points, features.descriptors[:, _MIRROR], features.size, features.source_size
+    )
 
 
 def extract_features(
     image: Image.Image | npt.NDArray[np.uint8], *, max_features: int = MAX_FEATURES
 ) -> LocalFeatures:
     """SIFT features of ``image`` (a PIL image, or grey uint8 ``(h, w)`` pixels already
-    at working size).
+    at working size). A PIL image's ``info["original_size"]`` (set by
+    :func:`~img2img.images.decode_image`), else its size, becomes ``source_size``.
 
     Raises :class:`~img2img.errors.InvalidImageError` for an empty image and
     :class:`~img2img.errors.MissingDependencyError` without OpenCV.
     """
-    pixels = image if isinstance(image, np.ndarray) else grey_pixels(image)
+    source_size: tuple[int, int] | None = None
+    if isinstance(image, np.ndarray):
+        pixels = image
+    else:
+        pixels = grey_pixels(image)
+        width, height = image.info.get("original_size", image.size)
+        source_size = (int(width), int(height))
     if pixels.ndim != 2 or min(pixels.shape) < 1:
         raise InvalidImageError(f"cannot describe an image of shape {pixels.shape}")
     cv2 = opencv()
@@ -122,9 +143,11 @@ def extract_features(
     height, width = pixels.shape
     if descriptors is None or not keypoints:
         return LocalFeatures(
-            np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), (width, height)
+            np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), (width, height), source_size
         )
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2)
     # OpenCV's SIFT values are whole numbers in 0..255 stored as float: uint8 loses nothing.
     packed = np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)
-    return LocalFeatures(points[:max_features], packed[:max_features], (width, height))
+    return LocalFeatures(
+        points[:max_features], packed[:max_features], (width, height), source_size
+    )
