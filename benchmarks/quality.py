@@ -41,17 +41,17 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from photoset import SAME_SCENE, load_photos  # noqa: E402
+from photoset import SAME_SCENE, load_photos
 
-from img2img import (  # noqa: E402
+from img2img import (
     ClipEmbedder,
     EfficientNetEmbedder,
     Embedder,
     ImageSearchClient,
     InMemoryStore,
 )
-from img2img.provenance import difference_hash, hamming_distance  # noqa: E402
-from img2img.testing.edits import EDITS, MILD_EDITS, apply_edit  # noqa: E402
+from img2img.provenance import difference_hash, hamming_distance
+from img2img.testing.edits import EDITS, MILD_EDITS, apply_edit
 
 SHORTLIST = 50
 BASELINE_MAX_DISTANCE = 10
@@ -100,7 +100,7 @@ def evaluate(
     names: list[str],
     postings: bool,
 ) -> tuple[dict[str, Tally], dict[str, int]]:
-    partner = {a: b for a, b in SAME_SCENE} | {b: a for a, b in SAME_SCENE}
+    partner = dict(SAME_SCENE) | {b: a for a, b in SAME_SCENE}
     tallies: dict[str, Tally] = defaultdict(Tally)
     scene = {"queries": 0, "called_copy": 0}
     order = sorted(photos)
@@ -173,7 +173,9 @@ def print_table(title: str, tallies: dict[str, Tally], postings: bool) -> Tally:
     return total
 
 
-def warm_timing(client: ImageSearchClient, photos: dict[str, Image.Image], names: list[str]) -> None:
+def warm_timing(
+    client: ImageSearchClient, photos: dict[str, Image.Image], names: list[str]
+) -> None:
     """Median seconds of a warm postings query (50 candidates) and of a plain search."""
     queries = [apply_edit(photos[n], "crop70", seed=1) for n in names[:15]]
     for query in queries[:3]:
@@ -250,7 +252,9 @@ def main() -> None:
             for name in photos
             for match in client.search(folder / file_name(name), k=1)
         }
-        print(f"\n== {label} ==\nindexing: {per_image * 1000:.0f} ms per image (embedding, thumbnail)")
+        print(
+            f"\n== {label} ==\nindexing: {per_image * 1000:.0f} ms per image (embedding, thumbnail)"
+        )
         tallies, scene = evaluate(client, photos, ids, held_out, postings=scored)
         total = print_table("held-out photos", tallies, postings=scored)
         if not scored:

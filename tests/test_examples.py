@@ -30,3 +30,15 @@ def test_index_keyphrase_runs_against_the_local_stand_ins() -> None:
     first = out.split("is posted:\n", 1)[1].splitlines()[0]
     assert first.split()[1] == "instagram.com"
     assert first.endswith("/post/eiffel-tower-postcard-3")
+
+
+def test_find_postings_lists_the_reposts_and_not_the_other_shot() -> None:
+    out = run_example(str(EXAMPLES / "find_postings.py"))
+    listed = out.split("Where is the motorcycle photo posted?\n", 1)[1].split("\n\n", 1)[0]
+    pages = ("motors.example", "forum.example", "memes.example", "blog.example", "social.example")
+    for page in pages:
+        assert page in listed
+    assert "shop.example" not in listed
+    assert "find_postings calls it a copy: False" in out
+    assert "1. " in out
+    assert "bike, " in out.split("Grouped search", 1)[1]

@@ -40,11 +40,13 @@ def test_postings_lists_verified_copies(
     assert {p["title"] for p in answer["postings"]} == {"coffee.png", "coffee-crop.jpg"}
     assert all(p["relation"] == "copy" for p in answer["postings"])
     assert answer["postings"][0]["evidence"]["inliers"] >= 15
-    assert answer["unverified"] == [] and answer["candidates"] == 4
+    assert answer["unverified"] == []
+    assert answer["candidates"] == 4
 
     assert main([*store_with_copies, "postings", str(query), "--sort", "size"]) == 0
     out = capsys.readouterr().out
-    assert "keypoints agree" in out and "coffee" in out
+    assert "keypoints agree" in out
+    assert "coffee" in out
 
 
 def test_duplicates_prints_groups(

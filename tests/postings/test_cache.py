@@ -28,13 +28,16 @@ def test_a_thumbnail_becomes_features_once_and_survives_reopening(
     path = tmp_path / "pictures.sqlite3"
     with PictureCache(path) as cache:
         cache.put_image("a", photos["rocket"])
-        assert "a" in cache and "b" not in cache
+        assert "a" in cache
+        assert "b" not in cache
         assert cache.features("b") is None
         first = cache.features("a")
-        assert first is not None and len(first) > 100
+        assert first is not None
+        assert len(first) > 100
         assert first.source_size == photos["rocket"].size
         thumbnail = cache.thumbnail("a")
-        assert thumbnail is not None and max(thumbnail.size) <= 512
+        assert thumbnail is not None
+        assert max(thumbnail.size) <= 512
     with PictureCache(path) as reopened:
         again = reopened.features("a")
         assert again is not None
@@ -71,7 +74,8 @@ def test_unreadable_features_are_computed_again_from_the_thumbnail(
         con.execute("UPDATE pictures SET features = x'0102'")
     with PictureCache(path) as cache:
         features = cache.features("a")
-        assert features is not None and len(features) > 100
+        assert features is not None
+        assert len(features) > 100
 
 
 def test_features_of_another_version_are_forgotten_thumbnails_kept(
@@ -102,13 +106,12 @@ def test_features_can_be_stored_directly(photos: dict[str, Image.Image]) -> None
         features = extract_features(photos["chelsea"])
         cache.put_features("x", features, None)
         cached = cache.features("x")
-        assert cached is not None and len(cached) == len(features)
+        assert cached is not None
+        assert len(cached) == len(features)
         assert cache.thumbnail("x") is None
 
 
-def test_where_the_cache_lives_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_where_the_cache_lives_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with LocalStore(tmp_path / "index.sqlite3") as store, cache_for_store(store) as cache:
         assert cache.path == tmp_path / "index.pictures.sqlite3"
     with cache_for_store(InMemoryStore()) as cache:
@@ -120,9 +123,7 @@ def test_where_the_cache_lives_by_default(
     assert default_cache_path() == tmp_path / "xdg" / "img2img" / "pictures.sqlite3"
 
 
-def test_indexing_fills_the_cache_unless_told_not_to(
-    photo_folder: Path, tmp_path: Path
-) -> None:
+def test_indexing_fills_the_cache_unless_told_not_to(photo_folder: Path, tmp_path: Path) -> None:
     with ImageSearchClient(
         embedder=HashEmbedder(), store=LocalStore(tmp_path / "index.sqlite3")
     ) as client:
@@ -142,5 +143,6 @@ def test_find_postings_on_a_store_never_written_is_empty(
 ) -> None:
     client = ImageSearchClient(embedder=efficientnet, store=InMemoryStore())
     result = client.find_postings(photos["coffee"])
-    assert len(result) == 0 and result.candidates == 0
+    assert len(result) == 0
+    assert result.candidates == 0
     assert list(client.duplicates()) == []

@@ -43,16 +43,20 @@ def posted_copies(
     cropped = left.crop((width // 10, height // 8, width - width // 5, height - height // 10))
     candidates = [
         posted(sites, path, image, page=PAGES[path], title=f"motorbike {i}")
-        for i, (path, image) in enumerate(
-            zip(PAGES, (reencoded, resized, cropped), strict=True)
-        )
+        for i, (path, image) in enumerate(zip(PAGES, (reencoded, resized, cropped), strict=True))
     ]
     candidates.append(
         posted(sites, "/shop/side.jpg", right, page="https://shop.example/p/9", title="same bike")
     )
     for name in ("coffee", "astronaut", "chelsea", "rocket"):
         candidates.append(
-            posted(sites, f"/misc/{name}.jpg", photos[name], page=f"https://misc.example/{name}", title=name)
+            posted(
+                sites,
+                f"/misc/{name}.jpg",
+                photos[name],
+                page=f"https://misc.example/{name}",
+                title=name,
+            )
         )
     return {"candidates": candidates, "query": left}
 
@@ -80,14 +84,19 @@ def test_three_postings_are_found_with_provenance_and_the_other_photo_is_not(
     assert all(p.relation == "copy" for p in postings)
     for posting in postings:
         assert posting.domain in {"news.example", "blog.example", "forum.example"}
-        assert posting.image_url is not None and posting.image_url.startswith(sites.server.url)
+        assert posting.image_url is not None
+        assert posting.image_url.startswith(sites.server.url)
         assert posting.keyphrase == "motorbike"
-        assert posting.indexed_at is not None and posting.width and posting.height
+        assert posting.indexed_at is not None
+        assert posting.width
+        assert posting.height
         assert posting.evidence is not None
-        assert posting.evidence.inliers >= 15 and posting.evidence.coverage > 0.3
+        assert posting.evidence.inliers >= 15
+        assert posting.evidence.coverage > 0.3
     assert postings.unverified == ()
     resized = next(p for p in postings if p.page_url == PAGES["/blog/img/bike-small.jpg"])
-    assert resized.evidence is not None and resized.evidence.scale == pytest.approx(0.5, abs=0.05)
+    assert resized.evidence is not None
+    assert resized.evidence.scale == pytest.approx(0.5, abs=0.05)
 
 
 def test_grouped_search_shows_the_three_postings_as_one_picture(
@@ -135,7 +144,9 @@ def test_a_second_query_downloads_nothing_and_a_fresh_cache_fetches_once(
 
     # A store whose pixels were never cached here, as a Pinecone index filled elsewhere.
     cache = PictureCache(tmp_path / "pictures.sqlite3")
-    client = ImageSearchClient(embedder=efficientnet, store=store, fetcher=fetcher, picture_cache=cache)
+    client = ImageSearchClient(
+        embedder=efficientnet, store=store, fetcher=fetcher, picture_cache=cache
+    )
     first = client.find_postings(posted_copies["query"])  # type: ignore[arg-type]
     assert len(first) == 3
     assert sites.downloads() == indexed + len(posted_copies["candidates"])  # type: ignore[arg-type]
@@ -200,19 +211,29 @@ def test_mirrored_rotated_and_bordered_copies_are_copies(
 ) -> None:
     edits = ("mirror", "rotate+10", "border", "text", "crop50", "grey")
     candidates = [
-        posted(sites, f"/{edit}.jpg", apply_edit(photos["chelsea"], edit), page=f"https://x.example/{edit}", title=edit)
+        posted(
+            sites,
+            f"/{edit}.jpg",
+            apply_edit(photos["chelsea"], edit),
+            page=f"https://x.example/{edit}",
+            title=edit,
+        )
         for edit in edits
     ]
-    candidates.append(posted(sites, "/coffee.jpg", photos["coffee"], page="https://x.example/c", title="c"))
+    candidates.append(
+        posted(sites, "/coffee.jpg", photos["coffee"], page="https://x.example/c", title="c")
+    )
     client.add(candidates)
 
     postings = client.find_postings(photos["chelsea"])
 
     assert {p.title for p in postings} == set(edits)
     mirrored = next(p for p in postings if p.title == "mirror")
-    assert mirrored.evidence is not None and mirrored.evidence.mirrored
+    assert mirrored.evidence is not None
+    assert mirrored.evidence.mirrored
     rotated = next(p for p in postings if p.title == "rotate+10")
-    assert rotated.evidence is not None and abs(abs(rotated.evidence.rotation) - 10) < 1.5
+    assert rotated.evidence is not None
+    assert abs(abs(rotated.evidence.rotation) - 10) < 1.5
 
 
 def test_postings_sort_by_date_size_and_score(

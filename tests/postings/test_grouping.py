@@ -19,7 +19,8 @@ def test_union_find_joins_transitively() -> None:
     links.union("c", "b")
     links.union("b", "a")
     links.union("x", "y")
-    assert links.same("a", "c") and not links.same("a", "x")
+    assert links.same("a", "c")
+    assert not links.same("a", "x")
     assert links.find("lonely") == "lonely"
     assert sorted(links.groups()) == [["a", "b", "c"], ["x", "y"]]
 
@@ -65,11 +66,16 @@ def test_duplicates_groups_every_posting_of_a_picture_largest_first(
     ]
     coffee, rocket = groups
     assert coffee.picture.title == "coffee.png"  # the largest stands for the picture
-    assert coffee.picture.relation == "exact" and coffee.picture.evidence is None
+    assert coffee.picture.relation == "exact"
+    assert coffee.picture.evidence is None
     assert {p.relation for p in coffee.postings[1:]} == {"copy"}
     mirror = next(p for p in coffee.postings if p.title == "coffee-mirror.jpg")
-    assert mirror.evidence is not None and mirror.evidence.mirrored
+    assert mirror.evidence is not None
+    assert mirror.evidence.mirrored
     assert [p.relation for p in rocket.postings] == ["exact", "exact"]
 
-    only_rockets = list(client.duplicates(filter={"title": {"$in": ["rocket.png", "rocket-again.png"]}}))
-    assert len(only_rockets) == 1 and len(only_rockets[0]) == 2
+    only_rockets = list(
+        client.duplicates(filter={"title": {"$in": ["rocket.png", "rocket-again.png"]}})
+    )
+    assert len(only_rockets) == 1
+    assert len(only_rockets[0]) == 2

@@ -64,7 +64,9 @@ def test_scale_and_rotation_are_told_in_the_pictures_own_pixels(
     assert result.same
     assert result.evidence.scale == pytest.approx(0.5, abs=0.03)
     turned = verify_copy(photo, photo.rotate(10, expand=True))
-    assert turned.evidence.rotation == pytest.approx(-10, abs=1) or turned.evidence.rotation == pytest.approx(10, abs=1)
+    assert turned.evidence.rotation == pytest.approx(
+        -10, abs=1
+    ) or turned.evidence.rotation == pytest.approx(10, abs=1)
 
 
 def test_mirrored_features_match_those_of_the_flipped_picture(

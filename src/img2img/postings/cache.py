@@ -202,7 +202,13 @@ class PictureCache(Closing):
             "thumbnail = coalesce(excluded.thumbnail, pictures.thumbnail), "
             "width = coalesce(excluded.width, pictures.width), "
             "height = coalesce(excluded.height, pictures.height)",
-            (id, thumbnail, *(features.source_size or (None, None)), _pack(features), int(time.time())),
+            (
+                id,
+                thumbnail,
+                *(features.source_size or (None, None)),
+                _pack(features),
+                int(time.time()),
+            ),
         )
 
     def thumbnail(self, id: str) -> Image.Image | None:

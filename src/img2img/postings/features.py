@@ -148,6 +148,4 @@ def extract_features(
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2)
     # OpenCV's SIFT values are whole numbers in 0..255 stored as float: uint8 loses nothing.
     packed = np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)
-    return LocalFeatures(
-        points[:max_features], packed[:max_features], (width, height), source_size
-    )
+    return LocalFeatures(points[:max_features], packed[:max_features], (width, height), source_size)

@@ -54,9 +54,7 @@ def load_query(
         )
         data = read_bytes(url, fetcher)
     else:
-        raise TypeError(
-            f"expected a path, URL, bytes or PIL.Image, got {type(image).__name__}"
-        )
+        raise TypeError(f"expected a path, URL, bytes or PIL.Image, got {type(image).__name__}")
     return QueryImage(
         decode_image(data, max_pixels=max_pixels),
         hashlib.sha256(data).hexdigest(),

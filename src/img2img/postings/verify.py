@@ -154,9 +154,7 @@ def _textured_common_part(
     return np.vstack([query_side, candidate_side]).astype(np.float32)
 
 
-def _fit(
-    query: LocalFeatures, candidate: LocalFeatures, mirrored: bool
-) -> tuple[Evidence, int]:
+def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> tuple[Evidence, int]:
     """The best similarity taking candidate points onto query points, and its evidence."""
     cv2 = opencv()
     query_points, candidate_points = _ratio_matches(query, candidate)

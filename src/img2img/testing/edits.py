@@ -61,7 +61,8 @@ def _rotate(image: Image.Image, rng: random.Random, *, degrees: float) -> Image.
 
 
 def _colour(image: Image.Image, rng: random.Random) -> Image.Image:
-    from PIL import ImageEnhance
+    """Brighter or darker, flatter, more saturated, hues turned by about 35 degrees."""
+    from PIL import Image, ImageEnhance
 
     image = ImageEnhance.Brightness(image).enhance(rng.choice((0.6, 1.5)))
     image = ImageEnhance.Contrast(image).enhance(0.6)
@@ -69,8 +70,6 @@ def _colour(image: Image.Image, rng: random.Random) -> Image.Image:
     hsv = image.convert("HSV")
     h, s, v = hsv.split()
     h = h.point(lambda value: (value + 25) % 256)
-    from PIL import Image
-
     return Image.merge("HSV", (h, s, v)).convert("RGB")
 
 
@@ -129,9 +128,7 @@ def _border(image: Image.Image, rng: random.Random) -> Image.Image:
     )
     bar = max(20, image.height // 8)
     margin = max(10, image.width // 10)
-    canvas = Image.new(
-        "RGB", (inner.width + 2 * margin, inner.height + 3 * bar), (245, 245, 245)
-    )
+    canvas = Image.new("RGB", (inner.width + 2 * margin, inner.height + 3 * bar), (245, 245, 245))
     draw = ImageDraw.Draw(canvas)
     draw.rectangle((0, 0, canvas.width, bar), fill=(40, 44, 52))
     draw.text((margin, bar // 3), "www.example-news.com/gallery", fill=(220, 220, 220))
@@ -146,6 +143,7 @@ _Edit = Callable[["Image.Image", random.Random], "Image.Image"]
 
 def _unchanged(image: Image.Image, rng: random.Random) -> Image.Image:
     return image  # the JPEG re-save is the edit
+
 
 #: Every edit by name, as a function of (image, rng). All end in a JPEG re-save.
 EDITS: dict[str, _Edit] = {
