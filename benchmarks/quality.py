@@ -109,7 +109,8 @@ def evaluate(
             query = apply_edit(photos[name], edit, seed=order.index(name))
             tally = tallies[edit]
             tally.queries += 1
-            ranked = [m.id for m in client.search(query, k=SHORTLIST)]
+            near = client.search(query, k=SHORTLIST)
+            ranked = [m.id for m in near]
             rank = ranked.index(ids[name]) + 1 if ids[name] in ranked else None
             tally.rank1 += rank == 1
             tally.rank5 += rank is not None and rank <= 5
@@ -117,7 +118,6 @@ def evaluate(
             if not postings:
                 continue
             query_hash = difference_hash(query)
-            near = client.search(query, k=SHORTLIST)
             by_hash = [
                 m.id
                 for m in near

@@ -14,7 +14,7 @@ from img2img.filters import compile_filter
 from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
 from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, features_of, link
 from img2img.postings.pictures import CandidatePictures
-from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
+from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
 from img2img.protocols import VectorStore
 
 __all__ = ["find_duplicates"]
@@ -79,15 +79,16 @@ def find_duplicates(
     relation and evidence compare them with it (or, for a posting that was
     linked through another, with that one's evidence missing: ``None``).
     """
-    links = _link_neighbours(
-        store,
-        pictures,
-        k=k,
-        min_score=min_score,
-        filter=filter,
-        batch_size=batch_size,
-        thresholds=thresholds,
-    )
+    with one_blas_thread():
+        links = _link_neighbours(
+            store,
+            pictures,
+            k=k,
+            min_score=min_score,
+            filter=filter,
+            batch_size=batch_size,
+            thresholds=thresholds,
+        )
     for ids in links.groups():
         records = store.fetch(ids)
         matches = sorted(
@@ -96,14 +97,20 @@ def find_duplicates(
         )
         if len(matches) < 2:
             continue
-        first = matches[0]
-        features = features_of(first, pictures)
-        postings = [Posting.from_match(first, "exact")]
-        for other in matches[1:]:
-            relation = link(first, features, other, pictures, thresholds)
-            postings.append(
-                Posting.from_match(other, *relation)
-                if relation is not None
-                else Posting.from_match(other, "copy")
-            )
-        yield PictureGroup(tuple(postings))
+        with one_blas_thread():
+            group = _group(matches, pictures, thresholds)
+        yield group
+
+
+def _group(
+    matches: list[Match], pictures: CandidatePictures, thresholds: Thresholds
+) -> PictureGroup:
+    """``matches[0]`` first, the others as compared with it."""
+    first = matches[0]
+    features = features_of(first, pictures)
+    postings = [Posting.from_match(first, "exact")]
+    for other in matches[1:]:
+        relation = link(first, features, other, pictures, thresholds)
+        # Linked through another member, not directly comparable with the first.
+        postings.append(Posting.from_match(other, *(relation or ("copy", None))))
+    return PictureGroup(tuple(postings))

@@ -24,7 +24,13 @@ from img2img.models import (
     sort_postings,
 )
 from img2img.postings.pictures import CandidatePictures
-from img2img.postings.verify import DEFAULT_THRESHOLDS, QueryFeatures, Thresholds, verify_features
+from img2img.postings.verify import (
+    DEFAULT_THRESHOLDS,
+    QueryFeatures,
+    Thresholds,
+    one_blas_thread,
+    verify_features,
+)
 from img2img.provenance import difference_hash, hamming_distance
 
 if TYPE_CHECKING:
@@ -89,7 +95,10 @@ def find_postings(
             evidence = replace(result.evidence, hash_distance=_hash_distance(query_hash, match))
             return Posting.from_match(match, "copy", evidence)
 
-        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="img2img-verify") as pool:
+        with (
+            one_blas_thread(),
+            ThreadPoolExecutor(max(1, workers), thread_name_prefix="img2img-verify") as pool,
+        ):
             for outcome in pool.map(check, to_verify):
                 if isinstance(outcome, Posting):
                     found.append(outcome)

@@ -14,6 +14,7 @@ from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
     Thresholds,
+    one_blas_thread,
     verify_features,
 )
 
@@ -115,6 +116,19 @@ def group_matches(
     their bytes are equal); otherwise it starts a group, while fewer than ``k``
     exist. A match whose pixels cannot be had stands alone.
     """
+    with one_blas_thread():
+        return _group(matches, vectors, pictures, k=k, min_cosine=min_cosine, thresholds=thresholds)
+
+
+def _group(
+    matches: Sequence[Match],
+    vectors: Mapping[str, Vector],
+    pictures: CandidatePictures,
+    *,
+    k: int,
+    min_cosine: float,
+    thresholds: Thresholds,
+) -> list[PictureGroup]:
     groups: list[_Group] = []
     for match in sorted(matches, key=lambda m: -m.score):
         vector = vectors.get(match.id)

@@ -24,6 +24,8 @@ features (SIFT is not mirror-symmetric).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,15 @@ from img2img.postings.features import LocalFeatures, extract_features, mirrored,
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["DEFAULT_THRESHOLDS", "QueryFeatures", "Thresholds", "Verification", "verify_copy"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "QueryFeatures",
+    "Thresholds",
+    "Verification",
+    "one_blas_thread",
+    "verify_copy",
+    "verify_features",
+]
 
 #: Lowe's ratio: a match counts when its nearest descriptor is clearly nearer than the second.
 RATIO = 0.8
@@ -97,6 +107,21 @@ class QueryFeatures:
         """Features of ``image`` (or ones computed before) and of its mirror image."""
         direct = image if isinstance(image, LocalFeatures) else extract_features(image)
         return cls(direct, mirrored(direct))
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block with BLAS libraries on one thread each.
+
+    Verification multiplies many small matrices (800 x 128 by 128 x 800); BLAS
+    threads cost more to wake than such a product takes, and on a busy machine
+    two of them made matching 5x slower than one. Callers parallelise over
+    candidates instead. The limit is process-wide while the block runs.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _root_sift(descriptors: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -243,4 +268,5 @@ def verify_copy(
     candidate_features = (
         candidate if isinstance(candidate, LocalFeatures) else extract_features(candidate)
     )
-    return verify_features(query_features, candidate_features, thresholds=thresholds)
+    with one_blas_thread():
+        return verify_features(query_features, candidate_features, thresholds=thresholds)
