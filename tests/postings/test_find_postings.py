@@ -249,3 +249,32 @@ def test_postings_sort_by_date_size_and_score(
         (p.score for p in postings), reverse=True
     )
     assert len(client.find_postings(posted_copies["query"], sort_by="oldest")) == 3  # type: ignore[arg-type]
+
+
+def test_pinecone_store_works_the_same_with_a_cache_in_the_users_folder(
+    efficientnet: EfficientNetEmbedder,
+    fetcher: HttpFetcher,
+    posted_copies: dict[str, object],
+    sites: Sites,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from img2img import PineconeStore
+    from img2img.testing.fake_pinecone import FakePinecone
+
+    monkeypatch.setenv("IMG2IMG_HOME", str(tmp_path / "home"))
+    with (
+        FakePinecone(dimension=efficientnet.dimension) as fake,
+        PineconeStore(host=fake.url, api_key=fake.api_key) as store,
+        ImageSearchClient(embedder=efficientnet, store=store, fetcher=fetcher) as client,
+    ):
+        client.add(posted_copies["candidates"])  # type: ignore[arg-type]
+        assert (tmp_path / "home" / "pictures.sqlite3").is_file()
+        downloads = sites.downloads()
+
+        postings = client.find_postings(posted_copies["query"])  # type: ignore[arg-type]
+        groups = client.search(posted_copies["query"], k=2, group=True)  # type: ignore[arg-type]
+
+    assert {p.page_url for p in postings} == set(PAGES.values())
+    assert {p.page_url for p in groups[0].postings} == set(PAGES.values())
+    assert sites.downloads() == downloads  # pixels came from the cache filled while indexing

@@ -187,11 +187,14 @@ class PictureCache(Closing):
             _log.warning("not caching picture %s: %s", id, exc)
             return
         width, height = image.info.get("original_size", image.size)
-        self._execute(
-            "INSERT OR REPLACE INTO pictures (id, thumbnail, width, height, features, stored_at) "
-            "VALUES (?, ?, ?, ?, NULL, ?)",
-            (id, thumbnail, int(width), int(height), int(time.time())),
-        )
+        try:
+            self._execute(
+                "INSERT OR REPLACE INTO pictures "
+                "(id, thumbnail, width, height, features, stored_at) VALUES (?, ?, ?, ?, NULL, ?)",
+                (id, thumbnail, int(width), int(height), int(time.time())),
+            )
+        except StoreError as exc:  # a full disk must not stop indexing: fetched again later
+            _log.warning("not caching picture %s: %s", id, exc)
 
     def put_features(self, id: str, features: LocalFeatures, thumbnail: bytes | None) -> None:
         """Keep ``features`` (and a JPEG ``thumbnail``, when given) for record ``id``."""
