@@ -60,9 +60,9 @@ class Thresholds:
 
     The defaults come from ``benchmarks/quality.py``'s tuning photos (19 photos x
     13 edits, 2,470 pairs of different photos): different photos never had more
-    than 6 keypoints agree with a similarity, copies had a median of 100-400;
+    than 6 keypoints agree with a similarity, copies had a median of 150-470;
     copies' residuals stayed under 0.7 px in 99 % of cases, while the stereo
-    pair of the held-out photos sits at 1.2-1.8 px; copies' coverage was over
+    pair of the held-out photos sits at 1.2-1.65 px; copies' coverage was over
     0.2 in 99 % of cases, a shared watermark or logo covers a few per cent.
     """
 
