@@ -35,6 +35,8 @@ RANKS = {
     "img2img.reverse": 5,
     "img2img.stats": 5,
     "img2img.sync": 5,
+    "img2img.postings": 5,
+    "img2img.inputs": 5,
     "img2img.client": 6,
     "img2img.testing": 7,
     "img2img.cli": 8,

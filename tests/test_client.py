@@ -193,18 +193,19 @@ def test_edited_copy_is_nearest_with_hash_embedder(
     assert client.search(buffer.getvalue(), k=1)[0].title == "rocket.png"
 
 
-def test_find_copies_keeps_the_same_picture_only(
+def test_find_postings_keeps_the_same_picture_only(
     client: ImageSearchClient, photo_folder: Path, photos: dict[str, Image.Image], tmp_path: Path
 ) -> None:
     client.add([photo_folder])
     repost = tmp_path / "repost.jpg"
     edited_copy(photos["astronaut"], scale=0.5, crop=0.0, quality=60).save(repost)
     client.add([repost])
-    copies = client.find_copies(photos["astronaut"])
-    assert {m.title for m in copies} == {"astronaut.png", "repost.jpg"}
-    assert client.search(photos["astronaut"], k=5)[
-        2:
-    ]  # other photos exist near it, but are no copies
+    postings = client.find_postings(photos["astronaut"])
+    assert {p.title for p in postings} == {"astronaut.png", "repost.jpg"}
+    assert {p.relation for p in postings} == {"copy"}
+    # other photos are near it in the embedding, but no copies
+    assert len(client.search(photos["astronaut"], k=5)) == 5
+    assert postings.candidates == client.store.count()
 
 
 def test_index_defaults_to_serpapi_and_says_how_to_set_the_key(

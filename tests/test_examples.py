@@ -40,3 +40,15 @@ def test_discord_reposts_finds_the_reposted_artwork_offline() -> None:
     first = out.split("Where the artwork appears:\n", 1)[1].splitlines()[0]
     assert "#fan-art by reposter" in first
     assert "Repost found at rank 1: https://discord.com/channels/" in out
+
+
+def test_find_postings_lists_the_reposts_and_not_the_other_shot() -> None:
+    out = run_example(str(EXAMPLES / "find_postings.py"))
+    listed = out.split("Where is the motorcycle photo posted?\n", 1)[1].split("\n\n", 1)[0]
+    pages = ("motors.example", "forum.example", "memes.example", "blog.example", "social.example")
+    for page in pages:
+        assert page in listed
+    assert "shop.example" not in listed
+    assert "find_postings calls it a copy: False" in out
+    assert "1. " in out
+    assert "bike, " in out.split("Grouped search", 1)[1]

@@ -6,8 +6,10 @@
     client.add(["photos/"])
     for match in client.search("query.jpg", k=5):
         print(match.score, match.image_url, match.page_url)
+    for posting in client.find_postings("query.jpg"):   # the same picture, verified
+        print(posting.relation, posting.page_url)
 
-Importing this package loads no torch, open_clip, pinecone or serpapi: the
+Importing this package loads no torch, open_clip, pinecone, serpapi or cv2: the
 adapters that need them import them on first use.
 """
 
@@ -42,19 +44,26 @@ from img2img.errors import (
 )
 from img2img.models import (
     EmbeddingSpace,
+    Evidence,
     Failure,
     ImageCandidate,
     IndexProgress,
     IndexReport,
     LookupReport,
     Match,
+    PictureGroup,
+    Posting,
+    Postings,
     ReverseLookup,
+    Unverified,
     UploadedImage,
     VectorRecord,
 )
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.net.retry import RetryPolicy
+from img2img.postings.cache import PictureCache
+from img2img.postings.verify import Verification, verify_copy
 from img2img.protocols import (
     Embedder,
     Fetcher,
@@ -94,6 +103,7 @@ __all__ = [
     "Embedder",
     "EmbeddingSpace",
     "EmbeddingSpaceMismatchError",
+    "Evidence",
     "Failure",
     "FetchError",
     "Fetcher",
@@ -124,7 +134,11 @@ __all__ = [
     "ModelUnavailableError",
     "PartFailure",
     "PatreonSource",
+    "PictureCache",
+    "PictureGroup",
     "PineconeStore",
+    "Posting",
+    "Postings",
     "RateLimitError",
     "RedditSource",
     "ResponseTooLargeError",
@@ -143,11 +157,14 @@ __all__ = [
     "SyncReport",
     "TextEmbedder",
     "UnexpectedContentError",
+    "Unverified",
     "UploadedImage",
     "UrlListSource",
     "VectorRecord",
     "VectorStore",
+    "Verification",
     "__version__",
     "default_store_path",
     "reverse_lookup",
+    "verify_copy",
 ]

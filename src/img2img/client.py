@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from img2img.closing import Closing
-from img2img.errors import ConfigurationError, FetchError
+from img2img.errors import ConfigurationError
 from img2img.filters import compile_filter
 from img2img.images import DEFAULT_MAX_PIXELS
-from img2img.loading import ImageInput, expand_path, load_image, read_bytes, to_url
+from img2img.inputs import (
+    AddItem,
+    candidates_for,
+    check_item,
+    check_k,
+    check_min_score,
+    check_whole,
+)
+from img2img.loading import ImageInput, expand_path, load_image, read_bytes
 from img2img.models import (
     EmbeddingSpace,
     Filter,
     ImageCandidate,
     IndexReport,
     Match,
+    PictureGroup,
+    Postings,
+    PostingSort,
     ProgressCallback,
 )
 from img2img.pipeline import IndexSettings, run_index
+from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
-from img2img.provenance import difference_hash, hamming_distance
-from img2img.sources.folder import FolderSource, candidate_for_path
 from img2img.stats import StoreStats, store_stats
 from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
 from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
@@ -33,57 +42,13 @@ from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
 if TYPE_CHECKING:
     from PIL import Image
 
+    from img2img.postings.cache import PictureCache
+    from img2img.postings.pictures import CandidatePictures
+
 __all__ = ["ImageSearchClient"]
 
-AddItem = str | os.PathLike[str] | ImageCandidate
-
-
-def _check_item(item: object) -> None:
-    if not isinstance(item, (str, os.PathLike, ImageCandidate)):
-        raise ConfigurationError(
-            "add() takes paths, folders, URLs or ImageCandidates; "
-            f"got {type(item).__name__}: {item!r:.80}"
-        )
-
-
-def _candidates_for(items: Iterable[AddItem]) -> Iterator[ImageCandidate]:
-    for item in items:
-        _check_item(item)
-        if isinstance(item, ImageCandidate):
-            yield item
-            continue
-        text = os.fsdecode(os.fspath(item))
-        try:
-            url = to_url(text)
-            if url == text:  # a URL, not a path
-                yield ImageCandidate(image_url=url)
-                continue
-            path = expand_path(text)
-            found = (
-                list(FolderSource(path).discover("", limit=2**62))
-                if path.is_dir()
-                else [candidate_for_path(path)]
-            )
-        except (FetchError, OSError, RuntimeError, ValueError):
-            # A path no file can have: still one item, which fails when it is read.
-            yield ImageCandidate(image_url=text)
-            continue
-        yield from found
-
-
-def _check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigurationError(f"k must be a positive whole number, got {k!r}")
-    return k
-
-
-def _check_min_score(min_score: object) -> None:
-    if min_score is not None and (
-        isinstance(min_score, bool)
-        or not isinstance(min_score, (int, float))
-        or math.isnan(min_score)
-    ):
-        raise ConfigurationError(f"min_score must be a number or None, got {min_score!r}")
+#: Nearest images a grouped search looks through, at the least, to fill ``k`` pictures.
+GROUPED_NEIGHBOURS = 50
 
 
 class ImageSearchClient(Closing):
@@ -101,6 +66,12 @@ class ImageSearchClient(Closing):
         workers: downloads in flight at once.
         batch_size: images per embedding call.
         max_pixels: larger images are refused as decompression bombs.
+        picture_cache: where thumbnails and local features of stored images are
+            kept for ``find_postings`` (a ``PictureCache`` or a file path); by
+            default beside a ``LocalStore``'s file, in memory for an
+            ``InMemoryStore``, else in the user's cache folder (see docs/postings.md).
+        cache_pictures: keep a thumbnail of each image as it is indexed, so
+            ``find_postings`` need not download it again later.
 
     The client closes the parts it created, not the ones you passed in.
     """
@@ -115,17 +86,16 @@ class ImageSearchClient(Closing):
         workers: int = 8,
         batch_size: int = 32,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        picture_cache: PictureCache | str | os.PathLike[str] | None = None,
+        cache_pictures: bool = True,
     ) -> None:
         for name, value in (
             ("workers", workers),
             ("batch_size", batch_size),
             ("max_pixels", max_pixels),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(
-                    f"{name} must be a whole number of at least 1, got {value!r}"
-                )
-        self._owned: list[Fetcher | VectorStore] = []
+            check_whole(name, value)
+        self._owned: list[Fetcher | VectorStore | PictureCache] = []
         self._source = source
         if embedder is None:
             from img2img.embedders.clip import ClipEmbedder
@@ -142,6 +112,8 @@ class ImageSearchClient(Closing):
         self._settings = IndexSettings(
             workers=workers, batch_size=batch_size, max_pixels=max_pixels
         )
+        self._picture_cache = picture_cache
+        self._cache_pictures = cache_pictures
 
     @property
     def space(self) -> EmbeddingSpace:
@@ -165,6 +137,24 @@ class ImageSearchClient(Closing):
 
             self._source = SerpApiSource()
         return self._source
+
+    @property
+    def pictures(self) -> PictureCache:
+        """The cache of thumbnails and local features ``find_postings`` verifies with."""
+        from img2img.postings.cache import PictureCache, cache_for_store
+
+        if not isinstance(self._picture_cache, PictureCache):
+            given = self._picture_cache
+            self._picture_cache = (
+                cache_for_store(self.store) if given is None else PictureCache(given)
+            )
+            self._owned.append(self._picture_cache)
+        return self._picture_cache
+
+    def _candidate_pictures(self) -> CandidatePictures:
+        from img2img.postings.pictures import CandidatePictures
+
+        return CandidatePictures(self.pictures, self._read, max_pixels=self._settings.max_pixels)
 
     def _read(self, url: str) -> bytes:
         return read_bytes(url, self.fetcher)
@@ -206,9 +196,9 @@ class ImageSearchClient(Closing):
             items = [items]
         if isinstance(items, Sequence):  # a generator is checked as it is read
             for item in items:
-                _check_item(item)
+                check_item(item)
         check_accepts(self.store, self.space)
-        return self._run(_candidates_for(items), keyphrase, reindex, progress)
+        return self._run(candidates_for(items), keyphrase, reindex, progress)
 
     def sync(
         self,
@@ -259,6 +249,7 @@ class ImageSearchClient(Closing):
             store=SpaceOnFirstWrite(self.store, self.space),
             settings=settings,
             progress=progress,
+            on_stored=self.pictures.put_image if self._cache_pictures else None,
         )
 
     def _query(
@@ -273,12 +264,45 @@ class ImageSearchClient(Closing):
 
     def _check_query(self, k: object, filter: Filter | None, min_score: object) -> None:
         """Refuse bad arguments before any image is read or embedded."""
-        _check_k(k)
-        _check_min_score(min_score)
+        check_k(k)
+        check_min_score(min_score)
         compile_filter(filter)
 
     def _load(self, image: ImageInput) -> Image.Image:
         return load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
+
+    @overload
+    def search(
+        self,
+        image: ImageInput,
+        *,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+        group: Literal[False] = False,
+    ) -> list[Match]: ...
+
+    @overload
+    def search(
+        self,
+        image: ImageInput,
+        *,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+        group: Literal[True],
+    ) -> list[PictureGroup]: ...
+
+    @overload
+    def search(
+        self,
+        image: ImageInput,
+        *,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+        group: bool,
+    ) -> list[Match] | list[PictureGroup]: ...
 
     def search(
         self,
@@ -287,48 +311,105 @@ class ImageSearchClient(Closing):
         k: int = 5,
         filter: Filter | None = None,
         min_score: float | None = None,
-    ) -> list[Match]:
+        group: bool = False,
+    ) -> list[Match] | list[PictureGroup]:
         """The ``k`` stored images most like ``image``, best first.
 
-        ``image`` is a path, an ``http(s)`` URL, bytes or a ``PIL.Image``.
-        ``filter`` restricts matches by metadata, Pinecone style (see docs/filters.md).
+        ``image`` is a path (``~`` expanded), an ``http(s)`` URL, bytes, a binary
+        file, a ``PIL.Image`` or a uint8 array. ``filter`` restricts matches by
+        metadata, Pinecone style (see docs/filters.md). With ``group=True`` the
+        answer is the ``k`` most alike distinct *pictures*, each a
+        :class:`~img2img.models.PictureGroup` listing every posting of it
+        (verified copies and exact duplicates) among the nearest
+        ``max(50, 10 * k)`` images.
         """
         self._check_query(k, filter, min_score)
         picture = self._load(image)
         if not holds_space(self.store, self.space):
             return []
         vector = self.embedder.embed_images([picture])[0]
-        return self._query(vector, k, filter, min_score)
+        if not group:
+            return self._query(vector, k, filter, min_score)
+        from img2img.postings.grouping import group_matches
 
-    def find_copies(
+        matches = self._query(vector, max(GROUPED_NEIGHBOURS, 10 * k), filter, min_score)
+        records = self.store.fetch([m.id for m in matches])
+        vectors = {i: r.vector for i, r in records.items()}
+        return group_matches(matches, vectors, self._candidate_pictures(), k=k)
+
+    def find_postings(
         self,
         image: ImageInput,
         *,
-        max_distance: int = 10,
-        k: int = 100,
+        k: int = 50,
         filter: Filter | None = None,
-    ) -> list[Match]:
-        """Other postings of the same picture: resized, re-encoded or lightly edited copies.
+        sort_by: PostingSort = "match",
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> Postings:
+        """Every stored posting of the same picture as ``image``: where it is posted.
 
-        Takes the ``k`` nearest images and keeps those whose perceptual hash
-        (``dhash``) differs from the query's in at most ``max_distance`` of 64
-        bits. Precise, but blind to heavy crops and overlays: for those use
-        ``search`` with a ``min_score``.
+        Shortlists the ``k`` nearest images by embedding, then checks each: the
+        same bytes are ``exact``; otherwise local features and a geometric fit
+        decide whether it is a ``copy`` (resized, re-encoded, cropped, rotated,
+        recoloured, overlaid, bordered or mirrored), with the evidence. Other
+        photos of the same thing are left out: ``search`` finds those.
+        Candidates whose image cannot be had (a deleted page, a cache without
+        them) are listed in ``Postings.unverified``. The query's own record
+        (the same URL or file) is left out. See docs/postings.md for the
+        thresholds and the cost; ``sort_by`` orders the result (see
+        :data:`~img2img.models.PostingSort`).
         """
+        from img2img.postings.finder import find_postings
+        from img2img.postings.query import load_query
+
         self._check_query(k, filter, None)
-        if isinstance(max_distance, bool) or not isinstance(max_distance, int):
-            raise ConfigurationError(f"max_distance must be a whole number, got {max_distance!r}")
-        picture = self._load(image)
+        query = load_query(image, self.fetcher, max_pixels=self._settings.max_pixels)
         if not holds_space(self.store, self.space):
-            return []
-        query_hash = difference_hash(picture)
-        vector = self.embedder.embed_images([picture])[0]
-        return [
-            match
-            for match in self._query(vector, k, filter, None)
-            if isinstance(dhash := match.metadata.get("dhash"), str)
-            and hamming_distance(query_hash, dhash) <= max_distance
-        ]
+            return Postings(())
+        vector = self.embedder.embed_images([query.image])[0]
+        return find_postings(
+            query.image,
+            self._query(vector, k, filter, None),
+            self._candidate_pictures(),
+            sha256=query.sha256,
+            exclude_id=query.id,
+            thresholds=thresholds,
+            sort_by=sort_by,
+        )
+
+    def duplicates(
+        self,
+        *,
+        k: int = 10,
+        min_score: float | None = None,
+        filter: Filter | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[PictureGroup]:
+        """Every picture posted more than once in the store, as groups of its postings.
+
+        Each record is compared with its ``k`` nearest neighbours (those scoring
+        at least ``min_score``; default
+        :data:`~img2img.postings.grouping.GROUP_MIN_COSINE`), verified as
+        ``find_postings`` does. The store is read ``batch_size`` records at a
+        time and only links between duplicates are held, so large stores fit in
+        memory; groups are yielded once the whole store has been read, largest
+        image first in each. Costs one store query per record, and local
+        features for every record with a close neighbour (see docs/postings.md).
+        """
+        from img2img.postings.duplicates import find_duplicates
+        from img2img.postings.grouping import GROUP_MIN_COSINE
+
+        self._check_query(k, filter, min_score)
+        if not holds_space(self.store, self.space):
+            return iter(())
+        return find_duplicates(
+            self.store,
+            self._candidate_pictures(),
+            k=k,
+            min_score=GROUP_MIN_COSINE if min_score is None else min_score,
+            filter=filter,
+            batch_size=batch_size,
+        )
 
     def search_text(
         self,

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 from urllib.parse import urlsplit
@@ -39,9 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ImageInput",
+    "LoadedImage",
     "expand_path",
     "is_http_url",
     "load_image",
+    "load_input",
     "local_image_bytes",
     "read_bytes",
     "read_file",
@@ -261,14 +264,25 @@ def _from_pil(image: Image.Image, max_pixels: int) -> Image.Image:
         raise InvalidImageError(f"cannot read the image: {exc}") from exc
 
 
-def load_image(
+@dataclass(frozen=True, slots=True)
+class LoadedImage:
+    """A query input read and decoded: the safe RGB ``image``, the encoded bytes it
+    came from (``None`` for a PIL image or an array, which have none) and the URL
+    it was read from (``None`` unless it was a path or a URL)."""
+
+    image: Image.Image
+    data: bytes | None = None
+    url: str | None = None
+
+
+def load_input(
     image: ImageInput,
     fetcher: Fetcher,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Image.Image:
-    """Turn any accepted query input into a safe RGB image.
+) -> LoadedImage:
+    """Read and decode any accepted query input, keeping its bytes and URL.
 
     Raises only :mod:`img2img.errors`: :class:`FetchError` when the bytes
     cannot be had, :class:`ImageError` when they are not a usable image, and
@@ -277,23 +291,35 @@ def load_image(
     from PIL import Image
 
     if isinstance(image, Image.Image):
-        return _from_pil(image, max_pixels)
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(image), max_pixels=max_pixels)
+        return LoadedImage(_from_pil(image, max_pixels))
     if isinstance(image, np.ndarray):
-        return _from_array(image, max_pixels)
-    if isinstance(image, (str, os.PathLike)):
+        return LoadedImage(_from_array(image, max_pixels))
+    url: str | None = None
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+    elif isinstance(image, (str, os.PathLike)):
         text = os.fspath(image)
         url = to_url(os.fsdecode(text) if isinstance(text, bytes) else text)
-        return decode_image(
-            read_bytes(url, fetcher, max_file_bytes=max_bytes), max_pixels=max_pixels
+        data = read_bytes(url, fetcher, max_file_bytes=max_bytes)
+    elif callable(getattr(image, "read", None)):
+        data = _read_stream(image, max_bytes)
+    else:
+        raise ConfigurationError(
+            "an image is a path, a URL, bytes, a binary file, a PIL.Image or a uint8 array; "
+            f"got {type(image).__name__}"
         )
-    if callable(getattr(image, "read", None)):
-        return decode_image(_read_stream(image, max_bytes), max_pixels=max_pixels)
-    raise ConfigurationError(
-        "search takes a path, a URL, bytes, a binary file, a PIL.Image or a uint8 array; "
-        f"got {type(image).__name__}"
-    )
+    return LoadedImage(decode_image(data, max_pixels=max_pixels), data, url)
+
+
+def load_image(
+    image: ImageInput,
+    fetcher: Fetcher,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Image.Image:
+    """Turn any accepted query input into a safe RGB image (see :func:`load_input`)."""
+    return load_input(image, fetcher, max_pixels=max_pixels, max_bytes=max_bytes).image
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -6,9 +6,9 @@ as dictionary keys where hashable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,7 @@ from img2img.errors import ConfigurationError
 
 __all__ = [
     "EmbeddingSpace",
+    "Evidence",
     "Failure",
     "Filter",
     "ImageCandidate",
@@ -27,10 +28,16 @@ __all__ = [
     "MatchKind",
     "Metadata",
     "MetadataValue",
+    "PictureGroup",
+    "Posting",
+    "PostingSort",
+    "Postings",
     "ProgressCallback",
     "ReverseLookup",
     "Stage",
     "UploadedImage",
+    "Relation",
+    "Unverified",
     "Vector",
     "VectorRecord",
 ]
@@ -247,3 +254,192 @@ class ReverseLookup:
     exact: tuple[ImageCandidate, ...]
     similar: tuple[ImageCandidate, ...]
     report: LookupReport
+
+
+#: How a posting relates to the query: ``exact`` is the same bytes (equal sha256);
+#: ``copy`` is the same picture, verified by local features and a geometric fit
+#: (resized, re-encoded, cropped, rotated, recoloured, overlaid, bordered or mirrored).
+Relation = Literal["exact", "copy"]
+#: Orders :meth:`Postings.sorted_by` knows: ``match`` (exact first, then the
+#: strongest verification), ``newest`` / ``oldest`` (``first_seen``, else
+#: ``indexed_at``), ``size`` (most pixels first), ``score`` (cosine, highest first).
+PostingSort = Literal["match", "newest", "oldest", "size", "score"]
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a posting was called a copy: the outcome of local-feature verification.
+
+    - ``inliers``: matched keypoints that agree with one geometric fit
+      (rotation, uniform scale, shift; mirrored when ``mirrored``);
+    - ``coverage``: share of the area the two frames have in common that the
+      agreeing keypoints span (0..1): a copy agrees all over, two photos of one
+      scene only where their viewpoints happen to line up;
+    - ``residual``: median distance, in pixels of a 512-pixel frame, between a
+      matched keypoint and where the fit puts it: a fraction of a pixel for copies;
+    - ``scale``: how much larger the picture is in the posting than in the
+      query; ``rotation``: degrees it is turned; ``mirrored``: flipped left-right;
+    - ``hash_distance``: bits of 64 that differ between the perceptual hashes
+      (dHash) of the query and the posting, when both are known.
+    """
+
+    inliers: int
+    coverage: float
+    residual: float
+    scale: float = 1.0
+    rotation: float = 0.0
+    mirrored: bool = False
+    hash_distance: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One place a picture is posted, and how it relates to the picture asked about.
+
+    ``score`` is the cosine similarity of the embeddings. ``evidence`` is set for
+    ``copy`` postings (and ``None`` for ``exact`` ones, whose bytes are equal).
+    ``indexed_at`` and ``first_seen`` are Unix seconds; ``first_seen`` is set
+    when the source said when it first saw the image. ``width`` and ``height``
+    are the posted image's own.
+    """
+
+    id: str
+    relation: Relation
+    score: float
+    image_url: str | None = None
+    page_url: str | None = None
+    domain: str | None = None
+    title: str | None = None
+    keyphrase: str | None = None
+    indexed_at: int | None = None
+    first_seen: int | None = None
+    width: int | None = None
+    height: int | None = None
+    evidence: Evidence | None = None
+    #: Every stored metadata field, the ones above included.
+    metadata: Metadata = field(default_factory=dict)
+
+    @classmethod
+    def from_match(
+        cls, match: Match, relation: Relation, evidence: Evidence | None = None
+    ) -> Posting:
+        """A posting for a store hit, with its provenance lifted out of the metadata."""
+        md = match.metadata
+        return cls(
+            id=match.id,
+            relation=relation,
+            score=match.score,
+            image_url=match.image_url,
+            page_url=match.page_url,
+            domain=match.domain,
+            title=match.title,
+            keyphrase=match.keyphrase,
+            indexed_at=_int_or_none(md.get("indexed_at")),
+            first_seen=_int_or_none(md.get("first_seen")),
+            width=_int_or_none(md.get("width")),
+            height=_int_or_none(md.get("height")),
+            evidence=evidence,
+            metadata=md,
+        )
+
+    @property
+    def seen_at(self) -> int | None:
+        """``first_seen`` where a source said it, else ``indexed_at``."""
+        return self.first_seen if self.first_seen is not None else self.indexed_at
+
+
+def _match_key(posting: Posting) -> tuple[int, int, float]:
+    evidence = posting.evidence
+    inliers = evidence.inliers if evidence is not None else 0
+    return (0 if posting.relation == "exact" else 1, -inliers, -posting.score)
+
+
+def sort_postings(postings: Sequence[Posting], by: PostingSort = "match") -> list[Posting]:
+    """``postings`` in the order ``by`` names (see :data:`PostingSort`); ties keep their order.
+
+    Postings with no date sort last for ``newest`` and ``oldest``.
+    """
+    never = float("inf")
+    keys: dict[str, Callable[[Posting], Any]] = {
+        "match": _match_key,
+        "newest": lambda p: -p.seen_at if p.seen_at is not None else never,
+        "oldest": lambda p: p.seen_at if p.seen_at is not None else never,
+        "size": lambda p: -((p.width or 0) * (p.height or 0)),
+        "score": lambda p: -p.score,
+    }
+    if by not in keys:
+        raise ValueError(f"cannot sort postings by {by!r}; use one of {sorted(keys)}")
+    return sorted(postings, key=keys[by])
+
+
+@dataclass(frozen=True, slots=True)
+class Unverified:
+    """A shortlisted candidate that could not be checked, and why (its image is
+    gone, cannot be decoded, or has no URL). It may or may not be a copy."""
+
+    id: str
+    score: float
+    image_url: str | None
+    page_url: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Postings(Sequence[Posting]):
+    """What ``find_postings`` found: a sequence of :class:`Posting`, plus the
+    candidates it could not check (``unverified``) and how many it looked at.
+
+    Iterating, indexing and ``len`` give the postings in the order asked for.
+    """
+
+    postings: tuple[Posting, ...]
+    unverified: tuple[Unverified, ...] = ()
+    candidates: int = 0
+
+    @overload
+    def __getitem__(self, index: int) -> Posting: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Posting]: ...
+
+    def __getitem__(self, index: int | slice) -> Posting | Sequence[Posting]:
+        return self.postings[index]
+
+    def __len__(self) -> int:
+        return len(self.postings)
+
+    def __iter__(self) -> Iterator[Posting]:
+        return iter(self.postings)
+
+    def sorted_by(self, by: PostingSort) -> Postings:
+        """The same postings in another order (see :data:`PostingSort`)."""
+        return Postings(tuple(sort_postings(self.postings, by)), self.unverified, self.candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class PictureGroup:
+    """Every posting of one picture, as grouped search and ``duplicates`` return them.
+
+    ``postings[0]`` stands for the picture (the best match in a search, the
+    largest image among duplicates); every other posting's ``relation`` and
+    ``evidence`` compare it with ``postings[0]``, whose own relation is ``exact``
+    and evidence ``None``. ``score`` is the best cosine similarity to the query
+    in a grouped search, and 1.0 among duplicates.
+    """
+
+    postings: tuple[Posting, ...]
+    score: float = 1.0
+
+    @property
+    def picture(self) -> Posting:
+        """The posting that stands for the picture."""
+        return self.postings[0]
+
+    def __len__(self) -> int:
+        return len(self.postings)

@@ -42,7 +42,10 @@ from img2img.provenance import build_metadata, image_id
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["IndexSettings", "run_index"]
+__all__ = ["IndexSettings", "StoredCallback", "run_index"]
+
+#: Told each record id the store accepted, with its decoded image (e.g. to cache pixels).
+StoredCallback = Callable[[str, "Image.Image"], None]
 
 _SKIP_CHECK_CHUNK = 100
 
@@ -206,11 +209,13 @@ def run_index(
     store: VectorStore,
     settings: IndexSettings = IndexSettings(),
     progress: ProgressCallback | None = None,
+    on_stored: StoredCallback | None = None,
 ) -> IndexReport:
     """Index ``candidates``; per-item problems go into the report, systemic ones raise.
 
     ``progress``, if given, is called on this thread with the counts each time
-    they change, and a last time with ``done=True``.
+    they change, and a last time with ``done=True``. ``on_stored``, if given,
+    is called on this thread with each record id and image once stored.
     """
     run = _Run(keyphrase, progress)
 
@@ -257,16 +262,22 @@ def run_index(
                     run.fail(candidate.image_url, failed.stage, failed.error)
             run.notify()
             while len(batch) >= settings.batch_size:
-                _write(batch[: settings.batch_size], run, embedder, store)
+                _write(batch[: settings.batch_size], run, embedder, store, on_stored)
                 batch = batch[settings.batch_size :]
                 run.notify()
     if batch:
-        _write(batch, run, embedder, store)
+        _write(batch, run, embedder, store, on_stored)
     run.notify(done=True)
     return run.report()
 
 
-def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorStore) -> None:
+def _write(
+    batch: list[_Decoded],
+    run: _Run,
+    embedder: Embedder,
+    store: VectorStore,
+    on_stored: StoredCallback | None = None,
+) -> None:
     """Embed and upsert one batch. A bad item is isolated by retrying one at a time."""
     try:
         vectors = embedder.embed_images([d.image for d in batch])
@@ -281,7 +292,7 @@ def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorSt
             run.fail(batch[0].candidate.image_url, "embed", exc)
             return
         for item in batch:
-            _write([item], run, embedder, store)
+            _write([item], run, embedder, store, on_stored)
         return
     run.embedded += len(batch)
     try:
@@ -304,6 +315,9 @@ def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorSt
             return
         run.embedded -= len(batch)  # counted again as each item is retried alone
         for item in batch:
-            _write([item], run, embedder, store)
+            _write([item], run, embedder, store, on_stored)
         return
     run.indexed += len(records)
+    if on_stored is not None:
+        for item in batch:
+            on_stored(item.id, item.image)

@@ -40,7 +40,7 @@ def client(tmp_path: Path) -> Iterator[ImageSearchClient]:
 @pytest.mark.parametrize("k", [0, -1, 2.5, "5", True, None])
 def test_k_must_be_a_positive_whole_number(client: ImageSearchClient, k: Any) -> None:
     image = Image.new("RGB", (8, 8))
-    for call in (client.search, client.find_copies):
+    for call in (client.search, client.find_postings):
         with pytest.raises(ConfigurationError, match="k must be a positive whole number"):
             call(image, k=k)
     with pytest.raises(ConfigurationError, match="k must be a positive whole number"):

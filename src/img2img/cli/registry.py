@@ -9,6 +9,7 @@ from __future__ import annotations
 from img2img.cli.command import Command
 from img2img.cli.commands.indexing import ADD, INDEX, SYNC
 from img2img.cli.commands.inventory import DELETE, INFO, LIST
+from img2img.cli.commands.postings import DUPLICATES, POSTINGS
 from img2img.cli.commands.searching import SEARCH, SEARCH_TEXT
 
 __all__ = ["COMMANDS"]
@@ -19,6 +20,8 @@ COMMANDS: tuple[Command, ...] = (
     SYNC,
     SEARCH,
     SEARCH_TEXT,
+    POSTINGS,
+    DUPLICATES,
     INFO,
     LIST,
     DELETE,

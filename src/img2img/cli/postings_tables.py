@@ -1,0 +1,91 @@
+"""Postings and duplicate groups as rich tables for people, and as plain data for ``--json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from img2img.cli.tables import link
+from img2img.cli.text import plain
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from img2img.models import PictureGroup, Posting, Unverified
+
+__all__ = ["group_rows", "posting_json", "postings_table", "unverified_table"]
+
+
+def posting_json(posting: Posting) -> dict[str, Any]:
+    """One posting as JSON-ready data: provenance, relation, score and evidence."""
+    data = {
+        key: value
+        for key, value in asdict(posting).items()
+        if key not in ("metadata", "evidence") and value is not None
+    }
+    data["score"] = round(posting.score, 6)
+    if posting.evidence is not None:
+        data["evidence"] = {
+            key: round(value, 4) if isinstance(value, float) else value
+            for key, value in asdict(posting.evidence).items()
+        }
+    return data
+
+
+def group_rows(group: PictureGroup) -> dict[str, Any]:
+    """One picture and every posting of it, as JSON-ready data."""
+    return {"score": round(group.score, 6), "postings": [posting_json(p) for p in group.postings]}
+
+
+def _how(posting: Posting) -> str:
+    evidence = posting.evidence
+    if evidence is None:
+        return "same bytes" if posting.relation == "exact" else ""
+    parts = [f"{evidence.inliers} points over {evidence.coverage:.0%}"]
+    if abs(evidence.scale - 1) > 0.05:
+        parts.append(f"scale {evidence.scale:.2f}")
+    if abs(evidence.rotation) >= 1:
+        parts.append(f"rotated {evidence.rotation:+.0f}°")
+    if evidence.mirrored:
+        parts.append("mirrored")
+    return ", ".join(parts)
+
+
+def postings_table(postings: Sequence[Posting], *, title: str | None = None) -> Table:
+    """Rank, relation, size, site, how it was verified, and a link to each posting."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("#", justify="right", style="bold")
+    table.add_column("relation")
+    table.add_column("size", justify="right")
+    table.add_column("site", style="magenta")
+    table.add_column("evidence", overflow="fold")
+    table.add_column("link", overflow="fold", min_width=20)
+    for rank, posting in enumerate(postings, start=1):
+        size = f"{posting.width}x{posting.height}" if posting.width and posting.height else ""
+        table.add_row(
+            str(rank),
+            posting.relation,
+            size,
+            plain(posting.domain),
+            _how(posting),
+            link(posting.page_url or posting.image_url),
+        )
+    return table
+
+
+def unverified_table(unverified: Sequence[Unverified]) -> Table:
+    """Candidates that could not be checked, and why."""
+    from rich.table import Table
+
+    table = Table(title="not verified", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("score", justify="right")
+    table.add_column("link", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    for item in unverified:
+        table.add_row(
+            f"{item.score:.3f}", link(item.page_url or item.image_url), plain(item.reason)
+        )
+    return table

@@ -1,0 +1,116 @@
+"""Every group of postings of one picture in a whole store.
+
+One pass over the store (``VectorStore.scan``, a bounded list at a time) asks
+for each record's nearest neighbours and links those verified to be the same
+picture; memory holds the links, not the store. Once the pass is over, the
+groups are read back from the store one at a time and yielded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from img2img.filters import compile_filter
+from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
+from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, features_of, link
+from img2img.postings.pictures import CandidatePictures
+from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
+from img2img.protocols import VectorStore
+
+__all__ = ["find_duplicates"]
+
+
+def _as_match(record: VectorRecord, score: float = 1.0) -> Match:
+    return Match.from_metadata(record.id, score, record.metadata)
+
+
+def _pixels(match: Match) -> int:
+    width, height = match.metadata.get("width"), match.metadata.get("height")
+    if isinstance(width, (int, float)) and isinstance(height, (int, float)):
+        return int(width * height)
+    return 0
+
+
+def _link_neighbours(
+    store: VectorStore,
+    pictures: CandidatePictures,
+    *,
+    k: int,
+    min_score: float,
+    filter: Filter | None,
+    batch_size: int,
+    thresholds: Thresholds,
+) -> UnionFind:
+    links = UnionFind()
+    wanted = compile_filter(filter)
+    for batch in store.scan(batch_size=batch_size):
+        for record in batch:
+            if not wanted(record.metadata):
+                continue
+            neighbours = [
+                m
+                for m in store.query(record.vector, k=k + 1, filter=filter)
+                if m.id != record.id and m.score >= min_score and not links.same(m.id, record.id)
+            ]
+            if not neighbours:
+                continue
+            first = _as_match(record)
+            features = features_of(first, pictures)
+            for neighbour in neighbours:
+                if link(first, features, neighbour, pictures, thresholds) is not None:
+                    links.union(record.id, neighbour.id)
+    return links
+
+
+def find_duplicates(
+    store: VectorStore,
+    pictures: CandidatePictures,
+    *,
+    k: int = 10,
+    min_score: float = GROUP_MIN_COSINE,
+    filter: Filter | None = None,
+    batch_size: int = 1000,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Iterator[PictureGroup]:
+    """Groups of two or more records showing one picture, lazily.
+
+    Each record is compared with its ``k`` nearest neighbours scoring at least
+    ``min_score``. In each group the largest image comes first; the others'
+    relation and evidence compare them with it (or, for a posting that was
+    linked through another, with that one's evidence missing: ``None``).
+    """
+    with one_blas_thread():
+        links = _link_neighbours(
+            store,
+            pictures,
+            k=k,
+            min_score=min_score,
+            filter=filter,
+            batch_size=batch_size,
+            thresholds=thresholds,
+        )
+    for ids in links.groups():
+        records = store.fetch(ids)
+        matches = sorted(
+            (_as_match(records[i]) for i in ids if i in records),
+            key=lambda m: (-_pixels(m), m.id),
+        )
+        if len(matches) < 2:
+            continue
+        with one_blas_thread():
+            group = _group(matches, pictures, thresholds)
+        yield group
+
+
+def _group(
+    matches: list[Match], pictures: CandidatePictures, thresholds: Thresholds
+) -> PictureGroup:
+    """``matches[0]`` first, the others as compared with it."""
+    first = matches[0]
+    features = features_of(first, pictures)
+    postings = [Posting.from_match(first, "exact")]
+    for other in matches[1:]:
+        relation = link(first, features, other, pictures, thresholds)
+        # Linked through another member, not directly comparable with the first.
+        postings.append(Posting.from_match(other, *(relation or ("copy", None))))
+    return PictureGroup(tuple(postings))

@@ -1,0 +1,148 @@
+"""PictureCache: thumbnails and features by record id, kept across processes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from img2img import (
+    EfficientNetEmbedder,
+    HashEmbedder,
+    ImageSearchClient,
+    InMemoryStore,
+    LocalStore,
+    PictureCache,
+    StoreFormatError,
+)
+from img2img.postings.cache import cache_for_store, default_cache_path
+from img2img.postings.features import extract_features
+
+
+def test_a_thumbnail_becomes_features_once_and_survives_reopening(
+    photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    path = tmp_path / "pictures.sqlite3"
+    with PictureCache(path) as cache:
+        cache.put_image("a", photos["rocket"])
+        assert "a" in cache
+        assert "b" not in cache
+        assert cache.features("b") is None
+        first = cache.features("a")
+        assert first is not None
+        assert len(first) > 100
+        assert first.source_size == photos["rocket"].size
+        thumbnail = cache.thumbnail("a")
+        assert thumbnail is not None
+        assert max(thumbnail.size) <= 512
+    with PictureCache(path) as reopened:
+        again = reopened.features("a")
+        assert again is not None
+        np.testing.assert_array_equal(again.descriptors, first.descriptors)
+        np.testing.assert_array_equal(again.points, first.points)
+        assert (again.size, again.source_size) == (first.size, first.source_size)
+        assert reopened.count() == 1
+        reopened.delete(["a", "unknown"])
+        assert reopened.count() == 0
+
+
+def test_an_undecodable_thumbnail_is_dropped_not_raised(
+    photos: dict[str, Image.Image], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "pictures.sqlite3"
+    with PictureCache(path) as cache:
+        cache.put_image("a", photos["coffee"])
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE pictures SET thumbnail = x'ffd8ffe0deadbeef'")
+    with PictureCache(path) as cache:
+        assert cache.features("a") is None
+        assert "a" not in cache  # forgotten, so the caller downloads it again
+    assert "unreadable" in caplog.text
+
+
+def test_unreadable_features_are_computed_again_from_the_thumbnail(
+    photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    path = tmp_path / "pictures.sqlite3"
+    with PictureCache(path) as cache:
+        cache.put_image("a", photos["coffee"])
+        assert cache.features("a") is not None
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE pictures SET features = x'0102'")
+    with PictureCache(path) as cache:
+        features = cache.features("a")
+        assert features is not None
+        assert len(features) > 100
+
+
+def test_features_of_another_version_are_forgotten_thumbnails_kept(
+    photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    path = tmp_path / "pictures.sqlite3"
+    with PictureCache(path) as cache:
+        cache.put_image("a", photos["coffee"])
+        cache.features("a")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE cache_meta SET value = 'sift-old' WHERE key = 'features'")
+    with PictureCache(path) as cache:
+        [(blob,)] = cache._execute("SELECT features FROM pictures")
+        assert blob is None
+        assert cache.features("a") is not None
+
+
+def test_a_file_that_is_not_a_cache_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite3"
+    path.write_bytes(b"these are my notes, not a database" * 100)
+    with pytest.raises(StoreFormatError, match="not an img2img picture cache"):
+        PictureCache(path)
+    assert path.read_bytes().startswith(b"these are my notes")
+
+
+def test_features_can_be_stored_directly(photos: dict[str, Image.Image]) -> None:
+    with PictureCache(":memory:") as cache:
+        features = extract_features(photos["chelsea"])
+        cache.put_features("x", features, None)
+        cached = cache.features("x")
+        assert cached is not None
+        assert len(cached) == len(features)
+        assert cache.thumbnail("x") is None
+
+
+def test_where_the_cache_lives_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LocalStore(tmp_path / "index.sqlite3") as store, cache_for_store(store) as cache:
+        assert cache.path == tmp_path / "index.pictures.sqlite3"
+    with cache_for_store(InMemoryStore()) as cache:
+        assert cache.path == ":memory:"
+    monkeypatch.setenv("IMG2IMG_HOME", str(tmp_path / "home"))
+    assert default_cache_path() == tmp_path / "home" / "pictures.sqlite3"
+    monkeypatch.delenv("IMG2IMG_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_path() == tmp_path / "xdg" / "img2img" / "pictures.sqlite3"
+
+
+def test_indexing_fills_the_cache_unless_told_not_to(photo_folder: Path, tmp_path: Path) -> None:
+    with ImageSearchClient(
+        embedder=HashEmbedder(), store=LocalStore(tmp_path / "index.sqlite3")
+    ) as client:
+        report = client.add([photo_folder])
+        assert client.pictures.count() == report.indexed
+        client.store.close()
+    assert (tmp_path / "index.pictures.sqlite3").is_file()
+    with ImageSearchClient(
+        embedder=HashEmbedder(), store=InMemoryStore(), cache_pictures=False
+    ) as client:
+        client.add([photo_folder])
+        assert client.pictures.count() == 0
+
+
+def test_find_postings_on_a_store_never_written_is_empty(
+    efficientnet: EfficientNetEmbedder, photos: dict[str, Image.Image]
+) -> None:
+    client = ImageSearchClient(embedder=efficientnet, store=InMemoryStore())
+    result = client.find_postings(photos["coffee"])
+    assert len(result) == 0
+    assert result.candidates == 0
+    assert list(client.duplicates()) == []
