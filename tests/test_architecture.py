@@ -31,6 +31,7 @@ RANKS = {
     "img2img.sources": 4,
     "img2img.stores": 4,
     "img2img.embedders": 4,
+    "img2img.dedup": 5,
     "img2img.pipeline": 5,
     "img2img.client": 6,
     "img2img.testing": 7,
@@ -43,7 +44,7 @@ RANKS = {
 SEAMS = {
     "img2img.sources": set(),
     "img2img.stores": {"columns", "search", "validation"},
-    "img2img.embedders": {"batching"},
+    "img2img.embedders": {"batching", "export", "runtime"},
 }
 
 

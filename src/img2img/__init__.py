@@ -43,6 +43,7 @@ from img2img.models import (
     EmbeddingSpace,
     Failure,
     ImageCandidate,
+    IndexInterrupted,
     IndexProgress,
     IndexReport,
     Match,
@@ -51,7 +52,14 @@ from img2img.models import (
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.net.retry import RetryPolicy
-from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.protocols import (
+    Embedder,
+    Fetcher,
+    ImageSource,
+    PreparingEmbedder,
+    TextEmbedder,
+    VectorStore,
+)
 from img2img.sources.folder import FolderSource
 from img2img.sources.serpapi.google_images import SerpApiSource
 from img2img.sources.static import StaticSource
@@ -82,6 +90,7 @@ __all__ = [
     "ImageTooLargeError",
     "Img2ImgError",
     "InMemoryStore",
+    "IndexInterrupted",
     "IndexProgress",
     "IndexReport",
     "InvalidFilterError",
@@ -94,6 +103,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelUnavailableError",
     "PineconeStore",
+    "PreparingEmbedder",
     "RateLimitError",
     "ResponseTooLargeError",
     "RetryPolicy",

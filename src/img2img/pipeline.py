@@ -1,23 +1,32 @@
 """The indexing pipeline: candidates -> bytes -> images -> vectors -> store.
 
-Downloads and decodes run in a thread pool while the calling thread embeds and
-writes finished batches, so the network and the model work at the same time.
-At most ``window`` items are in flight, so memory stays bounded however many
-candidates a source yields.
+Download threads fetch, hash, decode and prepare each image (resize and
+normalise for the model, when the embedder can do that apart from the model),
+so the calling thread only runs the model and writes to the store, and never
+waits for the CPU work of the next batch. At most ``window`` items are in
+flight, so memory stays bounded however many candidates a source yields.
+
+Nothing is done twice (see :mod:`img2img.dedup`): stored ids are skipped
+before download, and bytes already embedded reuse their vector.
+
+Ctrl-C stops the run at once: queued downloads are cancelled, the batch being
+embedded is dropped, and :class:`~img2img.models.IndexInterrupted` carries the
+report of what was stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
+from img2img.dedup import ContentIndex, new_candidates, signature_fields
 from img2img.errors import (
     FetchError,
     ImageError,
-    Img2ImgError,
     InvalidMetadataError,
     InvalidVectorError,
     MissingDependencyError,
@@ -27,21 +36,20 @@ from img2img.images import DEFAULT_MAX_PIXELS, decode_image
 from img2img.models import (
     Failure,
     ImageCandidate,
+    IndexInterrupted,
     IndexProgress,
     IndexReport,
     ProgressCallback,
     Stage,
+    Vector,
     VectorRecord,
 )
-from img2img.protocols import Embedder, VectorStore
-from img2img.provenance import build_metadata, image_id
-
-if TYPE_CHECKING:
-    from PIL import Image
+from img2img.protocols import Embedder, PreparingEmbedder, VectorStore
+from img2img.provenance import build_metadata
 
 __all__ = ["IndexSettings", "run_index"]
 
-_SKIP_CHECK_CHUNK = 100
+_SYSTEMIC = (ModelUnavailableError, MissingDependencyError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +59,23 @@ class IndexSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     reindex: bool = False
 
+    @property
+    def window(self) -> int:
+        """Downloads in flight at most; with one batch waiting, the items held in memory."""
+        return max(self.workers * 4, self.batch_size)
+
 
 @dataclass(slots=True)
-class _Decoded:
+class _Item:
+    """One downloaded image, ready for the model: ``prepared`` is False when ``payload``
+    is the decoded image rather than the embedder's prepared input."""
+
     id: str
     candidate: ImageCandidate
-    content: bytes
-    image: Image.Image
+    sha256: str
+    metadata: dict[str, Any]
+    payload: Any
+    prepared: bool
 
 
 class _Run:
@@ -69,6 +87,7 @@ class _Run:
         self.discovered = 0
         self.fetched = 0
         self.embedded = 0
+        self.reused = 0
         self.indexed = 0
         self.skipped = 0
         self.failures: list[Failure] = []
@@ -86,6 +105,7 @@ class _Run:
             stored=self.indexed,
             skipped=self.skipped,
             failed=len(self.failures),
+            reused=self.reused,
             done=done,
         )
         if now != self._last_progress:
@@ -105,46 +125,41 @@ class _Run:
             failures=tuple(self.failures),
             elapsed_seconds=time.perf_counter() - self.started,
             keyphrase=self.keyphrase,
+            reused=self.reused,
         )
 
 
-def _new_candidates(
-    candidates: Iterable[ImageCandidate], store: VectorStore, run: _Run, reindex: bool
-) -> Iterator[tuple[str, ImageCandidate]]:
-    """Distinct candidates not yet in the store, with their ids; counts the rest as skipped.
+def _loader(
+    read: Callable[[str], bytes], embedder: Embedder, keyphrase: str | None, max_pixels: int
+) -> Callable[[str, ImageCandidate], _Item]:
+    """The work one download thread does for one candidate."""
+    preparing = isinstance(embedder, PreparingEmbedder)
 
-    A source that fails after yielding some candidates ends discovery with a
-    ``discover`` failure in the report; one that fails at once raises.
-    """
-    seen: set[str] = set()
-    chunk: list[tuple[str, ImageCandidate]] = []
-
-    def flush() -> Iterator[tuple[str, ImageCandidate]]:
-        present = set() if reindex else set(store.fetch([i for i, _ in chunk]))
-        run.skipped += len(present)
-        yield from ((i, c) for i, c in chunk if i not in present)
-        chunk.clear()
-
-    iterator = iter(candidates)
-    while True:
-        try:
-            candidate = next(iterator)
-        except StopIteration:
-            break
-        except Img2ImgError as exc:
-            if run.discovered == 0:
+    def load(identity: str, candidate: ImageCandidate) -> _Item:
+        # Stat before reading: a file changed in between looks changed next time.
+        signature = signature_fields(candidate.image_url)
+        content = read(candidate.image_url)
+        image = decode_image(content, max_pixels=max_pixels)
+        metadata = build_metadata(candidate, keyphrase=keyphrase, content=content, image=image)
+        metadata.update(signature)
+        payload: Any = image
+        if preparing:
+            try:
+                payload = embedder.prepare(image)  # type: ignore[attr-defined]
+            except _SYSTEMIC:
                 raise
-            run.fail(run.keyphrase or "", "discover", exc)
-            break
-        identity = image_id(candidate.image_url)
-        if identity in seen:
-            continue
-        seen.add(identity)
-        run.discovered += 1
-        chunk.append((identity, candidate))
-        if len(chunk) >= _SKIP_CHECK_CHUNK:
-            yield from flush()
-    yield from flush()
+            except Exception:
+                payload = image  # embedded whole on the model thread, where failures are isolated
+        return _Item(
+            identity,
+            candidate,
+            str(metadata["sha256"]),
+            metadata,
+            payload,
+            payload is not image,
+        )
+
+    return load
 
 
 def run_index(
@@ -160,23 +175,33 @@ def run_index(
     """Index ``candidates``; per-item problems go into the report, systemic ones raise.
 
     ``progress``, if given, is called on this thread with the counts each time
-    they change, and a last time with ``done=True``.
+    they change, and a last time with ``done=True``. ``KeyboardInterrupt``
+    (Ctrl-C, or raised by ``progress``) stops the run within moments and raises
+    :class:`~img2img.models.IndexInterrupted`, whose ``report`` counts what was
+    stored: every record counted there is in the store.
     """
     run = _Run(keyphrase, progress)
-
-    def load(identity: str, candidate: ImageCandidate) -> _Decoded:
-        content = read(candidate.image_url)
-        image = decode_image(content, max_pixels=settings.max_pixels)
-        return _Decoded(identity, candidate, content, image)
-
-    batch: list[_Decoded] = []
-    window = max(settings.workers * 4, settings.batch_size)
-    with ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch") as pool:
-        pending: dict[Future[_Decoded], ImageCandidate] = {}
-        todo = _new_candidates(candidates, store, run, settings.reindex)
+    known = ContentIndex(
+        store,
+        embedder.dimension,
+        consult_store=not settings.reindex and store.count() > 0,
+    )
+    load = _loader(read, embedder, keyphrase, settings.max_pixels)
+    batch: list[_Item] = []
+    pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch")
+    finished = False
+    try:
+        pending: dict[Future[_Item], ImageCandidate] = {}
+        todo = new_candidates(
+            candidates,
+            store,
+            run,
+            reindex=settings.reindex,
+            on_discover_error=lambda exc: run.fail(run.keyphrase or "", "discover", exc),
+        )
         exhausted = False
         while pending or not exhausted:
-            while not exhausted and len(pending) < window:
+            while not exhausted and len(pending) < settings.window:
                 item = next(todo, None)
                 if item is None:
                     exhausted = True
@@ -196,47 +221,98 @@ def run_index(
                     run.fail(candidate.image_url, "decode", exc)
             run.notify()
             while len(batch) >= settings.batch_size:
-                _write(batch[: settings.batch_size], run, embedder, store)
+                _write(batch[: settings.batch_size], run, embedder, store, known)
                 batch = batch[settings.batch_size :]
                 run.notify()
-    if batch:
-        _write(batch, run, embedder, store)
+        if batch:
+            _write(batch, run, embedder, store, known)
+        finished = True
+    except KeyboardInterrupt as exc:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise IndexInterrupted(run.report()) from exc
+    finally:
+        # Downloads still running after an error are not waited for; they end
+        # on their own deadline, and their results are dropped.
+        pool.shutdown(wait=finished, cancel_futures=True)
     run.notify(done=True)
     return run.report()
 
 
-def _write(batch: list[_Decoded], run: _Run, embedder: Embedder, store: VectorStore) -> None:
-    """Embed and upsert one batch. A bad item is isolated by retrying one at a time."""
+def _embed(embedder: Embedder, items: Sequence[_Item]) -> Vector:
+    """Vectors for ``items``: float32 ``(len(items), dim)``, prepared inputs batched together."""
+    import numpy as np
+
+    if all(item.prepared for item in items):
+        vectors: Vector = embedder.embed_prepared([i.payload for i in items])  # type: ignore[attr-defined]
+        return vectors
+    if not any(item.prepared for item in items):
+        return embedder.embed_images([item.payload for item in items])
+    out = np.zeros((len(items), embedder.dimension), dtype=np.float32)
+    for prepared in (True, False):
+        rows = [n for n, item in enumerate(items) if item.prepared is prepared]
+        out[rows] = _embed(embedder, [items[n] for n in rows])
+    return out
+
+
+def _embed_isolated(items: Sequence[_Item], run: _Run, embedder: Embedder) -> list[Vector | None]:
+    """One vector per item, ``None`` where embedding failed; a bad item is isolated by
+    retrying one at a time."""
     try:
-        vectors = embedder.embed_images([d.image for d in batch])
-    except (ModelUnavailableError, MissingDependencyError):
+        vectors = _embed(embedder, items)
+    except _SYSTEMIC:
         raise
     except Exception as exc:
-        if len(batch) == 1:
-            run.fail(batch[0].candidate.image_url, "embed", exc)
-            return
-        for item in batch:
-            _write([item], run, embedder, store)
-        return
-    run.embedded += len(batch)
+        if len(items) == 1:
+            run.fail(items[0].candidate.image_url, "embed", exc)
+            return [None]
+        return [_embed_isolated([item], run, embedder)[0] for item in items]
+    run.embedded += len(items)
+    return list(vectors)
+
+
+def _write(
+    batch: list[_Item], run: _Run, embedder: Embedder, store: VectorStore, known: ContentIndex
+) -> None:
+    """Embed the batch's new content once per sha256, reuse known vectors, upsert all."""
+    vectors = known.lookup([item.sha256 for item in batch])
+    first_of: dict[str, _Item] = {}
+    for item in batch:
+        if item.sha256 not in vectors:
+            first_of.setdefault(item.sha256, item)
+    fresh = list(first_of.values())
+    for item, vector in zip(fresh, _embed_isolated(fresh, run, embedder), strict=True):
+        if vector is not None:
+            vectors[item.sha256] = vector
+            known.remember(item.sha256, vector)
+    for item in batch:
+        if item.sha256 not in vectors and first_of[item.sha256] is not item:
+            reason = f"same bytes as {first_of[item.sha256].candidate.image_url}, which failed"
+            run.fail(item.candidate.image_url, "embed", Exception(reason))
     records = [
-        VectorRecord(
-            id=d.id,
-            vector=vectors[i],
-            metadata=build_metadata(
-                d.candidate, keyphrase=run.keyphrase, content=d.content, image=d.image
-            ),
-        )
-        for i, d in enumerate(batch)
+        VectorRecord(id=item.id, vector=vectors[item.sha256], metadata=item.metadata)
+        for item in batch
+        if item.sha256 in vectors
     ]
+    stored = _upsert_isolated(records, batch, run, store)
+    run.indexed += len(stored)
+    run.reused += sum(
+        1 for item in batch if item.id in stored and first_of.get(item.sha256) is not item
+    )
+
+
+def _upsert_isolated(
+    records: list[VectorRecord], batch: list[_Item], run: _Run, store: VectorStore
+) -> set[str]:
+    """Upsert ``records``, returning the ids stored; a record the store refuses is
+    retried alone and failed alone."""
+    if not records:
+        return set()
     try:
         store.upsert(records)
     except (InvalidVectorError, InvalidMetadataError) as exc:
-        if len(batch) == 1:
-            run.fail(batch[0].candidate.image_url, "store", exc)
-            return
-        run.embedded -= len(batch)  # counted again as each item is retried alone
-        for item in batch:
-            _write([item], run, embedder, store)
-        return
-    run.indexed += len(records)
+        if len(records) == 1:
+            url = next(i.candidate.image_url for i in batch if i.id == records[0].id)
+            run.fail(url, "store", exc)
+            return set()
+        return set().union(*(_upsert_isolated([r], batch, run, store) for r in records))
+    return {record.id for record in records}

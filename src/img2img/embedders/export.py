@@ -129,8 +129,9 @@ def _export(module: torch.nn.Module, input_shape: tuple[int, int, int], target: 
 
     example = torch.zeros((2, *input_shape), dtype=torch.float32)
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+            # Grad stays on: without it attention takes a fused path ONNX has no operator for.
             # The TorchScript-based exporter writes one self-contained file and
             # handles the models here; the dynamo exporter needs onnxscript.
             torch.onnx.export(
