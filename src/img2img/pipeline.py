@@ -16,11 +16,14 @@ report of what was stored.
 
 from __future__ import annotations
 
-import hashlib
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from img2img.dedup import ContentIndex, new_candidates, signature_fields
@@ -78,6 +81,49 @@ class _Item:
     prepared: bool
 
 
+class _Interrupts:
+    """Holds Ctrl-C back while a batch is written, so every write is whole and counted.
+
+    Only on the main thread, and only while Python's own SIGINT handler is in
+    place: a program with a handler of its own keeps it.
+    """
+
+    def __init__(self) -> None:
+        self._held = 0
+        self._pending = False
+        self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._held:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
+
+
 class _Run:
     """The state of one ``run_index`` call."""
 
@@ -93,6 +139,7 @@ class _Run:
         self.failures: list[Failure] = []
         self._progress = progress
         self._last_progress = IndexProgress()
+        self.interrupts = _Interrupts()
 
     def notify(self, *, done: bool = False) -> None:
         """Tell the progress callback, if any, the counts, when they changed."""
@@ -191,6 +238,7 @@ def run_index(
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch")
     finished = False
     try:
+        run.interrupts.__enter__()
         pending: dict[Future[_Item], ImageCandidate] = {}
         todo = new_candidates(
             candidates,
@@ -231,6 +279,7 @@ def run_index(
         pool.shutdown(wait=False, cancel_futures=True)
         raise IndexInterrupted(run.report()) from exc
     finally:
+        run.interrupts.__exit__()
         # Downloads still running after an error are not waited for; they end
         # on their own deadline, and their results are dropped.
         pool.shutdown(wait=finished, cancel_futures=True)
@@ -257,6 +306,8 @@ def _embed(embedder: Embedder, items: Sequence[_Item]) -> Vector:
 def _embed_isolated(items: Sequence[_Item], run: _Run, embedder: Embedder) -> list[Vector | None]:
     """One vector per item, ``None`` where embedding failed; a bad item is isolated by
     retrying one at a time."""
+    if not items:
+        return []
     try:
         vectors = _embed(embedder, items)
     except _SYSTEMIC:
@@ -293,11 +344,12 @@ def _write(
         for item in batch
         if item.sha256 in vectors
     ]
-    stored = _upsert_isolated(records, batch, run, store)
-    run.indexed += len(stored)
-    run.reused += sum(
-        1 for item in batch if item.id in stored and first_of.get(item.sha256) is not item
-    )
+    with run.interrupts.held():
+        stored = _upsert_isolated(records, batch, run, store)
+        run.indexed += len(stored)
+        run.reused += sum(
+            1 for item in batch if item.id in stored and first_of.get(item.sha256) is not item
+        )
 
 
 def _upsert_isolated(
