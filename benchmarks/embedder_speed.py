@@ -177,7 +177,6 @@ def bench_efficientnet(images: list[Any], rounds: int, cache: Path) -> dict[str,
 
 
 def bench_clip(images: list[Any], rounds: int, cache: Path) -> dict[str, float]:
-    import open_clip
     import torch
 
     ours = ClipEmbedder("ViT-B-32", pretrained=None, cache_dir=cache)
@@ -249,7 +248,9 @@ def report(
     print(f"{'end to end, PIL images in':52} {'img/s':>7} {'x naive':>8} {'cosine':>8}")
     for name, rate in headline.items():
         print(f"{name:52} {rate:7.1f} {rate / base:7.2f}x {cosines[name]:8.4f}")
-    print("(the naive loop uses the library's own preprocessing, so its cosine shows that difference)")
+    print(
+        "(the naive loop uses the library's own preprocessing, so its cosine shows that difference)"
+    )
 
     pixels = np.stack([ours.prepare(im) for im in images])
     options = forward_options(network, pixels, f"bench/{title[:20]}", cache, int8_ok)
@@ -277,8 +278,12 @@ def main() -> None:
     logging.getLogger().setLevel(logging.ERROR)  # open_clip announces random weights on root
     import torch
 
-    print(f"date: {datetime.date.today()}  machine: {platform.machine()}, {rt.available_cores()} cores")
-    print(f"python {platform.python_version()}, torch {torch.__version__}, torch threads {torch.get_num_threads()}")
+    print(
+        f"date: {datetime.date.today()}  machine: {platform.machine()}, {rt.available_cores()} cores"
+    )
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, torch threads {torch.get_num_threads()}"
+    )
     images = photos(args.images)
     with tempfile.TemporaryDirectory() as folder:
         cache = Path(folder)

@@ -13,11 +13,11 @@ from PIL import Image
 from img2img import (
     HashEmbedder,
     HttpFetcher,
+    ImageCandidate,
     ImageSearchClient,
     InMemoryStore,
     LocalStore,
     StaticSource,
-    ImageCandidate,
 )
 from img2img.provenance import image_id
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
@@ -47,7 +47,11 @@ def gallery(photos: dict[str, Image.Image]) -> Iterator[tuple[LoopbackServer, di
 def client_for(store: object, embedder: HashEmbedder, **kwargs: object) -> ImageSearchClient:
     fetcher = HttpFetcher(allowed_networks=["127.0.0.0/8"])
     return ImageSearchClient(
-        embedder=embedder, store=store, fetcher=fetcher, batch_size=4, **kwargs  # type: ignore[arg-type]
+        embedder=embedder,
+        store=store,
+        fetcher=fetcher,
+        batch_size=4,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

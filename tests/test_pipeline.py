@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import signal
 import threading
@@ -110,7 +111,7 @@ def test_progress_counts_are_accurate_through_the_run(photo_folder: Path) -> Non
         report.indexed,
         0,
     )
-    for earlier, later in zip(seen, seen[1:], strict=False):
+    for earlier, later in itertools.pairwise(seen):
         assert all(
             getattr(later, f) >= getattr(earlier, f)
             for f in ("discovered", "fetched", "embedded", "stored", "skipped", "failed")
@@ -178,5 +179,14 @@ def test_a_real_sigint_stops_a_run_waiting_on_slow_downloads(tmp_path: Path) -> 
         assert waited < 30
         assert report.indexed == store.count()
         assert report.indexed <= 8
-        assert all(r.metadata["sha256"] for r in store.fetch([m.id for m in store.query(
-            np.eye(1, store.embedding_space().dimension, dtype=np.float32)[0], k=50)]).values())  # type: ignore[union-attr]
+        assert all(
+            r.metadata["sha256"]
+            for r in store.fetch(
+                [
+                    m.id
+                    for m in store.query(
+                        np.eye(1, store.embedding_space().dimension, dtype=np.float32)[0], k=50
+                    )
+                ]
+            ).values()
+        )  # type: ignore[union-attr]

@@ -57,8 +57,8 @@ def prepare_pixels(
             target = (max(width, int(height * image.width / image.height)), height)
         if target != image.size:
             image = image.resize(target, Image.Resampling.BICUBIC)
-        left = int(round((image.width - width) / 2.0))
-        top = int(round((image.height - height) / 2.0))
+        left = round((image.width - width) / 2.0)
+        top = round((image.height - height) / 2.0)
         resized = image.crop((left, top, left + width, top + height))
     pixels = np.asarray(resized, dtype=np.float32) * np.float32(1 / 255)
     pixels -= np.asarray(mean, dtype=np.float32)

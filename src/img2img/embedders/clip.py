@@ -211,7 +211,7 @@ class ClipEmbedder:
                 self._compiled = compile_model(
                     Visual(model),
                     model_id=self.model_id,
-                    input_shape=probe.shape[1:],  # type: ignore[arg-type]
+                    input_shape=(probe.shape[1], probe.shape[2], probe.shape[3]),
                     probe=probe,
                     runtime=self.runtime,
                     device=str(next(model.parameters()).device.type),
@@ -235,9 +235,10 @@ class ClipEmbedder:
         config = self._load()[0].visual.preprocess_cfg
         size = config["size"]
         width, height = (size, size) if isinstance(size, int) else (size[1], size[0])
-        if config.get("resize_mode", "shortest") != "shortest" or config.get(
-            "interpolation", "bicubic"
-        ) != "bicubic":
+        if (
+            config.get("resize_mode", "shortest") != "shortest"
+            or config.get("interpolation", "bicubic") != "bicubic"
+        ):
             preprocess = self._load()[1]
             pixels: Pixels = preprocess(image.convert("RGB")).numpy()
             return np.ascontiguousarray(pixels, dtype=np.float32)

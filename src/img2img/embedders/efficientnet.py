@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -233,5 +233,3 @@ class EfficientNetEmbedder:
     def embed_images(self, images: Sequence[Image.Image]) -> Vector:
         """Embed RGB images; returns float32 ``(len(images), 1280)`` unit rows."""
         return self.embed_prepared([self.prepare(image) for image in images])
-
-

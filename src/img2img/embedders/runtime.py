@@ -129,14 +129,14 @@ def torch_forward(module: torch.nn.Module, device: str, *, channels_last: bool =
     import torch
 
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    module = module.to(device=device, memory_format=layout).eval()
+    module = module.to(device).to(memory_format=layout).eval()
 
-    def forward(batch: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def forward(
+        batch: np.ndarray[Any, np.dtype[np.float32]],
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
         with torch.inference_mode():
             tensor = torch.from_numpy(batch).to(device=device, memory_format=layout)
-            result: np.ndarray[Any, np.dtype[np.float32]] = (
-                module(tensor).float().cpu().numpy()
-            )
+            result: np.ndarray[Any, np.dtype[np.float32]] = module(tensor).float().cpu().numpy()
             return result
 
     return forward
@@ -146,7 +146,9 @@ def _onnxruntime_forward(path: Path, threads: int) -> Forward:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise MissingDependencyError("this runtime needs onnxruntime: pip install onnxruntime") from exc
+        raise MissingDependencyError(
+            "this runtime needs onnxruntime: pip install onnxruntime"
+        ) from exc
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -160,7 +162,9 @@ def _onnxruntime_forward(path: Path, threads: int) -> Forward:
     except Exception as exc:  # ONNX Runtime raises its own unnamed C++ exception types
         raise ModelUnavailableError(f"ONNX Runtime cannot load {path}: {exc}") from exc
 
-    def forward(batch: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def forward(
+        batch: np.ndarray[Any, np.dtype[np.float32]],
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
         output = session.run(None, {"pixels": np.ascontiguousarray(batch)})[0]
         return np.asarray(output, dtype=np.float32)
 
@@ -188,7 +192,9 @@ def _openvino_forward(path: Path, threads: int, cache_dir: Path) -> Forward:
         raise ModelUnavailableError(f"OpenVINO cannot compile {path}: {exc}") from exc
     lock = threading.Lock()  # one infer request serves one caller at a time
 
-    def forward(batch: np.ndarray[Any, np.dtype[np.float32]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+    def forward(
+        batch: np.ndarray[Any, np.dtype[np.float32]],
+    ) -> np.ndarray[Any, np.dtype[np.float32]]:
         with lock:
             output = request.infer({0: np.ascontiguousarray(batch)})[0]
             return np.array(output, dtype=np.float32)
@@ -253,7 +259,9 @@ def compile_model(
         except (MissingDependencyError, ModelUnavailableError) as exc:
             if runtime != "auto":
                 raise
-            logger.info("img2img: %s unusable for %s, trying the next: %s", plan.name, model_id, exc)
+            logger.info(
+                "img2img: %s unusable for %s, trying the next: %s", plan.name, model_id, exc
+            )
             continue
         return compiled
     return CompiledModel("torch", torch_forward(module, "cpu", channels_last=channels_last))
