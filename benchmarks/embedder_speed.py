@@ -24,6 +24,7 @@ import argparse
 import copy
 import dataclasses
 import datetime
+import os
 import platform
 import statistics
 import tempfile
@@ -226,31 +227,49 @@ def report(
     reference = exact.embed_images(images)  # loads the model outside the timing
     ours.embed_images(images[:2])
     print(f"img2img default runtime: {ours.runtime_in_use}, batch {ours.batch_size}")
+    naive_name = "naive library loop (fp32, eager, 1 at a time)"
+    naive_1t = "naive loop, torch limited to 1 thread"
+
+    def naive_one_thread() -> Array:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return naive()
+        finally:
+            torch.set_num_threads(threads)
+
+    default_name = f"img2img default ({ours.runtime_in_use})"
+    exact_name = "img2img runtime='torch' (exact fp32)"
     headline = timed(
         rounds,
         {
-            "naive library loop (fp32, eager, 1 at a time)": naive,
-            f"img2img default ({ours.runtime_in_use})": lambda: ours.embed_images(images),
-            "img2img runtime='torch' (exact fp32)": lambda: exact.embed_images(images),
+            naive_name: naive,
+            naive_1t: naive_one_thread,
+            default_name: lambda: ours.embed_images(images),
+            exact_name: lambda: exact.embed_images(images),
         },
         len(images),
     )
+    naive_cosine = float(np.min(np.sum(unit(naive()) * reference, axis=1)))
     cosines = {
-        "naive library loop (fp32, eager, 1 at a time)": float(
-            np.min(np.sum(unit(naive()) * reference, axis=1))
-        ),
-        f"img2img default ({ours.runtime_in_use})": float(
-            np.min(np.sum(ours.embed_images(images) * reference, axis=1))
-        ),
-        "img2img runtime='torch' (exact fp32)": 1.0,
+        naive_name: naive_cosine,
+        naive_1t: naive_cosine,
+        default_name: float(np.min(np.sum(ours.embed_images(images) * reference, axis=1))),
+        exact_name: 1.0,
     }
-    base = headline["naive library loop (fp32, eager, 1 at a time)"]
+    # Torch's two-thread pool collapses when other processes hold a core; the
+    # faster of the two naive loops is the baseline, so contention cannot flatter us.
+    base = max(headline[naive_name], headline[naive_1t])
     print(f"{'end to end, PIL images in':52} {'img/s':>7} {'x naive':>8} {'cosine':>8}")
     for name, rate in headline.items():
         print(f"{name:52} {rate:7.1f} {rate / base:7.2f}x {cosines[name]:8.4f}")
     print(
-        "(the naive loop uses the library's own preprocessing, so its cosine shows that difference)"
+        "(x naive: against the faster naive loop. The naive loop preprocesses as the library\n"
+        " does (short side 256, centre crop); its cosine to img2img's whole-frame input shows that.)"
     )
+    print(f"load average now: {os.getloadavg()[0]:.1f}")
 
     pixels = np.stack([ours.prepare(im) for im in images])
     options = forward_options(network, pixels, f"bench/{title[:20]}", cache, int8_ok)
@@ -261,7 +280,7 @@ def report(
     for name, rate in rates.items():
         cosine = float(np.min(np.sum(unit(options[name][0]()) * ref_rows, axis=1)))
         print(f"{name:52} {rate:7.1f} {rate / base_forward:7.2f}x {cosine:8.4f}")
-    return headline
+    return {"naive": base, "default": headline[default_name]}
 
 
 def main() -> None:
@@ -295,8 +314,7 @@ def main() -> None:
     print("\n== targets ==")
     for name, target in (("efficientnet", 1.5), ("clip", 3.0)):
         if name in results:
-            values = list(results[name].values())
-            ratio = values[1] / values[0]
+            ratio = results[name]["default"] / results[name]["naive"]
             verdict = "met" if ratio >= target else "MISSED"
             print(f"{name}: default / naive = {ratio:.2f}x (target >= {target}x): {verdict}")
 
