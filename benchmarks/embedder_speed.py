@@ -182,7 +182,7 @@ def bench_clip(images: list[Any], rounds: int, cache: Path) -> dict[str, float]:
 
     ours = ClipEmbedder("ViT-B-32", pretrained=None, cache_dir=cache)
     exact = ClipEmbedder("ViT-B-32", pretrained=None, runtime="torch", cache_dir=cache)
-    model, _, preprocess = exact._load()
+    model, preprocess, _ = exact._load()
 
     def naive() -> Array:
         with torch.no_grad():

@@ -216,13 +216,14 @@ class _Plan:
     quantize: bool
 
 
-def _plans(runtime: Runtime, int8: bool) -> list[_Plan]:
-    onnx = _Plan("onnxruntime-int8" if int8 else "onnxruntime", int8)
-    if runtime == "openvino":
-        return [_Plan("openvino", False)]
-    if runtime == "onnxruntime":
-        return [onnx]
-    return [_Plan("openvino", False), onnx]
+def _plans(runtime: Runtime, int8: bool, prefer: Sequence[str]) -> list[_Plan]:
+    plans = {
+        "onnxruntime": _Plan("onnxruntime-int8" if int8 else "onnxruntime", int8),
+        "openvino": _Plan("openvino", False),
+    }
+    if runtime in plans:
+        return [plans[runtime]]
+    return [plans[name] for name in prefer]
 
 
 def compile_model(
@@ -234,6 +235,7 @@ def compile_model(
     runtime: Runtime = "auto",
     device: str = "cpu",
     int8: bool = False,
+    prefer: Sequence[str] = ("openvino", "onnxruntime"),
     cache_dir: Path,
     channels_last: bool = False,
 ) -> CompiledModel:
@@ -241,7 +243,8 @@ def compile_model(
 
     ``probe`` is float32 ``(k, *input_shape)``: what every compiled model must
     embed like eager fp32 PyTorch. ``int8`` asks ONNX Runtime for dynamic int8
-    weights (only where that was measured to keep quality). Raises
+    weights (only where that was measured to keep quality). ``prefer`` orders
+    the runtimes ``"auto"`` tries, fastest first as measured for the model. Raises
     :class:`ModelUnavailableError` or :class:`MissingDependencyError` when an
     explicitly requested runtime cannot be used; ``"auto"`` falls back instead.
     """
@@ -252,7 +255,7 @@ def compile_model(
     reference = torch_forward(module, "cpu")(probe)
     digest = weights_digest(module)
     threads = available_cores()
-    for plan in _plans(runtime, int8):
+    for plan in _plans(runtime, int8, prefer):
         spec = ExportSpec(model_id, digest, input_shape, quantize=plan.quantize)
         try:
             compiled = _compile_checked(module, spec, plan, probe, reference, threads, cache_dir)
