@@ -303,6 +303,7 @@ def main() -> None:
     print(
         f"python {platform.python_version()}, torch {torch.__version__}, torch threads {torch.get_num_threads()}"
     )
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (other processes share these cores)")
     images = photos(args.images)
     with tempfile.TemporaryDirectory() as folder:
         cache = Path(folder)
