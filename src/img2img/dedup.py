@@ -19,7 +19,7 @@ from urllib.request import url2pathname
 
 import numpy as np
 
-from img2img.errors import Img2ImgError
+from img2img.errors import Img2ImgError, InvalidFilterError
 from img2img.models import ImageCandidate, Metadata, Vector
 from img2img.protocols import VectorStore
 from img2img.provenance import image_id
@@ -162,9 +162,13 @@ class ContentIndex:
     def _from_store(self, digests: list[str]) -> dict[str, Vector]:
         probe = np.zeros(self._dimension, dtype=np.float32)
         probe[0] = 1.0  # any unit vector: the filter decides, not the score
-        matches = self._store.query(
-            probe, k=min(4 * len(digests), 1000), filter={"sha256": {"$in": digests}}
-        )
+        try:
+            matches = self._store.query(
+                probe, k=min(4 * len(digests), 1000), filter={"sha256": {"$in": digests}}
+            )
+        except InvalidFilterError:  # a store that cannot filter on sha256 only loses the reuse
+            self._consult_store = False
+            return {}
         ids = {m.id: str(m.metadata.get("sha256")) for m in matches}
         records = self._store.fetch(list(ids)) if ids else {}
         found: dict[str, Vector] = {}

@@ -132,3 +132,22 @@ def test_unknown_runtime_and_bad_batch_size_are_configuration_errors() -> None:
         EfficientNetEmbedder(runtime="tensorrt")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="batch_size"):
         EfficientNetEmbedder(batch_size=0)
+
+
+def test_a_device_this_machine_lacks_is_a_configuration_error() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(ConfigurationError, match="cuda"):
+        EfficientNetEmbedder(device="cuda").embed_images(sample_images())
+
+
+def test_clip_prepares_images_as_open_clip_does(
+    tiny_clip: ClipEmbedder, photos: dict[str, Image.Image]
+) -> None:
+    _, preprocess, _ = tiny_clip._load()
+    for photo in [*photos.values()][:5] + [photos["rocket"].resize((301, 97))]:
+        ours = tiny_clip.prepare(photo)
+        assert ours.flags["C_CONTIGUOUS"]
+        np.testing.assert_allclose(ours, preprocess(photo).numpy(), atol=1e-4)

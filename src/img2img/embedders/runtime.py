@@ -129,7 +129,10 @@ def torch_forward(module: torch.nn.Module, device: str, *, channels_last: bool =
     import torch
 
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    module = module.to(device).to(memory_format=layout).eval()
+    try:
+        module = module.to(device).to(memory_format=layout).eval()
+    except (RuntimeError, AssertionError) as exc:  # torch's words for "no such device here"
+        raise ConfigurationError(f"device {device!r} cannot be used: {exc}") from exc
 
     def forward(
         batch: np.ndarray[Any, np.dtype[np.float32]],
