@@ -234,57 +234,70 @@ def run_index(
         consult_store=not settings.reindex and store.count() > 0,
     )
     load = _loader(read, embedder, keyphrase, settings.max_pixels)
-    batch: list[_Item] = []
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch")
     finished = False
     try:
-        run.interrupts.__enter__()
-        pending: dict[Future[_Item], ImageCandidate] = {}
-        todo = new_candidates(
-            candidates,
-            store,
-            run,
-            reindex=settings.reindex,
-            on_discover_error=lambda exc: run.fail(run.keyphrase or "", "discover", exc),
-        )
-        exhausted = False
-        while pending or not exhausted:
-            while not exhausted and len(pending) < settings.window:
-                item = next(todo, None)
-                if item is None:
-                    exhausted = True
-                else:
-                    pending[pool.submit(load, *item)] = item[1]
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                candidate = pending.pop(future)
-                try:
-                    batch.append(future.result())
-                    run.fetched += 1
-                except FetchError as exc:
-                    run.fail(candidate.image_url, "fetch", exc)
-                except ImageError as exc:
-                    run.fail(candidate.image_url, "decode", exc)
-            run.notify()
-            while len(batch) >= settings.batch_size:
-                _write(batch[: settings.batch_size], run, embedder, store, known)
-                batch = batch[settings.batch_size :]
+        with run.interrupts:
+            todo = new_candidates(
+                candidates,
+                store,
+                run,
+                reindex=settings.reindex,
+                on_discover_error=lambda exc: run.fail(run.keyphrase or "", "discover", exc),
+            )
+            batches = _ready_batches(todo, pool, load, run, settings)
+            for batch in batches:
+                _write(batch, run, embedder, store, known)
                 run.notify()
-        if batch:
-            _write(batch, run, embedder, store, known)
         finished = True
     except KeyboardInterrupt as exc:
         pool.shutdown(wait=False, cancel_futures=True)
         raise IndexInterrupted(run.report()) from exc
     finally:
-        run.interrupts.__exit__()
         # Downloads still running after an error are not waited for; they end
         # on their own deadline, and their results are dropped.
         pool.shutdown(wait=finished, cancel_futures=True)
     run.notify(done=True)
     return run.report()
+
+
+def _ready_batches(
+    todo: Iterator[tuple[str, ImageCandidate]],
+    pool: ThreadPoolExecutor,
+    load: Callable[[str, ImageCandidate], _Item],
+    run: _Run,
+    settings: IndexSettings,
+) -> Iterator[list[_Item]]:
+    """Keep up to ``settings.window`` downloads running; yield full batches of loaded items
+    as they are ready, and the rest at the end."""
+    pending: dict[Future[_Item], ImageCandidate] = {}
+    batch: list[_Item] = []
+    exhausted = False
+    while pending or not exhausted:
+        while not exhausted and len(pending) < settings.window:
+            item = next(todo, None)
+            if item is None:
+                exhausted = True
+            else:
+                pending[pool.submit(load, *item)] = item[1]
+        if not pending:
+            break
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            candidate = pending.pop(future)
+            try:
+                batch.append(future.result())
+                run.fetched += 1
+            except FetchError as exc:
+                run.fail(candidate.image_url, "fetch", exc)
+            except ImageError as exc:
+                run.fail(candidate.image_url, "decode", exc)
+        run.notify()
+        while len(batch) >= settings.batch_size:
+            yield batch[: settings.batch_size]
+            batch = batch[settings.batch_size :]
+    if batch:
+        yield batch
 
 
 def _embed(embedder: Embedder, items: Sequence[_Item]) -> Vector:

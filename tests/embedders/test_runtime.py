@@ -147,7 +147,8 @@ def test_clip_prepares_images_as_open_clip_does(
     tiny_clip: ClipEmbedder, photos: dict[str, Image.Image]
 ) -> None:
     _, preprocess, _ = tiny_clip._load()
-    for photo in [*photos.values()][:5] + [photos["rocket"].resize((301, 97))]:
+    images = list(photos.values())[:5]
+    for photo in [*images, photos["rocket"].resize((301, 97))]:
         ours = tiny_clip.prepare(photo)
         assert ours.flags["C_CONTIGUOUS"]
         np.testing.assert_allclose(ours, preprocess(photo).numpy(), atol=1e-4)
