@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,19 @@ if TYPE_CHECKING:
 
 TINY_CLIP = "img2img-tiny-clip"
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Exported models go to a folder of this session, never the user's cache."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    previous = os.environ.get("IMG2IMG_CACHE_DIR")
+    os.environ["IMG2IMG_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["IMG2IMG_CACHE_DIR"]
+    else:
+        os.environ["IMG2IMG_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

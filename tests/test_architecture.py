@@ -31,6 +31,7 @@ RANKS = {
     "img2img.sources": 4,
     "img2img.stores": 4,
     "img2img.embedders": 4,
+    "img2img.dedup": 5,
     "img2img.pipeline": 5,
     "img2img.reverse": 5,
     "img2img.stats": 5,
@@ -48,7 +49,7 @@ RANKS = {
 SEAMS = {
     "img2img.sources": {"fields", "parts", "rest", "sites"},
     "img2img.stores": {"columns", "paging", "search", "space", "validation"},
-    "img2img.embedders": {"batching"},
+    "img2img.embedders": {"batching", "export", "runtime"},
 }
 
 

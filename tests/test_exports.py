@@ -25,7 +25,18 @@ def test_every_export_resolves() -> None:
 
 
 def test_import_loads_no_heavy_modules() -> None:
-    heavy = ("torch", "open_clip", "pinecone", "serpapi", "timm", "skimage", "cv2")
+    heavy = (
+        "torch",
+        "open_clip",
+        "pinecone",
+        "serpapi",
+        "timm",
+        "skimage",
+        "onnxruntime",
+        "openvino",
+        "onnx",
+        "cv2",
+    )
     code = f"import sys, img2img\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

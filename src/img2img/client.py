@@ -249,7 +249,7 @@ class ImageSearchClient(Closing):
             store=SpaceOnFirstWrite(self.store, self.space),
             settings=settings,
             progress=progress,
-            on_stored=self.pictures.put_image if self._cache_pictures else None,
+            pictures=self.pictures if self._cache_pictures else None,
         )
 
     def _query(

@@ -29,6 +29,10 @@ so callers need to catch only these::
 
 Per-item problems (``ImageError``, ``FetchError``) during ``index()`` are not
 raised: they are collected in ``IndexReport.failures``. Systemic ones are.
+
+Ctrl-C during ``index()`` or ``add()`` raises ``img2img.models.IndexInterrupted``,
+a ``KeyboardInterrupt`` (not an ``Img2ImgError``) that carries the report of
+how far the run got.
 """
 
 from __future__ import annotations

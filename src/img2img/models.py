@@ -21,6 +21,7 @@ __all__ = [
     "Failure",
     "Filter",
     "ImageCandidate",
+    "IndexInterrupted",
     "IndexProgress",
     "IndexReport",
     "LookupReport",
@@ -145,9 +146,9 @@ class IndexProgress:
     """How far an ``index()`` or ``add()`` call has come, passed to its ``progress`` callback.
 
     Counts only grow. ``fetched`` counts images downloaded and decoded,
-    ``embedded`` images turned into vectors, ``stored`` records the store
-    acknowledged; ``skipped`` and ``failed`` are as in :class:`IndexReport`.
-    ``done`` is true on the last call, once the run has ended.
+    ``embedded`` images the model turned into vectors, ``stored`` records the
+    store acknowledged; ``skipped``, ``failed`` and ``reused`` are as in
+    :class:`IndexReport`. ``done`` is true on the last call, once the run has ended.
     """
 
     discovered: int = 0
@@ -157,6 +158,7 @@ class IndexProgress:
     skipped: int = 0
     failed: int = 0
     done: bool = False
+    reused: int = 0
 
 
 #: Called from the thread that runs ``index()``/``add()`` each time a count changes.
@@ -168,7 +170,10 @@ class IndexReport:
     """What one ``index()`` or ``add()`` call did.
 
     ``discovered`` counts distinct candidates; each ends up in exactly one of
-    ``indexed``, ``skipped`` (already in the store) or ``failures``.
+    ``indexed``, ``skipped`` (already in the store) or ``failures``. ``reused``
+    counts the indexed images whose bytes (sha256) were already embedded, in
+    this run or an earlier one: stored as their own record with their own
+    provenance, with the known vector, at no model cost.
     """
 
     discovered: int
@@ -177,6 +182,7 @@ class IndexReport:
     failures: tuple[Failure, ...]
     elapsed_seconds: float
     keyphrase: str | None = None
+    reused: int = 0
 
     @property
     def failed(self) -> int:
@@ -443,3 +449,16 @@ class PictureGroup:
 
     def __len__(self) -> int:
         return len(self.postings)
+
+
+class IndexInterrupted(KeyboardInterrupt):
+    """``index()`` or ``add()`` was stopped by Ctrl-C (a ``KeyboardInterrupt``).
+
+    A ``KeyboardInterrupt``, so it ends a program as Ctrl-C does. ``report``
+    counts what the run did before it stopped; every record it counts as
+    indexed is in the store, so the same call run again picks up from there.
+    """
+
+    def __init__(self, report: IndexReport) -> None:
+        super().__init__(f"interrupted: {report}")
+        self.report = report

@@ -1,20 +1,32 @@
 """The indexing pipeline: candidates -> bytes -> images -> vectors -> store.
 
-Downloads and decodes run in a thread pool while the calling thread embeds and
-writes finished batches, so the network and the model work at the same time.
-At most ``window`` items are in flight, so memory stays bounded however many
-candidates a source yields.
+Download threads fetch, hash, decode and prepare each image (resize and
+normalise for the model, when the embedder can do that apart from the model),
+so the calling thread only runs the model and writes to the store, and never
+waits for the CPU work of the next batch. At most ``window`` items are in
+flight, so memory stays bounded however many candidates a source yields.
+
+Nothing is done twice (see :mod:`img2img.dedup`): stored ids are skipped
+before download, and bytes already embedded reuse their vector.
+
+Ctrl-C stops the run at once: queued downloads are cancelled, the batch being
+embedded is dropped, and :class:`~img2img.models.IndexInterrupted` carries the
+report of what was stored.
 """
 
 from __future__ import annotations
 
-import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol
 
+from img2img.dedup import ContentIndex, new_candidates, signature_fields
 from img2img.errors import (
     ConfigurationError,
     EmbeddingSpaceMismatchError,
@@ -30,24 +42,34 @@ from img2img.images import DEFAULT_MAX_PIXELS, decode_image
 from img2img.models import (
     Failure,
     ImageCandidate,
+    IndexInterrupted,
     IndexProgress,
     IndexReport,
     ProgressCallback,
     Stage,
+    Vector,
     VectorRecord,
 )
-from img2img.protocols import Embedder, VectorStore
-from img2img.provenance import build_metadata, image_id
+from img2img.protocols import Embedder, PreparingEmbedder, VectorStore
+from img2img.provenance import build_metadata
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["IndexSettings", "StoredCallback", "run_index"]
+__all__ = ["IndexSettings", "PictureKeeper", "run_index"]
 
-#: Told each record id the store accepted, with its decoded image (e.g. to cache pixels).
-StoredCallback = Callable[[str, "Image.Image"], None]
 
-_SKIP_CHECK_CHUNK = 100
+class PictureKeeper(Protocol):
+    """Keeps a small picture of each stored image (the postings' picture cache).
+
+    ``shrink`` runs on a download thread with the decoded image and returns
+    what to keep (``None`` to keep nothing); ``keep`` runs on the calling
+    thread once the store holds the record, with the original image's size.
+    """
+
+    def shrink(self, image: Image.Image) -> bytes | None: ...
+
+    def keep(self, id: str, picture: bytes, width: int, height: int) -> None: ...
 
 
 def _systemic(exc: BaseException) -> bool:
@@ -80,7 +102,7 @@ def _reason(error: BaseException) -> str:
 
 
 class _ItemFailed(Exception):
-    """One item failed at ``stage``; carries the error from a worker thread."""
+    """One item failed at ``stage``; carries the error from a download thread."""
 
     def __init__(self, stage: Stage, error: Exception) -> None:
         super().__init__(str(error))
@@ -95,13 +117,67 @@ class IndexSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     reindex: bool = False
 
+    @property
+    def window(self) -> int:
+        """Downloads in flight at most; with one batch waiting, the items held in memory."""
+        return max(self.workers * 4, self.batch_size)
+
 
 @dataclass(slots=True)
-class _Decoded:
+class _Item:
+    """One downloaded image, ready for the model: ``prepared`` is False when ``payload``
+    is the decoded image rather than the embedder's prepared input."""
+
     id: str
     candidate: ImageCandidate
-    content: bytes
-    image: Image.Image
+    sha256: str
+    metadata: dict[str, Any]
+    payload: Any
+    prepared: bool
+    picture: bytes | None = None
+
+
+class _Interrupts:
+    """Holds Ctrl-C back while a batch is written, so every write is whole and counted.
+
+    Only on the main thread, and only while Python's own SIGINT handler is in
+    place: a program with a handler of its own keeps it.
+    """
+
+    def __init__(self) -> None:
+        self._held = 0
+        self._pending = False
+        self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._held:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
 
 
 class _Run:
@@ -113,11 +189,13 @@ class _Run:
         self.discovered = 0
         self.fetched = 0
         self.embedded = 0
+        self.reused = 0
         self.indexed = 0
         self.skipped = 0
         self.failures: list[Failure] = []
         self._progress = progress
         self._last_progress = IndexProgress()
+        self.interrupts = _Interrupts()
 
     def notify(self, *, done: bool = False) -> None:
         """Tell the progress callback, if any, the counts, when they changed."""
@@ -130,6 +208,7 @@ class _Run:
             stored=self.indexed,
             skipped=self.skipped,
             failed=len(self.failures),
+            reused=self.reused,
             done=done,
         )
         if now != self._last_progress:
@@ -147,57 +226,62 @@ class _Run:
             failures=tuple(self.failures),
             elapsed_seconds=time.perf_counter() - self.started,
             keyphrase=self.keyphrase,
+            reused=self.reused,
         )
 
 
-def _new_candidates(
-    candidates: Iterable[ImageCandidate], store: VectorStore, run: _Run, reindex: bool
-) -> Iterator[tuple[str, ImageCandidate]]:
-    """Distinct candidates not yet in the store, with their ids; counts the rest as skipped.
+def _loader(
+    read: Callable[[str], bytes],
+    embedder: Embedder,
+    keyphrase: str | None,
+    max_pixels: int,
+    pictures: PictureKeeper | None,
+) -> Callable[[str, ImageCandidate], _Item]:
+    """The work one download thread does for one candidate.
 
-    A source that fails after yielding some candidates ends discovery with a
-    ``discover`` failure in the report; one that fails at once raises.
+    Whatever goes wrong with this one candidate becomes an :class:`_ItemFailed`
+    naming the stage; only systemic faults pass as they are.
     """
-    seen: set[str] = set()
-    chunk: list[tuple[str, ImageCandidate]] = []
+    preparing = isinstance(embedder, PreparingEmbedder)
 
-    def flush() -> Iterator[tuple[str, ImageCandidate]]:
-        present = set() if reindex else set(store.fetch([i for i, _ in chunk]))
-        run.skipped += len(present)
-        yield from ((i, c) for i, c in chunk if i not in present)
-        chunk.clear()
-
-    iterator = iter(candidates)
-    while True:
+    def stage(name: Stage, step: Callable[[], Any]) -> Any:
         try:
-            candidate = next(iterator)
-        except StopIteration:
-            break
-        except Img2ImgError as exc:
-            if run.discovered == 0:
+            return step()
+        except Exception as exc:
+            if _systemic(exc):
                 raise
-            run.fail(run.keyphrase or "", "discover", exc)
-            break
-        identity = image_id(candidate.image_url)
-        if identity in seen:
-            continue
-        seen.add(identity)
-        run.discovered += 1
-        chunk.append((identity, candidate))
-        if len(chunk) >= _SKIP_CHECK_CHUNK:
-            yield from flush()
-    yield from flush()
+            raise _ItemFailed("decode" if isinstance(exc, ImageError) else name, exc) from exc
 
+    def load(identity: str, candidate: ImageCandidate) -> _Item:
+        # Stat before reading: a file changed in between looks changed next time.
+        signature = stage("fetch", lambda: signature_fields(candidate.image_url))
+        content: bytes = stage("fetch", lambda: read(candidate.image_url))
+        image = stage("decode", lambda: decode_image(content, max_pixels=max_pixels))
+        metadata = stage(
+            "decode",
+            lambda: build_metadata(candidate, keyphrase=keyphrase, content=content, image=image),
+        )
+        metadata.update(signature)
+        payload: Any = image
+        if preparing:
+            try:
+                payload = embedder.prepare(image)  # type: ignore[attr-defined]
+            except Exception as exc:
+                if _systemic(exc):
+                    raise
+                payload = image  # embedded whole on the model thread, where failures are isolated
+        picture = pictures.shrink(image) if pictures is not None else None
+        return _Item(
+            identity,
+            candidate,
+            str(metadata["sha256"]),
+            metadata,
+            payload,
+            payload is not image,
+            picture,
+        )
 
-@contextlib.contextmanager
-def _cancel_on_exit(pending: dict[Future[_Decoded], ImageCandidate]) -> Iterator[None]:
-    """On Ctrl-C or a systemic fault, start none of the queued downloads."""
-    try:
-        yield
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        raise
+    return load
 
 
 def run_index(
@@ -209,115 +293,182 @@ def run_index(
     store: VectorStore,
     settings: IndexSettings = IndexSettings(),
     progress: ProgressCallback | None = None,
-    on_stored: StoredCallback | None = None,
+    pictures: PictureKeeper | None = None,
 ) -> IndexReport:
     """Index ``candidates``; per-item problems go into the report, systemic ones raise.
 
     ``progress``, if given, is called on this thread with the counts each time
-    they change, and a last time with ``done=True``. ``on_stored``, if given,
-    is called on this thread with each record id and image once stored.
+    they change, and a last time with ``done=True``. ``KeyboardInterrupt``
+    (Ctrl-C, or raised by ``progress``) stops the run within moments and raises
+    :class:`~img2img.models.IndexInterrupted`, whose ``report`` counts what was
+    stored: every record counted there is in the store. ``pictures``, if given,
+    keeps a small picture of every stored image.
     """
     run = _Run(keyphrase, progress)
-
-    def load(identity: str, candidate: ImageCandidate) -> _Decoded:
-        try:
-            content = read(candidate.image_url)
-        except Exception as exc:
-            if _systemic(exc):
-                raise
-            raise _ItemFailed("decode" if isinstance(exc, ImageError) else "fetch", exc) from exc
-        try:
-            image = decode_image(content, max_pixels=settings.max_pixels)
-        except Exception as exc:
-            if _systemic(exc):
-                raise
-            raise _ItemFailed("decode", exc) from exc
-        return _Decoded(identity, candidate, content, image)
-
-    batch: list[_Decoded] = []
-    window = max(settings.workers * 4, settings.batch_size)
-    pending: dict[Future[_Decoded], ImageCandidate] = {}
-    with (
-        ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch") as pool,
-        _cancel_on_exit(pending),
-    ):
-        todo = _new_candidates(candidates, store, run, settings.reindex)
-        exhausted = False
-        while pending or not exhausted:
-            while not exhausted and len(pending) < window:
-                item = next(todo, None)
-                if item is None:
-                    exhausted = True
-                else:
-                    pending[pool.submit(load, *item)] = item[1]
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                candidate = pending.pop(future)
-                try:
-                    batch.append(future.result())
-                    run.fetched += 1
-                except _ItemFailed as failed:
-                    run.fail(candidate.image_url, failed.stage, failed.error)
-            run.notify()
-            while len(batch) >= settings.batch_size:
-                _write(batch[: settings.batch_size], run, embedder, store, on_stored)
-                batch = batch[settings.batch_size :]
+    known = ContentIndex(
+        store,
+        embedder.dimension,
+        consult_store=not settings.reindex and store.count() > 0,
+    )
+    load = _loader(read, embedder, keyphrase, settings.max_pixels, pictures)
+    pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch")
+    finished = False
+    try:
+        with run.interrupts:
+            todo = new_candidates(
+                candidates,
+                store,
+                run,
+                reindex=settings.reindex,
+                on_discover_error=lambda exc: run.fail(run.keyphrase or "", "discover", exc),
+            )
+            batches = _ready_batches(todo, pool, load, run, settings)
+            for batch in batches:
+                _write(batch, run, embedder, store, known, pictures)
                 run.notify()
-    if batch:
-        _write(batch, run, embedder, store, on_stored)
+        finished = True
+    except KeyboardInterrupt as exc:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise IndexInterrupted(run.report()) from exc
+    finally:
+        # Downloads still running after an error are not waited for; they end
+        # on their own deadline, and their results are dropped.
+        pool.shutdown(wait=finished, cancel_futures=True)
     run.notify(done=True)
     return run.report()
 
 
-def _write(
-    batch: list[_Decoded],
+def _ready_batches(
+    todo: Iterator[tuple[str, ImageCandidate]],
+    pool: ThreadPoolExecutor,
+    load: Callable[[str, ImageCandidate], _Item],
     run: _Run,
-    embedder: Embedder,
-    store: VectorStore,
-    on_stored: StoredCallback | None = None,
-) -> None:
-    """Embed and upsert one batch. A bad item is isolated by retrying one at a time."""
+    settings: IndexSettings,
+) -> Iterator[list[_Item]]:
+    """Keep up to ``settings.window`` downloads running; yield full batches of loaded items
+    as they are ready, and the rest at the end."""
+    pending: dict[Future[_Item], ImageCandidate] = {}
+    batch: list[_Item] = []
+    exhausted = False
+    while pending or not exhausted:
+        while not exhausted and len(pending) < settings.window:
+            item = next(todo, None)
+            if item is None:
+                exhausted = True
+            else:
+                pending[pool.submit(load, *item)] = item[1]
+        if not pending:
+            break
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            candidate = pending.pop(future)
+            try:
+                batch.append(future.result())
+                run.fetched += 1
+            except _ItemFailed as failed:
+                run.fail(candidate.image_url, failed.stage, failed.error)
+        run.notify()
+        while len(batch) >= settings.batch_size:
+            yield batch[: settings.batch_size]
+            batch = batch[settings.batch_size :]
+    if batch:
+        yield batch
+
+
+def _embed(embedder: Embedder, items: Sequence[_Item]) -> Vector:
+    """Vectors for ``items``: float32 ``(len(items), dim)``, prepared inputs batched together."""
+    import numpy as np
+
+    if all(item.prepared for item in items):
+        vectors: Vector = embedder.embed_prepared([i.payload for i in items])  # type: ignore[attr-defined]
+        return vectors
+    if not any(item.prepared for item in items):
+        return embedder.embed_images([item.payload for item in items])
+    out = np.zeros((len(items), embedder.dimension), dtype=np.float32)
+    for prepared in (True, False):
+        rows = [n for n, item in enumerate(items) if item.prepared is prepared]
+        out[rows] = _embed(embedder, [items[n] for n in rows])
+    return out
+
+
+def _embed_isolated(items: Sequence[_Item], run: _Run, embedder: Embedder) -> list[Vector | None]:
+    """One vector per item, ``None`` where embedding failed; a bad item is isolated by
+    retrying one at a time."""
+    if not items:
+        return []
     try:
-        vectors = embedder.embed_images([d.image for d in batch])
-        if len(vectors) != len(batch):
+        vectors = _embed(embedder, items)
+        if len(vectors) != len(items):
             raise ValueError(
-                f"the embedder returned {len(vectors)} vectors for {len(batch)} images"
+                f"the embedder returned {len(vectors)} vectors for {len(items)} images"
             )
     except Exception as exc:
         if _systemic(exc):
             raise
-        if len(batch) == 1:
-            run.fail(batch[0].candidate.image_url, "embed", exc)
-            return
+        if len(items) == 1:
+            run.fail(items[0].candidate.image_url, "embed", exc)
+            return [None]
+        return [_embed_isolated([item], run, embedder)[0] for item in items]
+    run.embedded += len(items)
+    return list(vectors)
+
+
+def _write(
+    batch: list[_Item],
+    run: _Run,
+    embedder: Embedder,
+    store: VectorStore,
+    known: ContentIndex,
+    pictures: PictureKeeper | None,
+) -> None:
+    """Embed the batch's new content once per sha256, reuse known vectors, upsert all."""
+    vectors = known.lookup([item.sha256 for item in batch])
+    first_of: dict[str, _Item] = {}
+    for item in batch:
+        if item.sha256 not in vectors:
+            first_of.setdefault(item.sha256, item)
+    fresh = list(first_of.values())
+    for item, vector in zip(fresh, _embed_isolated(fresh, run, embedder), strict=True):
+        if vector is not None:
+            vectors[item.sha256] = vector
+            known.remember(item.sha256, vector)
+    for item in batch:
+        if item.sha256 not in vectors and first_of[item.sha256] is not item:
+            reason = f"same bytes as {first_of[item.sha256].candidate.image_url}, which failed"
+            run.fail(item.candidate.image_url, "embed", Exception(reason))
+    records = [
+        VectorRecord(id=item.id, vector=vectors[item.sha256], metadata=item.metadata)
+        for item in batch
+        if item.sha256 in vectors
+    ]
+    with run.interrupts.held():
+        stored = _upsert_isolated(records, batch, run, store)
+        run.indexed += len(stored)
+        run.reused += sum(
+            1 for item in batch if item.id in stored and first_of.get(item.sha256) is not item
+        )
+    if pictures is not None:
         for item in batch:
-            _write([item], run, embedder, store, on_stored)
-        return
-    run.embedded += len(batch)
+            if item.id in stored and item.picture is not None:
+                width, height = item.metadata["width"], item.metadata["height"]
+                pictures.keep(item.id, item.picture, int(width), int(height))
+
+
+def _upsert_isolated(
+    records: list[VectorRecord], batch: list[_Item], run: _Run, store: VectorStore
+) -> set[str]:
+    """Upsert ``records``, returning the ids stored; a record the store refuses is
+    retried alone and failed alone."""
+    if not records:
+        return set()
     try:
-        records = [
-            VectorRecord(
-                id=d.id,
-                vector=vectors[i],
-                metadata=build_metadata(
-                    d.candidate, keyphrase=run.keyphrase, content=d.content, image=d.image
-                ),
-            )
-            for i, d in enumerate(batch)
-        ]
         store.upsert(records)
     except Exception as exc:
         if _systemic(exc):
             raise
-        if len(batch) == 1:
-            run.fail(batch[0].candidate.image_url, "store", exc)
-            return
-        run.embedded -= len(batch)  # counted again as each item is retried alone
-        for item in batch:
-            _write([item], run, embedder, store, on_stored)
-        return
-    run.indexed += len(records)
-    if on_stored is not None:
-        for item in batch:
-            on_stored(item.id, item.image)
+        if len(records) == 1:
+            url = next(i.candidate.image_url for i in batch if i.id == records[0].id)
+            run.fail(url, "store", exc)
+            return set()
+        return set().union(*(_upsert_isolated([r], batch, run, store) for r in records))
+    return {record.id for record in records}

@@ -8,7 +8,7 @@ shipped with img2img passes the contract suite for its protocol in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from img2img.models import (
     EmbeddingSpace,
@@ -30,6 +30,7 @@ __all__ = [
     "ImageSource",
     "ImageUploader",
     "ReverseImageSource",
+    "PreparingEmbedder",
     "TextEmbedder",
     "VectorStore",
 ]
@@ -114,6 +115,23 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def embed_images(self, images: Sequence[Image.Image]) -> Vector: ...
+
+
+@runtime_checkable
+class PreparingEmbedder(Embedder, Protocol):
+    """An embedder whose CPU preprocessing can run apart from its model.
+
+    ``prepare`` turns one RGB image into the model's input (resize, crop,
+    normalise; for the shipped embedders a float32 ``(3, H, W)`` array). It
+    runs no model, is safe to call from several threads at once, and the
+    indexing pipeline calls it on its download threads. ``embed_prepared``
+    takes a sequence of such inputs and returns what ``embed_images`` would
+    for the images: float32 ``(n, dimension)`` unit rows.
+    """
+
+    def prepare(self, image: Image.Image) -> Any: ...
+
+    def embed_prepared(self, prepared: Sequence[Any]) -> Vector: ...
 
 
 @runtime_checkable

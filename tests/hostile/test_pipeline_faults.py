@@ -70,12 +70,22 @@ class PickyStore(InMemoryStore):
 
 
 class ShortEmbedder(HashEmbedder):
-    """An embedder that loses a row when it sees a dark image."""
+    """An embedder that loses a row when it sees a dark image.
+
+    The pipeline prepares images on its download threads and embeds the
+    prepared inputs; each prepared image remembers whether it was dark.
+    """
+
+    def prepare(self, image: Image.Image) -> Any:
+        return (super().prepare(image), image.getpixel((0, 0))[0] == 0)
+
+    def embed_prepared(self, prepared: Sequence[Any]) -> Any:
+        vectors = super().embed_prepared([pixels for pixels, _ in prepared])
+        dark = [i for i, (_, is_dark) in enumerate(prepared) if is_dark]
+        return np.delete(vectors, dark[:1], axis=0) if dark else vectors
 
     def embed_images(self, images: Sequence[Image.Image]) -> Any:
-        vectors = super().embed_images(images)
-        dark = [i for i, image in enumerate(images) if image.getpixel((0, 0))[0] == 0]
-        return np.delete(vectors, dark[:1], axis=0) if dark else vectors
+        return self.embed_prepared([self.prepare(image) for image in images])
 
 
 def test_unexpected_errors_in_embedding_and_storing_cost_one_item() -> None:

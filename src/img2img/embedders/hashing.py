@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,7 +27,13 @@ _THUMB = 16
 
 
 class HashEmbedder:
-    """A ``TextEmbedder`` that records its calls: ``image_batches`` and ``text_batches`` hold batch sizes."""
+    """A ``TextEmbedder`` and ``PreparingEmbedder`` that records its calls.
+
+    ``image_batches`` and ``text_batches`` hold the sizes of the batches the
+    model part embedded (``embed_images`` and ``embed_prepared`` alike);
+    ``prepare_threads`` and ``embed_threads`` the names of the threads that
+    prepared images and that ran the model part.
+    """
 
     def __init__(self, dimension: int = 64, *, seed: int = 0) -> None:
         self.dimension = dimension
@@ -37,20 +43,31 @@ class HashEmbedder:
         self._lock = threading.Lock()
         self.image_batches: list[int] = []
         self.text_batches: list[int] = []
+        self.prepare_threads: list[str] = []
+        self.embed_threads: list[str] = []
 
-    def embed_images(self, images: Sequence[Image.Image]) -> Vector:
+    def prepare(self, image: Image.Image) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The centred 16x16 thumbnail: float32 ``(768,)``."""
         from PIL import Image
 
         with self._lock:
-            self.image_batches.append(len(images))
-        if not images:
+            self.prepare_threads.append(threading.current_thread().name)
+        thumb = image.convert("RGB").resize((_THUMB, _THUMB), Image.Resampling.BILINEAR)
+        pixels = np.asarray(thumb, dtype=np.float32).reshape(-1) / 255.0
+        centred: np.ndarray[Any, np.dtype[np.float32]] = pixels - pixels.mean()
+        return centred
+
+    def embed_prepared(self, prepared: Sequence[np.ndarray[Any, np.dtype[np.float32]]]) -> Vector:
+        """Project outputs of :meth:`prepare`; float32 ``(n, dimension)`` unit rows."""
+        with self._lock:
+            self.image_batches.append(len(prepared))
+            self.embed_threads.append(threading.current_thread().name)
+        if not len(prepared):
             return np.zeros((0, self.dimension), dtype=np.float32)
-        rows = []
-        for image in images:
-            thumb = image.convert("RGB").resize((_THUMB, _THUMB), Image.Resampling.BILINEAR)
-            pixels = np.asarray(thumb, dtype=np.float32).reshape(-1) / 255.0
-            rows.append(pixels - pixels.mean())
-        return l2_normalise(np.stack(rows) @ self._projection)
+        return l2_normalise(np.stack(prepared) @ self._projection)
+
+    def embed_images(self, images: Sequence[Image.Image]) -> Vector:
+        return self.embed_prepared([self.prepare(image) for image in images])
 
     def embed_texts(self, texts: Sequence[str]) -> Vector:
         with self._lock:

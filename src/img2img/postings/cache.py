@@ -178,22 +178,39 @@ class PictureCache(Closing):
     def put_image(self, id: str, image: Image.Image) -> None:
         """Keep a thumbnail of ``image`` for record ``id``, replacing what was kept.
 
-        Features are computed from it on first use. The pipeline calls this for
-        every stored record; a picture that cannot be kept is logged and skipped.
+        Features are computed from it on first use. A picture that cannot be
+        kept is logged and skipped.
+        """
+        thumbnail = self.shrink(image)
+        if thumbnail is not None:
+            width, height = image.info.get("original_size", image.size)
+            self.keep(id, thumbnail, int(width), int(height))
+
+    def shrink(self, image: Image.Image) -> bytes | None:
+        """The thumbnail :meth:`keep` stores for ``image`` (``None`` if it cannot be made).
+
+        The indexing pipeline calls this on its download threads, so the JPEG
+        encoding never holds up the model.
         """
         try:
-            thumbnail = encode_thumbnail(image)
+            return encode_thumbnail(image)
         except (OSError, ValueError) as exc:
-            _log.warning("not caching picture %s: %s", id, exc)
-            return
-        width, height = image.info.get("original_size", image.size)
+            _log.warning("not caching a picture: %s", exc)
+            return None
+
+    def keep(self, id: str, picture: bytes, width: int, height: int) -> None:
+        """Keep the thumbnail ``picture`` of a ``width`` x ``height`` image for record ``id``.
+
+        The pipeline calls this for every stored record; a full disk is logged,
+        never stops indexing (the picture is fetched again when needed).
+        """
         try:
             self._execute(
                 "INSERT OR REPLACE INTO pictures "
                 "(id, thumbnail, width, height, features, stored_at) VALUES (?, ?, ?, ?, NULL, ?)",
-                (id, thumbnail, int(width), int(height), int(time.time())),
+                (id, picture, width, height, int(time.time())),
             )
-        except StoreError as exc:  # a full disk must not stop indexing: fetched again later
+        except StoreError as exc:
             _log.warning("not caching picture %s: %s", id, exc)
 
     def put_features(self, id: str, features: LocalFeatures, thumbnail: bytes | None) -> None:
