@@ -153,3 +153,26 @@ def test_a_record_stored_without_a_file_signature_is_compared_by_content(
     assert client.add([path]).skipped == 1
     photos["rocket"].resize((64, 64)).save(path)
     assert client.add([path]).indexed == 1
+
+
+def test_urls_signed_anew_on_every_read_index_as_the_same_records(
+    gallery: tuple[LoopbackServer, dict[str, bytes]],
+) -> None:
+    # A CDN that signs its links per read (Discord's) gives new URLs each run;
+    # the source's identity keeps the records the same, and nothing is downloaded again.
+    server, bodies = gallery
+    names = list(bodies)[:3]
+
+    def signed(run: int) -> list[ImageCandidate]:
+        return [
+            ImageCandidate(f"{server.url}/{name}/file.png?sig={run}", identity=f"cdn/{name}")
+            for name in names
+        ]
+
+    client = client_for(InMemoryStore(), HashEmbedder())
+    assert client.add(signed(1)).indexed == 3
+    downloads = len(server.requests)
+    again = client.add(signed(2))
+    assert (again.indexed, again.skipped) == (0, 3)
+    assert client.store.count() == 3
+    assert len(server.requests) == downloads

@@ -22,7 +22,7 @@ import numpy as np
 from img2img.errors import Img2ImgError, InvalidFilterError
 from img2img.models import ImageCandidate, Metadata, Vector
 from img2img.protocols import VectorStore
-from img2img.provenance import image_id
+from img2img.provenance import record_id
 
 __all__ = [
     "SKIP_CHECK_CHUNK",
@@ -120,7 +120,7 @@ def new_candidates(
                 raise
             on_discover_error(exc)
             break
-        identity = image_id(candidate.image_url)
+        identity = record_id(candidate)
         if identity in seen:
             continue
         seen.add(identity)

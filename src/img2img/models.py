@@ -88,6 +88,11 @@ class ImageCandidate:
     position: int | None = None
     #: Extra source-specific provenance, stored with the vector.
     extra: Mapping[str, MetadataValue] = field(default_factory=dict)
+    #: What makes this the same image from run to run when ``image_url`` does not:
+    #: a source whose URLs are signed anew on every read (Discord's CDN) sets it to
+    #: the URL without its signature, so indexing again finds the stored record.
+    #: The record id hashes it instead of ``image_url``; ``None`` uses ``image_url``.
+    identity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ __all__ = [
     "hamming_distance",
     "image_id",
     "normalise_url",
+    "record_id",
 ]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -47,6 +48,12 @@ def normalise_url(url: str) -> str:
         netloc = f"{parts.username}@{netloc}"
     path = parts.path or ("/" if scheme in _DEFAULT_PORTS else "")
     return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def record_id(candidate: ImageCandidate) -> str:
+    """The id a candidate is stored under: :func:`image_id` of its ``identity``, else of
+    its ``image_url``."""
+    return image_id(candidate.identity or candidate.image_url)
 
 
 def image_id(url: str) -> str:

@@ -35,7 +35,7 @@ from urllib.request import url2pathname
 from img2img.errors import ConfigurationError
 from img2img.models import Failure, ImageCandidate, IndexReport, MetadataValue, VectorRecord
 from img2img.protocols import VectorStore
-from img2img.provenance import image_id
+from img2img.provenance import record_id
 from img2img.sources.folder import FolderSource, candidate_for_path
 
 __all__ = ["SyncPlan", "SyncReport", "path_of", "plan_sync", "rewrite_records", "sync_report"]
@@ -163,7 +163,7 @@ def plan_sync(
     present: set[str] = set()
     for path in FolderSource(root).paths():
         candidate = candidate_for_path(path)
-        identity = image_id(candidate.image_url)
+        identity = record_id(candidate)
         present.add(identity)
         verdict, source = known.judge(identity, candidate, checksum=checksum)
         if verdict == "unchanged":
@@ -253,7 +253,7 @@ def rewrite_records(
         sources = store.fetch(sorted({source for source, _ in chunk}))
         records = [
             VectorRecord(
-                id=image_id(candidate.image_url),
+                id=record_id(candidate),
                 vector=sources[source].vector,
                 metadata=_moved_metadata(sources[source], candidate),
             )

@@ -8,7 +8,7 @@ import io
 import pytest
 from discord_helpers import CHANNEL, GUILD, assert_provenance
 
-from img2img import HashEmbedder, HttpFetcher, ImageSearchClient, InMemoryStore
+from img2img import HashEmbedder, HttpFetcher, ImageCandidate, ImageSearchClient, InMemoryStore
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.sources.discord.source import PAGE_SIZE, DiscordSource
 from img2img.testing.contracts import ImageSourceContract
@@ -231,3 +231,21 @@ def test_message_ids_are_snowflakes_in_time_order() -> None:
     early = snowflake(datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
     late = snowflake(datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc))
     assert int(early) < int(late)
+
+
+def test_a_reread_attachment_keeps_its_identity_though_its_link_is_signed_anew() -> None:
+    from img2img.provenance import record_id
+    from img2img.sources.discord.messages import ChannelInfo, candidates_from_message
+    from img2img.testing.discord_objects import discord_attachment, discord_message, signed_cdn_url
+
+    def read_at(issued: int) -> ImageCandidate:
+        url = signed_cdn_url("https://cdn.discordapp.com", "/attachments/1/2/a.png", issued=issued)
+        message = discord_message(
+            "2", "1", "art", attachments=[discord_attachment("3", "a.png", url)]
+        )
+        (candidate,) = candidates_from_message(message, ChannelInfo("1", "900"))
+        return candidate
+
+    monday, tuesday = read_at(1_700_000_000), read_at(1_700_086_400)
+    assert monday.image_url != tuesday.image_url  # the signature changed
+    assert record_id(monday) == record_id(tuesday)  # the stored record did not

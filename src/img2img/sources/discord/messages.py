@@ -201,6 +201,7 @@ def candidates_from_message(
             extra = compact({**shared, **fields, "forwarded": True if forwarded else None})
             yield ImageCandidate(
                 image_url=url,
+                identity=dedup_key(url),
                 page_url=page,
                 title=_title(message, None)
                 or _title(body, fallback if isinstance(fallback, str) else None),
