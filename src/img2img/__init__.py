@@ -48,6 +48,7 @@ from img2img.models import (
     IndexReport,
     LookupReport,
     Match,
+    PartFailure,
     ReverseLookup,
     UploadedImage,
     VectorRecord,
@@ -61,6 +62,7 @@ from img2img.protocols import (
     ImageSource,
     ImageUploader,
     ReverseImageSource,
+    SourceWithParts,
     TextEmbedder,
     VectorStore,
 )
@@ -68,7 +70,6 @@ from img2img.reverse import reverse_lookup
 from img2img.sources.bluesky.source import BlueskySource
 from img2img.sources.discord.source import DiscordSource
 from img2img.sources.folder import FolderSource
-from img2img.sources.parts import PartFailure
 from img2img.sources.patreon.source import PatreonSource
 from img2img.sources.reddit.source import RedditSource
 from img2img.sources.serpapi.google_images import SerpApiSource
@@ -136,6 +137,7 @@ __all__ = [
     "SerpApiSource",
     "ServiceError",
     "ServiceUnavailableError",
+    "SourceWithParts",
     "StaticSource",
     "StoreError",
     "StoreFormatError",

@@ -27,6 +27,7 @@ __all__ = [
     "MatchKind",
     "Metadata",
     "MetadataValue",
+    "PartFailure",
     "ProgressCallback",
     "ReverseLookup",
     "Stage",
@@ -133,6 +134,19 @@ class Failure:
     reason: str
 
 
+@dataclass(frozen=True)
+class PartFailure:
+    """One part of a source that could not be read, and why.
+
+    ``part`` names it (``"channel 1234"``, ``"r/pics"``); ``status_code`` is
+    the service's HTTP status (403 forbidden, 404 deleted), when there was one.
+    """
+
+    part: str
+    reason: str
+    status_code: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class IndexProgress:
     """How far an ``index()`` or ``add()`` call has come, passed to its ``progress`` callback.
@@ -162,6 +176,9 @@ class IndexReport:
 
     ``discovered`` counts distinct candidates; each ends up in exactly one of
     ``indexed``, ``skipped`` (already in the store) or ``failures``.
+    ``part_failures`` lists the parts of the source (channels, subreddits,
+    campaigns) that ``index()`` could not read at all, so their images were
+    never discovered (see :class:`~img2img.protocols.SourceWithParts`).
     """
 
     discovered: int
@@ -170,15 +187,17 @@ class IndexReport:
     failures: tuple[Failure, ...]
     elapsed_seconds: float
     keyphrase: str | None = None
+    part_failures: tuple[PartFailure, ...] = ()
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
     def __str__(self) -> str:
+        parts = f", {len(self.part_failures)} parts unread" if self.part_failures else ""
         return (
             f"discovered {self.discovered}, indexed {self.indexed}, skipped {self.skipped}, "
-            f"failed {self.failed} in {self.elapsed_seconds:.1f}s"
+            f"failed {self.failed}{parts} in {self.elapsed_seconds:.1f}s"
         )
 
 
