@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from cli_helpers import cli_env, run_cli
 
 from img2img.models import EmbeddingSpace, VectorRecord
 from img2img.stores.local.store import LocalStore
+from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 ADVICE = (
     "use --embedder efficientnet (offline, installed with img2img) or "
@@ -58,31 +59,34 @@ def test_a_clip_store_searched_offline_fails_fast_too(
     assert "vit.safetensors" in missing.err
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a named pipe and SIGINT")
-def test_ctrl_c_exits_130(store: Path, home: Path, tmp_path: Path) -> None:
-    # Reading a named pipe blocks until its writer closes it: the run is caught mid-add.
-    pipe = tmp_path / "slow.png"
-    os.mkfifo(pipe)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "img2img", "--store", str(store), "add", str(pipe)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(home),
-    )
-    writer = None
-    deadline = time.monotonic() + 60
-    while writer is None:
+@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGINT")
+def test_ctrl_c_exits_130(store: Path, home: Path) -> None:
+    # A download the server holds open: the run is caught mid-add.
+    asked, release = threading.Event(), threading.Event()
+
+    def hold(request: RecordedRequest) -> Reply:
+        asked.set()
+        release.wait(60)
+        return Reply(status=404, body=b"gone")
+
+    with LoopbackServer(hold) as server:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "img2img", "--store", str(store), "add",
+                f"{server.url}/slow.jpg", "--allow-network", "127.0.0.0/8",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(home),
+        )  # fmt: skip
         try:
-            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)  # succeeds once the command reads
-        except OSError:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    time.sleep(0.2)
-    os.close(writer)  # let the blocked read end, so the command can shut down
-    _, err = process.communicate(timeout=60)
+            assert asked.wait(60), process.communicate()
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        finally:
+            release.set()  # let the held download end, so the command can shut down
+        _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert err.splitlines()[-1].startswith("img2img: interrupted")
 
