@@ -24,7 +24,7 @@ from img2img.errors import ConfigurationError
 if TYPE_CHECKING:
     from img2img.protocols import ImageSource
 
-__all__ = ["SOURCES", "WebSource", "add_source_options", "build_source", "source_of"]
+__all__ = ["SOURCES", "WebSource", "add_source_options", "build_source", "iso_time", "source_of"]
 
 
 def iso_time(text: str) -> str:
