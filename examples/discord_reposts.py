@@ -87,10 +87,9 @@ def find_reposts(source: DiscordSource, query: ImageInput, fetcher: HttpFetcher 
     with ImageSearchClient(
         source=source, embedder=EfficientNetEmbedder(), store=InMemoryStore(), fetcher=fetcher
     ) as client:
-        # An empty keyphrase takes every image; index() wants words, add() takes candidates.
-        report = client.add(source.discover("", limit=2000))
+        report = client.index("", limit=2000)  # an empty keyphrase takes every image
         print(f"Indexed the server: {report}")
-        for failure in source.failures:
+        for failure in report.part_failures:
             print(f"  skipped {failure.part}: {failure.reason}")
         for failure in report.failures[:5]:
             print(f"  {failure.stage:7} {failure.url}: {failure.reason}")

@@ -52,6 +52,7 @@ from img2img.models import (
     IndexReport,
     LookupReport,
     Match,
+    PartFailure,
     PictureGroup,
     Posting,
     Postings,
@@ -72,6 +73,7 @@ from img2img.protocols import (
     ImageUploader,
     PreparingEmbedder,
     ReverseImageSource,
+    SourceWithParts,
     TextEmbedder,
     VectorStore,
 )
@@ -79,7 +81,6 @@ from img2img.reverse import reverse_lookup
 from img2img.sources.bluesky.source import BlueskySource
 from img2img.sources.discord.source import DiscordSource
 from img2img.sources.folder import FolderSource
-from img2img.sources.parts import PartFailure
 from img2img.sources.patreon.source import PatreonSource
 from img2img.sources.reddit.source import RedditSource
 from img2img.sources.serpapi.google_images import SerpApiSource
@@ -154,6 +155,7 @@ __all__ = [
     "SerpApiSource",
     "ServiceError",
     "ServiceUnavailableError",
+    "SourceWithParts",
     "StaticSource",
     "StoreError",
     "StoreFormatError",

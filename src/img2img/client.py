@@ -34,7 +34,14 @@ from img2img.models import (
 )
 from img2img.pipeline import IndexSettings, run_index
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
-from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.protocols import (
+    Embedder,
+    Fetcher,
+    ImageSource,
+    SourceWithParts,
+    TextEmbedder,
+    VectorStore,
+)
 from img2img.stats import StoreStats, store_stats
 from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
 from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
@@ -170,15 +177,27 @@ class ImageSearchClient(Closing):
         """Discover up to ``limit`` images for ``keyphrase``, download, embed and store them.
 
         Images already in the store are skipped unless ``reindex``. One bad image
-        never stops the run: it becomes a ``Failure`` in the report. ``progress``
-        is called with an :class:`~img2img.models.IndexProgress` as counts change.
+        never stops the run: it becomes a ``Failure`` in the report, and the parts
+        a :class:`~img2img.protocols.SourceWithParts` could not read (a forbidden
+        channel) are listed in its ``part_failures``. ``progress`` is called with
+        an :class:`~img2img.models.IndexProgress` as counts change.
+
+        An empty ``keyphrase`` is the source's to judge: sources that can list
+        everything they read (Discord channels, a Patreon campaign, subreddits'
+        newest posts, a folder) take every image; search engines (Google Images,
+        Bluesky) raise :class:`~img2img.errors.ConfigurationError`.
         """
-        if not isinstance(keyphrase, str) or not keyphrase.strip():
-            raise ConfigurationError(f"keyphrase must be non-empty text, got {keyphrase!r}")
+        if not isinstance(keyphrase, str):
+            raise ConfigurationError(f"keyphrase must be text, got {keyphrase!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be a whole number of at least 1, got {limit!r}")
         check_accepts(self.store, self.space)
-        return self._run(self.source.discover(keyphrase, limit=limit), keyphrase, reindex, progress)
+        source = self.source
+        recorded = keyphrase.strip() or None  # "every image" is not a keyphrase to store
+        report = self._run(source.discover(keyphrase, limit=limit), recorded, reindex, progress)
+        if isinstance(source, SourceWithParts) and source.failures:
+            report = replace(report, part_failures=tuple(source.failures))
+        return report
 
     def add(
         self,

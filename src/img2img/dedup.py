@@ -53,7 +53,7 @@ def file_signature(url: str) -> str | None:
         return None
     try:
         status = path.stat()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         return None
     return f"{status.st_size}:{status.st_mtime_ns}"
 
@@ -69,7 +69,7 @@ def _file_changed(url: str, stored: Metadata) -> bool:
     path = _local_path(url)
     try:  # stored before signatures were recorded: compare the content itself
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path else None
-    except OSError:
+    except (OSError, ValueError):
         return False
     return digest != stored.get("sha256")
 
@@ -175,8 +175,8 @@ class ContentIndex:
         ids = {m.id: str(m.metadata.get("sha256")) for m in matches}
         records = self._store.fetch(list(ids)) if ids else {}
         found: dict[str, Vector] = {}
-        for record_id, record in records.items():
-            digest = ids[record_id]
+        for stored_id, record in records.items():
+            digest = ids[stored_id]
             if digest in digests and digest not in found:
                 found[digest] = np.asarray(record.vector, dtype=np.float32)
                 self.remember(digest, found[digest])

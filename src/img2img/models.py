@@ -29,6 +29,7 @@ __all__ = [
     "MatchKind",
     "Metadata",
     "MetadataValue",
+    "PartFailure",
     "PictureGroup",
     "Posting",
     "PostingSort",
@@ -146,6 +147,19 @@ class Failure:
     reason: str
 
 
+@dataclass(frozen=True)
+class PartFailure:
+    """One part of a source that could not be read, and why.
+
+    ``part`` names it (``"channel 1234"``, ``"r/pics"``); ``status_code`` is
+    the service's HTTP status (403 forbidden, 404 deleted), when there was one.
+    """
+
+    part: str
+    reason: str
+    status_code: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class IndexProgress:
     """How far an ``index()`` or ``add()`` call has come, passed to its ``progress`` callback.
@@ -178,7 +192,9 @@ class IndexReport:
     ``indexed``, ``skipped`` (already in the store) or ``failures``. ``reused``
     counts the indexed images whose bytes (sha256) were already embedded, in
     this run or an earlier one: stored as their own record with their own
-    provenance, with the known vector, at no model cost.
+    provenance, with the known vector, at no model cost. ``part_failures`` lists the parts of the source (channels, subreddits,
+    campaigns) that ``index()`` could not read at all, so their images were
+    never discovered (see :class:`~img2img.protocols.SourceWithParts`).
     """
 
     discovered: int
@@ -188,15 +204,17 @@ class IndexReport:
     elapsed_seconds: float
     keyphrase: str | None = None
     reused: int = 0
+    part_failures: tuple[PartFailure, ...] = ()
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
     def __str__(self) -> str:
+        parts = f", {len(self.part_failures)} parts unread" if self.part_failures else ""
         return (
             f"discovered {self.discovered}, indexed {self.indexed}, skipped {self.skipped}, "
-            f"failed {self.failed} in {self.elapsed_seconds:.1f}s"
+            f"failed {self.failed}{parts} in {self.elapsed_seconds:.1f}s"
         )
 
 

@@ -16,6 +16,7 @@ from img2img.models import (
     ImageCandidate,
     Match,
     MatchKind,
+    PartFailure,
     UploadedImage,
     Vector,
     VectorRecord,
@@ -31,6 +32,7 @@ __all__ = [
     "ImageUploader",
     "ReverseImageSource",
     "PreparingEmbedder",
+    "SourceWithParts",
     "TextEmbedder",
     "VectorStore",
 ]
@@ -49,6 +51,23 @@ class ImageSource(Protocol):
     """
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]: ...
+
+
+@runtime_checkable
+class SourceWithParts(ImageSource, Protocol):
+    """An ``ImageSource`` that reads several parts (channels, servers, subreddits,
+    campaigns) and skips those it cannot read instead of failing the call.
+
+    Once a ``discover`` iterator has ended, ``failures`` lists the parts that
+    call skipped, and why; the next ``discover`` call starts a new list.
+    ``ImageSearchClient.index`` copies them into
+    :attr:`~img2img.models.IndexReport.part_failures`, so a run that read some
+    channels but not all says so. Only when no part could be read does
+    ``discover`` raise.
+    """
+
+    @property
+    def failures(self) -> Sequence[PartFailure]: ...
 
 
 @runtime_checkable

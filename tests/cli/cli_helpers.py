@@ -16,7 +16,26 @@ from img2img.models import EmbeddingSpace
 from img2img.stores.local.store import LocalStore
 
 #: Variables a user's shell might hold that would change what the command does.
-_DROPPED = ("PINECONE_API_KEY", "SERPAPI_API_KEY", "PINECONE_CONTROLLER_HOST", "SERPAPI_BASE_URL")
+_DROPPED = (
+    "PINECONE_API_KEY",
+    "SERPAPI_API_KEY",
+    "PINECONE_CONTROLLER_HOST",
+    "SERPAPI_BASE_URL",
+    "DISCORD_BOT_TOKEN",
+    "DISCORD_BASE_URL",
+    "PATREON_ACCESS_TOKEN",
+    "PATREON_BASE_URL",
+    "REDDIT_CLIENT_ID",
+    "REDDIT_CLIENT_SECRET",
+    "REDDIT_USER_AGENT",
+    "REDDIT_BASE_URL",
+    "REDDIT_OAUTH_URL",
+    "BLUESKY_HANDLE",
+    "BLUESKY_APP_PASSWORD",
+    "BLUESKY_APPVIEW_URL",
+    "BLUESKY_PDS_URL",
+    "IMG2IMG_ALLOW_NETWORKS",
+)
 
 
 @dataclass

@@ -4,8 +4,10 @@ Each page runs top to bottom in a fresh folder (the "stage"):
 
 - ``python`` blocks run in order in one namespace per page. A block may be
   preceded by a hidden ``<!-- doctest-setup ... -->`` comment holding the code
-  that defines what the prose assumes (a ``client``, a ``vector``);
-- ``bash`` blocks run line by line: ``img2img`` commands run for real, in a new
+  that defines what the prose assumes (a ``client``, a ``vector``, a fake
+  Discord holding the channel the page reads, reached as a user behind a
+  gateway would reach Discord: through ``DISCORD_BASE_URL``);
+- ``bash`` blocks run line by line, after their setup if they have one: ``img2img`` commands run for real, in a new
   process; ``pip install``, ``make``, ``python SCRIPT`` and ``pytest PATH``,
   which would install, recurse or take minutes, are checked instead: the
   package is this project or one of its dependencies, the make target, script,
@@ -17,9 +19,10 @@ folder, real photos in ``~/Pictures``. Nothing leaves this machine, so three
 things differ from a user's machine, each a loopback stand-in or local model:
 
 - SerpAPI is :class:`~img2img.testing.fake_serpapi.FakeSerpApi`, whose results
-  point at a local web server; Pinecone is
-  :class:`~img2img.testing.fake_pinecone.FakePinecone` (reached through
-  ``PINECONE_CONTROLLER_HOST``);
+  point at a local web server, and Pinecone is
+  :class:`~img2img.testing.fake_pinecone.FakePinecone`, both reached through
+  the documented variables (``SERPAPI_BASE_URL``, ``PINECONE_CONTROLLER_HOST``);
+  pages about other services start their fakes in their setup, the same way;
 - downloads resolve every host to that local server (``HttpFetcher`` with a
   loopback resolver), since the docs' example hosts are not reachable;
 - CLIP hub weights cannot be downloaded, so a ``ClipEmbedder`` asking for hub
@@ -62,7 +65,6 @@ from PIL import Image
 import img2img
 import img2img.embedders.clip
 import img2img.net.fetch
-import img2img.sources.serpapi.google_images
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.testing.fake_pinecone import FakePinecone
 from img2img.testing.fake_serpapi import FakeSerpApi
@@ -140,15 +142,15 @@ def stage(
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        _stand_ins(monkeypatch, serp.url, server.port, tiny_clip_name)
+        _stand_ins(monkeypatch, server.port, tiny_clip_name)
         monkeypatch.chdir(folder)
         yield Stage(folder, home, dict(os.environ))
 
 
-def _stand_ins(monkeypatch: pytest.MonkeyPatch, serp_url: str, port: int, tiny: str) -> None:
-    """The three differences from a user's machine, for code run in this process."""
+def _stand_ins(monkeypatch: pytest.MonkeyPatch, port: int, tiny: str) -> None:
+    """What no setting covers, for code run in this process: example hosts that do
+    not exist, and CLIP weights that are not on this machine."""
     real_clip = img2img.embedders.clip.ClipEmbedder
-    real_source = img2img.sources.serpapi.google_images.SerpApiSource
     real_fetcher = img2img.net.fetch.HttpFetcher
 
     class OfflineClip(real_clip):  # type: ignore[misc,valid-type]
@@ -157,11 +159,6 @@ def _stand_ins(monkeypatch: pytest.MonkeyPatch, serp_url: str, port: int, tiny: 
         ) -> None:
             path = pretrained is not None and (os.sep in str(pretrained) or "." in str(pretrained))
             super().__init__(model_name if path else tiny, pretrained if path else None, **kw)
-
-    class LocalSerpApi(real_source):  # type: ignore[misc,valid-type]
-        def __init__(self, *args: Any, **kw: Any) -> None:
-            kw.setdefault("base_url", serp_url)
-            super().__init__(*args, **kw)
 
     class LocalFetcher(real_fetcher):  # type: ignore[misc,valid-type]
         def __init__(self, **kw: Any) -> None:
@@ -175,8 +172,6 @@ def _stand_ins(monkeypatch: pytest.MonkeyPatch, serp_url: str, port: int, tiny: 
     for module, name, stand_in in (
         (img2img.embedders.clip, "ClipEmbedder", OfflineClip),
         (img2img, "ClipEmbedder", OfflineClip),
-        (img2img.sources.serpapi.google_images, "SerpApiSource", LocalSerpApi),
-        (img2img, "SerpApiSource", LocalSerpApi),
         (img2img.net.fetch, "HttpFetcher", LocalFetcher),
         (img2img, "HttpFetcher", LocalFetcher),
     ):
@@ -215,7 +210,9 @@ def _run_command(block: Block, command: str, args: list[str], env: dict[str, str
     assert code == 0, f"{block.where}: {command} exited {code}"
 
 
-def _run_shell(block: Block) -> None:
+def _run_shell(block: Block, namespace: dict[str, Any]) -> None:
+    if block.setup.strip():
+        exec(compile(block.setup, f"setup of {block.where}", "exec"), namespace)
     for command in shell_commands(block.code):
         env, words = split_command(command)
         program, args = (words[0], words[1:]) if words else ("", [])
@@ -253,7 +250,7 @@ def test_the_page_s_code_runs(page: Path, stage: Stage) -> None:
             if block.lang in PYTHON:
                 _run_python(block, namespace)
             else:
-                _run_shell(block)
+                _run_shell(block, namespace)
     finally:
         _close_all(namespace)
         os.environ.clear()

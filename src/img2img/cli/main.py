@@ -2,6 +2,7 @@
 
     img2img --embedder efficientnet add ~/Pictures/   # files, folders or URLs; remembers the model
     img2img index "eiffel tower postcard" -n 300      # Google Images through SerpAPI
+    img2img index --source discord --channel 1225938457282375793   # or patreon, reddit, bluesky
     img2img search photo.jpg -k 10 --json
     img2img sync ~/Pictures/                          # new, changed, renamed and deleted files
     img2img info

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from img2img.models import Failure, Match, Metadata, VectorRecord
+    from img2img.models import Failure, Match, Metadata, PartFailure, VectorRecord
 
 __all__ = [
     "counts_table",
@@ -26,6 +26,7 @@ __all__ = [
     "match_rows",
     "matches_table",
     "overview_table",
+    "part_failures_table",
     "record_rows",
     "records_table",
 ]
@@ -119,6 +120,18 @@ def failures_table(failures: Sequence[Failure]) -> Table:
     table.add_column("reason", overflow="fold")
     for failure in failures:
         table.add_row(failure.stage, link(failure.url), plain(failure.reason))
+    return table
+
+
+def part_failures_table(parts: Sequence[PartFailure]) -> Table:
+    """One row per part of a source (a channel, a subreddit) that could not be read."""
+    from rich.table import Table
+
+    table = Table(title="could not read", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("part", style="red", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for part in parts:
+        table.add_row(plain(part.part), plain(part.reason))
     return table
 
 

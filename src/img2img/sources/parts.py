@@ -4,26 +4,13 @@ is skipped and reported, not the end of the run."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from img2img.errors import ServiceError
+from img2img.models import PartFailure
 
 __all__ = ["PartFailure", "PartLog"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PartFailure:
-    """One part of a source that could not be read, and why.
-
-    ``part`` names it (``"channel 1234"``, ``"r/pics"``); ``status_code`` is
-    the service's HTTP status (403 forbidden, 404 deleted), when there was one.
-    """
-
-    part: str
-    reason: str
-    status_code: int | None = None
 
 
 class PartLog:

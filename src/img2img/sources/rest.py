@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,10 +30,16 @@ from typing import Any
 import httpx
 
 from img2img.closing import Closing
-from img2img.errors import RateLimitError, ServiceError, ServiceUnavailableError
+from img2img.errors import (
+    ConfigurationError,
+    RateLimitError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
+from img2img.sources.fields import http_url
 
-__all__ = ["ApiClient", "ApiReply", "RateLimit", "scrub"]
+__all__ = ["ApiClient", "ApiReply", "RateLimit", "scrub", "service_url"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,25 @@ class ApiReply:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+def service_url(given: str | None, argument: str, env: str, default: str) -> str:
+    """Where a service is: ``given``, else the environment variable ``env``, else ``default``.
+
+    The variable sends a source through a gateway or proxy (a company's API
+    gateway, a self-hosted server, a rate-limit proxy) without changing code.
+    An empty variable counts as unset.
+
+    Raises:
+        ConfigurationError: the address is not an ``http(s)`` URL; the message
+            names ``argument`` or ``env``, whichever gave it.
+    """
+    from_env = os.environ.get(env, "").strip()
+    value, origin = (given, argument) if given is not None else (from_env or default, env)
+    url = http_url(value)
+    if url is None:
+        raise ConfigurationError(f"{origin} must be an http(s) URL, got {value!r}")
+    return url
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

@@ -13,12 +13,13 @@ from img2img.cli.command import Command
 from img2img.cli.exits import ExitCode, exit_code_for
 from img2img.cli.parser import positive_int
 from img2img.cli.progress import IndexProgressBar
-from img2img.cli.tables import failures_table, overview_table
+from img2img.cli.sources import add_source_options, build_source
+from img2img.cli.tables import failures_table, overview_table, part_failures_table
 from img2img.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
-    from img2img.models import Failure, IndexReport
+    from img2img.models import Failure, IndexReport, PartFailure
     from img2img.net.fetch import HttpFetcher
     from img2img.sync import SyncPlan, SyncReport
 
@@ -26,8 +27,6 @@ __all__ = ["ADD", "INDEX", "SYNC"]
 
 #: Failures listed in the table; ``--json`` lists them all.
 _SHOWN_FAILURES = 20
-#: Where the ``index`` command sends SerpAPI searches, for a gateway or a test stand-in.
-SERPAPI_URL_ENV = "SERPAPI_BASE_URL"
 #: Address ranges to download from although private, comma-separated: ``--allow-network``'s default.
 ALLOW_NETWORKS_ENV = "IMG2IMG_ALLOW_NETWORKS"
 
@@ -43,8 +42,13 @@ def _show_failures(session: Session, failures: tuple[Failure, ...]) -> None:
             session.out.show(f"[dim]… {len(failures) - _SHOWN_FAILURES} more (--json lists all)[/]")
 
 
+def _part_rows(parts: tuple[PartFailure, ...]) -> list[dict[str, object]]:
+    return [{"part": p.part, "reason": p.reason, "status_code": p.status_code} for p in parts]
+
+
 def _report(session: Session, report: IndexReport, empty_message: str) -> int:
-    """Print an add/index report; the exit code follows what failed."""
+    """Print an add/index report; the exit code follows what failed, parts of the
+    source that could not be read (a forbidden channel) included."""
     if session.out.as_json:
         session.out.json(
             {
@@ -55,19 +59,25 @@ def _report(session: Session, report: IndexReport, empty_message: str) -> int:
                 "failed": report.failed,
                 "elapsed_seconds": round(report.elapsed_seconds, 3),
                 "failures": _failure_rows(report.failures),
+                "part_failures": _part_rows(report.part_failures),
             }
         )
     else:
+        unread = len(report.part_failures)
         session.out.show(
             f"[bold]indexed {report.indexed}[/], skipped {report.skipped}, "
-            f"failed {report.failed} of {report.discovered} in {report.elapsed_seconds:.1f}s "
-            f"[dim]→ {escape(str(session.spec))}[/]"
+            f"failed {report.failed} of {report.discovered}"
+            + (f", [red]could not read {unread}[/]" if unread else "")
+            + f" in {report.elapsed_seconds:.1f}s [dim]→ {escape(str(session.spec))}[/]"
         )
         _show_failures(session, report.failures)
+        if report.part_failures:
+            session.out.show(part_failures_table(report.part_failures))
     if report.discovered == 0:
         session.out.error(empty_message)
         return ExitCode.ERROR
-    return exit_code_for(report.indexed + report.skipped, report.failed)
+    failed = report.failed + len(report.part_failures)
+    return exit_code_for(report.indexed + report.skipped, failed)
 
 
 def _fetcher(session: Session) -> HttpFetcher | None:
@@ -115,39 +125,32 @@ def _run_add(session: Session) -> int:
 
 
 def _configure_index(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("keyphrase", help="what to search Google Images for")
+    parser.add_argument(
+        "keyphrase",
+        nargs="?",
+        default="",
+        metavar="KEYPHRASE",
+        help="what to search for; discord, patreon and reddit (with --subreddit) take "
+        "every image without one",
+    )
     parser.add_argument(
         "-n", "--limit", type=positive_int, default=100, help="images to index (default: 100)"
     )
-    parser.add_argument(
-        "--site", action="append", metavar="SITE", help="only images on this site; repeatable"
-    )
-    parser.add_argument("--country", metavar="CC", help="Google country code, e.g. fr")
-    parser.add_argument("--language", metavar="LANG", help="Google interface language, e.g. en")
     _add_fetch_options(parser)
+    add_source_options(parser)
 
 
 def _run_index(session: Session) -> int:
-    from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, SerpApiSource
-
     args = session.args
-    if not os.environ.get("SERPAPI_API_KEY", "").strip():  # before a model or store is touched
-        raise ConfigurationError(
-            "index searches Google Images through SerpAPI: set SERPAPI_API_KEY "
-            "(your key is at https://serpapi.com/manage-api-key)"
-        )
-    source = SerpApiSource(
-        sites=args.site or (),
-        country=args.country,
-        language=args.language,
-        base_url=os.environ.get(SERPAPI_URL_ENV) or DEFAULT_BASE_URL,
-    )
+    # Options and credentials are checked before a model or store is touched.
+    chosen, source = build_source(args)
     client = session.client(source=source, fetcher=_fetcher(session))
     with IndexProgressBar(
         session.out.errors, "Indexing", enabled=session.out.progress_enabled
     ) as bar:
         report = client.index(args.keyphrase, limit=args.limit, reindex=args.reindex, progress=bar)
-    return _report(session, report, f"Google Images found nothing for {args.keyphrase!r}")
+    wanted = f" for {args.keyphrase!r}" if args.keyphrase.strip() else ""
+    return _report(session, report, f"{chosen.title} found no images{wanted}")
 
 
 def _configure_sync(parser: argparse.ArgumentParser) -> None:
@@ -239,10 +242,14 @@ ADD = Command(
 )
 INDEX = Command(
     "index",
-    "index Google Images results for a keyphrase (needs SERPAPI_API_KEY)",
+    "index the images a web source finds: Google Images (default), Discord, Patreon, "
+    "Reddit or Bluesky",
     _configure_index,
     _run_index,
     store="write",
+    description="Index images found on the web, each stored with the page it is posted on. "
+    "--source picks where to look; each source's options are listed under its name. "
+    "Credentials come from environment variables only (see docs/cli.md).",
 )
 SYNC = Command(
     "sync",

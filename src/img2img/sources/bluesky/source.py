@@ -17,15 +17,17 @@ from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
 from img2img.provenance import normalise_url
 from img2img.sources.bluesky.posts import candidates_from_post
-from img2img.sources.fields import http_url, text
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit
+from img2img.sources.fields import text
+from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url
 
 __all__ = [
+    "APPVIEW_URL_ENV",
     "DEFAULT_APPVIEW_URL",
     "DEFAULT_PDS_URL",
     "HANDLE_ENV",
     "PAGE_SIZE",
     "PASSWORD_ENV",
+    "PDS_URL_ENV",
     "BlueskySource",
     "bluesky_limits",
 ]
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_APPVIEW_URL = "https://public.api.bsky.app"
 DEFAULT_PDS_URL = "https://bsky.social"
+#: Where searches go when the URLs are not given: another AppView, or your own PDS.
+APPVIEW_URL_ENV = "BLUESKY_APPVIEW_URL"
+PDS_URL_ENV = "BLUESKY_PDS_URL"
 HANDLE_ENV = "BLUESKY_HANDLE"
 PASSWORD_ENV = "BLUESKY_APP_PASSWORD"
 #: Posts per search request: the lexicon's maximum.
@@ -91,8 +96,11 @@ class BlueskySource:
             necessarily allow scrolling through the entire result set").
         timeout, retry: per request; 429 and 5xx are retried, waiting as
             ``Retry-After`` or ``RateLimit-Reset`` say.
-        appview_url: where anonymous searches go; pds_url: where an account
-            signs in and searches. Tests point both at
+        appview_url: where anonymous searches go; defaults to
+            ``BLUESKY_APPVIEW_URL``, else ``https://public.api.bsky.app``.
+        pds_url: where an account signs in and searches; defaults to
+            ``BLUESKY_PDS_URL`` (an account on a self-hosted PDS), else
+            ``https://bsky.social``. Tests point both at
             :class:`img2img.testing.fake_bluesky.FakeBluesky`.
         sleep: how to wait for rate limits (tests pass a recorder).
 
@@ -115,17 +123,14 @@ class BlueskySource:
         max_pages: int = 10,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        appview_url: str = DEFAULT_APPVIEW_URL,
-        pds_url: str = DEFAULT_PDS_URL,
+        appview_url: str | None = None,
+        pds_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if sort not in SORTS:
             raise ConfigurationError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
         if max_pages < 1 or not timeout > 0:
             raise ConfigurationError("max_pages must be at least 1 and timeout positive")
-        for url in (appview_url, pds_url):
-            if http_url(url) is None:
-                raise ConfigurationError(f"not an http(s) URL: {url!r}")
         self.sort = sort
         self.filters = {
             key: value.strip()
@@ -140,8 +145,10 @@ class BlueskySource:
         self.max_pages = max_pages
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
-        self.appview_url = appview_url
-        self.pds_url = pds_url
+        self.appview_url = service_url(
+            appview_url, "appview_url", APPVIEW_URL_ENV, DEFAULT_APPVIEW_URL
+        )
+        self.pds_url = service_url(pds_url, "pds_url", PDS_URL_ENV, DEFAULT_PDS_URL)
         self._handle = handle
         self._password = app_password
         self._sleep = sleep

@@ -19,9 +19,18 @@ from img2img.errors import AuthenticationError, ServiceError
 from img2img.net.retry import RetryPolicy
 from img2img.sources.rest import ApiClient, ApiReply, RateLimit
 
-__all__ = ["DEFAULT_BASE_URL", "TOKEN_ENV", "TOKEN_HELP", "DiscordApi", "discord_limits"]
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "TOKEN_ENV",
+    "TOKEN_HELP",
+    "DiscordApi",
+    "discord_limits",
+]
 
 DEFAULT_BASE_URL = "https://discord.com/api/v10"
+#: Where the REST API is when ``base_url`` is not given: a gateway or a rate-limit proxy.
+BASE_URL_ENV = "DISCORD_BASE_URL"
 TOKEN_ENV = "DISCORD_BOT_TOKEN"
 TOKEN_HELP = (
     f"set the {TOKEN_ENV} environment variable (or pass DiscordSource(token=...)) to your "

@@ -14,10 +14,17 @@ from urllib.parse import urlsplit
 from img2img.errors import ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
-from img2img.sources.discord.api import DEFAULT_BASE_URL, TOKEN_ENV, TOKEN_HELP, DiscordApi
+from img2img.sources.discord.api import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    TOKEN_ENV,
+    TOKEN_HELP,
+    DiscordApi,
+)
 from img2img.sources.discord.messages import ChannelInfo, candidates_from_message, dedup_key
 from img2img.sources.fields import http_url, keyphrase_words, text
 from img2img.sources.parts import PartFailure, PartLog
+from img2img.sources.rest import service_url
 
 __all__ = ["DEFAULT_RETRY", "PAGE_SIZE", "TEXT_CHANNEL_TYPES", "DiscordSource"]
 
@@ -65,8 +72,9 @@ class DiscordSource:
         timeout: seconds for one request.
         retry: tries and waits for 429, 5xx and network failures (default 5
             tries; a 429's ``retry_after`` is obeyed up to 60 s).
-        base_url: the REST API; tests point it at
-            :class:`img2img.testing.fake_discord.FakeDiscord`.
+        base_url: the REST API; defaults to ``DISCORD_BASE_URL`` (a gateway or
+            a rate-limit proxy), else ``https://discord.com/api/v10``. Tests
+            point it at :class:`img2img.testing.fake_discord.FakeDiscord`.
         sleep: how to wait for rate limits (tests pass a recorder).
 
     ``discover(keyphrase)`` reads each channel's history newest first, 100
@@ -93,7 +101,7 @@ class DiscordSource:
         max_messages: int | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if isinstance(channels, (str, int)) or isinstance(guilds, (str, int)):
@@ -106,15 +114,13 @@ class DiscordSource:
             raise ConfigurationError(f"max_messages must be at least 1, got {max_messages}")
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-        if http_url(base_url) is None:
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=datetime.timezone.utc)
         self.since = since
         self.max_messages = max_messages
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
-        self.base_url = base_url
+        self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._token = token
         self._sleep = sleep
         #: Channels the last ``discover`` call skipped, and why.

@@ -14,12 +14,13 @@ from img2img._version import __version__
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
-from img2img.sources.fields import http_url, keyphrase_words, text
+from img2img.sources.fields import keyphrase_words, text
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.patreon.posts import candidates_from_post, dedup_key
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit
+from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url
 
 __all__ = [
+    "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "PAGE_SIZE",
     "POST_FIELDS",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://www.patreon.com"
+#: Where Patreon is when ``base_url`` is not given: a gateway, say.
+BASE_URL_ENV = "PATREON_BASE_URL"
 TOKEN_ENV = "PATREON_ACCESS_TOKEN"
 TOKEN_HELP = (
     f"set {TOKEN_ENV} (or pass PatreonSource(access_token=...)) to your creator access "
@@ -77,7 +80,8 @@ class PatreonSource:
             defaults to ``PATREON_ACCESS_TOKEN``, read when ``discover`` is
             called. Sent only in the ``Authorization`` header.
         timeout, retry: per request; 429 and 5xx are retried.
-        base_url: where Patreon is; tests point it at
+        base_url: where Patreon is; defaults to ``PATREON_BASE_URL``, else
+            ``https://www.patreon.com``. Tests point it at
             :class:`img2img.testing.fake_patreon.FakePatreon`.
         sleep: how to wait for rate limits (tests pass a recorder).
 
@@ -97,7 +101,7 @@ class PatreonSource:
         access_token: str | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if isinstance(campaigns, (str, int)):
@@ -108,12 +112,10 @@ class PatreonSource:
                 raise ConfigurationError(f"not a Patreon campaign id: {campaign!r}")
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-        if http_url(base_url) is None:
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         self.campaigns = tuple(dict.fromkeys(cleaned))
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
-        self.base_url = base_url
+        self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._token = access_token
         self._sleep = sleep
         #: Campaigns the last ``discover`` call skipped, and why.

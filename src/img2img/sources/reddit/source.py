@@ -19,13 +19,15 @@ from img2img.provenance import normalise_url
 from img2img.sources.fields import http_url, text
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.reddit.posts import candidates_from_post
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit
+from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url
 
 __all__ = [
+    "BASE_URL_ENV",
     "CLIENT_ID_ENV",
     "CLIENT_SECRET_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_OAUTH_URL",
+    "OAUTH_URL_ENV",
     "PAGE_SIZE",
     "USER_AGENT_ENV",
     "RedditSource",
@@ -34,6 +36,9 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://www.reddit.com"
 DEFAULT_OAUTH_URL = "https://oauth.reddit.com"
+#: Where Reddit's public site and OAuth API are when not given: a gateway, say.
+BASE_URL_ENV = "REDDIT_BASE_URL"
+OAUTH_URL_ENV = "REDDIT_OAUTH_URL"
 CLIENT_ID_ENV = "REDDIT_CLIENT_ID"
 CLIENT_SECRET_ENV = "REDDIT_CLIENT_SECRET"
 USER_AGENT_ENV = "REDDIT_USER_AGENT"
@@ -107,7 +112,9 @@ class RedditSource:
             about 1,000 posts of a listing and fewer of a search).
         timeout, retry: per request; 429 and 5xx are retried, waiting as
             ``Retry-After`` or ``X-Ratelimit-Reset`` say.
-        base_url, oauth_url: where Reddit is; tests point both at
+        base_url, oauth_url: where Reddit is; default to ``REDDIT_BASE_URL``
+            and ``REDDIT_OAUTH_URL``, else ``https://www.reddit.com`` and
+            ``https://oauth.reddit.com``. Tests point both at
             :class:`img2img.testing.fake_reddit.FakeReddit`.
         sleep: how to wait for rate limits (tests pass a recorder).
 
@@ -132,8 +139,8 @@ class RedditSource:
         max_pages: int = 10,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        oauth_url: str = DEFAULT_OAUTH_URL,
+        base_url: str | None = None,
+        oauth_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if isinstance(subreddits, str):
@@ -147,9 +154,6 @@ class RedditSource:
             )
         if max_pages < 1 or not timeout > 0:
             raise ConfigurationError("max_pages must be at least 1 and timeout positive")
-        for url in (base_url, oauth_url):
-            if http_url(url) is None:
-                raise ConfigurationError(f"not an http(s) URL: {url!r}")
         self.sort = sort
         self.time_filter = time_filter
         self.include_nsfw = include_nsfw
@@ -157,8 +161,8 @@ class RedditSource:
         self.max_pages = max_pages
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
-        self.base_url = base_url
-        self.oauth_url = oauth_url
+        self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
+        self.oauth_url = service_url(oauth_url, "oauth_url", OAUTH_URL_ENV, DEFAULT_OAUTH_URL)
         self._client_id = client_id
         self._client_secret = client_secret
         self._sleep = sleep

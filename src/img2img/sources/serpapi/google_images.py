@@ -15,6 +15,7 @@ from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url as _http_url
 from img2img.sources.fields import positive_int as _size
 from img2img.sources.fields import text as _text
+from img2img.sources.rest import service_url
 from img2img.sources.serpapi.http import KEY_HELP, SearchCall
 from img2img.sources.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.sites import clean_site as _clean_site
@@ -22,6 +23,7 @@ from img2img.sources.sites import host_like as _host_like
 
 __all__ = [
     "API_KEY_ENV",
+    "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY",
     "PAGE_SIZE",
@@ -33,6 +35,8 @@ __all__ = [
 
 API_KEY_ENV = "SERPAPI_API_KEY"
 DEFAULT_BASE_URL = "https://serpapi.com"
+#: Where SerpAPI is when ``base_url`` is not given: a gateway, say.
+BASE_URL_ENV = "SERPAPI_BASE_URL"
 #: Results on one ``google_images`` page; ``ijn`` numbers the pages from 0.
 PAGE_SIZE = 100
 #: Pages fetched beyond ``limit / PAGE_SIZE`` to make up for dropped duplicates.
@@ -130,7 +134,8 @@ class SerpApiSource:
         retry: tries and waits for 429s, 5xx and network failures (default
             4 tries, waits of about 1, 2 and 4 s; a ``Retry-After`` is obeyed,
             unless it is over 30 s, which ends the retries at once).
-        base_url: where the SerpAPI service is; tests point it at
+        base_url: where the SerpAPI service is; defaults to ``SERPAPI_BASE_URL``
+            (a gateway), else ``https://serpapi.com``. Tests point it at
             :class:`img2img.testing.fake_serpapi.FakeSerpApi`.
         sleep: how to wait between retries (tests pass a recorder).
 
@@ -154,7 +159,7 @@ class SerpApiSource:
         params: Mapping[str, str | int] | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if isinstance(sites, str) or isinstance(exclude_sites, str):
@@ -163,8 +168,6 @@ class SerpApiSource:
         self.exclude_sites = tuple(_clean_site(site) for site in exclude_sites)
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-        if _http_url(base_url) is None:
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         extra = {str(key): str(value) for key, value in (params or {}).items()}
         clash = sorted(_RESERVED_PARAMS & extra.keys())
         if clash:
@@ -179,7 +182,7 @@ class SerpApiSource:
         self._api_key = api_key
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
-        self.base_url = base_url
+        self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._sleep = sleep
 
     def __repr__(self) -> str:

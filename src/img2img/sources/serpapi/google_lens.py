@@ -15,7 +15,8 @@ from img2img.net.retry import RetryPolicy
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url, positive_int, text
-from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, DEFAULT_RETRY
+from img2img.sources.rest import service_url
+from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.sites import host_like
@@ -141,7 +142,8 @@ class GoogleLensSource:
             :class:`SerpApiImageUploader` with this source's key and address.
             Any :class:`~img2img.protocols.ImageUploader` fits, e.g. one that
             puts the image at a URL you control.
-        base_url: where SerpAPI is; tests point it at
+        base_url: where SerpAPI is; defaults to ``SERPAPI_BASE_URL``, else
+            ``https://serpapi.com``. Tests point it at
             :class:`img2img.testing.fake_serpapi.FakeSerpApi`.
         sleep: how to wait between retries (tests pass a recorder).
 
@@ -160,13 +162,11 @@ class GoogleLensSource:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         uploader: ImageUploader | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-        if http_url(base_url) is None:
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         params: dict[str, str] = {}
         if language:
             params["hl"] = language.strip()
@@ -179,10 +179,10 @@ class GoogleLensSource:
         self._api_key = api_key
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
-        self.base_url = base_url
+        self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._sleep = sleep
         self.uploader: ImageUploader = uploader or SerpApiImageUploader(
-            api_key, base_url=base_url, timeout=timeout, retry=self.retry, sleep=sleep
+            api_key, base_url=self.base_url, timeout=timeout, retry=self.retry, sleep=sleep
         )
 
     def __repr__(self) -> str:

@@ -31,8 +31,8 @@ from img2img.errors import (
 from img2img.images import SNIFF_BYTES, decode_image, sniff_image_type
 from img2img.models import UploadedImage
 from img2img.net.retry import RetryPolicy
-from img2img.sources.fields import http_url
-from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL, DEFAULT_RETRY
+from img2img.sources.rest import service_url
+from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import FormPost, resolve_key
 
 __all__ = [
@@ -96,7 +96,8 @@ class SerpApiImageUploader:
     Args:
         api_key: your SerpAPI key; defaults to the ``SERPAPI_API_KEY``
             environment variable, read when ``upload`` is called.
-        base_url: where SerpAPI is; tests point it at
+        base_url: where SerpAPI is; defaults to ``SERPAPI_BASE_URL``, else
+            ``https://serpapi.com``. Tests point it at
             :class:`img2img.testing.fake_serpapi.FakeSerpApi`.
         timeout: seconds to wait for one answer.
         retry: tries and waits for 429, 5xx and network failures.
@@ -112,7 +113,7 @@ class SerpApiImageUploader:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         max_bytes: int = MAX_UPLOAD_BYTES,
@@ -121,12 +122,10 @@ class SerpApiImageUploader:
     ) -> None:
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-        if http_url(base_url) is None:
-            raise ConfigurationError(f"base_url must be an http(s) URL, got {base_url!r}")
         if max_bytes < 1024:
             raise ConfigurationError(f"max_bytes must be at least 1024, got {max_bytes!r}")
         self._api_key = api_key
-        self.base_url = base_url
+        self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.max_bytes = max_bytes
