@@ -37,6 +37,7 @@ RANKS = {
     "img2img.stats": 5,
     "img2img.sync": 5,
     "img2img.postings": 5,
+    "img2img.locate": 5,
     "img2img.inputs": 5,
     "img2img.client": 6,
     "img2img.testing": 7,

@@ -42,6 +42,7 @@ from img2img.errors import (
     StoreFormatError,
     UnexpectedContentError,
 )
+from img2img.locate.results import Claim, Located, LocateReport
 from img2img.models import (
     EmbeddingSpace,
     Evidence,
@@ -98,6 +99,7 @@ __all__ = [
     "AuthenticationError",
     "BlockedURLError",
     "BlueskySource",
+    "Claim",
     "ClipEmbedder",
     "ConfigurationError",
     "DiscordSource",
@@ -131,6 +133,8 @@ __all__ = [
     "InvalidVectorError",
     "LOOPBACK_NETWORKS",
     "LocalStore",
+    "LocateReport",
+    "Located",
     "LookupReport",
     "Match",
     "MissingDependencyError",

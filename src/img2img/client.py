@@ -34,7 +34,14 @@ from img2img.models import (
 )
 from img2img.pipeline import IndexSettings, run_index
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
-from img2img.protocols import Embedder, Fetcher, ImageSource, TextEmbedder, VectorStore
+from img2img.protocols import (
+    Embedder,
+    Fetcher,
+    ImageSource,
+    ReverseImageSource,
+    TextEmbedder,
+    VectorStore,
+)
 from img2img.stats import StoreStats, store_stats
 from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
 from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
@@ -42,6 +49,7 @@ from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
 if TYPE_CHECKING:
     from PIL import Image
 
+    from img2img.locate.results import Located
     from img2img.postings.cache import PictureCache
     from img2img.postings.pictures import CandidatePictures
 
@@ -72,6 +80,8 @@ class ImageSearchClient(Closing):
             ``InMemoryStore``, else in the user's cache folder (see docs/postings.md).
         cache_pictures: keep a thumbnail of each image as it is indexed, so
             ``find_postings`` need not download it again later.
+        reverse_source: where ``locate()`` asks which pages show a picture;
+            defaults to Google Lens through SerpAPI (``SERPAPI_API_KEY``).
 
     The client closes the parts it created, not the ones you passed in.
     """
@@ -88,6 +98,7 @@ class ImageSearchClient(Closing):
         max_pixels: int = DEFAULT_MAX_PIXELS,
         picture_cache: PictureCache | str | os.PathLike[str] | None = None,
         cache_pictures: bool = True,
+        reverse_source: ReverseImageSource | None = None,
     ) -> None:
         for name, value in (
             ("workers", workers),
@@ -97,6 +108,7 @@ class ImageSearchClient(Closing):
             check_whole(name, value)
         self._owned: list[Fetcher | VectorStore | PictureCache] = []
         self._source = source
+        self._reverse_source = reverse_source
         if embedder is None:
             from img2img.embedders.clip import ClipEmbedder
 
@@ -137,6 +149,15 @@ class ImageSearchClient(Closing):
 
             self._source = SerpApiSource()
         return self._source
+
+    @property
+    def reverse_source(self) -> ReverseImageSource:
+        """The source ``locate()`` asks; Google Lens through SerpAPI unless one was given."""
+        if self._reverse_source is None:
+            from img2img.sources.serpapi.google_lens import GoogleLensSource
+
+            self._reverse_source = GoogleLensSource()
+        return self._reverse_source
 
     @property
     def pictures(self) -> PictureCache:
@@ -376,6 +397,53 @@ class ImageSearchClient(Closing):
             thresholds=thresholds,
             sort_by=sort_by,
         )
+
+    def locate(
+        self,
+        image: ImageInput,
+        *,
+        exact: bool = True,
+        similar: bool = False,
+        limit: int = 100,
+        index: bool = True,
+        sites: Sequence[str] = (),
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        progress: ProgressCallback | None = None,
+    ) -> Located:
+        """Where ``image`` is posted on the web: asked of Google Lens, verified, kept.
+
+        The reverse source (``reverse_source``) is asked which pages show the
+        picture: ``exact`` pages showing the same picture (one paid search),
+        ``similar`` pages showing alike ones (one more). Each claimed image on
+        ``sites`` (all sites if empty; e.g. ``SOCIAL_MEDIA_SITES``), at most
+        ``limit`` per search, is downloaded through the fetcher and compared
+        with ``image`` as ``find_postings`` compares (same bytes, or local
+        features and a geometric fit, with ``thresholds``). Copies are stored
+        with their provenance (``found_by``, ``query_sha256``, the Lens
+        ``lens_date``) unless ``index=False``; nothing else is stored, and
+        records already in the store are checked from the picture cache and
+        left as they are. ``progress`` is called as downloads go, as for
+        :meth:`index`.
+
+        Returns a :class:`~img2img.locate.results.Located`: the postings
+        (exact first, then copies by evidence), the ``alike`` pictures the
+        ``similar`` search found, the ``rejected`` claims with the reason, and
+        a report of what each stage cost. See docs/locate.md.
+        """
+        from img2img.locate.run import LocateOptions, LocateParts, run_locate
+
+        options = LocateOptions(exact, similar, limit, sites, index, thresholds)
+        check_accepts(self.store, self.space)
+        parts = LocateParts(
+            source=self.reverse_source,
+            fetcher=self.fetcher,
+            embedder=self.embedder,
+            store=SpaceOnFirstWrite(self.store, self.space),
+            pictures=self.pictures,
+            settings=self._settings,
+            keep_pictures=self._cache_pictures,
+        )
+        return run_locate(image, parts, options, progress=progress)
 
     def duplicates(
         self,
