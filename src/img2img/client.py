@@ -412,23 +412,14 @@ class ImageSearchClient(Closing):
     ) -> Located:
         """Where ``image`` is posted on the web: asked of Google Lens, verified, kept.
 
-        The reverse source (``reverse_source``) is asked which pages show the
-        picture: ``exact`` pages showing the same picture (one paid search),
-        ``similar`` pages showing alike ones (one more). Each claimed image on
-        ``sites`` (all sites if empty; e.g. ``SOCIAL_MEDIA_SITES``), at most
-        ``limit`` per search, is downloaded through the fetcher and compared
-        with ``image`` as ``find_postings`` compares (same bytes, or local
-        features and a geometric fit, with ``thresholds``). Copies are stored
-        with their provenance (``found_by``, ``query_sha256``, the Lens
-        ``lens_date``) unless ``index=False``; nothing else is stored, and
-        records already in the store are checked from the picture cache and
-        left as they are. ``progress`` is called as downloads go, as for
-        :meth:`index`.
-
-        Returns a :class:`~img2img.locate.results.Located`: the postings
-        (exact first, then copies by evidence), the ``alike`` pictures the
-        ``similar`` search found, the ``rejected`` claims with the reason, and
-        a report of what each stage cost. See docs/locate.md.
+        Asks ``reverse_source`` for pages showing the same picture (``exact``)
+        and alike ones (``similar``), each a paid search; keeps at most
+        ``limit`` claims of each, on ``sites`` if given; downloads each claimed
+        image and checks it as ``find_postings`` does (``thresholds``). Copies
+        are stored with their provenance unless ``index=False``; nothing else
+        is, and stored records are left as they are. Returns a
+        :class:`~img2img.locate.results.Located`: the postings, the ``alike``
+        and ``rejected`` claims, and what each stage cost. See docs/locate.md.
         """
         from img2img.locate.run import LocateOptions, LocateParts, run_locate
 

@@ -291,12 +291,20 @@ def _postings(
     return tuple(sort_postings(found, "match"))
 
 
-def _others(
-    claims: dict[str, tuple[ImageCandidate, MatchKind]], checked: _Checked
-) -> tuple[tuple[Claim, ...], tuple[Claim, ...]]:
-    """The claims that are not postings, in the service's order: (alike, rejected)."""
+@dataclass(frozen=True, slots=True)
+class _Others:
+    """The claims that are not postings, in the service's order, and how many show
+    another picture (rather than failing)."""
+
+    alike: tuple[Claim, ...]
+    rejected: tuple[Claim, ...]
+    different: int
+
+
+def _others(claims: dict[str, tuple[ImageCandidate, MatchKind]], checked: _Checked) -> _Others:
     alike: list[Claim] = []
     rejected: list[Claim] = []
+    different = 0
     for id, (candidate, kind) in claims.items():
         failure = checked.failures.get(id)
         verdict = checked.verdicts.get(id)
@@ -304,8 +312,12 @@ def _others(
             rejected.append(Claim.of(candidate, kind, failure.stage, failure.reason))
         elif verdict is not None and verdict.relation is None:
             claim = Claim.of(candidate, kind, "verify", verdict.reason, verdict.evidence)
-            (alike if kind == "similar" else rejected).append(claim)
-    return tuple(alike), tuple(rejected)
+            if kind == "similar":
+                alike.append(claim)
+            else:
+                rejected.append(claim)
+                different += 1
+    return _Others(tuple(alike), tuple(rejected), different)
 
 
 def run_locate(
@@ -349,7 +361,7 @@ def run_locate(
         checked.downloads = read.count
     query_vector = parts.embedder.embed_images([query.image])[0] if checked.records else None
     postings = _postings(checked, query_vector)
-    alike, rejected = _others(claims, checked)
+    others = _others(claims, checked)
     failures = tuple(checked.failures[id] for id in claims if id in checked.failures)
     report = LocateReport(
         lookup=lookup.report,
@@ -358,10 +370,10 @@ def run_locate(
         downloads=checked.downloads,
         verified=len(postings),
         exact=sum(1 for p in postings if p.relation == "exact"),
-        different=sum(1 for c in rejected if c.stage == "verify"),
-        alike=len(alike),
+        different=others.different,
+        alike=len(others.alike),
         stored=checked.stored,
         failures=failures,
         elapsed_seconds=time.perf_counter() - started,
     )
-    return Located(postings, alike, rejected, report)
+    return Located(postings, others.alike, others.rejected, report)
