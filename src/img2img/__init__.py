@@ -8,6 +8,8 @@
         print(match.score, match.image_url, match.page_url)
     for posting in client.find_postings("query.jpg"):   # the same picture, verified
         print(posting.relation, posting.page_url)
+    for posting in client.locate("query.jpg"):          # on the web: Google Lens, verified, kept
+        print(posting.relation, posting.page_url)
 
 Importing this package loads no torch, open_clip, pinecone, serpapi or cv2: the
 adapters that need them import them on first use.
