@@ -52,3 +52,19 @@ def test_find_postings_lists_the_reposts_and_not_the_other_shot() -> None:
     assert "find_postings calls it a copy: False" in out
     assert "1. " in out
     assert "bike, " in out.split("Grouped search", 1)[1]
+
+
+def test_locate_verifies_lens_claims_keeps_the_copies_and_finds_them_offline() -> None:
+    out = run_example(str(EXAMPLES / "locate.py"))
+    listed = out.split("Where is the motorcycle photo posted?\n", 1)[1].split("\n\n", 1)[0]
+    for site in ("news.example", "blog.example", "reddit.com", "pinterest.com", "memes.example"):
+        assert site in listed
+    assert "shop.example" not in listed
+    assert "mirrored" in listed
+    alike = out.split("Alike, but another picture:\n", 1)[1].split("\n\n", 1)[0]
+    assert "shop.example" in alike
+    assert "cafe.example" in alike
+    assert "fetch  https://deleted.example/post/1: HTTP 404" in out
+    assert "2 searches, 1 upload, 8 downloads: 8 claims, verified 5" in out
+    assert "Stored: 5 records" in out
+    assert "Offline, find_postings finds 5 postings:" in out

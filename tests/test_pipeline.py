@@ -190,3 +190,54 @@ def test_a_real_sigint_stops_a_run_waiting_on_slow_downloads(tmp_path: Path) -> 
                 ]
             ).values()
         )  # type: ignore[union-attr]
+
+
+class EvenOnly:
+    """A gate letting through images whose URL ends in an even number; it fails on 13."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def admit(self, id: str, candidate: ImageCandidate, image: Image.Image, sha256: str) -> bool:
+        number = int(candidate.image_url.rsplit("/", 1)[1].split(".")[0])
+        with self.lock:
+            self.seen.append((id, sha256))
+            self.threads.add(threading.current_thread().name)
+        if number == 13:
+            raise ValueError("the gate could not judge this one")
+        return number % 2 == 0
+
+
+def test_a_gate_keeps_images_out_before_the_model_sees_them() -> None:
+    embedder = HashEmbedder()
+    store = InMemoryStore()
+    gate = EvenOnly()
+    progress: list[IndexProgress] = []
+    candidates = [ImageCandidate(f"https://example.test/{n}.png") for n in range(20)]
+
+    report = run_index(
+        candidates,
+        keyphrase=None,
+        read=lambda url: tiny_png(int(url.rsplit("/", 1)[1].split(".")[0])),
+        embedder=embedder,
+        store=store,
+        settings=IndexSettings(workers=3, batch_size=4),
+        progress=progress.append,
+        gate=gate,
+    )
+
+    assert (report.indexed, report.refused, report.failed, report.discovered) == (10, 9, 1, 20)
+    assert str(report).startswith("discovered 20, indexed 10, skipped 0, refused 9, failed 1")
+    [failure] = report.failures
+    assert (failure.url, failure.stage) == ("https://example.test/13.png", "verify")
+    assert "could not judge" in failure.reason
+    assert store.count() == 10
+    stored = {r.metadata["image_url"] for page in store.scan() for r in page}
+    assert stored == {f"https://example.test/{n}.png" for n in range(0, 20, 2)}
+    assert len(embedder.prepare_threads) == 10  # refused images are never prepared or embedded
+    assert len(gate.seen) == 20
+    assert all(len(sha) == 64 for _, sha in gate.seen)
+    assert all(name.startswith("img2img-fetch") for name in gate.threads)
+    assert (progress[-1].refused, progress[-1].done) == (9, True)

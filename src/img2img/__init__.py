@@ -8,6 +8,8 @@
         print(match.score, match.image_url, match.page_url)
     for posting in client.find_postings("query.jpg"):   # the same picture, verified
         print(posting.relation, posting.page_url)
+    for posting in client.locate("query.jpg"):          # on the web: Google Lens, verified, kept
+        print(posting.relation, posting.page_url)
 
 Importing this package loads no torch, open_clip, pinecone, serpapi or cv2: the
 adapters that need them import them on first use.
@@ -42,6 +44,7 @@ from img2img.errors import (
     StoreFormatError,
     UnexpectedContentError,
 )
+from img2img.locate.results import Claim, Located, LocateReport
 from img2img.models import (
     EmbeddingSpace,
     Evidence,
@@ -99,6 +102,7 @@ __all__ = [
     "AuthenticationError",
     "BlockedURLError",
     "BlueskySource",
+    "Claim",
     "ClipEmbedder",
     "ConfigurationError",
     "DiscordSource",
@@ -132,6 +136,8 @@ __all__ = [
     "InvalidVectorError",
     "LOOPBACK_NETWORKS",
     "LocalStore",
+    "LocateReport",
+    "Located",
     "LookupReport",
     "Match",
     "MissingDependencyError",

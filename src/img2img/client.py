@@ -8,21 +8,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, overload
 
-from img2img.closing import Closing
+from img2img.assembly import ClientParts
 from img2img.errors import ConfigurationError
 from img2img.filters import compile_filter
-from img2img.images import DEFAULT_MAX_PIXELS
 from img2img.inputs import (
     AddItem,
     candidates_for,
     check_item,
     check_k,
     check_min_score,
-    check_whole,
 )
-from img2img.loading import ImageInput, expand_path, load_image, read_bytes
+from img2img.loading import ImageInput, expand_path, load_image
 from img2img.models import (
-    EmbeddingSpace,
     Filter,
     ImageCandidate,
     IndexReport,
@@ -32,15 +29,11 @@ from img2img.models import (
     PostingSort,
     ProgressCallback,
 )
-from img2img.pipeline import IndexSettings, run_index
+from img2img.pipeline import run_index
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.protocols import (
-    Embedder,
-    Fetcher,
-    ImageSource,
     SourceWithParts,
     TextEmbedder,
-    VectorStore,
 )
 from img2img.stats import StoreStats, store_stats
 from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
@@ -49,8 +42,7 @@ from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
 if TYPE_CHECKING:
     from PIL import Image
 
-    from img2img.postings.cache import PictureCache
-    from img2img.postings.pictures import CandidatePictures
+    from img2img.locate.results import Located
 
 __all__ = ["ImageSearchClient"]
 
@@ -58,7 +50,7 @@ __all__ = ["ImageSearchClient"]
 GROUPED_NEIGHBOURS = 50
 
 
-class ImageSearchClient(Closing):
+class ImageSearchClient(ClientParts):
     """Index images and find where an image, or one like it, is posted.
 
     Args:
@@ -79,92 +71,11 @@ class ImageSearchClient(Closing):
             ``InMemoryStore``, else in the user's cache folder (see docs/postings.md).
         cache_pictures: keep a thumbnail of each image as it is indexed, so
             ``find_postings`` need not download it again later.
+        reverse_source: where ``locate()`` asks which pages show a picture;
+            defaults to Google Lens through SerpAPI (``SERPAPI_API_KEY``).
 
     The client closes the parts it created, not the ones you passed in.
     """
-
-    def __init__(
-        self,
-        *,
-        source: ImageSource | None = None,
-        embedder: Embedder | None = None,
-        store: VectorStore | None = None,
-        fetcher: Fetcher | None = None,
-        workers: int = 8,
-        batch_size: int = 32,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-        picture_cache: PictureCache | str | os.PathLike[str] | None = None,
-        cache_pictures: bool = True,
-    ) -> None:
-        for name, value in (
-            ("workers", workers),
-            ("batch_size", batch_size),
-            ("max_pixels", max_pixels),
-        ):
-            check_whole(name, value)
-        self._owned: list[Fetcher | VectorStore | PictureCache] = []
-        self._source = source
-        if embedder is None:
-            from img2img.embedders.clip import ClipEmbedder
-
-            embedder = ClipEmbedder()
-        self.embedder: Embedder = embedder
-        if store is None:
-            from img2img.stores.local.store import LocalStore, default_store_path
-
-            store = LocalStore(default_store_path())
-            self._owned.append(store)
-        self.store: VectorStore = store
-        self._fetcher = fetcher
-        self._settings = IndexSettings(
-            workers=workers, batch_size=batch_size, max_pixels=max_pixels
-        )
-        self._picture_cache = picture_cache
-        self._cache_pictures = cache_pictures
-
-    @property
-    def space(self) -> EmbeddingSpace:
-        """The embedding space of this client's embedder."""
-        return EmbeddingSpace(self.embedder.model_id, self.embedder.dimension)
-
-    @property
-    def fetcher(self) -> Fetcher:
-        if self._fetcher is None:
-            from img2img.net.fetch import HttpFetcher
-
-            self._fetcher = HttpFetcher(max_connections=self._settings.workers)
-            self._owned.append(self._fetcher)
-        return self._fetcher
-
-    @property
-    def source(self) -> ImageSource:
-        """The source ``index()`` uses; Google Images through SerpAPI unless one was given."""
-        if self._source is None:
-            from img2img.sources.serpapi.google_images import SerpApiSource
-
-            self._source = SerpApiSource()
-        return self._source
-
-    @property
-    def pictures(self) -> PictureCache:
-        """The cache of thumbnails and local features ``find_postings`` verifies with."""
-        from img2img.postings.cache import PictureCache, cache_for_store
-
-        if not isinstance(self._picture_cache, PictureCache):
-            given = self._picture_cache
-            self._picture_cache = (
-                cache_for_store(self.store) if given is None else PictureCache(given)
-            )
-            self._owned.append(self._picture_cache)
-        return self._picture_cache
-
-    def _candidate_pictures(self) -> CandidatePictures:
-        from img2img.postings.pictures import CandidatePictures
-
-        return CandidatePictures(self.pictures, self._read, max_pixels=self._settings.max_pixels)
-
-    def _read(self, url: str) -> bytes:
-        return read_bytes(url, self.fetcher)
 
     def index(
         self,
@@ -396,6 +307,44 @@ class ImageSearchClient(Closing):
             sort_by=sort_by,
         )
 
+    def locate(
+        self,
+        image: ImageInput,
+        *,
+        exact: bool = True,
+        similar: bool = False,
+        limit: int = 100,
+        index: bool = True,
+        sites: Sequence[str] = (),
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        progress: ProgressCallback | None = None,
+    ) -> Located:
+        """Where ``image`` is posted on the web: asked of Google Lens, verified, kept.
+
+        Asks ``reverse_source`` for pages showing the same picture (``exact``)
+        and alike ones (``similar``), each a paid search; keeps at most
+        ``limit`` claims of each, on ``sites`` if given; downloads each claimed
+        image and checks it as ``find_postings`` does (``thresholds``). Copies
+        are stored with their provenance unless ``index=False``; nothing else
+        is, and stored records are left as they are. Returns a
+        :class:`~img2img.locate.results.Located`: the postings, the ``alike``
+        and ``rejected`` claims, and what each stage cost. See docs/locate.md.
+        """
+        from img2img.locate.run import LocateOptions, LocateParts, run_locate
+
+        options = LocateOptions(exact, similar, limit, sites, index, thresholds)
+        check_accepts(self.store, self.space)
+        parts = LocateParts(
+            source=self.reverse_source,
+            fetcher=self.fetcher,
+            embedder=self.embedder,
+            store=SpaceOnFirstWrite(self.store, self.space),
+            pictures=self.pictures,
+            settings=self._settings,
+            keep_pictures=self._cache_pictures,
+        )
+        return run_locate(image, parts, options, progress=progress)
+
     def duplicates(
         self,
         *,
@@ -451,9 +400,3 @@ class ImageSearchClient(Closing):
             return []
         vector = self.embedder.embed_texts([text])[0]
         return self._query(vector, k, filter, min_score)
-
-    def close(self) -> None:
-        """Close the fetcher and store this client created."""
-        for part in self._owned:
-            part.close()
-        self._owned.clear()

@@ -52,8 +52,8 @@ Filter = Mapping[str, Any]
 #: float32 array: shape ``(dim,)`` for one vector, ``(n, dim)`` for a batch.
 Vector = npt.NDArray[np.float32]
 
-#: Where in the indexing pipeline an item failed.
-Stage = Literal["discover", "fetch", "decode", "embed", "store"]
+#: Where in the indexing pipeline an item failed (``verify``: a gate's check, as ``locate`` runs).
+Stage = Literal["discover", "fetch", "decode", "verify", "embed", "store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +178,7 @@ class IndexProgress:
     failed: int = 0
     done: bool = False
     reused: int = 0
+    refused: int = 0
 
 
 #: Called from the thread that runs ``index()``/``add()`` each time a count changes.
@@ -189,7 +190,9 @@ class IndexReport:
     """What one ``index()`` or ``add()`` call did.
 
     ``discovered`` counts distinct candidates; each ends up in exactly one of
-    ``indexed``, ``skipped`` (already in the store) or ``failures``. ``reused``
+    ``indexed``, ``skipped`` (already in the store), ``refused`` (downloaded,
+    then kept out of the store by a gate, as ``locate`` keeps out pictures
+    that are not copies) or ``failures``. ``reused``
     counts the indexed images whose bytes (sha256) were already embedded, in
     this run or an earlier one: stored as their own record with their own
     provenance, with the known vector, at no model cost. ``part_failures`` lists the parts of the source (channels, subreddits,
@@ -205,16 +208,18 @@ class IndexReport:
     keyphrase: str | None = None
     reused: int = 0
     part_failures: tuple[PartFailure, ...] = ()
+    refused: int = 0
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
     def __str__(self) -> str:
+        refused = f", refused {self.refused}" if self.refused else ""
         parts = f", {len(self.part_failures)} parts unread" if self.part_failures else ""
         return (
-            f"discovered {self.discovered}, indexed {self.indexed}, skipped {self.skipped}, "
-            f"failed {self.failed}{parts} in {self.elapsed_seconds:.1f}s"
+            f"discovered {self.discovered}, indexed {self.indexed}, skipped {self.skipped}"
+            f"{refused}, failed {self.failed}{parts} in {self.elapsed_seconds:.1f}s"
         )
 
 

@@ -56,7 +56,7 @@ from img2img.provenance import build_metadata
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["IndexSettings", "PictureKeeper", "run_index"]
+__all__ = ["Gate", "IndexSettings", "PictureKeeper", "run_index"]
 
 
 class PictureKeeper(Protocol):
@@ -70,6 +70,22 @@ class PictureKeeper(Protocol):
     def shrink(self, image: Image.Image) -> bytes | None: ...
 
     def keep(self, id: str, picture: bytes, width: int, height: int) -> None: ...
+
+
+class Gate(Protocol):
+    """Decides, once an image is downloaded and decoded, whether it goes on to the store.
+
+    ``admit`` runs on a download thread (so it must be thread-safe) with the
+    record id, the candidate, the decoded RGB image and the sha256 (hex) of
+    the downloaded bytes. ``True`` lets the image be embedded and stored;
+    ``False`` drops it before the model sees it, counted in the report as
+    ``refused``. The gate keeps its own account of why. An exception fails
+    that one item at stage ``verify`` (or ends the run, if systemic).
+    """
+
+    def admit(
+        self, id: str, candidate: ImageCandidate, image: Image.Image, sha256: str
+    ) -> bool: ...
 
 
 def _systemic(exc: BaseException) -> bool:
@@ -99,6 +115,10 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, Img2ImgError):
         return str(error) or type(error).__name__
     return f"unexpected {type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class _ItemRefused(Exception):
+    """The gate turned this item away; not a failure."""
 
 
 class _ItemFailed(Exception):
@@ -192,6 +212,7 @@ class _Run:
         self.reused = 0
         self.indexed = 0
         self.skipped = 0
+        self.refused = 0
         self.failures: list[Failure] = []
         self._progress = progress
         self._last_progress = IndexProgress()
@@ -209,6 +230,7 @@ class _Run:
             skipped=self.skipped,
             failed=len(self.failures),
             reused=self.reused,
+            refused=self.refused,
             done=done,
         )
         if now != self._last_progress:
@@ -227,6 +249,7 @@ class _Run:
             elapsed_seconds=time.perf_counter() - self.started,
             keyphrase=self.keyphrase,
             reused=self.reused,
+            refused=self.refused,
         )
 
 
@@ -236,11 +259,13 @@ def _loader(
     keyphrase: str | None,
     max_pixels: int,
     pictures: PictureKeeper | None,
+    gate: Gate | None = None,
 ) -> Callable[[str, ImageCandidate], _Item]:
     """The work one download thread does for one candidate.
 
     Whatever goes wrong with this one candidate becomes an :class:`_ItemFailed`
-    naming the stage; only systemic faults pass as they are.
+    naming the stage; only systemic faults pass as they are. An image the
+    gate turns away raises :class:`_ItemRefused`.
     """
     preparing = isinstance(embedder, PreparingEmbedder)
 
@@ -262,6 +287,10 @@ def _loader(
             lambda: build_metadata(candidate, keyphrase=keyphrase, content=content, image=image),
         )
         metadata.update(signature)
+        if gate is not None and not stage(
+            "verify", lambda: gate.admit(identity, candidate, image, str(metadata["sha256"]))
+        ):
+            raise _ItemRefused
         payload: Any = image
         if preparing:
             try:
@@ -294,6 +323,7 @@ def run_index(
     settings: IndexSettings = IndexSettings(),
     progress: ProgressCallback | None = None,
     pictures: PictureKeeper | None = None,
+    gate: Gate | None = None,
 ) -> IndexReport:
     """Index ``candidates``; per-item problems go into the report, systemic ones raise.
 
@@ -302,7 +332,8 @@ def run_index(
     (Ctrl-C, or raised by ``progress``) stops the run within moments and raises
     :class:`~img2img.models.IndexInterrupted`, whose ``report`` counts what was
     stored: every record counted there is in the store. ``pictures``, if given,
-    keeps a small picture of every stored image.
+    keeps a small picture of every stored image. ``gate``, if given, sees every
+    decoded image before the model does and may keep it out of the store.
     """
     run = _Run(keyphrase, progress)
     known = ContentIndex(
@@ -310,7 +341,7 @@ def run_index(
         embedder.dimension,
         consult_store=not settings.reindex and store.count() > 0,
     )
-    load = _loader(read, embedder, keyphrase, settings.max_pixels, pictures)
+    load = _loader(read, embedder, keyphrase, settings.max_pixels, pictures, gate)
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch")
     finished = False
     try:
@@ -365,6 +396,8 @@ def _ready_batches(
             try:
                 batch.append(future.result())
                 run.fetched += 1
+            except _ItemRefused:
+                run.refused += 1
             except _ItemFailed as failed:
                 run.fail(candidate.image_url, failed.stage, failed.error)
         run.notify()

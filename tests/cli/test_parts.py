@@ -10,7 +10,7 @@ from rich.console import Console
 
 from img2img.cli.embedding import EmbedderChoice, choose_embedder
 from img2img.cli.exits import ExitCode, exit_code_for
-from img2img.cli.progress import IndexProgressBar
+from img2img.cli.progress import ClaimsProgressBar, IndexProgressBar
 from img2img.cli.stores import StoreSpec, parse_store
 from img2img.cli.tables import matches_table
 from img2img.embedders.clip import ClipEmbedder
@@ -128,3 +128,16 @@ def test_progress_bar_follows_the_counts() -> None:
     with IndexProgressBar(Console(file=silent), "Indexing", enabled=False) as bar:
         bar(IndexProgress(discovered=1, stored=1))
     assert silent.getvalue() == ""
+
+
+def test_claims_progress_bar_counts_other_pictures_as_done() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160)
+    with ClaimsProgressBar(console, "Checking claims") as bar:
+        bar(IndexProgress(discovered=8, stored=2, refused=1))
+        bar(IndexProgress(discovered=8, stored=5, refused=2, failed=1, done=True))
+    shown = buffer.getvalue()
+    assert "8/8" in shown
+    assert "5 copies" in shown
+    assert "2 other pictures" in shown
+    assert "1 failed" in shown

@@ -1,9 +1,9 @@
-"""A rich progress bar fed by the ``progress=`` callback of ``index``, ``add`` and ``sync``."""
+"""Rich progress bars fed by the ``progress=`` callback of ``index``, ``add``, ``sync`` and ``locate``."""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -11,20 +11,26 @@ if TYPE_CHECKING:
 
     from img2img.models import IndexProgress
 
-__all__ = ["IndexProgressBar"]
+__all__ = ["ClaimsProgressBar", "IndexProgressBar"]
 
 
 class IndexProgressBar:
     """A context manager whose instances are ``ProgressCallback`` s.
 
     The bar's total is the number of images discovered so far (it grows while
-    a source still yields); an image is done once stored, skipped or failed.
-    The counts of each show beside the bar. Nothing is drawn when ``enabled``
-    is false.
+    a source still yields); an image is done once stored, skipped, refused or
+    failed. The counts of each show beside the bar. Nothing is drawn when
+    ``enabled`` is false.
 
         with IndexProgressBar(console, "Indexing") as bar:
             client.add(paths, progress=bar)
     """
+
+    #: The counts beside the bar, in rich markup naming the task's fields.
+    COUNTS: ClassVar[str] = (
+        "[green]{task.fields[stored]} indexed[/] · "
+        "{task.fields[skipped]} skipped · [red]{task.fields[failed]} failed[/]"
+    )
 
     def __init__(self, console: Console, description: str, *, enabled: bool = True) -> None:
         self._console = console
@@ -49,16 +55,13 @@ class IndexProgressBar:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn(
-                    "[green]{task.fields[indexed]} indexed[/] · "
-                    "{task.fields[skipped]} skipped · [red]{task.fields[failed]} failed[/]"
-                ),
+                TextColumn(self.COUNTS),
                 TimeElapsedColumn(),
                 console=self._console,
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                self._description, total=None, indexed=0, skipped=0, failed=0
+                self._description, total=None, stored=0, skipped=0, failed=0, refused=0
             )
         return self
 
@@ -68,10 +71,11 @@ class IndexProgressBar:
         self._progress.update(
             self._task,
             total=progress.discovered or None,
-            completed=progress.stored + progress.skipped + progress.failed,
-            indexed=progress.stored,
+            completed=progress.stored + progress.skipped + progress.refused + progress.failed,
+            stored=progress.stored,
             skipped=progress.skipped,
             failed=progress.failed,
+            refused=progress.refused,
         )
 
     def __exit__(
@@ -83,3 +87,13 @@ class IndexProgressBar:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class ClaimsProgressBar(IndexProgressBar):
+    """The bar ``locate`` shows while the claimed images download and are checked:
+    copies found, other pictures, and claims that could not be had."""
+
+    COUNTS: ClassVar[str] = (
+        "[green]{task.fields[stored]} copies[/] · "
+        "{task.fields[refused]} other pictures · [red]{task.fields[failed]} failed[/]"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from img2img.cli.command import Command
 from img2img.cli.commands.indexing import ADD, INDEX, SYNC
 from img2img.cli.commands.inventory import DELETE, INFO, LIST
+from img2img.cli.commands.locating import LOCATE
 from img2img.cli.commands.postings import DUPLICATES, POSTINGS
 from img2img.cli.commands.searching import SEARCH, SEARCH_TEXT
 
@@ -21,6 +22,7 @@ COMMANDS: tuple[Command, ...] = (
     SEARCH,
     SEARCH_TEXT,
     POSTINGS,
+    LOCATE,
     DUPLICATES,
     INFO,
     LIST,

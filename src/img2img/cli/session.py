@@ -18,7 +18,13 @@ from img2img.cli.stores import StoreSpec, open_store, parse_store
 if TYPE_CHECKING:
     from img2img.cli.output import Output
     from img2img.client import ImageSearchClient
-    from img2img.protocols import Embedder, Fetcher, ImageSource, VectorStore
+    from img2img.protocols import (
+        Embedder,
+        Fetcher,
+        ImageSource,
+        ReverseImageSource,
+        VectorStore,
+    )
 
 __all__ = ["Session", "StoreAccess"]
 
@@ -86,14 +92,22 @@ class Session:
         return self._embedder
 
     def client(
-        self, *, source: ImageSource | None = None, fetcher: Fetcher | None = None
+        self,
+        *,
+        source: ImageSource | None = None,
+        fetcher: Fetcher | None = None,
+        reverse_source: ReverseImageSource | None = None,
     ) -> ImageSearchClient:
         """An ``ImageSearchClient`` over this session's store and embedder."""
         if self._client is None:
             from img2img.client import ImageSearchClient
 
             client = ImageSearchClient(
-                source=source, embedder=self.embedder, store=self.store, fetcher=fetcher
+                source=source,
+                embedder=self.embedder,
+                store=self.store,
+                fetcher=fetcher,
+                reverse_source=reverse_source,
             )
             self._stack.callback(client.close)
             if fetcher is not None:

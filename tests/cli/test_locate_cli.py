@@ -1,0 +1,140 @@
+"""``img2img locate`` in its own process, against a loopback SerpAPI and loopback "sites"."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli
+from PIL import Image
+
+from img2img.testing.edits import apply_edit
+from img2img.testing.fake_serpapi import FakeSerpApi
+from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+
+#: Path on the sites -> (the page Lens names, the edit of the query photo, or "other" for
+#: the other view of the stereo pair).
+POSTED = {
+    "/a.jpg": ("https://news.example/bike", "jpeg70"),
+    "/b.jpg": ("https://www.reddit.com/r/bikes/1", "resize"),
+    "/c.jpg": ("https://forum.example/t/2", "crop70"),
+    "/d.jpg": ("https://blog.example/side-view", "other"),
+    "/e.jpg": ("https://memes.example/p/3", "text"),
+}
+COPY_PAGES = {page for page, edit in POSTED.values() if edit != "other"}
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@dataclass
+class Lookup:
+    serp: FakeSerpApi
+    web: LoopbackServer
+    files: dict[str, bytes]
+    query: Path
+
+    def env(self) -> dict[str, str]:
+        return {"SERPAPI_API_KEY": self.serp.api_key, "SERPAPI_BASE_URL": self.serp.url}
+
+
+@pytest.fixture
+def lookup(tmp_path: Path) -> Iterator[Lookup]:
+    import skimage.data
+
+    left, right, _ = skimage.data.stereo_motorcycle()
+    bike, other = Image.fromarray(np.asarray(left)), Image.fromarray(np.asarray(right))
+    files = {
+        path: _jpeg(
+            apply_edit(other if edit == "other" else bike, "jpeg70" if edit == "other" else edit)
+        )
+        for path, (_, edit) in POSTED.items()
+    }
+
+    def serve(request: RecordedRequest) -> Reply:
+        if request.path not in files:
+            return Reply(status=404, body=b"gone")
+        return Reply(body=files[request.path], headers={"Content-Type": "image/jpeg"})
+
+    query = tmp_path / "bike.png"
+    bike.save(query)
+    with LoopbackServer(serve) as web, FakeSerpApi() as serp:
+        serp.lens.serve(
+            exact=[
+                {"position": n, "link": page, "image": web.url + path, "date": "Jan 3, 2020"}
+                for n, (path, (page, _)) in enumerate(POSTED.items(), start=1)
+            ]
+        )
+        yield Lookup(serp, web, files, query)
+
+
+def test_locate_stores_the_copies_and_postings_finds_them_offline(
+    lookup: Lookup, store: Path, home: Path
+) -> None:
+    done = run_cli(
+        "--store", store, "locate", lookup.query, "--json", "--allow-network", "127.0.0.0/8",
+        home=home, **lookup.env(),
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    answer = done.json()
+    assert {p["page_url"] for p in answer["postings"]} == COPY_PAGES
+    assert all(p["relation"] == "copy" for p in answer["postings"])
+    assert all(p["evidence"]["inliers"] >= 50 for p in answer["postings"])
+    [other] = answer["rejected"]
+    assert (other["page_url"], other["stage"], other["kind"]) == (
+        "https://blog.example/side-view", "verify", "exact",
+    )  # fmt: skip
+    report = answer["report"]
+    assert (report["searches"], report["uploads"], report["downloads"]) == (1, 1, 5)
+    assert (report["verified"], report["different"], report["stored"]) == (4, 1, 4)
+    assert report["failures"] == []
+
+    lookup.serp.close()
+    lookup.web.close()
+    found = run_cli("--store", store, "postings", lookup.query, "--json", home=home)
+    assert found.code == 0, found.err
+    assert {p["page_url"] for p in found.json()["postings"]} == COPY_PAGES
+
+
+def test_locate_prints_tables_and_a_gone_page_exits_3(
+    lookup: Lookup, store: Path, home: Path
+) -> None:
+    del lookup.files["/e.jpg"]
+    done = run_cli(
+        "--store", store, "locate", lookup.query, "--allow-network", "127.0.0.0/8", "--no-index",
+        home=home, **lookup.env(),
+    )  # fmt: skip
+    assert done.code == 3, done.err
+    assert "3 postings, verified" in done.out
+    assert "news.example" in done.out
+    assert "claimed, not postings" in done.out
+    assert "404" in done.out
+    assert "1 search, 1 upload, 5 downloads" in done.out
+    listed = run_cli("--store", store, "list", "--all", "--json", home=home)
+    assert listed.json() == []  # --no-index stored nothing
+
+
+def test_locate_without_a_key_is_one_line_and_exit_1(store: Path, home: Path) -> None:
+    done = run_cli("--store", store, "locate", "photo.jpg", home=home)
+    assert done.code == 1
+    assert done.err == (
+        "img2img: error: locate asks Google Lens through SerpAPI: set SERPAPI_API_KEY "
+        "(your key is at https://serpapi.com/manage-api-key)\n"
+    )
+
+
+def test_locate_with_a_refused_upload_is_one_clear_line(
+    lookup: Lookup, store: Path, home: Path
+) -> None:
+    lookup.serp.lens.refuse_uploads()
+    done = run_cli("--store", store, "-q", "locate", lookup.query, home=home, **lookup.env())
+    assert done.code == 1
+    assert done.err.startswith("img2img: error: SerpAPI refused the image upload (HTTP 403)")
+    assert len(done.err.strip().splitlines()) == 1
