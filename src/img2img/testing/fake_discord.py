@@ -42,7 +42,7 @@ from img2img.testing.discord_objects import (
     snowflake,
 )
 from img2img.testing.http import RecordedRequest, Reply
-from img2img.testing.service import FakeService
+from img2img.testing.service import FakeService, RateWindow
 
 if TYPE_CHECKING:
     from img2img.sources.discord.source import DiscordSource
@@ -80,13 +80,11 @@ class FakeDiscord(FakeService):
         self.token = token
         self.bucket_size = bucket_size
         self.window = window
-        self._clock = clock
         self._channels: dict[str, dict[str, Any]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._forbidden: set[str] = set()
         self._files: dict[str, tuple[bytes, str]] = {}
-        self._remaining = bucket_size
-        self._reset_at = float("-inf")
+        self._window = RateWindow(clock)
         self._next_time = START
 
     # -- building the world --------------------------------------------------
@@ -259,20 +257,15 @@ class FakeDiscord(FakeService):
         if not self.bucket_size:
             return None, {}
         with self._lock:
-            now = self._clock()
-            if now >= self._reset_at:
-                self._remaining = self.bucket_size
-                self._reset_at = now + self.window
-            reset_after = max(0.0, self._reset_at - now)
-            if self._remaining <= 0:
-                return self.rate_limited(reset_after), {}
-            self._remaining -= 1
-            return None, {
-                "X-RateLimit-Limit": str(self.bucket_size),
-                "X-RateLimit-Remaining": str(self._remaining),
-                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-                "X-RateLimit-Bucket": "fake-bucket",
-            }
+            allowed, used, reset_after = self._window.take(self.bucket_size, self.window)
+        if not allowed:
+            return self.rate_limited(reset_after), {}
+        return None, {
+            "X-RateLimit-Limit": str(self.bucket_size),
+            "X-RateLimit-Remaining": str(self.bucket_size - used),
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": "fake-bucket",
+        }
 
     def _route(self, request: RecordedRequest) -> Reply:
         parts = request.path[len(API_PREFIX) :].strip("/").split("/")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from img2img.testing.http import RecordedRequest, Reply
 from img2img.testing.reddit_posts import CREATED, reddit_image_post
-from img2img.testing.service import FakeService
+from img2img.testing.service import FakeService, RateWindow
 
 if TYPE_CHECKING:
     from img2img.sources.reddit.source import RedditSource
@@ -78,13 +78,11 @@ class FakeReddit(FakeService):
         self.block_anonymous = block_anonymous
         self.bucket_size = bucket_size
         self.window = window
-        self._clock = clock
         self._posts: dict[str, list[dict[str, Any]]] = {}
         self._private: set[str] = set()
         self._banned: set[str] = set()
         self._tokens: set[str] = set()
-        self._used = 0
-        self._reset_at = float("-inf")
+        self._window = RateWindow(clock)
 
     # -- building the world --------------------------------------------------
 
@@ -188,19 +186,14 @@ class FakeReddit(FakeService):
         if not self.bucket_size:
             return None, {}
         with self._lock:
-            now = self._clock()
-            if now >= self._reset_at:
-                self._used = 0
-                self._reset_at = now + self.window
-            reset = max(0.0, self._reset_at - now)
-            if self._used >= self.bucket_size:
-                return self.rate_limited(reset), {}
-            self._used += 1
-            return None, {
-                "X-Ratelimit-Used": str(self._used),
-                "X-Ratelimit-Remaining": f"{self.bucket_size - self._used:.1f}",
-                "X-Ratelimit-Reset": str(round(reset)),
-            }
+            allowed, used, reset = self._window.take(self.bucket_size, self.window)
+        if not allowed:
+            return self.rate_limited(reset), {}
+        return None, {
+            "X-Ratelimit-Used": str(used),
+            "X-Ratelimit-Remaining": f"{self.bucket_size - used:.1f}",
+            "X-Ratelimit-Reset": str(round(reset)),
+        }
 
     def _listing(self, request: RecordedRequest) -> Reply:
         path = request.path.removesuffix(".json").strip("/").split("/")

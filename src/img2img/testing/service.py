@@ -19,12 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from img2img.closing import Closing
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
-__all__ = ["FakeService", "Stall"]
+__all__ = ["FakeService", "RateWindow", "Stall"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,34 @@ class Stall:
     a client that times out meanwhile does not know whether its write happened."""
 
     seconds: float
+
+
+class RateWindow:
+    """Requests counted in fixed windows of time, as services count them for rate limits.
+
+    Not thread-safe: a fake takes its lock around :meth:`take`.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._used = 0
+        self._ends_at = float("-inf")
+
+    def take(self, size: int, seconds: float) -> tuple[bool, int, float]:
+        """Count one request against ``size`` requests per window of ``seconds``.
+
+        Returns whether it may pass, how many requests the window has let
+        pass (this one included), and the seconds until the window ends.
+        """
+        now = self._clock()
+        if now >= self._ends_at:
+            self._used = 0
+            self._ends_at = now + seconds
+        left = max(0.0, self._ends_at - now)
+        if self._used >= size:
+            return False, self._used, left
+        self._used += 1
+        return True, self._used, left
 
 
 class FakeService(Closing):
