@@ -43,6 +43,7 @@ __all__ = [
     "ApiClient",
     "ApiReply",
     "RateLimit",
+    "both_or_neither",
     "check_timeout",
     "required_setting",
     "scrub",
@@ -130,6 +131,18 @@ def required_setting(given: str | None, env: str, problem: str, *, scheme: str =
     if not value:
         raise ConfigurationError(problem)
     return value
+
+
+def both_or_neither(first: str, second: str, problem: str) -> tuple[str, str] | None:
+    """Two settings that go together (a login and its password): both, or ``None`` for neither.
+
+    Raises:
+        ConfigurationError: with the message ``problem``, when only one is set;
+            half a login is a mistake, not a choice to go without.
+    """
+    if bool(first) != bool(second):
+        raise ConfigurationError(problem)
+    return (first, second) if first else None
 
 
 def check_timeout(timeout: float) -> float:

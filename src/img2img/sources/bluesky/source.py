@@ -9,15 +9,22 @@ from typing import Any
 
 import httpx
 
-from img2img._version import __version__
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
+from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
 from img2img.provenance import normalise_url
 from img2img.sources.bluesky.posts import candidates_from_post
 from img2img.sources.fields import text
 from img2img.sources.paging import follow_cursor, numbered
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url, setting
+from img2img.sources.rest import (
+    ApiClient,
+    ApiReply,
+    RateLimit,
+    both_or_neither,
+    service_url,
+    setting,
+)
 
 __all__ = [
     "APPVIEW_URL_ENV",
@@ -161,11 +168,8 @@ class BlueskySource:
     def _credentials(self) -> tuple[str, str] | None:
         handle = setting(self._handle, HANDLE_ENV).removeprefix("@")
         password = setting(self._password, PASSWORD_ENV)
-        if bool(handle) != bool(password):
-            raise ConfigurationError(
-                f"BlueskySource needs both a handle and a password: {CREDENTIALS_HELP}"
-            )
-        return (handle, password) if handle else None
+        problem = f"BlueskySource needs both a handle and a password: {CREDENTIALS_HELP}"
+        return both_or_neither(handle, password, problem)
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images of posts found for ``keyphrase``."""
@@ -184,7 +188,7 @@ class BlueskySource:
         }
 
     def _headers(self) -> dict[str, str]:
-        return {"User-Agent": f"img2img/{__version__} (+https://github.com/img2img/img2img)"}
+        return {"User-Agent": DEFAULT_USER_AGENT}
 
     def _signed_in(self, credentials: tuple[str, str]) -> ApiClient:
         """A client on the PDS carrying a fresh session's access token."""

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from img2img._version import __version__
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
+from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
 from img2img.sources.fields import keyphrase_words, text
 from img2img.sources.paging import follow_cursor, numbered
@@ -189,7 +189,7 @@ class PatreonSource:
             headers={
                 "Authorization": f"Bearer {token}",
                 # Patreon refuses requests without a User-Agent.
-                "User-Agent": f"img2img/{__version__} (+https://github.com/img2img/img2img)",
+                "User-Agent": DEFAULT_USER_AGENT,
             },
             timeout=self.timeout,
             retry=self.retry,

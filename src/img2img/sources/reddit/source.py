@@ -18,7 +18,14 @@ from img2img.sources.fields import http_url, text
 from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.reddit.posts import candidates_from_post
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url, setting
+from img2img.sources.rest import (
+    ApiClient,
+    ApiReply,
+    RateLimit,
+    both_or_neither,
+    service_url,
+    setting,
+)
 
 __all__ = [
     "BASE_URL_ENV",
@@ -177,11 +184,8 @@ class RedditSource:
     def _credentials(self) -> tuple[str, str] | None:
         client_id = setting(self._client_id, CLIENT_ID_ENV)
         secret = setting(self._client_secret, CLIENT_SECRET_ENV)
-        if bool(client_id) != bool(secret):
-            raise ConfigurationError(
-                f"RedditSource needs both a client id and secret: {CREDENTIALS_HELP}"
-            )
-        return (client_id, secret) if client_id else None
+        problem = f"RedditSource needs both a client id and secret: {CREDENTIALS_HELP}"
+        return both_or_neither(client_id, secret, problem)
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images of posts matching ``keyphrase``."""
