@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.photos import sample_photos, save_photos
 
 if TYPE_CHECKING:
@@ -69,3 +70,17 @@ def tiny_clip(tiny_clip_name: str) -> ClipEmbedder:
     from img2img import ClipEmbedder
 
     return ClipEmbedder(tiny_clip_name, pretrained=None)
+
+
+@pytest.fixture(scope="module")
+def serpapi_server() -> Iterator[FakeSerpApi]:
+    """One fake SerpAPI per test module: it takes a moment to stop."""
+    with FakeSerpApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def serp(serpapi_server: FakeSerpApi) -> FakeSerpApi:
+    """The module's fake SerpAPI, serving 250 generated results, with no requests recorded yet."""
+    serpapi_server.reset(total_results=250)
+    return serpapi_server

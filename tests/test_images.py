@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -14,12 +12,7 @@ from PIL import Image
 from img2img.errors import ImageTooLargeError, InvalidImageError
 from img2img.images import decode_image, sniff_image_type, to_rgb
 from img2img.loading import load_image
-
-
-def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **params)
-    return buffer.getvalue()
+from stand_ins import encode, png_declaring
 
 
 def halves(size: tuple[int, int] = (40, 20)) -> Image.Image:
@@ -27,23 +20,6 @@ def halves(size: tuple[int, int] = (40, 20)) -> Image.Image:
     image = Image.new("RGB", size, (0, 0, 255))
     image.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
     return image
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG declaring ``width x height`` RGB pixels, with a tiny IDAT that never fills them."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
 
 
 def colour(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int]:
@@ -61,7 +37,7 @@ def near(actual: tuple[int, int, int], expected: tuple[int, int, int], tolerance
 
 @pytest.mark.parametrize("side", [9_000, 100_000])
 def test_decompression_bomb_is_refused_from_the_header(side: int) -> None:
-    bomb = png_header_only(side, side)
+    bomb = png_declaring(side, side, colour_type=2)
     assert len(bomb) < 200
     with pytest.raises(ImageTooLargeError, match="pixels"):
         decode_image(bomb)
@@ -76,7 +52,7 @@ def test_pixel_limit_is_the_callers() -> None:
 
 def test_bomb_beyond_pillows_own_limit_is_still_our_error() -> None:
     with pytest.raises(ImageTooLargeError):
-        decode_image(png_header_only(200_000, 200_000), max_pixels=10**12)
+        decode_image(png_declaring(200_000, 200_000, colour_type=2), max_pixels=10**12)
 
 
 def test_truncated_jpeg_is_invalid() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,6 @@ from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.photos import sample_photos
 
 QUERY_URL = "https://photos.example.org/eiffel.jpg"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeSerpApi]:
-    with FakeSerpApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def serp(server: FakeSerpApi) -> FakeSerpApi:
-    server.reset()
-    return server
 
 
 def lens(fake: FakeSerpApi, **options: Any) -> GoogleLensSource:

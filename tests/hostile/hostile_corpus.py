@@ -11,9 +11,7 @@ that nobody connected to it.
 from __future__ import annotations
 
 import base64
-import io
 import os
-import socket
 import struct
 import zlib
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from PIL import Image
 
 from img2img.testing.http import RecordedRequest, Reply
 from img2img.testing.photos import sample_photos
+from stand_ins import TableResolver, encode, png_chunk, png_declaring
 
 SERVER_HOST = "127.0.0.2"
 ALLOWED = [f"{SERVER_HOST}/32"]
@@ -74,40 +73,6 @@ class Corpus:
         return reply
 
 
-class Listener:
-    """A bare TCP listener standing for an internal service: it only counts who connects."""
-
-    def __init__(self, host: str) -> None:
-        self.sock = socket.create_server((host, 0))
-        self.sock.setblocking(False)
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
-
-    def was_contacted(self) -> bool:
-        try:
-            connection, _ = self.sock.accept()
-        except BlockingIOError:
-            return False
-        connection.close()
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class TableResolver:
-    """Resolves only the names in its table; any other lookup is a test failure waiting."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"test resolver does not know {host}")
-        return self.table[host]
-
-
 def resolver() -> TableResolver:
     return TableResolver(
         {
@@ -120,28 +85,6 @@ def resolver() -> TableResolver:
 
 
 # -- bytes ------------------------------------------------------------------------------
-
-
-def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **params)
-    return buffer.getvalue()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A valid PNG header declaring ``width`` x ``height`` with almost no pixel data."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + png_chunk(b"IEND", b"")
-    )
 
 
 def gif_declaring(width: int, height: int) -> bytes:

@@ -227,22 +227,23 @@ def test_any_serpapi_result_maps_to_a_candidate_or_nothing(
         assert candidate.image_url.lower().startswith(("http://", "https://"))
 
 
-serp_bodies = st.one_of(
-    st.binary(max_size=200),
-    st.builds(
-        lambda payload: json.dumps(payload).encode(),
-        st.one_of(
-            json_values,
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "images_results": st.one_of(st.lists(serp_results, max_size=5), json_values),
-                    "error": json_values,
-                    "serpapi_pagination": json_values,
-                },
-            ),
+def answer_bodies(max_size: int, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
+    """Bodies a service might send: any bytes, or JSON holding any value or an object
+    with some of ``fields``."""
+    return st.one_of(
+        st.binary(max_size=max_size),
+        st.builds(
+            lambda payload: json.dumps(payload).encode(),
+            st.one_of(json_values, st.fixed_dictionaries({}, optional=fields)),
         ),
-    ),
+    )
+
+
+serp_bodies = answer_bodies(
+    200,
+    images_results=st.one_of(st.lists(serp_results, max_size=5), json_values),
+    error=json_values,
+    serpapi_pagination=json_values,
 )
 
 
@@ -279,26 +280,15 @@ def pinecone() -> Iterator[tuple[FakePinecone, PineconeStore]]:
         store.close()
 
 
-pinecone_bodies = st.one_of(
-    st.binary(max_size=120),
-    st.builds(
-        lambda payload: json.dumps(payload).encode(),
-        st.one_of(
-            json_values,
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "matches": json_values,
-                    "vectors": json_values,
-                    "namespaces": json_values,
-                    "dimension": json_values,
-                    "upsertedCount": json_values,
-                    "code": json_values,
-                    "message": json_values,
-                },
-            ),
-        ),
-    ),
+pinecone_bodies = answer_bodies(
+    120,
+    matches=json_values,
+    vectors=json_values,
+    namespaces=json_values,
+    dimension=json_values,
+    upsertedCount=json_values,
+    code=json_values,
+    message=json_values,
 )
 OPERATIONS = {
     "/query": lambda store: store.query(np.ones(4, dtype=np.float32), k=3),

@@ -22,8 +22,6 @@ from hostile_corpus import (
     SERVER_HOST,
     Corpus,
     Item,
-    Listener,
-    TableResolver,
     build,
     resolver,
 )
@@ -39,6 +37,7 @@ from img2img.net.retry import RetryPolicy
 from img2img.provenance import image_id
 from img2img.stores.local.store import LocalStore
 from img2img.testing.http import LoopbackServer
+from stand_ins import Listener, TableResolver
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="needs 127.0.0.2 and FIFOs (Linux)"

@@ -1,9 +1,8 @@
-"""Shared pieces of the HttpFetcher tests: replies, recorders, resolvers, listeners."""
+"""Shared pieces of the HttpFetcher tests: replies, recorders, a resolver."""
 
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 
 from PIL import Image
@@ -11,6 +10,7 @@ from PIL import Image
 from img2img.net.fetch import HttpFetcher
 from img2img.net.retry import RetryPolicy
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from stand_ins import TableResolver
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, multiplier=2.0, max_delay=5.0, jitter=0.0)
 
@@ -35,38 +35,12 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-class Tripwire:
-    """A resolver for tests that must never leave this machine: only 127.0.0.1 resolves."""
+class Tripwire(TableResolver):
+    """A resolver for tests that must never leave this machine: only 127.0.0.1 resolves,
+    besides the names given."""
 
     def __init__(self, table: dict[str, list[str]] | None = None) -> None:
-        self.table = {"127.0.0.1": ["127.0.0.1"], **(table or {})}
-        self.asked: list[str] = []
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"test resolver refuses to look up {host}")
-        return self.table[host]
-
-
-class Listener:
-    """A bare TCP listener that only counts who connects: the 'internal service'."""
-
-    def __init__(self, host: str) -> None:
-        self.sock = socket.create_server((host, 0))
-        self.sock.setblocking(False)
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
-
-    def was_contacted(self) -> bool:
-        try:
-            connection, _ = self.sock.accept()
-        except BlockingIOError:
-            return False
-        connection.close()
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
+        super().__init__({"127.0.0.1": ["127.0.0.1"], **(table or {})})
 
 
 def loopback_fetcher(sleeps: Sleeps) -> HttpFetcher:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from fetch_helpers import (
     PNG,
-    Listener,
     Tripwire,
     image_reply,
     redirecting,
@@ -22,6 +21,7 @@ from img2img.errors import BlockedURLError, FetchError
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.testing.http import LoopbackServer, Reply
+from stand_ins import Listener
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 from img2img.errors import BlockedURLError, ConfigurationError, FetchError
 from img2img.net.guard import LOOPBACK_NETWORKS, AddressPolicy, refusal_reason, system_resolver
+from stand_ins import TableResolver
 
 
 @pytest.mark.parametrize(
@@ -73,20 +74,6 @@ def test_public_addresses_pass(address: str) -> None:
     assert refusal_reason(ipaddress.ip_address(address)) is None
 
 
-class FixedResolver:
-    """Answers from a table, as a DNS server would; unknown names fail like the system's."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.asked: list[str] = []
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        self.asked.append(host)
-        if host not in self.table:
-            raise OSError(f"unknown host {host}")
-        return self.table[host]
-
-
 @pytest.mark.parametrize(
     ("url", "error", "words"),
     [
@@ -107,7 +94,7 @@ class FixedResolver:
     ],
 )
 def test_check_url_refuses_by_form(url: str, error: type[Exception], words: str) -> None:
-    resolver = FixedResolver({})
+    resolver = TableResolver({})
     with pytest.raises(error, match=words) as info:
         AddressPolicy(resolver=resolver).check_url(url)
     assert getattr(info.value, "url", None) == url
@@ -115,13 +102,13 @@ def test_check_url_refuses_by_form(url: str, error: type[Exception], words: str)
 
 
 def test_check_url_leaves_names_to_resolution() -> None:
-    policy = AddressPolicy(resolver=FixedResolver({}))
+    policy = AddressPolicy(resolver=TableResolver({}))
     assert policy.check_url("https://images.example.com/a.jpg").host == "images.example.com"
 
 
 def test_resolve_refuses_if_any_address_is_refused() -> None:
     policy = AddressPolicy(
-        resolver=FixedResolver(
+        resolver=TableResolver(
             {"mixed.test": ["93.184.216.34", "10.0.0.7"], "ok.test": ["93.184.216.34"]}
         )
     )
@@ -131,7 +118,7 @@ def test_resolve_refuses_if_any_address_is_refused() -> None:
 
 
 def test_resolve_failures_are_fetch_errors() -> None:
-    policy = AddressPolicy(resolver=FixedResolver({"empty.test": []}))
+    policy = AddressPolicy(resolver=TableResolver({"empty.test": []}))
     with pytest.raises(FetchError, match=r"cannot resolve nowhere\.test"):
         policy.resolve("nowhere.test", 443)
     with pytest.raises(FetchError, match="no addresses"):
@@ -139,14 +126,14 @@ def test_resolve_failures_are_fetch_errors() -> None:
 
 
 def test_metadata_names_are_refused_without_resolving() -> None:
-    resolver = FixedResolver({"metadata.google.internal": ["93.184.216.34"]})
+    resolver = TableResolver({"metadata.google.internal": ["93.184.216.34"]})
     with pytest.raises(BlockedURLError, match="metadata"):
         AddressPolicy(resolver=resolver).resolve("metadata.google.internal", 80)
     assert resolver.asked == []
 
 
 def test_allowed_networks_open_exactly_those_networks() -> None:
-    policy = AddressPolicy(allowed_networks=LOOPBACK_NETWORKS, resolver=FixedResolver({}))
+    policy = AddressPolicy(allowed_networks=LOOPBACK_NETWORKS, resolver=TableResolver({}))
     policy.check_address("127.0.0.1")
     policy.check_address("::1")
     policy.check_address("::ffff:127.0.0.1")
@@ -156,7 +143,7 @@ def test_allowed_networks_open_exactly_those_networks() -> None:
 
 
 def test_metadata_stays_refused_even_inside_an_allowed_network() -> None:
-    policy = AddressPolicy(allowed_networks=["0.0.0.0/0", "::/0"], resolver=FixedResolver({}))
+    policy = AddressPolicy(allowed_networks=["0.0.0.0/0", "::/0"], resolver=TableResolver({}))
     policy.check_address("10.0.0.1")
     policy.check_address("169.254.1.1")
     for metadata in ("169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254"):

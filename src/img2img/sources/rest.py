@@ -39,7 +39,17 @@ from img2img.errors import (
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
 from img2img.sources.fields import http_url
 
-__all__ = ["ApiClient", "ApiReply", "RateLimit", "scrub", "service_url"]
+__all__ = [
+    "ApiClient",
+    "ApiReply",
+    "RateLimit",
+    "both_or_neither",
+    "check_timeout",
+    "required_setting",
+    "scrub",
+    "service_url",
+    "setting",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +107,53 @@ def service_url(given: str | None, argument: str, env: str, default: str) -> str
     if url is None:
         raise ConfigurationError(f"{origin} must be an http(s) URL, got {value!r}")
     return url
+
+
+def setting(given: str | None, env: str, *, scheme: str = "") -> str:
+    """``given``, else the environment variable ``env``, stripped; ``""`` when neither is set.
+
+    Sources read their credentials so when ``discover`` is called, so a source
+    can be made before its variable is set. People paste a token as the value
+    of its ``Authorization`` header, but the ``scheme`` before it (``"Bot "``,
+    ``"Bearer "``) is ours to add, so a leading ``scheme`` is removed.
+    """
+    value = (given or os.environ.get(env, "")).strip()
+    return value.removeprefix(scheme).strip()
+
+
+def required_setting(given: str | None, env: str, problem: str, *, scheme: str = "") -> str:
+    """:func:`setting`, which must be set.
+
+    Raises:
+        ConfigurationError: with the message ``problem``, when it is not.
+    """
+    value = setting(given, env, scheme=scheme)
+    if not value:
+        raise ConfigurationError(problem)
+    return value
+
+
+def both_or_neither(first: str, second: str, problem: str) -> tuple[str, str] | None:
+    """Two settings that go together (a login and its password): both, or ``None`` for neither.
+
+    Raises:
+        ConfigurationError: with the message ``problem``, when only one is set;
+            half a login is a mistake, not a choice to go without.
+    """
+    if bool(first) != bool(second):
+        raise ConfigurationError(problem)
+    return (first, second) if first else None
+
+
+def check_timeout(timeout: float) -> float:
+    """``timeout`` (seconds for one request), if it is above zero.
+
+    Raises:
+        ConfigurationError: naming the value, when it is not.
+    """
+    if not timeout > 0:
+        raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+    return timeout
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

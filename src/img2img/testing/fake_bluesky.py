@@ -20,14 +20,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from img2img.closing import Closing
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply
+from img2img.testing.service import FakeService
 
 if TYPE_CHECKING:
     from img2img.sources.bluesky.source import BlueskySource
@@ -138,7 +136,7 @@ def _error(status: int, name: str, message: str) -> Reply:
     return Reply.json({"error": name, "message": message}, status=status)
 
 
-class FakeBluesky(Closing):
+class FakeBluesky(FakeService):
     """A loopback AppView and PDS with one account and the posts added to it."""
 
     def __init__(
@@ -148,14 +146,12 @@ class FakeBluesky(Closing):
         app_password: str = "abcd-efgh-ijkl-mnop",
         anonymous: Literal["open", "first-page", "closed"] = "open",
     ) -> None:
+        super().__init__()
         self.handle = handle
         self.app_password = app_password
         self.anonymous = anonymous
-        self._lock = threading.Lock()
         self._posts: list[dict[str, Any]] = []
         self._tokens: dict[str, bool] = {}  # token -> still valid
-        self._faults: deque[Reply] = deque()
-        self._server = LoopbackServer(self._handle)
 
     def add_posts(self, posts: Sequence[Mapping[str, Any]]) -> None:
         with self._lock:
@@ -197,10 +193,6 @@ class FakeBluesky(Closing):
             headers=headers,
         )
 
-    def queue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._faults.extend(replies)
-
     def source(self, *, signed_in: bool = False, **options: Any) -> BlueskySource:
         """A :class:`BlueskySource` on this server, anonymous or signed in to its account."""
         from img2img.sources.bluesky.source import BlueskySource
@@ -210,27 +202,12 @@ class FakeBluesky(Closing):
             options.setdefault("app_password", self.app_password)
         return BlueskySource(appview_url=self.url, pds_url=self.url, **options)
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return list(self._server.requests)
-
     def search_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("searchPosts")]
 
-    def close(self) -> None:
-        self._server.close()
-
     # -- the service ---------------------------------------------------------
 
-    def _handle(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
+    def _answer(self, request: RecordedRequest) -> Reply:
         if request.path == "/xrpc/com.atproto.server.createSession" and request.method == "POST":
             return self._create_session(request)
         if request.path == "/xrpc/app.bsky.feed.searchPosts" and request.method == "GET":

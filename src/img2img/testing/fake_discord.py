@@ -29,14 +29,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import mimetypes
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from img2img.closing import Closing
 from img2img.testing.discord_objects import (
     START,
     discord_attachment,
@@ -44,7 +41,8 @@ from img2img.testing.discord_objects import (
     signed_cdn_url,
     snowflake,
 )
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply
+from img2img.testing.service import FakeService, RateWindow
 
 if TYPE_CHECKING:
     from img2img.sources.discord.source import DiscordSource
@@ -58,7 +56,7 @@ def _error(status: int, message: str, code: int) -> Reply:
     return Reply.json({"message": message, "code": code}, status=status)
 
 
-class FakeDiscord(Closing):
+class FakeDiscord(FakeService):
     """A loopback Discord: channels, message history, servers and an attachment CDN.
 
     Args:
@@ -78,20 +76,16 @@ class FakeDiscord(Closing):
         window: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.token = token
         self.bucket_size = bucket_size
         self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
         self._channels: dict[str, dict[str, Any]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._forbidden: set[str] = set()
         self._files: dict[str, tuple[bytes, str]] = {}
-        self._faults: deque[Reply] = deque()
-        self._remaining = bucket_size
-        self._reset_at = float("-inf")
+        self._window = RateWindow(clock)
         self._next_time = START
-        self._server = LoopbackServer(self._handle)
 
     # -- building the world --------------------------------------------------
 
@@ -227,11 +221,6 @@ class FakeDiscord(Closing):
         body = {"message": "You are being rate limited.", "retry_after": retry_after}
         return Reply.json({**body, "global": is_global}, status=429, headers=headers)
 
-    def queue(self, *replies: Reply) -> None:
-        """Serve these replies, in order, to the next requests before answering normally."""
-        with self._lock:
-            self._faults.extend(replies)
-
     def source(self, **options: Any) -> DiscordSource:
         """A :class:`DiscordSource` pointed at this server with its token."""
         from img2img.sources.discord.source import DiscordSource
@@ -240,33 +229,21 @@ class FakeDiscord(Closing):
         return DiscordSource(base_url=self.api_url, **options)
 
     @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
     def api_url(self) -> str:
-        return self._server.url + API_PREFIX
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received, CDN downloads included, in arrival order."""
-        return list(self._server.requests)
+        return self.url + API_PREFIX
 
     def api_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.startswith(API_PREFIX)]
 
-    def close(self) -> None:
-        self._server.close()
-
     # -- the service ---------------------------------------------------------
 
     def _handle(self, request: RecordedRequest) -> Reply:
+        # Queued faults are for the API; downloads from the CDN skip them.
         if request.path.startswith("/attachments/"):
             return self._cdn(request)
-        with self._lock:
-            fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
+        return super()._handle(request)
+
+    def _answer(self, request: RecordedRequest) -> Reply:
         if request.headers.get("authorization") != f"Bot {self.token}":
             return _error(401, self.UNAUTHORIZED, 0)
         limited, headers = self._take_from_bucket()
@@ -280,20 +257,15 @@ class FakeDiscord(Closing):
         if not self.bucket_size:
             return None, {}
         with self._lock:
-            now = self._clock()
-            if now >= self._reset_at:
-                self._remaining = self.bucket_size
-                self._reset_at = now + self.window
-            reset_after = max(0.0, self._reset_at - now)
-            if self._remaining <= 0:
-                return self.rate_limited(reset_after), {}
-            self._remaining -= 1
-            return None, {
-                "X-RateLimit-Limit": str(self.bucket_size),
-                "X-RateLimit-Remaining": str(self._remaining),
-                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-                "X-RateLimit-Bucket": "fake-bucket",
-            }
+            allowed, used, reset_after = self._window.take(self.bucket_size, self.window)
+        if not allowed:
+            return self.rate_limited(reset_after), {}
+        return None, {
+            "X-RateLimit-Limit": str(self.bucket_size),
+            "X-RateLimit-Remaining": str(self.bucket_size - used),
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": "fake-bucket",
+        }
 
     def _route(self, request: RecordedRequest) -> Reply:
         parts = request.path[len(API_PREFIX) :].strip("/").split("/")

@@ -20,13 +20,11 @@ from __future__ import annotations
 import base64
 import datetime
 import re
-import threading
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from img2img.closing import Closing
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply
+from img2img.testing.service import FakeService
 
 if TYPE_CHECKING:
     from img2img.sources.patreon.source import PatreonSource
@@ -106,7 +104,7 @@ def _errors(status: int, code_name: str, detail: str, **extra: Any) -> Reply:
     return Reply.json({"errors": [error]}, status=status)
 
 
-class FakePatreon(Closing):
+class FakePatreon(FakeService):
     """A loopback Patreon API holding campaigns and their posts.
 
     Args:
@@ -123,14 +121,12 @@ class FakePatreon(Closing):
         vanity: str = "pixelpainter",
         creator: tuple[str, str, str] = ("2822191", "Pixel Painter", "pixelpainter"),
     ) -> None:
+        super().__init__()
         self.access_token = access_token
         self.campaign_id = campaign_id
         self._creator = creator
-        self._lock = threading.Lock()
         self._campaigns: dict[str, dict[str, Any]] = {}
         self._posts: dict[str, list[dict[str, Any]]] = {}
-        self._faults: deque[Reply] = deque()
-        self._server = LoopbackServer(self._handle)
         self.add_campaign(campaign_id, vanity=vanity)
 
     def add_campaign(self, campaign_id: str, *, vanity: str, owned: bool = True) -> None:
@@ -172,10 +168,6 @@ class FakePatreon(Closing):
             retry_after_seconds=retry_after,
         )
 
-    def queue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._faults.extend(replies)
-
     def source(self, **options: Any) -> PatreonSource:
         """A :class:`PatreonSource` on this server with its creator token."""
         from img2img.sources.patreon.source import PatreonSource
@@ -183,24 +175,9 @@ class FakePatreon(Closing):
         options.setdefault("access_token", self.access_token)
         return PatreonSource(base_url=self.url, **options)
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return list(self._server.requests)
-
-    def close(self) -> None:
-        self._server.close()
-
     # -- the service ---------------------------------------------------------
 
-    def _handle(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
+    def _answer(self, request: RecordedRequest) -> Reply:
         if request.headers.get("authorization") != f"Bearer {self.access_token}":
             return _errors(
                 401, "Unauthorized", "The server could not verify that you are authorized."

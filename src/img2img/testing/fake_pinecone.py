@@ -26,33 +26,21 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from img2img.closing import Closing
 from img2img.errors import InvalidFilterError
 from img2img.filters import compile_filter
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply
+from img2img.testing.service import FakeService, Stall
 
 __all__ = ["FakePinecone", "Stall"]
 
 _INVALID_ARGUMENT, _NOT_FOUND, _RESOURCE_EXHAUSTED, _UNAUTHENTICATED = 3, 5, 8, 16
 _GRPC_CODE_OF_STATUS = {400: 3, 401: 16, 403: 7, 404: 5, 429: 8, 500: 13, 503: 14, 504: 4}
 _DEFAULT_NAMESPACE = "__default__"  # how the default ("") namespace is named in stats
-
-
-@dataclass(frozen=True)
-class Stall:
-    """A queued fault that waits ``seconds``, then answers the request normally:
-    a client that times out meanwhile does not know whether its write happened."""
-
-    seconds: float
 
 
 class _Refused(Exception):
@@ -63,7 +51,7 @@ class _Refused(Exception):
         self.status = status
 
 
-class FakePinecone(Closing):
+class FakePinecone(FakeService):
     """A loopback Pinecone index the real SDK can use.
 
     Args:
@@ -72,6 +60,8 @@ class FakePinecone(Closing):
         index_name: the name the control plane knows the index by.
         api_key: the only key accepted; any other gets a 401.
         max_upsert_vectors, max_request_bytes, max_metadata_bytes: Pinecone's limits.
+
+    Its :attr:`url` is the index host, which is also the control-plane host.
     """
 
     INVALID_KEY = "Invalid API Key"
@@ -90,6 +80,7 @@ class FakePinecone(Closing):
         max_request_bytes: int = 2 * 1024 * 1024,
         max_metadata_bytes: int = 40_960,
     ) -> None:
+        super().__init__()
         self.dimension = dimension
         self.index_name = index_name
         self.api_key = api_key
@@ -98,9 +89,6 @@ class FakePinecone(Closing):
         self.max_metadata_bytes = max_metadata_bytes
         self.cloud, self.region = "aws", "us-east-1"
         self._namespaces: dict[str, dict[str, tuple[list[float], dict[str, Any]]]] = {}
-        self._faults: deque[tuple[str | None, Reply | Stall]] = deque()
-        self._lock = threading.RLock()
-        self._server = LoopbackServer(self._handle)
 
     # -- test controls -------------------------------------------------------
 
@@ -110,23 +98,6 @@ class FakePinecone(Closing):
         headers = {"Retry-After": retry_after} if retry_after is not None else None
         body = {"code": _GRPC_CODE_OF_STATUS.get(status, 2), "message": message, "details": []}
         return Reply.json(body, status=status, headers=headers)
-
-    def queue(self, *replies: Reply | Stall, path: str | None = None) -> None:
-        """Serve these replies, in order, before answering normally: to any request,
-        or only to requests for ``path`` (e.g. ``"/vectors/upsert"``). A
-        :class:`Stall` delays a request that is then answered normally."""
-        with self._lock:
-            self._faults.extend((path, reply) for reply in replies)
-
-    @property
-    def url(self) -> str:
-        """The index host, which is also the control-plane host."""
-        return self._server.url
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received, faults included, in arrival order."""
-        return list(self._server.requests)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -140,20 +111,9 @@ class FakePinecone(Closing):
                 for i, (v, m) in stored.items()
             }
 
-    def close(self) -> None:
-        self._server.close()
-
     # -- dispatch ------------------------------------------------------------
 
-    def _handle(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            fault = next((f for f in self._faults if f[0] in (None, request.path)), None)
-            if fault is not None:
-                self._faults.remove(fault)
-        if fault is not None and isinstance(fault[1], Reply):
-            return fault[1]
-        if fault is not None and isinstance(fault[1], Stall):
-            time.sleep(fault[1].seconds)
+    def _answer(self, request: RecordedRequest) -> Reply:
         if request.path.startswith("/indexes"):
             return self._control_plane(request)
         if request.headers.get("api-key") != self.api_key:

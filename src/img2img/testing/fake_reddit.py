@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from img2img.closing import Closing
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply
 from img2img.testing.reddit_posts import CREATED, reddit_image_post
+from img2img.testing.service import FakeService, RateWindow
 
 if TYPE_CHECKING:
     from img2img.sources.reddit.source import RedditSource
@@ -53,7 +51,7 @@ def _error(status: int, message: str, reason: str | None = None) -> Reply:
     return Reply.json(body, status=status)
 
 
-class FakeReddit(Closing):
+class FakeReddit(FakeService):
     """A loopback Reddit serving the posts added to it.
 
     Args:
@@ -74,21 +72,17 @@ class FakeReddit(Closing):
         window: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.block_anonymous = block_anonymous
         self.bucket_size = bucket_size
         self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
         self._posts: dict[str, list[dict[str, Any]]] = {}
         self._private: set[str] = set()
         self._banned: set[str] = set()
         self._tokens: set[str] = set()
-        self._faults: deque[Reply] = deque()
-        self._used = 0
-        self._reset_at = float("-inf")
-        self._server = LoopbackServer(self._handle)
+        self._window = RateWindow(clock)
 
     # -- building the world --------------------------------------------------
 
@@ -135,10 +129,6 @@ class FakeReddit(Closing):
             {"message": "Too Many Requests", "error": 429}, status=429, headers=headers
         )
 
-    def queue(self, *replies: Reply) -> None:
-        with self._lock:
-            self._faults.extend(replies)
-
     def source(self, *, oauth: bool = False, **options: Any) -> RedditSource:
         """A :class:`RedditSource` on this server, anonymous or (``oauth``) with its app."""
         from img2img.sources.reddit.source import RedditSource
@@ -148,27 +138,12 @@ class FakeReddit(Closing):
             options.setdefault("client_secret", self.client_secret)
         return RedditSource(base_url=self.url, oauth_url=self.url, **options)
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        return list(self._server.requests)
-
     def listing_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "GET"]
 
-    def close(self) -> None:
-        self._server.close()
-
     # -- the service ---------------------------------------------------------
 
-    def _handle(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
+    def _answer(self, request: RecordedRequest) -> Reply:
         if request.method == "POST" and request.path == "/api/v1/access_token":
             return self._token(request)
         if request.method != "GET":
@@ -211,19 +186,14 @@ class FakeReddit(Closing):
         if not self.bucket_size:
             return None, {}
         with self._lock:
-            now = self._clock()
-            if now >= self._reset_at:
-                self._used = 0
-                self._reset_at = now + self.window
-            reset = max(0.0, self._reset_at - now)
-            if self._used >= self.bucket_size:
-                return self.rate_limited(reset), {}
-            self._used += 1
-            return None, {
-                "X-Ratelimit-Used": str(self._used),
-                "X-Ratelimit-Remaining": f"{self.bucket_size - self._used:.1f}",
-                "X-Ratelimit-Reset": str(round(reset)),
-            }
+            allowed, used, reset = self._window.take(self.bucket_size, self.window)
+        if not allowed:
+            return self.rate_limited(reset), {}
+        return None, {
+            "X-Ratelimit-Used": str(used),
+            "X-Ratelimit-Remaining": f"{self.bucket_size - used:.1f}",
+            "X-Ratelimit-Reset": str(round(reset)),
+        }
 
     def _listing(self, request: RecordedRequest) -> Reply:
         path = request.path.removesuffix(".json").strip("/").split("/")

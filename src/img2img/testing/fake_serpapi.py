@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from img2img.closing import Closing
 from img2img.testing.fake_lens import FakeLens
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply
+from img2img.testing.service import FakeService
 
 if TYPE_CHECKING:
     from img2img.sources.serpapi.google_images import SerpApiSource
@@ -51,7 +49,7 @@ _SITE_OPERATOR = re.compile(r"(?<![-\w])site:(\S+?)\)?(?=\s|$)")
 _OPERATORS = re.compile(r"-?\(?-?site:\S+|\bOR\b|[()]")
 
 
-class FakeSerpApi(Closing):
+class FakeSerpApi(FakeService):
     """A loopback SerpAPI that serves ``google_images`` pages.
 
     Args:
@@ -87,10 +85,8 @@ class FakeSerpApi(Closing):
         latency: float = 0.0,
         pagination: bool = True,
     ) -> None:
+        super().__init__()
         self.api_key = api_key
-        self._faults: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._server = LoopbackServer(self._handle)
         #: The Google Lens searches and image uploads; see :class:`FakeLens`.
         self.lens = FakeLens(self)
         self.reset(
@@ -135,11 +131,6 @@ class FakeSerpApi(Closing):
             self._server.requests.clear()
         self.lens.reset()
 
-    def queue(self, *replies: Reply) -> None:
-        """Serve these replies, in order, to the next searches before answering normally."""
-        with self._lock:
-            self._faults.extend(replies)
-
     def source(self, **options: Any) -> SerpApiSource:
         """A :class:`SerpApiSource` pointed at this server with its key.
 
@@ -157,31 +148,18 @@ class FakeSerpApi(Closing):
         options.setdefault("api_key", self.api_key)
         return GoogleLensSource(base_url=self.url, **options)
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received, faults included, in arrival order."""
-        return list(self._server.requests)
-
     def pages_requested(self) -> list[int]:
         """The ``ijn`` of each request, in order (``-1`` where it was missing)."""
         return [int(r.param("ijn", "-1") or -1) for r in self.requests]
-
-    def close(self) -> None:
-        self._server.close()
 
     # -- the service ---------------------------------------------------------
 
     def _handle(self, request: RecordedRequest) -> Reply:
         if self.latency:
             time.sleep(self.latency)
-        with self._lock:
-            fault = self._faults.popleft() if self._faults else None
-        if fault is not None:
-            return fault
+        return super()._handle(request)
+
+    def _answer(self, request: RecordedRequest) -> Reply:
         if request.path == "/image":
             return self.lens.upload(request)
         if request.path not in ("/search", "/search.json"):

@@ -6,13 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from img2img.testing.clock import ManualClock
 from img2img.testing.fake_bluesky import FakeBluesky
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture

@@ -5,19 +5,11 @@ BLUESKY_HANDLE=you.bsky.social BLUESKY_APP_PASSWORD=… pytest -m live tests/sou
 
 from __future__ import annotations
 
-import os
-
-import pytest
+from web_source_helpers import live_against
 
 from img2img.sources.bluesky.source import BlueskySource
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not (os.environ.get("BLUESKY_HANDLE") and os.environ.get("BLUESKY_APP_PASSWORD")),
-        reason="set BLUESKY_HANDLE and BLUESKY_APP_PASSWORD to run against Bluesky",
-    ),
-]
+pytestmark = live_against("Bluesky", "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD")
 
 
 def test_searches_posts_for_images_past_the_first_page() -> None:

@@ -7,13 +7,7 @@ from collections.abc import Iterator
 import pytest
 from discord_helpers import CHANNEL, recorded
 
-from img2img.testing.clock import ManualClock
 from img2img.testing.fake_discord import FakeDiscord
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture

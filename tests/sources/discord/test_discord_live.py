@@ -8,18 +8,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from web_source_helpers import live_against
 
 from img2img.errors import AuthenticationError
 from img2img.sources.discord.source import DiscordSource
 
 CHANNEL = os.environ.get("DISCORD_TEST_CHANNEL", "")
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not (os.environ.get("DISCORD_BOT_TOKEN") and CHANNEL),
-        reason="set DISCORD_BOT_TOKEN and DISCORD_TEST_CHANNEL to run against Discord",
-    ),
-]
+pytestmark = live_against("Discord", "DISCORD_BOT_TOKEN", "DISCORD_TEST_CHANNEL")
 
 
 def test_reads_the_images_of_a_channel() -> None:

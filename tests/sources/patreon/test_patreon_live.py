@@ -5,20 +5,13 @@ PATREON_ACCESS_TOKEN=… pytest -m live tests/sources/patreon
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from web_source_helpers import live_against
 
 from img2img.errors import AuthenticationError
 from img2img.sources.patreon.source import PatreonSource
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not os.environ.get("PATREON_ACCESS_TOKEN"),
-        reason="set PATREON_ACCESS_TOKEN (a creator access token) to run against Patreon",
-    ),
-]
+pytestmark = live_against("Patreon", "PATREON_ACCESS_TOKEN", note=" (a creator access token)")
 
 
 def test_reads_the_creators_posts() -> None:

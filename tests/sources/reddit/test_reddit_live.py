@@ -8,17 +8,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from web_source_helpers import live_against
 
 from img2img.errors import AuthenticationError
 from img2img.sources.reddit.source import RedditSource
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not (os.environ.get("REDDIT_CLIENT_ID") and os.environ.get("REDDIT_CLIENT_SECRET")),
-        reason="set REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET to run against Reddit",
-    ),
-]
+pytestmark = live_against("Reddit", "REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET")
 
 
 def test_searches_a_subreddit_for_images() -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import io
-import subprocess
-import sys
 
 import pytest
 from lens_helpers import QUERY_URL, lens_for, photo_bytes
+from serpapi_helpers import loaded_after_importing
 
 from img2img.errors import (
     AuthenticationError,
@@ -198,14 +197,12 @@ def test_the_key_never_leaks_when_the_service_is_unreachable(sleeps: list[float]
 
 
 def test_importing_the_lens_adapter_loads_no_vendor_client() -> None:
-    code = (
-        "import sys, img2img.sources.serpapi.google_lens, img2img.testing.fake_serpapi;"
-        "print(sorted(m for m in ('serpapi', 'requests', 'PIL') if m in sys.modules))"
+    loaded = loaded_after_importing(
+        "img2img.sources.serpapi.google_lens",
+        "img2img.testing.fake_serpapi",
+        watched=("serpapi", "requests", "PIL"),
     )
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert output.strip() == "[]"
+    assert loaded == []
 
 
 def lens_requests_sent(fake: FakeSerpApi) -> int:

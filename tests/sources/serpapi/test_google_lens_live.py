@@ -7,20 +7,15 @@ Costs two searches of your SerpAPI quota (the upload and the refused key cost no
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
+from web_source_helpers import live_against
 
 from img2img.errors import AuthenticationError
 from img2img.sources.serpapi.google_lens import GoogleLensSource
 from img2img.testing.photos import sample_photos
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not os.environ.get("SERPAPI_API_KEY"), reason="set SERPAPI_API_KEY to run against SerpAPI"
-    ),
-]
+pytestmark = live_against("SerpAPI", "SERPAPI_API_KEY")
 
 # A photo posted on many pages for years: Lens finds exact copies of it.
 FAMOUS = "https://upload.wikimedia.org/wikipedia/commons/a/a8/Tour_Eiffel_Wikimedia_Commons.jpg"

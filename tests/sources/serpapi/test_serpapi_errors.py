@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from serpapi_helpers import source_for
+from serpapi_helpers import loaded_after_importing, source_for
 
 from img2img.errors import (
     AuthenticationError,
@@ -45,14 +42,12 @@ def test_repr_hides_the_key() -> None:
 
 
 def test_importing_the_adapter_loads_no_vendor_client() -> None:
-    code = (
-        "import sys, img2img.sources.serpapi.google_images, img2img.testing.fake_serpapi;"
-        "print(sorted(m for m in ('serpapi', 'requests') if m in sys.modules))"
+    loaded = loaded_after_importing(
+        "img2img.sources.serpapi.google_images",
+        "img2img.testing.fake_serpapi",
+        watched=("serpapi", "requests"),
     )
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert output.strip() == "[]"
+    assert loaded == []
 
 
 # -- errors -------------------------------------------------------------------

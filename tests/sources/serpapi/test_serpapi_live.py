@@ -5,20 +5,14 @@ Costs three searches of your SerpAPI quota: ``pytest -m live tests/sources/serpa
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from web_source_helpers import live_against
 
 from img2img.errors import AuthenticationError
 from img2img.provenance import domain_of
 from img2img.sources.serpapi.google_images import PAGE_SIZE, SerpApiSource
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not os.environ.get("SERPAPI_API_KEY"), reason="set SERPAPI_API_KEY to run against SerpAPI"
-    ),
-]
+pytestmark = live_against("SerpAPI", "SERPAPI_API_KEY")
 
 
 def test_pages_past_the_first_100_results() -> None:

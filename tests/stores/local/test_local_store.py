@@ -41,6 +41,15 @@ def record(record_id: str, seed: int, **metadata: object) -> VectorRecord:
     return VectorRecord(record_id, unit(seed), metadata)  # type: ignore[arg-type]
 
 
+def tamper(path: Path, *statements: str) -> None:
+    """Change the SQLite file at ``path`` behind the store's back, as another program might."""
+    con = sqlite3.connect(path)
+    for statement in statements:
+        con.execute(statement)
+    con.commit()
+    con.close()
+
+
 def snapshot(path: Path) -> dict[str, bytes]:
     """The bytes of the store file and its WAL companions, to prove nothing was written."""
     return {
@@ -244,11 +253,7 @@ def test_a_file_that_is_not_a_store_is_refused_untouched(tmp_path: Path) -> None
 
 def test_another_applications_database_is_refused_untouched(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
-    con = sqlite3.connect(other)
-    con.execute("CREATE TABLE people (name TEXT)")
-    con.execute("INSERT INTO people VALUES ('ada')")
-    con.commit()
-    con.close()
+    tamper(other, "CREATE TABLE people (name TEXT)", "INSERT INTO people VALUES ('ada')")
     before = other.read_bytes()
     with pytest.raises(StoreFormatError, match="another application"):
         LocalStore(other)
@@ -404,20 +409,14 @@ def test_a_write_that_fails_inside_sqlite_writes_nothing(store: LocalStore, path
 def test_a_damaged_vector_block_is_reported(path: Path) -> None:
     with LocalStore(path) as store:
         store.upsert([record("a", 1)])
-    con = sqlite3.connect(path)
-    con.execute("UPDATE blocks SET vectors = x'000000'")
-    con.commit()
-    con.close()
+    tamper(path, "UPDATE blocks SET vectors = x'000000'")
     with pytest.raises(StoreFormatError, match="damaged"):
         LocalStore(path)
 
 
 def test_a_damaged_meta_table_is_reported(path: Path) -> None:
     LocalStore(path).close()
-    con = sqlite3.connect(path)
-    con.execute("DELETE FROM meta WHERE key = 'seq'")
-    con.commit()
-    con.close()
+    tamper(path, "DELETE FROM meta WHERE key = 'seq'")
     with pytest.raises(StoreFormatError, match="meta"):
         LocalStore(path)
 
@@ -425,11 +424,10 @@ def test_a_damaged_meta_table_is_reported(path: Path) -> None:
 def test_a_store_whose_history_went_back_reloads_everything(store: LocalStore, path: Path) -> None:
     store.upsert([record("a", 1), record("b", 2)])
     store.upsert([record("c", 3)])
-    con = sqlite3.connect(path)  # as if the file had been restored from an older copy
-    con.execute("DELETE FROM records WHERE id = 'c'")
-    con.execute("UPDATE meta SET value = 1 WHERE key = 'seq'")
-    con.commit()
-    con.close()
+    # As if the file had been restored from an older copy.
+    tamper(
+        path, "DELETE FROM records WHERE id = 'c'", "UPDATE meta SET value = 1 WHERE key = 'seq'"
+    )
     assert store.count() == 2
     assert store.fetch(["c"]) == {}
     assert [m.id for m in store.query(unit(2), k=1)] == ["b"]

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from img2img._version import __version__
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
+from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
 from img2img.provenance import normalise_url
 from img2img.sources.bluesky.posts import candidates_from_post
 from img2img.sources.fields import text
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url
+from img2img.sources.paging import follow_cursor, numbered
+from img2img.sources.rest import (
+    ApiClient,
+    ApiReply,
+    RateLimit,
+    both_or_neither,
+    service_url,
+    setting,
+)
 
 __all__ = [
     "APPVIEW_URL_ENV",
@@ -160,13 +166,10 @@ class BlueskySource:
         )
 
     def _credentials(self) -> tuple[str, str] | None:
-        handle = (self._handle or os.environ.get(HANDLE_ENV, "")).strip().removeprefix("@")
-        password = (self._password or os.environ.get(PASSWORD_ENV, "")).strip()
-        if bool(handle) != bool(password):
-            raise ConfigurationError(
-                f"BlueskySource needs both a handle and a password: {CREDENTIALS_HELP}"
-            )
-        return (handle, password) if handle else None
+        handle = setting(self._handle, HANDLE_ENV).removeprefix("@")
+        password = setting(self._password, PASSWORD_ENV)
+        problem = f"BlueskySource needs both a handle and a password: {CREDENTIALS_HELP}"
+        return both_or_neither(handle, password, problem)
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images of posts found for ``keyphrase``."""
@@ -185,7 +188,7 @@ class BlueskySource:
         }
 
     def _headers(self) -> dict[str, str]:
-        return {"User-Agent": f"img2img/{__version__} (+https://github.com/img2img/img2img)"}
+        return {"User-Agent": DEFAULT_USER_AGENT}
 
     def _signed_in(self, credentials: tuple[str, str]) -> ApiClient:
         """A client on the PDS carrying a fresh session's access token."""
@@ -213,20 +216,9 @@ class BlueskySource:
     def _discover(
         self, query: str, limit: int, credentials: tuple[str, str] | None
     ) -> Iterator[ImageCandidate]:
-        if limit < 1:
-            return
-        seen: set[str] = set()
-        position = 0
-        for post in self._posts(query, credentials):
-            for candidate in candidates_from_post(post):
-                key = normalise_url(candidate.image_url)
-                if key in seen:
-                    continue
-                seen.add(key)
-                position += 1
-                yield replace(candidate, position=position)
-                if position >= limit:
-                    return
+        posts = self._posts(query, credentials)
+        candidates = (c for post in posts for c in candidates_from_post(post))
+        return numbered(candidates, normalise_url, limit)
 
     def _posts(
         self, query: str, credentials: tuple[str, str] | None
@@ -236,41 +228,38 @@ class BlueskySource:
             api = ApiClient(base_url=self.appview_url, headers=self._headers(), **self._options())
         else:
             api = self._signed_in(credentials)
-        cursor: str | None = None
         renewed = False
-        page = 0
-        try:
-            while page < self.max_pages:
-                params = {"q": query, "limit": str(PAGE_SIZE), "sort": self.sort, **self.filters}
-                if cursor is not None:
-                    params["cursor"] = cursor
+        pages = 0
+
+        def page(cursor: str | None) -> tuple[list[Mapping[str, Any]], str | None]:
+            nonlocal api, renewed, pages
+            params = {"q": query, "limit": str(PAGE_SIZE), "sort": self.sort, **self.filters}
+            if cursor is not None:
+                params["cursor"] = cursor
+            reply = api.get(_SEARCH, params)
+            if _error(reply)[0] == "ExpiredToken" and credentials is not None and not renewed:
+                # Access tokens live minutes; one fresh session is enough for a run.
+                api.close()
+                api = self._signed_in(credentials)
+                renewed = True
                 reply = api.get(_SEARCH, params)
-                if _error(reply)[0] == "ExpiredToken" and credentials is not None and not renewed:
-                    # Access tokens live minutes; one fresh session is enough for a run.
-                    api.close()
-                    api = self._signed_in(credentials)
-                    renewed = True
-                    continue
-                if reply.status == 403 and credentials is None and page > 0:
-                    log.warning(
-                        "Bluesky stopped anonymous search after %d pages; %s for more",
-                        page,
-                        CREDENTIALS_HELP,
-                    )
-                    return
-                if not reply.ok:
-                    self._raise(reply, credentials is not None)
-                payload = reply.payload if isinstance(reply.payload, Mapping) else {}
-                posts = payload.get("posts")
-                found = (
-                    [p for p in posts if isinstance(p, Mapping)] if isinstance(posts, list) else []
+            if reply.status == 403 and credentials is None and pages > 0:
+                log.warning(
+                    "Bluesky stopped anonymous search after %d pages; %s for more",
+                    pages,
+                    CREDENTIALS_HELP,
                 )
-                yield from found
-                next_cursor = text(payload.get("cursor"))
-                if not found or next_cursor is None or next_cursor == cursor:
-                    return
-                cursor = next_cursor
-                page += 1
+                return [], None
+            if not reply.ok:
+                self._raise(reply, credentials is not None)
+            payload = reply.payload if isinstance(reply.payload, Mapping) else {}
+            posts = payload.get("posts")
+            found = [p for p in posts if isinstance(p, Mapping)] if isinstance(posts, list) else []
+            pages += 1
+            return found, text(payload.get("cursor"))
+
+        try:
+            yield from follow_cursor(page, max_pages=self.max_pages)
         finally:
             api.close()
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,8 +21,9 @@ from img2img.sources.discord.api import (
 )
 from img2img.sources.discord.messages import ChannelInfo, candidates_from_message, dedup_key
 from img2img.sources.fields import http_url, keyphrase_words, text
+from img2img.sources.paging import numbered
 from img2img.sources.parts import PartFailure, PartLog
-from img2img.sources.rest import service_url
+from img2img.sources.rest import check_timeout, required_setting, service_url
 
 __all__ = ["DEFAULT_RETRY", "PAGE_SIZE", "TEXT_CHANNEL_TYPES", "DiscordSource"]
 
@@ -112,13 +111,11 @@ class DiscordSource:
             raise ConfigurationError("DiscordSource needs channels=[...] or guilds=[...] to read")
         if max_messages is not None and max_messages < 1:
             raise ConfigurationError(f"max_messages must be at least 1, got {max_messages}")
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        self.timeout = check_timeout(timeout)
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=datetime.timezone.utc)
         self.since = since
         self.max_messages = max_messages
-        self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._token = token
@@ -134,12 +131,8 @@ class DiscordSource:
         )
 
     def _resolve_token(self) -> str:
-        token = (self._token or os.environ.get(TOKEN_ENV, "")).strip()
-        # People paste the header value; the prefix is ours to add.
-        token = token.removeprefix("Bot ").strip()
-        if not token:
-            raise ConfigurationError(f"DiscordSource needs a bot token: {TOKEN_HELP}")
-        return token
+        problem = f"DiscordSource needs a bot token: {TOKEN_HELP}"
+        return required_setting(self._token, TOKEN_ENV, problem, scheme="Bot ")
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images from messages matching ``keyphrase``.
@@ -163,28 +156,24 @@ class DiscordSource:
             retry=self.retry,
             sleep=self._sleep,
         )
-        seen: set[str] = set()
-        position = 0
         try:
-            for channel in self._channels(api, parts):
-                try:
-                    for message in self._history(api, channel, parts):
-                        for candidate in candidates_from_message(message, channel, words=words):
-                            key = dedup_key(candidate.image_url)
-                            if key in seen:
-                                continue
-                            seen.add(key)
-                            position += 1
-                            yield replace(candidate, position=position)
-                            if position >= limit:
-                                return
-                except ServiceError as exc:
-                    if exc.status_code not in (403, 404):
-                        raise
-                    parts.skip(f"channel {channel.channel_id}", exc)
-            parts.finish()
+            yield from numbered(self._candidates(api, words, parts), dedup_key, limit)
         finally:
             api.close()
+
+    def _candidates(
+        self, api: DiscordApi, words: tuple[str, ...], parts: PartLog
+    ) -> Iterator[ImageCandidate]:
+        """The images of every matching message of every readable channel, repeats included."""
+        for channel in self._channels(api, parts):
+            try:
+                for message in self._history(api, channel, parts):
+                    yield from candidates_from_message(message, channel, words=words)
+            except ServiceError as exc:
+                if exc.status_code not in (403, 404):
+                    raise
+                parts.skip(f"channel {channel.channel_id}", exc)
+        parts.finish()
 
     def _channels(self, api: DiscordApi, parts: PartLog) -> Iterator[ChannelInfo]:
         """The channels to read: those named, then those of the servers named."""

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from img2img._version import __version__
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
+from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
 from img2img.sources.fields import keyphrase_words, text
+from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.patreon.posts import candidates_from_post, dedup_key
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url
+from img2img.sources.rest import (
+    ApiClient,
+    ApiReply,
+    RateLimit,
+    check_timeout,
+    required_setting,
+    service_url,
+)
 
 __all__ = [
     "BASE_URL_ENV",
@@ -45,6 +51,10 @@ PAGE_SIZE = 50
 POST_FIELDS = "title,content,url,published_at,embed_data,embed_url,is_public,is_paid"
 DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=2.0, max_delay=60.0)
 _API = "/api/oauth2/v2"
+#: The resources a page of posts included, by ``(type, id)``: their attributes.
+_Included = dict[tuple[str, str], Mapping[str, Any]]
+#: A post, and what its page included.
+_Post = tuple[Mapping[str, Any], _Included]
 
 
 def _errors(payload: Any) -> list[Mapping[str, Any]]:
@@ -110,10 +120,8 @@ class PatreonSource:
         for campaign in cleaned:
             if not campaign.isdigit():
                 raise ConfigurationError(f"not a Patreon campaign id: {campaign!r}")
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        self.timeout = check_timeout(timeout)
         self.campaigns = tuple(dict.fromkeys(cleaned))
-        self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._token = access_token
@@ -125,11 +133,8 @@ class PatreonSource:
         return f"PatreonSource(campaigns={list(self.campaigns)!r}, base_url={self.base_url!r})"
 
     def _resolve_token(self) -> str:
-        token = (self._token or os.environ.get(TOKEN_ENV, "")).strip()
-        token = token.removeprefix("Bearer ").strip()
-        if not token:
-            raise ConfigurationError(f"PatreonSource needs an access token: {TOKEN_HELP}")
-        return token
+        problem = f"PatreonSource needs an access token: {TOKEN_HELP}"
+        return required_setting(self._token, TOKEN_ENV, problem, scheme="Bearer ")
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images of posts matching ``keyphrase``, newest
@@ -184,7 +189,7 @@ class PatreonSource:
             headers={
                 "Authorization": f"Bearer {token}",
                 # Patreon refuses requests without a User-Agent.
-                "User-Agent": f"img2img/{__version__} (+https://github.com/img2img/img2img)",
+                "User-Agent": DEFAULT_USER_AGENT,
             },
             timeout=self.timeout,
             retry=self.retry,
@@ -192,37 +197,31 @@ class PatreonSource:
             secrets=[token],
             sleep=self._sleep,
         )
-        seen: set[str] = set()
-        position = 0
         try:
-            for campaign_id in self._campaign_ids(api):
-                try:
-                    for post, included in self._posts(api, campaign_id, parts):
-                        for candidate in candidates_from_post(
-                            post, campaign_id=campaign_id, included=included, words=words
-                        ):
-                            key = dedup_key(candidate.image_url)
-                            if key in seen:
-                                continue
-                            seen.add(key)
-                            position += 1
-                            yield replace(candidate, position=position)
-                            if position >= limit:
-                                return
-                except ServiceError as exc:
-                    if exc.status_code not in (403, 404) or exc.status_code == 401:
-                        raise
-                    parts.skip(f"campaign {campaign_id}", exc)
-            parts.finish()
+            yield from numbered(self._candidates(api, words, parts), dedup_key, limit)
         finally:
             api.close()
 
-    def _posts(
-        self, api: ApiClient, campaign_id: str, parts: PartLog
-    ) -> Iterator[tuple[Mapping[str, Any], dict[tuple[str, str], Mapping[str, Any]]]]:
-        cursor: str | None = None
-        first = True
-        while True:
+    def _candidates(
+        self, api: ApiClient, words: tuple[str, ...], parts: PartLog
+    ) -> Iterator[ImageCandidate]:
+        """The images of every matching post of every readable campaign, repeats included."""
+        for campaign_id in self._campaign_ids(api):
+            try:
+                for post, included in self._posts(api, campaign_id, parts):
+                    yield from candidates_from_post(
+                        post, campaign_id=campaign_id, included=included, words=words
+                    )
+            except ServiceError as exc:
+                if exc.status_code not in (403, 404) or exc.status_code == 401:
+                    raise
+                parts.skip(f"campaign {campaign_id}", exc)
+        parts.finish()
+
+    def _posts(self, api: ApiClient, campaign_id: str, parts: PartLog) -> Iterator[_Post]:
+        """The campaign's posts, each with the resources its page included."""
+
+        def page(cursor: str | None) -> tuple[list[_Post], str | None]:
             params = {
                 "fields[post]": POST_FIELDS,
                 "include": "user,campaign",
@@ -235,24 +234,20 @@ class PatreonSource:
             payload = self._get(
                 api, f"{_API}/campaigns/{campaign_id}/posts", f"campaign {campaign_id}", params
             )
-            if first:
+            if cursor is None:
                 parts.read += 1
-                first = False
             if not isinstance(payload, Mapping):
                 raise ServiceError(f"Patreon sent campaign {campaign_id}'s posts as a non-object")
             included = _included(payload.get("included"))
             data = payload.get("data")
             posts = [p for p in data if isinstance(p, Mapping)] if isinstance(data, list) else []
-            for post in posts:
-                yield post, included
-            next_cursor = _next_cursor(payload)
-            if not posts or next_cursor is None or next_cursor == cursor:
-                return
-            cursor = next_cursor
+            return [(post, included) for post in posts], _next_cursor(payload)
+
+        return follow_cursor(page)
 
 
-def _included(value: object) -> dict[tuple[str, str], Mapping[str, Any]]:
-    found: dict[tuple[str, str], Mapping[str, Any]] = {}
+def _included(value: object) -> _Included:
+    found: _Included = {}
     for item in value if isinstance(value, list) else []:
         if isinstance(item, Mapping) and isinstance(item.get("attributes"), Mapping):
             found[(str(item.get("type")), str(item.get("id")))] = item["attributes"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,9 +15,17 @@ from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
 from img2img.provenance import normalise_url
 from img2img.sources.fields import http_url, text
+from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.reddit.posts import candidates_from_post
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit, service_url
+from img2img.sources.rest import (
+    ApiClient,
+    ApiReply,
+    RateLimit,
+    both_or_neither,
+    service_url,
+    setting,
+)
 
 __all__ = [
     "BASE_URL_ENV",
@@ -176,13 +182,10 @@ class RedditSource:
         )
 
     def _credentials(self) -> tuple[str, str] | None:
-        client_id = (self._client_id or os.environ.get(CLIENT_ID_ENV, "")).strip()
-        secret = (self._client_secret or os.environ.get(CLIENT_SECRET_ENV, "")).strip()
-        if bool(client_id) != bool(secret):
-            raise ConfigurationError(
-                f"RedditSource needs both a client id and secret: {CREDENTIALS_HELP}"
-            )
-        return (client_id, secret) if client_id else None
+        client_id = setting(self._client_id, CLIENT_ID_ENV)
+        secret = setting(self._client_secret, CLIENT_SECRET_ENV)
+        problem = f"RedditSource needs both a client id and secret: {CREDENTIALS_HELP}"
+        return both_or_neither(client_id, secret, problem)
 
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images of posts matching ``keyphrase``."""
@@ -195,7 +198,7 @@ class RedditSource:
         return self._discover(" ".join(keyphrase.split()), limit, credentials)
 
     def _client(self, credentials: tuple[str, str] | None) -> ApiClient:
-        agent = (self.user_agent or os.environ.get(USER_AGENT_ENV, "")).strip()
+        agent = setting(self.user_agent, USER_AGENT_ENV)
         headers = {"User-Agent": agent or DEFAULT_USER_AGENT}
         options: dict[str, Any] = {
             "service": "Reddit",
@@ -253,35 +256,30 @@ class RedditSource:
         parts = PartLog("Reddit")
         self.failures = parts.failures
         api = self._client(credentials)
-        seen: set[str] = set()
-        position = 0
         try:
-            targets: Sequence[str | None] = self.subreddits or (None,)
-            for subreddit in targets:
-                name = f"r/{subreddit}" if subreddit else "Reddit search"
-                path, params = self._request(keyphrase, subreddit, credentials is not None)
-                try:
-                    for post in self._posts(
-                        api, path, params, parts, oauth=credentials is not None
-                    ):
-                        if post.get("over_18") and not self.include_nsfw:
-                            continue
-                        for candidate in candidates_from_post(post):
-                            key = normalise_url(candidate.image_url)
-                            if key in seen:
-                                continue
-                            seen.add(key)
-                            position += 1
-                            yield replace(candidate, position=position)
-                            if position >= limit:
-                                return
-                except ServiceError as exc:
-                    if exc.status_code not in (403, 404) or isinstance(exc, AuthenticationError):
-                        raise
-                    parts.skip(name, exc)
-            parts.finish()
+            candidates = self._candidates(api, keyphrase, parts, oauth=credentials is not None)
+            yield from numbered(candidates, normalise_url, limit)
         finally:
             api.close()
+
+    def _candidates(
+        self, api: ApiClient, keyphrase: str, parts: PartLog, *, oauth: bool
+    ) -> Iterator[ImageCandidate]:
+        """The images of every post found in every readable subreddit, repeats included."""
+        targets: Sequence[str | None] = self.subreddits or (None,)
+        for subreddit in targets:
+            name = f"r/{subreddit}" if subreddit else "Reddit search"
+            path, params = self._request(keyphrase, subreddit, oauth)
+            try:
+                for post in self._posts(api, path, params, parts, oauth=oauth):
+                    if post.get("over_18") and not self.include_nsfw:
+                        continue
+                    yield from candidates_from_post(post)
+            except ServiceError as exc:
+                if exc.status_code not in (403, 404) or isinstance(exc, AuthenticationError):
+                    raise
+                parts.skip(name, exc)
+        parts.finish()
 
     def _posts(
         self,
@@ -292,12 +290,12 @@ class RedditSource:
         *,
         oauth: bool,
     ) -> Iterator[Mapping[str, Any]]:
-        after: str | None = None
-        seen_after: set[str] = set()
-        for page in range(self.max_pages):
+        """The posts of a listing, page after page, for ``max_pages`` pages at most."""
+
+        def page(after: str | None) -> tuple[list[Mapping[str, Any]], str | None]:
             reply = api.get(path, {**params, "after": after} if after else params)
             listing = self._listing(reply, path, oauth)
-            if page == 0:
+            if after is None:
                 parts.read += 1
             children = listing.get("children")
             posts = [
@@ -307,11 +305,9 @@ class RedditSource:
                 and child.get("kind") == "t3"
                 and isinstance(child.get("data"), Mapping)
             ]
-            yield from posts
-            after = text(listing.get("after"))
-            if not posts or after is None or after in seen_after:
-                return
-            seen_after.add(after)
+            return posts, text(listing.get("after"))
+
+        return follow_cursor(page, max_pages=self.max_pages)
 
     def _listing(self, reply: ApiReply, path: str, oauth: bool) -> Mapping[str, Any]:
         reason = _reason(reply)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -15,8 +14,8 @@ from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url as _http_url
 from img2img.sources.fields import positive_int as _size
 from img2img.sources.fields import text as _text
-from img2img.sources.rest import service_url
-from img2img.sources.serpapi.http import KEY_HELP, SearchCall
+from img2img.sources.rest import check_timeout, service_url
+from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.sites import clean_site as _clean_site
 from img2img.sources.sites import host_like as _host_like
@@ -33,7 +32,6 @@ __all__ = [
     "candidate_from_result",
 ]
 
-API_KEY_ENV = "SERPAPI_API_KEY"
 DEFAULT_BASE_URL = "https://serpapi.com"
 #: Where SerpAPI is when ``base_url`` is not given: a gateway, say.
 BASE_URL_ENV = "SERPAPI_BASE_URL"
@@ -166,8 +164,7 @@ class SerpApiSource:
             raise ConfigurationError("sites and exclude_sites take a list of sites, not a string")
         self.sites = tuple(_clean_site(site) for site in sites)
         self.exclude_sites = tuple(_clean_site(site) for site in exclude_sites)
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        self.timeout = check_timeout(timeout)
         extra = {str(key): str(value) for key, value in (params or {}).items()}
         clash = sorted(_RESERVED_PARAMS & extra.keys())
         if clash:
@@ -180,7 +177,6 @@ class SerpApiSource:
             extra["hl"] = language.strip()
         self.params: dict[str, str] = extra
         self._api_key = api_key
-        self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._sleep = sleep
@@ -192,12 +188,6 @@ class SerpApiSource:
             f"base_url={self.base_url!r})"
         )
 
-    def _resolve_key(self) -> str:
-        key = (self._api_key or os.environ.get(API_KEY_ENV, "")).strip()
-        if not key:
-            raise ConfigurationError(f"SerpApiSource needs a SerpAPI key: {KEY_HELP}")
-        return key
-
     def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
         """Yield up to ``limit`` distinct images for ``keyphrase``, best ranked first.
 
@@ -208,7 +198,7 @@ class SerpApiSource:
             raise ConfigurationError("keyphrase is empty")
         call = SearchCall(
             base_url=self.base_url,
-            api_key=self._resolve_key(),
+            api_key=resolve_key(self._api_key, "SerpApiSource"),
             timeout=self.timeout,
             retry=self.retry,
             sleep=self._sleep,

@@ -15,7 +15,7 @@ from img2img.net.retry import RetryPolicy
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url, positive_int, text
-from img2img.sources.rest import service_url
+from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
@@ -165,8 +165,7 @@ class GoogleLensSource:
         base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        self.timeout = check_timeout(timeout)
         params: dict[str, str] = {}
         if language:
             params["hl"] = language.strip()
@@ -177,7 +176,6 @@ class GoogleLensSource:
         self.params = params
         self.q = " ".join(q.split()) if q else None
         self._api_key = api_key
-        self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
         self._sleep = sleep

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -21,13 +20,13 @@ from urllib.parse import quote_plus
 
 from img2img.errors import (
     AuthenticationError,
-    ConfigurationError,
     MissingDependencyError,
     RateLimitError,
     ServiceError,
     ServiceUnavailableError,
 )
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
+from img2img.sources.rest import required_setting
 
 __all__ = [
     "API_KEY_ENV",
@@ -57,10 +56,7 @@ def resolve_key(explicit: str | None, user: str) -> str:
 
     Raises :class:`~img2img.errors.ConfigurationError` when neither is set.
     """
-    key = (explicit or os.environ.get(API_KEY_ENV, "")).strip()
-    if not key:
-        raise ConfigurationError(f"{user} needs a SerpAPI key: {KEY_HELP}")
-    return key
+    return required_setting(explicit, API_KEY_ENV, f"{user} needs a SerpAPI key: {KEY_HELP}")
 
 
 def is_no_results(message: str) -> bool:

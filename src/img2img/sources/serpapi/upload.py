@@ -31,7 +31,7 @@ from img2img.errors import (
 from img2img.images import SNIFF_BYTES, decode_image, sniff_image_type
 from img2img.models import UploadedImage
 from img2img.net.retry import RetryPolicy
-from img2img.sources.rest import service_url
+from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import FormPost, resolve_key
 
@@ -120,13 +120,11 @@ class SerpApiImageUploader:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        self.timeout = check_timeout(timeout)
         if max_bytes < 1024:
             raise ConfigurationError(f"max_bytes must be at least 1024, got {max_bytes!r}")
         self._api_key = api_key
         self.base_url = service_url(base_url, "base_url", BASE_URL_ENV, DEFAULT_BASE_URL)
-        self.timeout = timeout
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.max_bytes = max_bytes
         self._sleep = sleep
