@@ -189,8 +189,9 @@ def noise_ratio(
     if count < 3 or typical <= 0:
         return 0.0
     near = min(neighbours, count - 1)
-    offsets = points[:, None, :] - points[None, :, :]
-    distances = np.einsum("ijk,ijk->ij", offsets, offsets)
+    at = points.astype(np.float64)
+    squares = (at * at).sum(axis=1)
+    distances = squares[:, None] + squares[None, :] - 2 * (at @ at.T)  # squared, all pairs
     np.fill_diagonal(distances, np.inf)
     nearest = np.argpartition(distances, near - 1, axis=1)[:, :near]
     local = misfits - misfits[nearest].mean(axis=1)
