@@ -142,7 +142,7 @@ def run(
     false = dict.fromkeys(RULES, 0)
     stereo = dict.fromkeys(RULES, 0)
     pairs = stereo_queries = 0
-    seconds: list[float] = []
+    seconds: dict[str, list[float]] = {rule: [] for rule in RULES}
     with one_blas_thread():
         for name in names:
             for edit in EDITS:
@@ -155,17 +155,15 @@ def run(
                     for rule, thresholds in RULES.items():
                         begun = time.perf_counter()
                         same = verify_features(query, originals[other], thresholds=thresholds).same
-                        seconds.append(time.perf_counter() - begun)
+                        seconds[rule].append(time.perf_counter() - begun)
                         if other == name:
                             found[rule][(name, edit)] = same
                         elif partner.get(name) == other:
                             stereo[rule] += same
                         else:
                             false[rule] += same
-    print(
-        f"\n== {label} ({time.perf_counter() - started:.0f} s; "
-        f"{statistics.median(seconds) * 1000:.2f} ms per verification) =="
-    )
+    timing = ", ".join(f"{r} {statistics.median(t) * 1000:.2f}" for r, t in seconds.items())
+    print(f"\n== {label} ({time.perf_counter() - started:.0f} s; ms per verification: {timing}) ==")
     held = [n for n in names if not is_tuning_photo(n)]
     tuning = [n for n in names if is_tuning_photo(n)]
     print(f"{'rule':15} " + " ".join(f"{e:>9}" for e in EDITS) + " | tuning | false  stereo")
