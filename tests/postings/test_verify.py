@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
 from img2img import MissingDependencyError, verify_copy
-from img2img.postings.features import extract_features, mirrored
-from img2img.postings.verify import QueryFeatures, Thresholds, verify_features
-from img2img.testing.edits import EDITS, apply_edit
+from img2img.postings.cache import encode_thumbnail
+from img2img.postings.features import LocalFeatures, extract_features, mirrored
+from img2img.postings.verify import (
+    DEFAULT_THRESHOLDS,
+    QueryFeatures,
+    Thresholds,
+    noise_ratio,
+    verify_features,
+)
+from img2img.testing.edits import EDITS, apply_edit, bend
+
+
+def cached(image: Image.Image) -> Image.Image:
+    """``image`` as the picture cache keeps it: a 512-pixel JPEG thumbnail."""
+    with Image.open(io.BytesIO(encode_thumbnail(image))) as thumbnail:
+        return thumbnail.convert("RGB")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +68,77 @@ def test_two_photos_of_one_scene_from_nearby_viewpoints_are_not_copies(
     # ...but parallax keeps one fit from holding tightly across the frame.
     assert not result.same
     assert not verify_copy(right, left).same
+
+
+@pytest.mark.parametrize("edit", ["colour", "jpeg30", "crop70", "grey"])
+def test_the_two_views_stay_apart_under_edits(
+    motorcycle_views: tuple[Image.Image, Image.Image], edit: str
+) -> None:
+    left, right = motorcycle_views
+    result = verify_copy(apply_edit(left, edit, seed=1), cached(right))
+    assert not result.same
+    assert "parallax" in result.reason, result.reason
+
+
+def test_a_recoloured_photo_with_little_texture_is_verified(
+    photos: dict[str, Image.Image],
+) -> None:
+    """A motion-blurred clock on a plain wall, brightened or darkened, flattened and
+    turned in hue: few keypoints survive and they land less exactly, yet it is a copy."""
+    clock = photos["clock"]
+    stored = cached(clock)
+    for seed in range(4):
+        result = verify_copy(apply_edit(clock, "colour", seed=seed), stored)
+        assert result.same, (seed, result.reason)
+
+
+def test_a_loose_fit_is_a_copy_when_its_misfit_is_scatter_not_a_displacement_field(
+    photos: dict[str, Image.Image],
+) -> None:
+    """The same real keypoints, moved by about 1.4 px either at random (keypoints
+    placed less exactly) or smoothly across the frame (what parallax does)."""
+    features = extract_features(photos["coffee"])
+    x, y = features.points[:, 0], features.points[:, 1]
+    scatter = np.random.default_rng(0).normal(scale=1.2, size=features.points.shape)
+    field = np.stack([2.5 * np.sin(x / 60), 2.5 * np.cos(y / 70)], axis=1)
+    query = QueryFeatures.of(features)
+    verdicts = {}
+    for name, shift in (("scatter", scatter), ("field", field)):
+        moved = LocalFeatures(
+            (features.points + shift).astype(np.float32), features.descriptors, features.size
+        )
+        verdicts[name] = verify_features(query, moved)
+        assert verdicts[name].evidence.residual > DEFAULT_THRESHOLDS.max_residual
+        assert verdicts[name].evidence.inliers > 200
+    assert verdicts["scatter"].same, verdicts["scatter"].reason
+    assert not verdicts["field"].same
+    assert "parallax" in verdicts["field"].reason
+    # With the allowance for noisy fits turned off, a loose fit is refused whatever its shape.
+    strict = Thresholds(max_noisy_residual=DEFAULT_THRESHOLDS.max_residual)
+    moved = LocalFeatures(
+        (features.points + scatter).astype(np.float32), features.descriptors, features.size
+    )
+    assert "loose" in verify_features(query, moved, thresholds=strict).reason
+
+
+def test_the_noise_ratio_of_scatter_and_of_a_smooth_field() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 512, size=(300, 2))
+    assert noise_ratio(points, rng.normal(size=(300, 2))) == pytest.approx(1.08, abs=0.15)
+    smooth = np.stack([np.sin(points[:, 0] / 80), np.cos(points[:, 1] / 90)], axis=1)
+    assert noise_ratio(points, smooth + 0.05 * rng.normal(size=(300, 2))) < 0.3
+    assert noise_ratio(points[:2], smooth[:2]) == 0.0
+    assert noise_ratio(points, np.zeros((300, 2))) == 0.0
+
+
+def test_a_bent_photo_is_refused_as_a_second_viewpoint_is(
+    photos: dict[str, Image.Image],
+) -> None:
+    photo = photos["chelsea"]
+    for edit in ("jpeg70", "colour"):
+        result = verify_copy(apply_edit(bend(photo, 6, seed=0), edit), cached(photo))
+        assert not result.same
+        assert "parallax" in result.reason, (edit, result.reason)
 
 
 def test_scale_and_rotation_are_told_in_the_pictures_own_pixels(

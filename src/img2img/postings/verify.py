@@ -9,16 +9,23 @@ the fit is
 
 - **supported**: at least :attr:`Thresholds.min_inliers` keypoints agree with it;
 - **tight**: the agreeing keypoints land within a fraction of a pixel of where the
-  fit puts them (:attr:`Thresholds.max_residual`);
+  fit puts them (:attr:`Thresholds.max_residual`), or, if the fit is looser
+  (up to :attr:`Thresholds.max_noisy_residual`), its misfit is *noise*: it
+  differs from keypoint to keypoint instead of moving neighbouring keypoints
+  alike (:attr:`Thresholds.min_noise_ratio`, see :func:`noise_ratio`);
 - **broad**: they span a good part of the area the two frames share
   (:attr:`Thresholds.min_coverage`).
 
 Inliers alone are not enough: two photos of one scene from nearby viewpoints (a
 stereo pair, a facade shot twice) share many keypoints, but with parallax no
-single similarity fits them all tightly across the frame. The thresholds were
-chosen on one part of the benchmark's photos and checked on the rest (see
-``docs/postings.md``). A mirrored copy is verified with the flipped query's
-features (SIFT is not mirror-symmetric).
+single similarity fits them all tightly across the frame. Parallax shifts
+neighbouring keypoints alike (their depths are alike), so what the fit leaves
+over is a smooth displacement field; a copy whose keypoints are merely placed
+less exactly (a dark, flattened, recoloured picture with little texture)
+leaves independent scatter. The thresholds were chosen on one part of the
+benchmark's photos and checked on the rest (see ``docs/postings.md``). A
+mirrored copy is verified with the flipped query's features (SIFT is not
+mirror-symmetric).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ __all__ = [
     "QueryFeatures",
     "Thresholds",
     "Verification",
+    "noise_ratio",
     "one_blas_thread",
     "verify_copy",
     "verify_features",
@@ -52,6 +60,9 @@ __all__ = [
 RATIO = 0.8
 #: RANSAC's inlier distance, in pixels of the 512-pixel working frame.
 RANSAC_THRESHOLD = 4.0
+#: Agreeing keypoints whose misfits each keypoint's misfit is compared with
+#: (:func:`noise_ratio`): enough to average scatter out, few enough to stay local.
+NEIGHBOURS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,13 @@ class Thresholds:
     #: Largest median distance (pixels at 512) of agreeing keypoints from the fit:
     #: copies land within a fraction of a pixel, parallax spreads a scene shot twice.
     max_residual: float = 1.0
+    #: Largest residual of a fit whose misfit is noise (see ``min_noise_ratio``):
+    #: half of RANSAC's tolerance, well under the ~2.8 px at which keypoints
+    #: that agree by chance scatter.
+    max_noisy_residual: float = 2.0
+    #: Least :func:`noise_ratio` for a fit looser than ``max_residual``: about
+    #: 1.1 for independent scatter, 0.4-0.8 for parallax. 0.9 keeps 99 % of copies.
+    min_noise_ratio: float = 0.9
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -149,6 +167,48 @@ def _ratio_matches(
     return query.points[keep], candidate.points[nearest[keep]]
 
 
+def noise_ratio(
+    points: npt.NDArray[np.floating[Any]],
+    misfits: npt.NDArray[np.floating[Any]],
+    neighbours: int = NEIGHBOURS,
+) -> float:
+    """How independent a fit's misfit is from one agreeing keypoint to the next.
+
+    ``points`` float ``(n, 2)``: the agreeing keypoints; ``misfits`` float
+    ``(n, 2)``: where the fit puts each one's partner, minus where it is. Each
+    misfit is compared with the mean misfit of the point's ``neighbours``
+    nearest points; the result is the median of those differences over the
+    median misfit. Scatter that is independent between keypoints gives about
+    ``sqrt(1 + 1 / neighbours)`` (1.08 for 6); a smooth displacement field, as
+    parallax makes, is mostly cancelled by the neighbours' mean and gives much
+    less (0.4-0.8 for a stereo pair). Fewer than 3 points give 0.0: nothing
+    can be told.
+    """
+    count = len(points)
+    typical = float(np.median(np.linalg.norm(misfits, axis=1))) if count else 0.0
+    if count < 3 or typical <= 0:
+        return 0.0
+    near = min(neighbours, count - 1)
+    at = points.astype(np.float64)
+    squares = (at * at).sum(axis=1)
+    distances = squares[:, None] + squares[None, :] - 2 * (at @ at.T)  # squared, all pairs
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argpartition(distances, near - 1, axis=1)[:, :near]
+    local = misfits - misfits[nearest].mean(axis=1)
+    return float(np.median(np.linalg.norm(local, axis=1))) / typical
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Fit:
+    """A fit's evidence, and the agreeing keypoints' positions and misfits
+    (float ``(n, 2)`` each, query pixels) to judge the shape of its misfit."""
+
+    evidence: Evidence
+    matches: int
+    points: npt.NDArray[np.float32]
+    misfits: npt.NDArray[np.float64]
+
+
 def _area(points: npt.NDArray[np.float32]) -> float:
     if len(points) < 3:
         return 0.0
@@ -179,13 +239,19 @@ def _textured_common_part(
     return np.vstack([query_side, candidate_side]).astype(np.float32)
 
 
-def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> tuple[Evidence, int]:
+def _no_fit(matches: int, mirrored: bool) -> _Fit:
+    nothing = np.zeros((0, 2), np.float32)
+    evidence = Evidence(inliers=0, coverage=0.0, residual=math.inf, mirrored=mirrored)
+    return _Fit(evidence, matches, nothing, nothing.astype(np.float64))
+
+
+def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> _Fit:
     """The best similarity taking candidate points onto query points, and its evidence."""
     cv2 = opencv()
     query_points, candidate_points = _ratio_matches(query, candidate)
     matches = len(query_points)
     if matches < 3:
-        return Evidence(inliers=0, coverage=0.0, residual=math.inf, mirrored=mirrored), matches
+        return _no_fit(matches, mirrored)
     transform, mask = cv2.estimateAffinePartial2D(
         candidate_points,
         query_points,
@@ -196,11 +262,11 @@ def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> tupl
         refineIters=10,
     )
     if transform is None:
-        return Evidence(inliers=0, coverage=0.0, residual=math.inf, mirrored=mirrored), matches
+        return _no_fit(matches, mirrored)
     inlying = mask.ravel().astype(bool)
     linear, shift = transform[:, :2], transform[:, 2]
-    placed = candidate_points[inlying] @ linear.T + shift
-    errors = np.linalg.norm(placed - query_points[inlying], axis=1)
+    misfits = candidate_points[inlying] @ linear.T + shift - query_points[inlying]
+    errors = np.linalg.norm(misfits, axis=1)
     scale = math.sqrt(abs(float(np.linalg.det(linear)))) or 1e-9
     spanned = _area(query_points[inlying])
     textured = _area(_textured_common_part(query, candidate, transform))
@@ -213,15 +279,25 @@ def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> tupl
         rotation=math.degrees(math.atan2(float(linear[1, 0]), float(linear[0, 0]))),
         mirrored=mirrored,
     )
-    return evidence, matches
+    return _Fit(evidence, matches, query_points[inlying], misfits)
 
 
-def _judge(evidence: Evidence, thresholds: Thresholds) -> str:
+def _judge(fit: _Fit, thresholds: Thresholds) -> str:
     """Why the fit is not a copy, or ``""`` when it is."""
+    evidence = fit.evidence
     if evidence.inliers < thresholds.min_inliers:
         return f"{evidence.inliers} keypoints agree, fewer than {thresholds.min_inliers}"
     if evidence.residual > thresholds.max_residual:
-        return f"the fit is loose ({evidence.residual:.2f} px > {thresholds.max_residual})"
+        loose = f"the fit is loose ({evidence.residual:.2f} px > {thresholds.max_residual})"
+        if evidence.residual > thresholds.max_noisy_residual:
+            return loose
+        # Only loose fits pay for this: all-pairs distances between agreeing keypoints.
+        ratio = noise_ratio(fit.points, fit.misfits)
+        if ratio < thresholds.min_noise_ratio:
+            return (
+                f"{loose} and neighbouring keypoints are displaced alike, as parallax does "
+                f"(noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
+            )
     if evidence.coverage < thresholds.min_coverage:
         return (
             f"agreeing keypoints span {evidence.coverage:.0%} of the textured common area, "
@@ -237,13 +313,14 @@ def verify_features(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Verification:
     """Compare precomputed features: the query as seen first, then mirrored."""
-    evidence, matches = _fit(query.direct, candidate, mirrored=False)
-    reason = _judge(evidence, thresholds)
+    fit = _fit(query.direct, candidate, mirrored=False)
+    reason = _judge(fit, thresholds)
     if reason:
-        flipped, flipped_matches = _fit(query.flipped, candidate, mirrored=True)
-        if not _judge(flipped, thresholds) or flipped.inliers > evidence.inliers:
-            evidence, matches, reason = flipped, flipped_matches, _judge(flipped, thresholds)
-    return Verification(same=not reason, evidence=evidence, matches=matches, reason=reason)
+        flipped = _fit(query.flipped, candidate, mirrored=True)
+        flipped_reason = _judge(flipped, thresholds)
+        if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
+            fit, reason = flipped, flipped_reason
+    return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
 
 
 def verify_copy(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["EDITS", "MILD_EDITS", "POSTED_QUALITY", "apply_edit", "jpeg"]
+__all__ = ["EDITS", "MILD_EDITS", "POSTED_QUALITY", "apply_edit", "bend", "jpeg"]
 
 #: The JPEG quality a site re-saves an upload at.
 POSTED_QUALITY = 85
@@ -174,3 +174,36 @@ def apply_edit(image: Image.Image, edit: str, *, seed: int = 0) -> Image.Image:
     rng = random.Random(f"{edit}:{seed}")
     edited = EDITS[edit](image.convert("RGB"), rng)
     return jpeg(edited, _QUALITY.get(edit, POSTED_QUALITY))
+
+
+def bend(image: Image.Image, pixels: float, *, seed: int = 0) -> Image.Image:
+    """``image`` bent by a smooth random displacement of up to ``pixels`` (at 512 pixels
+    on the long side): a stand-in for another photo of the same scene, not an edit.
+
+    A second viewpoint displaces each part of a scene by its depth, smoothly
+    across most of the frame (parallax); no similarity undoes it, as none undoes
+    this. Needs OpenCV.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from img2img.postings.features import opencv
+
+    cv2 = opencv()
+    rng = np.random.default_rng(seed)
+    width, height = image.size
+    reach = pixels * max(width, height) / 512
+    shifts = []
+    for _ in range(2):  # a 4 x 4 grid of random shifts, smoothly interpolated
+        field = cv2.resize(rng.normal(size=(4, 4)).astype(np.float32), (width, height),
+                           interpolation=cv2.INTER_CUBIC)  # fmt: skip
+        shifts.append(field * (reach / (float(np.abs(field).max()) or 1.0)))
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    pixels_out = cv2.remap(
+        np.asarray(image.convert("RGB")),
+        xs + shifts[0],
+        ys + shifts[1],
+        cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    return Image.fromarray(pixels_out)
