@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from rich.markup import escape
 
 from img2img.cli.command import Command
 from img2img.cli.exits import ExitCode, exit_code_for
+from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
 from img2img.cli.progress import IndexProgressBar
 from img2img.cli.sources import add_source_options, build_source
@@ -20,15 +20,12 @@ from img2img.errors import ConfigurationError
 if TYPE_CHECKING:
     from img2img.cli.session import Session
     from img2img.models import Failure, IndexReport, PartFailure
-    from img2img.net.fetch import HttpFetcher
     from img2img.sync import SyncPlan, SyncReport
 
 __all__ = ["ADD", "INDEX", "SYNC"]
 
 #: Failures listed in the table; ``--json`` lists them all.
 _SHOWN_FAILURES = 20
-#: Address ranges to download from although private, comma-separated: ``--allow-network``'s default.
-ALLOW_NETWORKS_ENV = "IMG2IMG_ALLOW_NETWORKS"
 
 
 def _failure_rows(failures: tuple[Failure, ...]) -> list[dict[str, str]]:
@@ -80,28 +77,11 @@ def _report(session: Session, report: IndexReport, empty_message: str) -> int:
     return exit_code_for(report.indexed + report.skipped, failed)
 
 
-def _fetcher(session: Session) -> HttpFetcher | None:
-    networks = session.args.allow_network or [
-        cidr.strip() for cidr in os.environ.get(ALLOW_NETWORKS_ENV, "").split(",") if cidr.strip()
-    ]
-    if not networks:
-        return None
-    from img2img.net.fetch import HttpFetcher
-
-    return HttpFetcher(allowed_networks=networks)
-
-
 def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reindex", action="store_true", help="embed images again even if already stored"
     )
-    parser.add_argument(
-        "--allow-network",
-        metavar="CIDR",
-        action="append",
-        help="also download from this address range, refused by default (e.g. an "
-        f"intranet: 10.20.0.0/16); repeatable; default: ${ALLOW_NETWORKS_ENV}",
-    )
+    add_allow_network(parser)
 
 
 def _configure_add(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +94,7 @@ def _configure_add(parser: argparse.ArgumentParser) -> None:
 
 def _run_add(session: Session) -> int:
     args = session.args
-    client = session.client(fetcher=_fetcher(session))
+    client = session.client(fetcher=fetcher_for(session))
     with IndexProgressBar(
         session.out.errors, "Adding", enabled=session.out.progress_enabled
     ) as bar:
@@ -144,7 +124,7 @@ def _run_index(session: Session) -> int:
     args = session.args
     # Options and credentials are checked before a model or store is touched.
     chosen, source = build_source(args)
-    client = session.client(source=source, fetcher=_fetcher(session))
+    client = session.client(source=source, fetcher=fetcher_for(session))
     with IndexProgressBar(
         session.out.errors, "Indexing", enabled=session.out.progress_enabled
     ) as bar:
