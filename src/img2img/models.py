@@ -32,6 +32,7 @@ __all__ = [
     "PartFailure",
     "PictureGroup",
     "Posting",
+    "PostingSequence",
     "PostingSort",
     "Postings",
     "ProgressCallback",
@@ -424,17 +425,11 @@ class Unverified:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Postings(Sequence[Posting]):
-    """What ``find_postings`` found: a sequence of :class:`Posting`, plus the
-    candidates it could not check (``unverified``) and how many it looked at.
+class PostingSequence(Sequence[Posting]):
+    """A read-only sequence over the ``postings`` of a result."""
 
-    Iterating, indexing and ``len`` give the postings in the order asked for.
-    """
-
+    __slots__ = ()
     postings: tuple[Posting, ...]
-    unverified: tuple[Unverified, ...] = ()
-    candidates: int = 0
 
     @overload
     def __getitem__(self, index: int) -> Posting: ...
@@ -450,6 +445,19 @@ class Postings(Sequence[Posting]):
 
     def __iter__(self) -> Iterator[Posting]:
         return iter(self.postings)
+
+
+@dataclass(frozen=True, slots=True)
+class Postings(PostingSequence):
+    """What ``find_postings`` found: a sequence of :class:`Posting`, plus the
+    candidates it could not check (``unverified``) and how many it looked at.
+
+    Iterating, indexing and ``len`` give the postings in the order asked for.
+    """
+
+    postings: tuple[Posting, ...]
+    unverified: tuple[Unverified, ...] = ()
+    candidates: int = 0
 
     def sorted_by(self, by: PostingSort) -> Postings:
         """The same postings in another order (see :data:`PostingSort`)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
 
 from img2img.models import (
     Evidence,
@@ -14,6 +12,7 @@ from img2img.models import (
     MatchKind,
     Metadata,
     Posting,
+    PostingSequence,
     Stage,
 )
 
@@ -128,7 +127,7 @@ class LocateReport:
 
 
 @dataclass(frozen=True, slots=True)
-class Located(Sequence[Posting]):
+class Located(PostingSequence):
     """Where a picture is on the web, as ``locate`` found and verified it.
 
     Iterating, indexing and ``len`` give the postings: pages whose image is
@@ -143,18 +142,3 @@ class Located(Sequence[Posting]):
     alike: tuple[Claim, ...]
     rejected: tuple[Claim, ...]
     report: LocateReport
-
-    @overload
-    def __getitem__(self, index: int) -> Posting: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Posting]: ...
-
-    def __getitem__(self, index: int | slice) -> Posting | Sequence[Posting]:
-        return self.postings[index]
-
-    def __len__(self) -> int:
-        return len(self.postings)
-
-    def __iter__(self) -> Iterator[Posting]:
-        return iter(self.postings)
