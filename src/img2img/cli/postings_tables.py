@@ -12,9 +12,17 @@ from img2img.cli.text import plain
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from img2img.models import PictureGroup, Posting, Unverified
+    from img2img.models import Evidence, PictureGroup, Posting, Unverified
 
-__all__ = ["group_rows", "posting_json", "postings_table", "unverified_table"]
+__all__ = ["evidence_json", "group_rows", "posting_json", "postings_table", "unverified_table"]
+
+
+def evidence_json(evidence: Evidence) -> dict[str, Any]:
+    """A verification's evidence as JSON-ready data, floats to four places."""
+    return {
+        key: round(value, 4) if isinstance(value, float) else value
+        for key, value in asdict(evidence).items()
+    }
 
 
 def posting_json(posting: Posting) -> dict[str, Any]:
@@ -26,10 +34,7 @@ def posting_json(posting: Posting) -> dict[str, Any]:
     }
     data["score"] = round(posting.score, 6)
     if posting.evidence is not None:
-        data["evidence"] = {
-            key: round(value, 4) if isinstance(value, float) else value
-            for key, value in asdict(posting.evidence).items()
-        }
+        data["evidence"] = evidence_json(posting.evidence)
     return data
 
 

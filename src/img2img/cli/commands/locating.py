@@ -13,7 +13,7 @@ from img2img.cli.command import Command
 from img2img.cli.exits import exit_code_for
 from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
-from img2img.cli.postings_tables import posting_json, postings_table
+from img2img.cli.postings_tables import evidence_json, posting_json, postings_table
 from img2img.cli.progress import ClaimsProgressBar
 from img2img.cli.tables import link
 from img2img.cli.text import plain
@@ -73,10 +73,7 @@ def claim_json(claim: Claim) -> dict[str, Any]:
         key: value for key, value in asdict(claim).items() if key not in ("metadata", "evidence")
     }
     if claim.evidence is not None:
-        data["evidence"] = {
-            key: round(value, 4) if isinstance(value, float) else value
-            for key, value in asdict(claim.evidence).items()
-        }
+        data["evidence"] = evidence_json(claim.evidence)
     return data
 
 
