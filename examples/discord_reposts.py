@@ -18,13 +18,10 @@ intent to see attachments).
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-
-from PIL import Image
 
 from img2img import (
     LOOPBACK_NETWORKS,
@@ -35,14 +32,9 @@ from img2img import (
     InMemoryStore,
 )
 from img2img.loading import ImageInput
+from img2img.testing.edits import jpeg_bytes
 
 ARTWORK = "coffee"
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 @contextmanager
@@ -69,17 +61,17 @@ def fake_server() -> Iterator[tuple[DiscordSource, HttpFetcher, bytes]]:
                 channel,
                 f"my {name} piece",
                 author=members[n % 5],
-                files=[(f"{name}.jpg", jpeg(photo))],
+                files=[(f"{name}.jpg", jpeg_bytes(photo))],
             )
             if n % 4 == 0:
                 discord.post(channel, "love this!", author=members[(n + 2) % 5])
         # The repost: an edited copy, uploaded from a phone as "image" with no extension.
-        copy = jpeg(edited_copy(artwork), quality=70)
+        copy = jpeg_bytes(edited_copy(artwork), quality=70)
         discord.post(
             "1200", "look what I made", author="reposter", files=[("image", copy, "image/jpeg")]
         )
         source = discord.source(guilds=[guild])
-        yield source, fetcher, jpeg(artwork, quality=95)
+        yield source, fetcher, jpeg_bytes(artwork, quality=95)
 
 
 def find_reposts(source: DiscordSource, query: ImageInput, fetcher: HttpFetcher | None) -> int:

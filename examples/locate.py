@@ -20,7 +20,6 @@ drop the fakes and pass ``reverse_source=GoogleLensSource()`` (the default).
 
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 
@@ -34,16 +33,10 @@ from img2img import (
     ImageSearchClient,
     LocalStore,
 )
-from img2img.testing.edits import apply_edit
+from img2img.testing.edits import apply_edit, jpeg_bytes
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 from img2img.testing.photos import sample_photos
-
-
-def jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=88)
-    return buffer.getvalue()
 
 
 def main() -> int:
@@ -73,7 +66,7 @@ def main() -> int:
     }
     for path, (_, picture) in {**exact, **similar}.items():
         if picture is not None:
-            files[path] = jpeg(picture)
+            files[path] = jpeg_bytes(picture)
 
     def web(request: RecordedRequest) -> Reply:
         if request.path not in files:

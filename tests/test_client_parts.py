@@ -6,7 +6,6 @@ the real ones.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import pytest
@@ -25,13 +24,8 @@ from img2img import (
     SourceWithParts,
     StaticSource,
 )
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_discord import FakeDiscord
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -40,8 +34,8 @@ def discord(photos: dict[str, Image.Image]) -> Iterator[FakeDiscord]:
         fake.add_channel("1100", guild_id="900", name="general")
         fake.add_channel("1300", guild_id="900", name="mod-chat")
         for name in ("coffee", "rocket", "chelsea"):
-            fake.post("1100", f"my {name} piece", files=[(f"{name}.jpg", _jpeg(photos[name]))])
-        fake.post("1300", "secret", files=[("astronaut.jpg", _jpeg(photos["astronaut"]))])
+            fake.post("1100", f"my {name} piece", files=[(f"{name}.jpg", jpeg_bytes(photos[name]))])
+        fake.post("1300", "secret", files=[("astronaut.jpg", jpeg_bytes(photos["astronaut"]))])
         yield fake
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from cli_helpers import run_cli
 from PIL import Image
 
-from img2img.testing.edits import apply_edit
+from img2img.testing.edits import apply_edit, jpeg_bytes
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
@@ -26,12 +25,6 @@ POSTED = {
     "/e.jpg": ("https://memes.example/p/3", "text"),
 }
 COPY_PAGES = {page for page, edit in POSTED.values() if edit != "other"}
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 @dataclass
@@ -52,7 +45,7 @@ def lookup(tmp_path: Path) -> Iterator[Lookup]:
     left, right, _ = skimage.data.stereo_motorcycle()
     bike, other = Image.fromarray(np.asarray(left)), Image.fromarray(np.asarray(right))
     files = {
-        path: _jpeg(
+        path: jpeg_bytes(
             apply_edit(other if edit == "other" else bike, "jpeg70" if edit == "other" else edit)
         )
         for path, (_, edit) in POSTED.items()

@@ -8,7 +8,6 @@ Discord, by the fake's own CDN.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from cli_helpers import run_cli
 from PIL import Image
 
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_bluesky import FakeBluesky, bluesky_post
 from img2img.testing.fake_discord import FakeDiscord
 from img2img.testing.fake_patreon import FakePatreon, patreon_post
@@ -28,15 +28,9 @@ from img2img.testing.reddit_posts import reddit_image_post
 LOOPBACK = ("--allow-network", "127.0.0.0/8")
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def jpegs(photos: dict[str, Image.Image]) -> list[bytes]:
-    return [_jpeg(photo) for photo in list(photos.values())[:6]]
+    return [jpeg_bytes(photo) for photo in list(photos.values())[:6]]
 
 
 @pytest.fixture

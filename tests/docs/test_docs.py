@@ -35,7 +35,6 @@ same stand-ins serve them, and the offline model loads once for the suite.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Iterator
@@ -66,6 +65,7 @@ import img2img
 import img2img.embedders.clip
 import img2img.net.fetch
 from img2img.net.guard import LOOPBACK_NETWORKS
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_pinecone import FakePinecone
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
@@ -96,12 +96,6 @@ class Stage:
     env: dict[str, str]
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=88)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def stage(
     tmp_path: Path,
@@ -118,7 +112,7 @@ def stage(
     photos["chelsea"].save(folder / "photo.jpg", quality=90)
     for name in ("query.jpg", "screenshot-from-a-forum.jpg"):
         edited_copy(photos["rocket"]).save(folder / name, quality=70)
-    jpegs = [_jpeg(photo) for photo in photos.values()]
+    jpegs = [jpeg_bytes(photo) for photo in photos.values()]
 
     def web(request: RecordedRequest) -> Reply:
         numbers = re.findall(r"\d+", request.path)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
-from img2img.testing.edits import apply_edit
+from img2img.testing.edits import apply_edit, jpeg_bytes
 from img2img.testing.http import LoopbackServer, Reply
 
 #: The five reposts of the query photo: re-encoded or resized three times, cropped, captioned.
@@ -25,12 +24,6 @@ OTHERS = {
     "/shop/side-crop.jpg": ("https://x.com/seller/status/7", "crop90"),
     "/classified/side.jpg": ("https://classified.example/ad/9", "resize"),
 }
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 @dataclass
@@ -67,6 +60,6 @@ def post(
     """Put ``photo``, edited as ``pages`` says, on the web; the Lens entries claiming them."""
     entries = []
     for position, (path, (page, edit)) in enumerate(pages.items(), start=start):
-        web.files[path] = jpeg(apply_edit(photo, edit))
+        web.files[path] = jpeg_bytes(apply_edit(photo, edit))
         entries.append(lens_entry(position, page, web.url(path), date="Mar 5, 2024"))
     return entries

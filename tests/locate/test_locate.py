@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from locate_helpers import COPIES, OTHERS, Web, jpeg
+from locate_helpers import COPIES, OTHERS, Web
 from PIL import Image
 
 from img2img import (
@@ -18,6 +18,7 @@ from img2img import (
     LocalStore,
 )
 from img2img.provenance import image_id
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_serpapi import FakeSerpApi
 
 COPY_PAGES = {page for page, _ in COPIES.values()}
@@ -158,7 +159,7 @@ def test_a_second_lookup_downloads_nothing_and_leaves_records_as_they_were(
 def test_a_page_serving_the_query_s_own_bytes_is_exact(
     client: ImageSearchClient, serp: FakeSerpApi, web: Web, bike: tuple[Image.Image, Image.Image]
 ) -> None:
-    data = jpeg(bike[0])
+    data = jpeg_bytes(bike[0])
     web.files["/same.jpg"] = data
     web.files["/query.jpg"] = data
     serp.lens.serve(

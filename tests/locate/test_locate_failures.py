@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from locate_helpers import COPIES, Web, jpeg
+from locate_helpers import COPIES, Web
 from PIL import Image
 
 from img2img import ImageSearchClient
@@ -19,6 +19,7 @@ from img2img.errors import (
     ImageUploadError,
     RateLimitError,
 )
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import Reply
 
@@ -28,7 +29,7 @@ COPY_PAGES = {page for page, _ in COPIES.values()}
 @pytest.fixture
 def query_url(web: Web, bike: tuple[Image.Image, Image.Image]) -> str:
     """The query photo at a public address: Lens is sent the URL, nothing is uploaded."""
-    web.files["/me/bike.jpg"] = jpeg(bike[0])
+    web.files["/me/bike.jpg"] = jpeg_bytes(bike[0])
     return web.url("/me/bike.jpg")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -11,13 +10,8 @@ import pytest
 from PIL import Image
 
 from img2img import LOOPBACK_NETWORKS, HttpFetcher, ImageCandidate
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
-
-
-def jpeg_bytes(image: Image.Image, quality: int = 85) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,9 @@ from img2img import (
     LocalStore,
     PictureCache,
 )
-from img2img.testing.edits import apply_edit
+from img2img.testing.edits import apply_edit, jpeg_bytes
 
-from .conftest import Sites, jpeg_bytes, posted
+from .conftest import Sites, posted
 
 PAGES = {
     "/news/motorbike.jpg": "https://news.example/2024/04/bike-show",
@@ -38,7 +39,7 @@ def posted_copies(
     same motorcycle on a fourth, and unrelated photos."""
     left, right = motorcycle_views
     width, height = left.size
-    reencoded = Image.open(__import__("io").BytesIO(jpeg_bytes(left, 60)))
+    reencoded = Image.open(io.BytesIO(jpeg_bytes(left, 60)))
     resized = left.resize((width // 2, height // 2), Image.Resampling.LANCZOS)
     cropped = left.crop((width // 10, height // 8, width - width // 5, height - height // 10))
     candidates = [

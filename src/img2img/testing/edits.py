@@ -20,21 +20,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["EDITS", "MILD_EDITS", "POSTED_QUALITY", "apply_edit", "bend", "jpeg"]
+__all__ = ["EDITS", "MILD_EDITS", "POSTED_QUALITY", "apply_edit", "bend", "jpeg", "jpeg_bytes"]
 
 #: The JPEG quality a site re-saves an upload at.
 POSTED_QUALITY = 85
 _FONT = "DejaVuSans-Bold.ttf"
 
 
+def jpeg_bytes(image: Image.Image, quality: int = POSTED_QUALITY) -> bytes:
+    """``image`` as the bytes of a JPEG at ``quality``, in RGB (JPEG keeps no alpha)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def jpeg(image: Image.Image, quality: int = POSTED_QUALITY) -> Image.Image:
     """``image`` saved as a JPEG at ``quality`` and decoded again."""
     from PIL import Image
 
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    buffer.seek(0)
-    return Image.open(buffer).convert("RGB")
+    return Image.open(io.BytesIO(jpeg_bytes(image, quality))).convert("RGB")
 
 
 def _resize(image: Image.Image, rng: random.Random, *, scale: float) -> Image.Image:
