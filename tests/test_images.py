@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from img2img.errors import ImageTooLargeError, InvalidImageError
-from img2img.images import decode_image, sniff_image_type, to_rgb
+from img2img.images import WORKING_SIZE, decode_image, sniff_image_type, to_rgb
 from img2img.loading import load_image
+from img2img.postings.features import FEATURE_SIDE
 from stand_ins import encode, png_declaring
 
 
@@ -201,6 +202,40 @@ def test_big_photos_are_shrunk_to_the_working_size_but_remember_their_size() -> 
     assert max(decoded.size) == 512
     assert decoded.info["original_size"] == (3000, 1500)
     assert decode_image(data, working_size=None).size == (3000, 1500)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "top", "bottom"),  # colours of the top-left and bottom-right corners
+    [
+        (1, (512, 256), (255, 0, 0), (0, 0, 255)),  # left red, right blue, as stored
+        (6, (256, 512), (255, 0, 0), (0, 0, 255)),  # rotate 90 CW to view: left becomes top
+        (8, (256, 512), (0, 0, 255), (255, 0, 0)),  # rotate 90 CCW to view: right becomes top
+    ],
+)
+def test_big_jpegs_are_drafted_to_the_working_size_and_still_upright(
+    orientation: int,
+    size: tuple[int, int],
+    top: tuple[int, int, int],
+    bottom: tuple[int, int, int],
+) -> None:
+    # 3000 px is over four times the working size: JPEG draft mode decodes it
+    # at a quarter of its size before orientation is applied and the rest shrunk.
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(halves((3000, 1500)), "JPEG", quality=95, exif=exif)
+    image = decode_image(data)
+    assert max(image.size) == WORKING_SIZE
+    assert image.size == size
+    assert image.mode == "RGB"
+    assert image.info["original_size"] == (3000, 1500)
+    assert near(colour(image, (2, 2)), top)
+    assert near(colour(image, (image.width - 3, image.height - 3)), bottom)
+
+
+def test_the_working_size_keeps_what_the_picture_cache_needs() -> None:
+    # Thumbnails and local features are made from the decoded image: shrinking
+    # it below their size would lose detail the verifier relies on.
+    assert WORKING_SIZE >= FEATURE_SIDE
 
 
 def test_premultiplied_alpha_modes_become_rgb() -> None:

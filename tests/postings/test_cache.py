@@ -19,7 +19,8 @@ from img2img import (
     StoreFormatError,
 )
 from img2img.postings.cache import cache_for_store, default_cache_path
-from img2img.postings.features import extract_features
+from img2img.postings.features import FEATURE_SIDE, extract_features
+from img2img.provenance import image_id
 
 
 def test_a_thumbnail_becomes_features_once_and_survives_reopening(
@@ -136,6 +137,27 @@ def test_indexing_fills_the_cache_unless_told_not_to(photo_folder: Path, tmp_pat
     ) as client:
         client.add([photo_folder])
         assert client.pictures.count() == 0
+
+
+def test_a_big_photo_indexed_is_cached_at_the_full_feature_side(
+    photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    # Decoding draws big photos at a reduced size: the cached thumbnail must
+    # still be the whole picture at the side features are computed on.
+    big = photos["astronaut"].resize((1600, 1200), Image.Resampling.BICUBIC)
+    path = tmp_path / "big.jpg"
+    big.save(path, quality=92)
+    with ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore()) as client:
+        assert client.add([path]).indexed == 1
+        id = image_id(path.as_uri())
+        thumbnail = client.pictures.thumbnail(id)
+        features = client.pictures.features(id)
+    assert thumbnail is not None
+    assert thumbnail.size == (FEATURE_SIDE, FEATURE_SIDE * 3 // 4)
+    expected = np.asarray(big.resize(thumbnail.size, Image.Resampling.LANCZOS), dtype=np.int16)
+    assert np.abs(np.asarray(thumbnail, dtype=np.int16) - expected).mean() < 4
+    assert features is not None
+    assert features.source_size == (1600, 1200)
 
 
 def test_find_postings_on_a_store_never_written_is_empty(
