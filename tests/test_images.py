@@ -232,6 +232,29 @@ def test_big_jpegs_are_drafted_to_the_working_size_and_still_upright(
     assert near(colour(image, (image.width - 3, image.height - 3)), bottom)
 
 
+def test_big_photos_of_any_format_shrink_to_the_picture_itself(
+    photos: dict[str, Image.Image],
+) -> None:
+    photo = photos["retina"]  # 1411 px, as PNG: no draft mode, every pixel decoded
+    image = decode_image(encode(photo, "PNG"))
+    assert image.size == (WORKING_SIZE, WORKING_SIZE)
+    assert image.mode == "RGB"
+    assert image.info["original_size"] == photo.size
+    expected = np.asarray(photo.resize(image.size, Image.Resampling.LANCZOS), dtype=np.int16)
+    assert np.abs(np.asarray(image, dtype=np.int16) - expected).mean() < 2
+
+
+@pytest.mark.parametrize("width", [900, 3000])  # shrunk by less than two; by almost six
+def test_shrinking_averages_detail_finer_than_a_pixel_instead_of_sampling_it(width: int) -> None:
+    columns = np.tile(np.array([0, 255], dtype=np.uint8), width // 2)
+    stripes = Image.fromarray(np.tile(columns, (width // 2, 1)), "L").convert("RGB")
+    image = np.asarray(decode_image(encode(stripes, "PNG")), dtype=np.float64)
+    assert image.shape == (WORKING_SIZE // 2, WORKING_SIZE, 3)
+    assert abs(image.mean() - 127.5) < 10
+    assert image.min() > 60
+    assert image.max() < 195
+
+
 def test_the_working_size_keeps_what_the_picture_cache_needs() -> None:
     # Thumbnails and local features are made from the decoded image: shrinking
     # it below their size would lose detail the verifier relies on.
