@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from img2img.errors import ImageTooLargeError, InvalidImageError
-from img2img.images import decode_image, sniff_image_type, to_rgb
+from img2img.images import WORKING_SIZE, decode_image, sniff_image_type, to_rgb
 from img2img.loading import load_image
+from img2img.postings.features import FEATURE_SIDE
 from stand_ins import encode, png_declaring
 
 
@@ -201,6 +202,63 @@ def test_big_photos_are_shrunk_to_the_working_size_but_remember_their_size() -> 
     assert max(decoded.size) == 512
     assert decoded.info["original_size"] == (3000, 1500)
     assert decode_image(data, working_size=None).size == (3000, 1500)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "top", "bottom"),  # colours of the top-left and bottom-right corners
+    [
+        (1, (512, 256), (255, 0, 0), (0, 0, 255)),  # left red, right blue, as stored
+        (6, (256, 512), (255, 0, 0), (0, 0, 255)),  # rotate 90 CW to view: left becomes top
+        (8, (256, 512), (0, 0, 255), (255, 0, 0)),  # rotate 90 CCW to view: right becomes top
+    ],
+)
+def test_big_jpegs_are_drafted_to_the_working_size_and_still_upright(
+    orientation: int,
+    size: tuple[int, int],
+    top: tuple[int, int, int],
+    bottom: tuple[int, int, int],
+) -> None:
+    # 3000 px is over four times the working size: JPEG draft mode decodes it
+    # at a quarter of its size before orientation is applied and the rest shrunk.
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(halves((3000, 1500)), "JPEG", quality=95, exif=exif)
+    image = decode_image(data)
+    assert max(image.size) == WORKING_SIZE
+    assert image.size == size
+    assert image.mode == "RGB"
+    assert image.info["original_size"] == (3000, 1500)
+    assert near(colour(image, (2, 2)), top)
+    assert near(colour(image, (image.width - 3, image.height - 3)), bottom)
+
+
+def test_big_photos_of_any_format_shrink_to_the_picture_itself(
+    photos: dict[str, Image.Image],
+) -> None:
+    photo = photos["retina"]  # 1411 px, as PNG: no draft mode, every pixel decoded
+    image = decode_image(encode(photo, "PNG"))
+    assert image.size == (WORKING_SIZE, WORKING_SIZE)
+    assert image.mode == "RGB"
+    assert image.info["original_size"] == photo.size
+    expected = np.asarray(photo.resize(image.size, Image.Resampling.LANCZOS), dtype=np.int16)
+    assert np.abs(np.asarray(image, dtype=np.int16) - expected).mean() < 2
+
+
+@pytest.mark.parametrize("width", [900, 3000])  # shrunk by less than two; by almost six
+def test_shrinking_averages_detail_finer_than_a_pixel_instead_of_sampling_it(width: int) -> None:
+    columns = np.tile(np.array([0, 255], dtype=np.uint8), width // 2)
+    stripes = Image.fromarray(np.tile(columns, (width // 2, 1)), "L").convert("RGB")
+    image = np.asarray(decode_image(encode(stripes, "PNG")), dtype=np.float64)
+    assert image.shape == (WORKING_SIZE // 2, WORKING_SIZE, 3)
+    assert abs(image.mean() - 127.5) < 10
+    assert image.min() > 60
+    assert image.max() < 195
+
+
+def test_the_working_size_keeps_what_the_picture_cache_needs() -> None:
+    # Thumbnails and local features are made from the decoded image: shrinking
+    # it below their size would lose detail the verifier relies on.
+    assert WORKING_SIZE >= FEATURE_SIDE
 
 
 def test_premultiplied_alpha_modes_become_rgb() -> None:

@@ -33,9 +33,13 @@ __all__ = [
 
 #: 64 megapixels: larger than any camera photo, far below a decompression bomb.
 DEFAULT_MAX_PIXELS = 64_000_000
-#: Decoded images are shrunk to fit this box: embedders look at ~224 px, and
-#: JPEG draft mode makes decoding big photos several times faster.
-WORKING_SIZE = 1024
+#: Decoded images are shrunk to fit this box: the largest size anything
+#: downstream uses (embedders look at 224-336 px; the picture cache keeps, and
+#: local features are computed on, 512 px on the long side). Every resize after
+#: decoding costs in proportion to the pixels it reads, and JPEG draft mode
+#: decodes photos of twice this size or more at a half, quarter or eighth of
+#: their size directly.
+WORKING_SIZE = 512
 #: Pillow format names :func:`decode_image` opens (those installed; HEIF needs pillow-heif).
 DECODED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF")
 

@@ -62,12 +62,13 @@ __all__ = ["Gate", "IndexSettings", "PictureKeeper", "run_index"]
 class PictureKeeper(Protocol):
     """Keeps a small picture of each stored image (the postings' picture cache).
 
-    ``shrink`` runs on a download thread with the decoded image and returns
-    what to keep (``None`` to keep nothing); ``keep`` runs on the calling
-    thread once the store holds the record, with the original image's size.
+    ``shrink`` runs on a download thread with the decoded image and the bytes
+    it was decoded from, and returns what to keep (``None`` to keep nothing);
+    ``keep`` runs on the calling thread once the store holds the record, with
+    the original image's size.
     """
 
-    def shrink(self, image: Image.Image) -> bytes | None: ...
+    def shrink(self, image: Image.Image, source: bytes | None = None) -> bytes | None: ...
 
     def keep(self, id: str, picture: bytes, width: int, height: int) -> None: ...
 
@@ -299,7 +300,7 @@ def _loader(
                 if _systemic(exc):
                     raise
                 payload = image  # embedded whole on the model thread, where failures are isolated
-        picture = pictures.shrink(image) if pictures is not None else None
+        picture = pictures.shrink(image, content) if pictures is not None else None
         return _Item(
             identity,
             candidate,

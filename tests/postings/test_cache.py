@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from img2img import (
     PictureCache,
     StoreFormatError,
 )
-from img2img.postings.cache import cache_for_store, default_cache_path
-from img2img.postings.features import extract_features
+from img2img.images import decode_image
+from img2img.postings.cache import KEPT_AS_DOWNLOADED_BYTES, cache_for_store, default_cache_path
+from img2img.postings.features import FEATURE_SIDE, extract_features
+from img2img.provenance import image_id
 
 
 def test_a_thumbnail_becomes_features_once_and_survives_reopening(
@@ -136,6 +139,65 @@ def test_indexing_fills_the_cache_unless_told_not_to(photo_folder: Path, tmp_pat
     ) as client:
         client.add([photo_folder])
         assert client.pictures.count() == 0
+
+
+def test_a_big_photo_indexed_is_cached_at_the_full_feature_side(
+    photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    # Decoding draws big photos at a reduced size: the cached thumbnail must
+    # still be the whole picture at the side features are computed on.
+    big = photos["astronaut"].resize((1600, 1200), Image.Resampling.BICUBIC)
+    path = tmp_path / "big.jpg"
+    big.save(path, quality=92)
+    with ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore()) as client:
+        assert client.add([path]).indexed == 1
+        id = image_id(path.as_uri())
+        thumbnail = client.pictures.thumbnail(id)
+        features = client.pictures.features(id)
+    assert thumbnail is not None
+    assert thumbnail.size == (FEATURE_SIDE, FEATURE_SIDE * 3 // 4)
+    expected = np.asarray(big.resize(thumbnail.size, Image.Resampling.LANCZOS), dtype=np.int16)
+    assert np.abs(np.asarray(thumbnail, dtype=np.int16) - expected).mean() < 4
+    assert features is not None
+    assert features.source_size == (1600, 1200)
+
+
+def test_a_small_jpeg_indexed_is_cached_as_it_came(
+    photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    path = tmp_path / "chelsea.jpg"
+    photos["chelsea"].save(path, quality=85)  # 451 x 300: within the feature side
+    with ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore()) as client:
+        assert client.add([path]).indexed == 1
+        thumbnail = client.pictures.thumbnail(image_id(path.as_uri()))
+    assert thumbnail is not None
+    # Not encoded again: the very pixels that were indexed, no second JPEG loss.
+    np.testing.assert_array_equal(
+        np.asarray(thumbnail), np.asarray(decode_image(path.read_bytes()))
+    )
+
+
+def test_only_small_jpegs_are_kept_as_they_came(photos: dict[str, Image.Image]) -> None:
+    def saved(image: Image.Image, fmt: str, **options: object) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt, **options)
+        return buffer.getvalue()
+
+    cache = PictureCache(":memory:")
+    small = photos["chelsea"]
+    jpeg = saved(small, "JPEG", quality=85)
+    assert cache.shrink(decode_image(jpeg), jpeg) == jpeg
+    assert cache.shrink(decode_image(jpeg)) != jpeg  # bytes unknown: encoded
+    png = saved(small, "PNG")
+    assert cache.shrink(decode_image(png), png) != png
+    big = saved(photos["retina"], "JPEG", quality=85)  # 1411 px: shrunk when decoded
+    assert cache.shrink(decode_image(big), big) != big
+    heavy = saved(photos["astronaut"], "JPEG", quality=100, subsampling=0)  # 512 px
+    assert len(heavy) > KEPT_AS_DOWNLOADED_BYTES
+    assert cache.shrink(decode_image(heavy), heavy) != heavy
+    for kept in (cache.shrink(decode_image(png), png), cache.shrink(decode_image(big), big)):
+        assert kept is not None
+        assert max(Image.open(io.BytesIO(kept)).size) <= FEATURE_SIDE
 
 
 def test_find_postings_on_a_store_never_written_is_empty(

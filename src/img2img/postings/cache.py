@@ -35,6 +35,7 @@ import numpy as np
 
 from img2img.closing import Closing
 from img2img.errors import Img2ImgError, StoreError, StoreFormatError
+from img2img.images import SNIFF_BYTES, sniff_image_type
 from img2img.postings.features import (
     CONTRAST_THRESHOLD,
     FEATURE_SIDE,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "KEPT_AS_DOWNLOADED_BYTES",
     "THUMBNAIL_QUALITY",
     "PictureCache",
     "cache_for_store",
@@ -58,6 +60,11 @@ _log = logging.getLogger("img2img.postings")
 
 #: JPEG quality of cached thumbnails (long side :data:`FEATURE_SIDE`): about 40-70 KB each.
 THUMBNAIL_QUALITY = 90
+#: A downloaded JPEG no larger than this, already within :data:`FEATURE_SIDE`,
+#: is kept as it came: its own bytes decode to exactly the pixels indexed, and
+#: encoding them again would cost CPU and a generation of JPEG loss to save
+#: at most half of this.
+KEPT_AS_DOWNLOADED_BYTES = 160_000
 #: Changes whenever features computed by this version would differ from stored ones.
 FEATURES_VERSION = f"sift-{FEATURE_SIDE}-{MAX_FEATURES}-{CONTRAST_THRESHOLD}-1"
 _HEADER = struct.Struct("<IIIII")  # keypoints, width, height, source width, source height
@@ -106,6 +113,18 @@ def _unpack(blob: bytes) -> LocalFeatures:
         raise ValueError("features blob has trailing bytes")
     source = (source_width, source_height) if source_width and source_height else None
     return LocalFeatures(points, descriptors.copy(), (width, height), source)
+
+
+def _kept_as_downloaded(image: Image.Image, source: bytes) -> bool:
+    """Whether ``source``, the bytes ``image`` was decoded from, can be the thumbnail itself."""
+    original = image.info.get("original_size")
+    return (
+        len(source) <= KEPT_AS_DOWNLOADED_BYTES
+        and original is not None
+        and max(original) <= FEATURE_SIDE
+        and sorted(original) == sorted(image.size)  # not shrunk when decoded
+        and sniff_image_type(source[:SNIFF_BYTES]) == "jpeg"
+    )
 
 
 def encode_thumbnail(image: Image.Image) -> bytes:
@@ -186,12 +205,16 @@ class PictureCache(Closing):
             width, height = image.info.get("original_size", image.size)
             self.keep(id, thumbnail, int(width), int(height))
 
-    def shrink(self, image: Image.Image) -> bytes | None:
+    def shrink(self, image: Image.Image, source: bytes | None = None) -> bytes | None:
         """The thumbnail :meth:`keep` stores for ``image`` (``None`` if it cannot be made).
 
-        The indexing pipeline calls this on its download threads, so the JPEG
-        encoding never holds up the model.
+        ``source``, if given, holds the bytes ``image`` was decoded from (by
+        :func:`~img2img.images.decode_image`): a JPEG already small enough is
+        kept as it is rather than encoded again. The indexing pipeline calls
+        this on its download threads, so the JPEG encoding never holds up the model.
         """
+        if source is not None and _kept_as_downloaded(image, source):
+            return source
         try:
             return encode_thumbnail(image)
         except (OSError, ValueError) as exc:

@@ -1,0 +1,121 @@
+"""Where indexing spends CPU, stage by stage: thread CPU time per image inside ``client.add``.
+
+The setting of ``index_pipeline.py`` (its 300 photos from a loopback server,
+``--latency`` seconds per reply, ``--workers`` downloads in flight, the
+offline EfficientNet embedder), with each stage the pipeline calls wrapped to
+add up the CPU time (``time.thread_time``) of the thread running it:
+
+- decoding (``decode_image``: JPEG decode, EXIF orientation, RGB, shrink),
+- provenance (``build_metadata``: sha256 and the perceptual hash),
+- preparing the model's input (``prepare``: resize, normalise),
+- the picture cache's thumbnail (``shrink``) and its write (``keep``),
+- HTTP on the client side (``HttpFetcher.fetch``), the store's upsert,
+- the model (on the calling thread only: its runtime's own threads count in
+  the process total).
+
+    python benchmarks/index_profile.py [--images 300] [--latency 0.2] [--workers 32] [--rounds 2]
+
+The wrappers replace module attributes for the length of the run: this is a
+profiler, not a way to use the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from index_pipeline import photo_variants
+
+import img2img.pipeline as pipeline
+from img2img import EfficientNetEmbedder, HttpFetcher, ImageSearchClient, InMemoryStore
+from img2img.images import decode_image
+from img2img.postings.cache import PictureCache
+from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
+
+_spent: collections.Counter[str] = collections.Counter()
+_lock = threading.Lock()
+
+
+def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, adding the CPU time of the thread that runs it to ``name``."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            with _lock:
+                _spent[name] += time.thread_time() - started
+
+    return wrapper
+
+
+def instrument(fetcher: HttpFetcher) -> None:
+    pipeline.decode_image = timed("decode", pipeline.decode_image)  # type: ignore[assignment]
+    pipeline.build_metadata = timed("sha256 + perceptual hash", pipeline.build_metadata)  # type: ignore[assignment]
+    pipeline._embed = timed("model (calling thread)", pipeline._embed)  # type: ignore[assignment]
+    pipeline._upsert_isolated = timed("store upsert", pipeline._upsert_isolated)  # type: ignore[assignment]
+    PictureCache.shrink = timed("thumbnail", PictureCache.shrink)  # type: ignore[method-assign]
+    PictureCache.keep = timed("picture cache write", PictureCache.keep)  # type: ignore[method-assign]
+    EfficientNetEmbedder.prepare = timed(
+        "prepare (resize, normalise)", EfficientNetEmbedder.prepare
+    )  # type: ignore[method-assign]
+    fetcher.fetch = timed("HTTP, client side", fetcher.fetch)  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    logging.getLogger().setLevel(logging.ERROR)
+    bodies = photo_variants(args.images)
+
+    def serve(request: RecordedRequest) -> Reply:
+        time.sleep(args.latency)
+        index = int(request.path.rsplit("/", 1)[-1].split(".")[0])
+        return Reply(body=bodies[index], headers={"Content-Type": "image/jpeg"})
+
+    embedder = EfficientNetEmbedder()
+    embedder.embed_images([decode_image(bodies[0])])  # load and compile outside the timing
+    with LoopbackServer(serve) as server:
+        fetcher = HttpFetcher(allowed_networks=["127.0.0.0/8"], max_connections=args.workers)
+        instrument(fetcher)
+        cpu_started, started = sum(os.times()[:2]), time.perf_counter()
+        for run in range(args.rounds):
+            client = ImageSearchClient(
+                embedder=embedder, store=InMemoryStore(), fetcher=fetcher, workers=args.workers
+            )
+            urls = [f"{server.url}/r{run}/{i}.jpg" for i in range(args.images)]
+            assert client.add(urls).indexed == args.images
+        cpu, wall = sum(os.times()[:2]) - cpu_started, time.perf_counter() - started
+        fetcher.close()
+    images = args.images * args.rounds
+    print(
+        f"{images} images, {args.latency * 1000:.0f} ms latency, {args.workers} workers, "
+        f"{embedder.model_id} on {embedder.runtime_in_use}\n"
+    )
+    for name, seconds in _spent.most_common():
+        print(f"{name:34} {seconds / images * 1000:6.2f} ms/image")
+    print(f"{'sum of the stages':34} {sum(_spent.values()) / images * 1000:6.2f} ms/image")
+    print(
+        f"{'process CPU, all threads':34} {cpu / images * 1000:6.2f} ms/image "
+        f"({images / wall:.0f} img/s, {cpu / wall:.2f} cores busy)"
+    )
+
+
+if __name__ == "__main__":
+    main()
