@@ -116,6 +116,7 @@ def test_exif_orientation_is_applied(
     data = encode(halves(), "JPEG", quality=95, exif=exif)
     image = decode_image(data)
     assert image.size == size
+    assert image.info["original_size"] == size  # recorded upright too
     assert near(colour(image, (1, 1)), top_left)
     assert near(colour(image, (size[0] - 2, size[1] - 2)), bottom_right)
 
@@ -205,16 +206,17 @@ def test_big_photos_are_shrunk_to_the_working_size_but_remember_their_size() -> 
 
 
 @pytest.mark.parametrize(
-    ("orientation", "size", "top", "bottom"),  # colours of the top-left and bottom-right corners
+    ("orientation", "size", "original", "top", "bottom"),  # colours of two corners
     [
-        (1, (512, 256), (255, 0, 0), (0, 0, 255)),  # left red, right blue, as stored
-        (6, (256, 512), (255, 0, 0), (0, 0, 255)),  # rotate 90 CW to view: left becomes top
-        (8, (256, 512), (0, 0, 255), (255, 0, 0)),  # rotate 90 CCW to view: right becomes top
+        (1, (512, 256), (3000, 1500), (255, 0, 0), (0, 0, 255)),  # left red, right blue
+        (6, (256, 512), (1500, 3000), (255, 0, 0), (0, 0, 255)),  # 90 CW to view: left on top
+        (8, (256, 512), (1500, 3000), (0, 0, 255), (255, 0, 0)),  # 90 CCW to view: right on top
     ],
 )
 def test_big_jpegs_are_drafted_to_the_working_size_and_still_upright(
     orientation: int,
     size: tuple[int, int],
+    original: tuple[int, int],
     top: tuple[int, int, int],
     bottom: tuple[int, int, int],
 ) -> None:
@@ -227,7 +229,7 @@ def test_big_jpegs_are_drafted_to_the_working_size_and_still_upright(
     assert max(image.size) == WORKING_SIZE
     assert image.size == size
     assert image.mode == "RGB"
-    assert image.info["original_size"] == (3000, 1500)
+    assert image.info["original_size"] == original  # the size as seen, upright
     assert near(colour(image, (2, 2)), top)
     assert near(colour(image, (image.width - 3, image.height - 3)), bottom)
 

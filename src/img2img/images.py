@@ -162,7 +162,8 @@ def decode_image(
 ) -> Image.Image:
     """Decode image bytes into an RGB image no larger than ``working_size`` on a side.
 
-    ``image.info["original_size"]`` keeps the size before any shrinking.
+    ``image.info["original_size"]`` keeps the size before any shrinking, upright
+    (as the picture is seen once its EXIF orientation is applied).
 
     Raises :class:`~img2img.errors.ImageTooLargeError` when the header declares
     more than ``max_pixels`` (checked before any pixel is decoded) and
@@ -184,7 +185,10 @@ def decode_image(
         if working_size is not None:
             image.draft("RGB", (working_size, working_size))
         image.load()
+        stored = image.size
         rgb = to_rgb(image)
+        if rgb.size != stored and rgb.size == stored[::-1]:
+            width, height = height, width  # EXIF turned it a quarter: record the upright size
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own, larger limit, hit in open()
