@@ -48,13 +48,14 @@ class Planted:
 class CircleStore:
     """A read-only ``VectorStore`` of ``size`` records made on demand and never held.
 
-    Why not a real store: a ``LocalStore`` of 100,000 512-d vectors takes
-    about 8 ms per exact query, and duplicates asks one query per record, so
-    the pass alone would take a quarter of an hour (``benchmarks/duplicates_scale.py``
-    measures that). This store gives the same answers in microseconds because
-    its vectors are laid out so the nearest ones can be worked out:
+    Why not a real store: duplicates asks one query per record, and an exact
+    query over a ``LocalStore`` of 100,000 512-d vectors takes about 6 ms, so
+    the pass over a real store of this size takes about 11 minutes
+    (``benchmarks/duplicates_scale.py`` measures it). This store gives the same
+    answers in microseconds because its vectors are laid out so the nearest
+    ones can be worked out:
 
-    - slot ``s`` lies on circle ``c = s // PER_CIRCLE`` (in dimensions ``2c``
+    - a slot not planted, ``s``, lies on circle ``c = s // PER_CIRCLE`` (in dimensions ``2c``
       and ``2c + 1``), at angle ``2 pi (s % PER_CIRCLE) / PER_CIRCLE``: its
       nearest neighbours are the slots beside it on its circle, at a cosine
       above 0.99, so every record goes through the verifier's path (its
