@@ -106,6 +106,26 @@ def pipelined(urls: list[str], embedder: Embedder, fetcher: HttpFetcher, workers
     return len(urls) / elapsed
 
 
+def quiet_libraries() -> None:
+    """Keep the libraries' warnings and log lines out of the printed table."""
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    logging.getLogger().setLevel(logging.ERROR)
+
+
+def photo_server(bodies: list[bytes], latency: float) -> LoopbackServer:
+    """A loopback server answering ``/N.jpg`` with ``bodies[N]`` after ``latency`` seconds."""
+
+    def serve(request: RecordedRequest) -> Reply:
+        time.sleep(latency)
+        index = int(request.path.rsplit("/", 1)[-1].split(".")[0])
+        return Reply(body=bodies[index % len(bodies)], headers={"Content-Type": "image/jpeg"})
+
+    return LoopbackServer(serve)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -120,18 +140,8 @@ def main() -> None:
         "--sequential", type=int, default=60, help="images the sequential loop times"
     )
     args = parser.parse_args()
-    import logging
-    import warnings
-
-    warnings.simplefilter("ignore")
-    logging.getLogger().setLevel(logging.ERROR)
-
+    quiet_libraries()
     bodies = photo_variants(args.images)
-
-    def serve(request: RecordedRequest) -> Reply:
-        time.sleep(args.latency)
-        index = int(request.path.rsplit("/", 1)[-1].split(".")[0])
-        return Reply(body=bodies[index % len(bodies)], headers={"Content-Type": "image/jpeg"})
 
     embedders: list[Any] = []
     if args.embedder in ("efficientnet", "both"):
@@ -150,7 +160,7 @@ def main() -> None:
     print(
         f"{'embedder':36} {'runtime':12} {'alone':>7} {'seq.':>6} {'img2img':>8} {'/alone':>7} {'/seq.':>6}"
     )
-    with LoopbackServer(serve) as server:
+    with photo_server(bodies, args.latency) as server:
         fetcher = HttpFetcher(allowed_networks=["127.0.0.0/8"], max_connections=args.workers)
         for run, embedder in enumerate(embedders):
             embedder.embed_images([decode_image(bodies[0])])  # load and compile outside the timing

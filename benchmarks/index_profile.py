@@ -29,13 +29,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from index_pipeline import photo_variants
+from index_pipeline import photo_server, photo_variants, quiet_libraries
 
 import img2img.pipeline as pipeline
 from img2img import EfficientNetEmbedder, HttpFetcher, ImageSearchClient, InMemoryStore
 from img2img.images import decode_image
 from img2img.postings.cache import PictureCache
-from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 _spent: collections.Counter[str] = collections.Counter()
 _lock = threading.Lock()
@@ -77,21 +76,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    import logging
-    import warnings
-
-    warnings.simplefilter("ignore")
-    logging.getLogger().setLevel(logging.ERROR)
+    quiet_libraries()
     bodies = photo_variants(args.images)
-
-    def serve(request: RecordedRequest) -> Reply:
-        time.sleep(args.latency)
-        index = int(request.path.rsplit("/", 1)[-1].split(".")[0])
-        return Reply(body=bodies[index], headers={"Content-Type": "image/jpeg"})
 
     embedder = EfficientNetEmbedder()
     embedder.embed_images([decode_image(bodies[0])])  # load and compile outside the timing
-    with LoopbackServer(serve) as server:
+    with photo_server(bodies, args.latency) as server:
         fetcher = HttpFetcher(allowed_networks=["127.0.0.0/8"], max_connections=args.workers)
         instrument(fetcher)
         cpu_started, started = sum(os.times()[:2]), time.perf_counter()
