@@ -269,11 +269,15 @@ class LookupReport:
     repeated: int
     elapsed_seconds: float
 
-    def __str__(self) -> str:
+    @property
+    def cost(self) -> str:
+        """``"1 search, 0 uploads"``: what the lookup spent, for people."""
         searches = f"{self.searches} search" + ("" if self.searches == 1 else "es")
-        uploads = f"{self.uploads} upload" + ("" if self.uploads == 1 else "s")
+        return f"{searches}, {self.uploads} upload" + ("" if self.uploads == 1 else "s")
+
+    def __str__(self) -> str:
         return (
-            f"{searches}, {uploads}: claimed {self.claimed}, kept {self.kept}, "
+            f"{self.cost}: claimed {self.claimed}, kept {self.kept}, "
             f"off-site {self.off_site}, repeated {self.repeated} in {self.elapsed_seconds:.1f}s"
         )
 

@@ -116,10 +116,8 @@ class LocateReport:
         return len(self.failures)
 
     def __str__(self) -> str:
-        searches = f"{self.searches} search" + ("" if self.searches == 1 else "es")
-        uploads = f"{self.uploads} upload" + ("" if self.uploads == 1 else "s")
         return (
-            f"{searches}, {uploads}, {self.downloads} downloads: "
+            f"{self.lookup.cost}, {self.downloads} downloads: "
             f"{self.lookup.kept} claims, verified {self.verified}, different {self.different}, "
             f"alike {self.alike}, failed {self.failed}, stored {self.stored} "
             f"in {self.elapsed_seconds:.1f}s"

@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCATE"]
 
-#: Where SerpAPI searches go, for a gateway or a test stand-in (as for ``index``).
-SERPAPI_URL_ENV = "SERPAPI_BASE_URL"
-
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="a path or an http(s) URL of the picture to look for")
@@ -135,7 +132,6 @@ def _show(session: Session, found: Located) -> None:
 
 
 def _run(session: Session) -> int:
-    from img2img.sources.serpapi.google_images import DEFAULT_BASE_URL
     from img2img.sources.serpapi.google_lens import GoogleLensSource
 
     args = session.args
@@ -148,8 +144,7 @@ def _run(session: Session) -> int:
         country=args.country,
         language=args.language,
         no_cache=args.no_cache,
-        base_url=os.environ.get(SERPAPI_URL_ENV) or DEFAULT_BASE_URL,
-    )
+    )  # SERPAPI_BASE_URL, if set, is read by the source itself
     client = session.client(reverse_source=lens, fetcher=fetcher_for(session))
     with ClaimsProgressBar(
         session.out.errors, "Checking claims", enabled=session.out.progress_enabled
