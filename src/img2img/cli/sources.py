@@ -24,7 +24,15 @@ from img2img.errors import ConfigurationError
 if TYPE_CHECKING:
     from img2img.protocols import ImageSource
 
-__all__ = ["SOURCES", "WebSource", "add_source_options", "build_source", "iso_time", "source_of"]
+__all__ = [
+    "SOURCES",
+    "WebSource",
+    "add_source_options",
+    "build_source",
+    "iso_time",
+    "require_env",
+    "source_of",
+]
 
 
 def iso_time(text: str) -> str:
@@ -43,7 +51,8 @@ def _utc(text: str) -> datetime.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
-def _require_env(variable: str, why: str) -> None:
+def require_env(variable: str, why: str) -> None:
+    """Refuse, in one line saying where to find it, when credential ``variable`` is unset."""
     if not os.environ.get(variable, "").strip():
         raise ConfigurationError(f"{why}: set {variable} {_WHERE[variable]}")
 
@@ -60,7 +69,7 @@ _WHERE = {
 def _google(args: argparse.Namespace) -> ImageSource:
     from img2img.sources.serpapi.google_images import SerpApiSource
 
-    _require_env("SERPAPI_API_KEY", "index searches Google Images through SerpAPI")
+    require_env("SERPAPI_API_KEY", "index searches Google Images through SerpAPI")
     return SerpApiSource(sites=args.site or (), country=args.country, language=args.language)
 
 
@@ -69,7 +78,7 @@ def _discord(args: argparse.Namespace) -> ImageSource:
 
     if not args.channel and not args.guild:
         raise UsageError("--source discord needs --channel ID or --guild ID (repeatable)")
-    _require_env("DISCORD_BOT_TOKEN", "index --source discord reads channels through a bot")
+    require_env("DISCORD_BOT_TOKEN", "index --source discord reads channels through a bot")
     return DiscordSource(
         channels=args.channel or (),
         guilds=args.guild or (),
@@ -81,7 +90,7 @@ def _discord(args: argparse.Namespace) -> ImageSource:
 def _patreon(args: argparse.Namespace) -> ImageSource:
     from img2img.sources.patreon.source import PatreonSource
 
-    _require_env("PATREON_ACCESS_TOKEN", "index --source patreon reads posts as their creator")
+    require_env("PATREON_ACCESS_TOKEN", "index --source patreon reads posts as their creator")
     return PatreonSource(campaigns=args.campaign or ())
 
 

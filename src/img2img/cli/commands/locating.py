@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +14,9 @@ from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
 from img2img.cli.postings_tables import evidence_json, posting_json, postings_table
 from img2img.cli.progress import ClaimsProgressBar
+from img2img.cli.sources import require_env
 from img2img.cli.tables import link
 from img2img.cli.text import plain
-from img2img.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -135,11 +134,8 @@ def _run(session: Session) -> int:
     from img2img.sources.serpapi.google_lens import GoogleLensSource
 
     args = session.args
-    if not os.environ.get("SERPAPI_API_KEY", "").strip():  # before a model or store is touched
-        raise ConfigurationError(
-            "locate asks Google Lens through SerpAPI: set SERPAPI_API_KEY "
-            "(your key is at https://serpapi.com/manage-api-key)"
-        )
+    # Before a model or store is touched.
+    require_env("SERPAPI_API_KEY", "locate asks Google Lens through SerpAPI")
     lens = GoogleLensSource(
         country=args.country,
         language=args.language,
