@@ -159,7 +159,7 @@ class PineconeStore(Closing):
                 "Pinecone needs an API key: pass api_key= or set PINECONE_API_KEY"
             )
         self.index_name, self.host, self.namespace = index, host, namespace
-        self._retry, self._trim, self._max_request_bytes = retry, trim_metadata, max_request_bytes
+        self._trim, self._max_request_bytes = trim_metadata, max_request_bytes
         self._planned_dimension = dimension
         self._connection = IndexConnection(
             IndexSettings(
