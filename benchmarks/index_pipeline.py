@@ -15,6 +15,11 @@ Three ways to index them, in one run, with the same embedder:
 
     python benchmarks/index_pipeline.py [--images 300] [--latency 0.2] [--workers 32]
                                         [--embedder efficientnet|clip|both]
+                                        [--server-process]
+
+``--server-process`` runs the photo server in a child process, as the web
+would be: its Python work then shares the machine's cores, not the
+interpreter's lock.
 
 ``clip`` is ViT-B-32 with random weights: the same computation as the real
 weights, which this machine cannot download.
@@ -25,8 +30,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
+import os
 import platform
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from img2img import (
@@ -71,12 +81,15 @@ def photo_variants(count: int) -> list[bytes]:
     return bodies
 
 
-def embedder_alone(bodies: list[bytes], embedder: Embedder, batch: int = 32) -> float:
+def embedder_alone(bodies: list[bytes], embedder: Embedder, batch: int = 32) -> tuple[float, float]:
+    """Images a second, and CPU seconds an image (all threads), of ``embed_images``
+    on the photos decoded beforehand."""
     images = [decode_image(body) for body in bodies]
-    started = time.perf_counter()
+    cpu_started, started = sum(os.times()[:2]), time.perf_counter()
     for start in range(0, len(images), batch):
         embedder.embed_images(images[start : start + batch])
-    return len(images) / (time.perf_counter() - started)
+    cpu = sum(os.times()[:2]) - cpu_started
+    return len(images) / (time.perf_counter() - started), cpu / len(images)
 
 
 def sequential(urls: list[str], embedder: Embedder, fetcher: HttpFetcher) -> float:
@@ -126,6 +139,37 @@ def photo_server(bodies: list[bytes], latency: float) -> LoopbackServer:
     return LoopbackServer(serve)
 
 
+def serve(images: int, latency: float) -> None:
+    """Serve ``photo_variants(images)``, print the URL, and stop when standard input closes."""
+    with photo_server(photo_variants(images), latency) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+@contextmanager
+def photo_url(bodies: list[bytes], latency: float, *, in_child: bool) -> Iterator[str]:
+    """The base URL of :func:`photo_server`, run in this process or in a child (this
+    script with ``--serve``)."""
+    if not in_child:
+        with photo_server(bodies, latency) as server:
+            yield server.url
+        return
+    command = [sys.executable, __file__, "--serve", "--images", str(len(bodies))]
+    child = subprocess.Popen(
+        [*command, "--latency", str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None
+    assert child.stdout is not None
+    try:
+        yield child.stdout.readline().strip()
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,7 +183,13 @@ def main() -> None:
     parser.add_argument(
         "--sequential", type=int, default=60, help="images the sequential loop times"
     )
+    parser.add_argument(
+        "--server-process", action="store_true", help="serve the photos from a child process"
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        return serve(args.images, args.latency)
     quiet_libraries()
     bodies = photo_variants(args.images)
 
@@ -155,21 +205,22 @@ def main() -> None:
     )
     print(
         f"{args.images} photos, {args.latency * 1000:.0f} ms server latency each, "
-        f"{args.workers} workers; sequential loop timed on {args.sequential}\n"
+        f"{args.workers} workers; sequential loop timed on {args.sequential}; "
+        f"server in {'a child process' if args.server_process else 'this process'}\n"
     )
     print(
         f"{'embedder':36} {'runtime':12} {'alone':>7} {'seq.':>6} {'img2img':>8} {'/alone':>7} {'/seq.':>6}"
     )
-    with photo_server(bodies, args.latency) as server:
+    with photo_url(bodies, args.latency, in_child=args.server_process) as url:
         fetcher = HttpFetcher(allowed_networks=["127.0.0.0/8"], max_connections=args.workers)
         for run, embedder in enumerate(embedders):
             embedder.embed_images([decode_image(bodies[0])])  # load and compile outside the timing
-            alone = embedder_alone(bodies, embedder)
+            alone, _ = embedder_alone(bodies, embedder)
             base = sequential(
-                [f"{server.url}/s{run}/{i}.jpg" for i in range(args.sequential)], embedder, fetcher
+                [f"{url}/s{run}/{i}.jpg" for i in range(args.sequential)], embedder, fetcher
             )
             ours = pipelined(
-                [f"{server.url}/p{run}/{i}.jpg" for i in range(args.images)],
+                [f"{url}/p{run}/{i}.jpg" for i in range(args.images)],
                 embedder,
                 fetcher,
                 args.workers,

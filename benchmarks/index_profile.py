@@ -13,7 +13,15 @@ add up the CPU time (``time.thread_time``) of the thread running it:
 - the model (on the calling thread only: its runtime's own threads count in
   the process total).
 
+Then the embedder alone on the same images, decoded (``index_pipeline.py``'s
+"alone"), for its CPU time per image. When the cores are saturated,
+throughput follows CPU time per image, so the last line, alone's CPU over
+indexing's, is what ``add`` can reach against the embedder alone.
+
     python benchmarks/index_profile.py [--images 300] [--latency 0.2] [--workers 32] [--rounds 2]
+                                       [--embedder efficientnet|clip] [--server-process]
+
+``clip`` is ViT-B-32 with random weights.
 
 The wrappers replace module attributes for the length of the run: this is a
 profiler, not a way to use the library.
@@ -29,10 +37,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from index_pipeline import photo_server, photo_variants, quiet_libraries
+from index_pipeline import embedder_alone, photo_url, photo_variants, quiet_libraries
 
 import img2img.pipeline as pipeline
-from img2img import EfficientNetEmbedder, HttpFetcher, ImageSearchClient, InMemoryStore
+from img2img import (
+    ClipEmbedder,
+    EfficientNetEmbedder,
+    HttpFetcher,
+    ImageSearchClient,
+    InMemoryStore,
+)
 from img2img.images import decode_image
 from img2img.postings.cache import PictureCache
 
@@ -54,16 +68,15 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def instrument(fetcher: HttpFetcher) -> None:
+def instrument(fetcher: HttpFetcher, embedder: Any) -> None:
     pipeline.decode_image = timed("decode", pipeline.decode_image)  # type: ignore[assignment]
     pipeline.build_metadata = timed("sha256 + perceptual hash", pipeline.build_metadata)  # type: ignore[assignment]
     pipeline._embed = timed("model (calling thread)", pipeline._embed)  # type: ignore[assignment]
     pipeline._upsert_isolated = timed("store upsert", pipeline._upsert_isolated)  # type: ignore[assignment]
     PictureCache.shrink = timed("thumbnail", PictureCache.shrink)  # type: ignore[method-assign]
     PictureCache.keep = timed("picture cache write", PictureCache.keep)  # type: ignore[method-assign]
-    EfficientNetEmbedder.prepare = timed(
-        "prepare (resize, normalise)", EfficientNetEmbedder.prepare
-    )  # type: ignore[method-assign]
+    kind = type(embedder)
+    kind.prepare = timed("prepare (resize, normalise)", kind.prepare)
     fetcher.fetch = timed("HTTP, client side", fetcher.fetch)  # type: ignore[method-assign]
 
 
@@ -75,28 +88,35 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--embedder", choices=["efficientnet", "clip"], default="efficientnet")
+    parser.add_argument("--server-process", action="store_true")
     args = parser.parse_args()
     quiet_libraries()
     bodies = photo_variants(args.images)
 
-    embedder = EfficientNetEmbedder()
+    embedder: EfficientNetEmbedder | ClipEmbedder = (
+        EfficientNetEmbedder()
+        if args.embedder == "efficientnet"
+        else ClipEmbedder("ViT-B-32", pretrained=None)
+    )
     embedder.embed_images([decode_image(bodies[0])])  # load and compile outside the timing
-    with photo_server(bodies, args.latency) as server:
+    with photo_url(bodies, args.latency, in_child=args.server_process) as url:
         fetcher = HttpFetcher(allowed_networks=["127.0.0.0/8"], max_connections=args.workers)
-        instrument(fetcher)
+        instrument(fetcher, embedder)
         cpu_started, started = sum(os.times()[:2]), time.perf_counter()
         for run in range(args.rounds):
             client = ImageSearchClient(
                 embedder=embedder, store=InMemoryStore(), fetcher=fetcher, workers=args.workers
             )
-            urls = [f"{server.url}/r{run}/{i}.jpg" for i in range(args.images)]
+            urls = [f"{url}/r{run}/{i}.jpg" for i in range(args.images)]
             assert client.add(urls).indexed == args.images
         cpu, wall = sum(os.times()[:2]) - cpu_started, time.perf_counter() - started
         fetcher.close()
     images = args.images * args.rounds
     print(
         f"{images} images, {args.latency * 1000:.0f} ms latency, {args.workers} workers, "
-        f"{embedder.model_id} on {embedder.runtime_in_use}\n"
+        f"{embedder.model_id} on {embedder.runtime_in_use}, "
+        f"server in {'a child process' if args.server_process else 'this process'}\n"
     )
     for name, seconds in _spent.most_common():
         print(f"{name:34} {seconds / images * 1000:6.2f} ms/image")
@@ -104,6 +124,14 @@ def main() -> None:
     print(
         f"{'process CPU, all threads':34} {cpu / images * 1000:6.2f} ms/image "
         f"({images / wall:.0f} img/s, {cpu / wall:.2f} cores busy)"
+    )
+    rate, alone_cpu = embedder_alone(bodies, embedder)
+    print(
+        f"{'the embedder alone, decoded images':34} {alone_cpu * 1000:6.2f} ms/image ({rate:.0f} img/s)"
+    )
+    print(
+        f"{'alone CPU / indexing CPU':34} {alone_cpu / (cpu / images):6.2f}"
+        "   (add's throughput against alone, once the cores are saturated)"
     )
 
 
