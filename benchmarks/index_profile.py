@@ -16,7 +16,9 @@ add up the CPU time (``time.thread_time``) of the thread running it:
 Then the embedder alone on the same images, decoded (``index_pipeline.py``'s
 "alone"), for its CPU time per image. When the cores are saturated,
 throughput follows CPU time per image, so the last line, alone's CPU over
-indexing's, is what ``add`` can reach against the embedder alone.
+indexing's, is what ``add`` can reach against the embedder alone; and the
+share of the run the model was running shows whether it ever waited for
+images.
 
     python benchmarks/index_profile.py [--images 300] [--latency 0.2] [--workers 32] [--rounds 2]
                                        [--embedder efficientnet|clip] [--server-process]
@@ -52,6 +54,20 @@ from img2img.postings.cache import PictureCache
 
 _spent: collections.Counter[str] = collections.Counter()
 _lock = threading.Lock()
+_model_wall = [0.0]  # seconds the calling thread spent in the model
+
+
+def model_timed(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (the model, on the calling thread), adding its wall time to ``_model_wall``."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _model_wall[0] += time.perf_counter() - started
+
+    return wrapper
 
 
 def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,7 +87,7 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
 def instrument(fetcher: HttpFetcher, embedder: Any) -> None:
     pipeline.decode_image = timed("decode", pipeline.decode_image)  # type: ignore[assignment]
     pipeline.build_metadata = timed("sha256 + perceptual hash", pipeline.build_metadata)  # type: ignore[assignment]
-    pipeline._embed = timed("model (calling thread)", pipeline._embed)  # type: ignore[assignment]
+    pipeline._embed = model_timed(timed("model (calling thread)", pipeline._embed))  # type: ignore[assignment]
     pipeline._upsert_isolated = timed("store upsert", pipeline._upsert_isolated)  # type: ignore[assignment]
     PictureCache.shrink = timed("thumbnail", PictureCache.shrink)  # type: ignore[method-assign]
     PictureCache.keep = timed("picture cache write", PictureCache.keep)  # type: ignore[method-assign]
@@ -125,6 +141,7 @@ def main() -> None:
         f"{'process CPU, all threads':34} {cpu / images * 1000:6.2f} ms/image "
         f"({images / wall:.0f} img/s, {cpu / wall:.2f} cores busy)"
     )
+    model_wall = _model_wall[0]
     rate, alone_cpu = embedder_alone(bodies, embedder)
     print(
         f"{'the embedder alone, decoded images':34} {alone_cpu * 1000:6.2f} ms/image ({rate:.0f} img/s)"
@@ -132,6 +149,11 @@ def main() -> None:
     print(
         f"{'alone CPU / indexing CPU':34} {alone_cpu / (cpu / images):6.2f}"
         "   (add's throughput against alone, once the cores are saturated)"
+    )
+    print(
+        f"{'model running, share of the run':34} {model_wall / wall:6.0%}"
+        f"   ({model_wall / images * 1000:.2f} ms an image in add, "
+        f"{1000 / rate:.2f} alone with its preparation)"
     )
 
 
