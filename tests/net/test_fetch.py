@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from fetch_helpers import FAST_RETRY, PNG, Sleeps, image_reply, trickling_reply
+from fetch_helpers import FAST_RETRY, PNG, Sleeps, Tripwire, image_reply, trickling_reply
 
 from img2img.errors import (
     ConfigurationError,
@@ -349,6 +349,38 @@ def test_concurrent_downloads_are_capped() -> None:
         bodies = list(pool.map(fetcher.fetch, [f"{server.url}/{i}.png" for i in range(6)]))
     assert bodies == [PNG] * 6
     assert peak[0] == 2
+
+
+def test_every_download_in_flight_is_on_the_wire_at_once() -> None:
+    # 20 connections are spread over pools of 8, 8 and 4; the server lets no
+    # reply go until all 20 requests have arrived, so one request left queuing
+    # inside a pool would time the others out.
+    arrived = threading.Barrier(20, timeout=5)
+
+    def meet(request: RecordedRequest) -> Reply:
+        arrived.wait()
+        return image_reply()
+
+    with (
+        LoopbackServer(meet) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_connections=20) as fetcher,
+        ThreadPoolExecutor(20) as pool,
+    ):
+        bodies = list(pool.map(fetcher.fetch, [f"{server.url}/{i}.png" for i in range(20)]))
+    assert bodies == [PNG] * 20
+
+
+def test_one_thread_fetching_in_turn_reuses_one_connection() -> None:
+    resolver = Tripwire()  # the guarded transport resolves once per new connection
+    with (
+        LoopbackServer(lambda r: image_reply()) as server,
+        HttpFetcher(
+            allowed_networks=LOOPBACK_NETWORKS, max_connections=32, resolver=resolver
+        ) as fetcher,
+    ):
+        for n in range(6):
+            assert fetcher.fetch(f"{server.url}/{n}.png") == PNG
+    assert resolver.asked == ["127.0.0.1"]
 
 
 def test_a_closed_fetcher_refuses_politely() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from img2img.errors import (
 from img2img.images import SNIFF_BYTES, sniff_image_type
 from img2img.net.encoding import BodyDecoder
 from img2img.net.guard import AddressPolicy, IPNetwork, Resolver, system_resolver
+from img2img.net.leases import CONNECTIONS_PER_CLIENT, ClientLeases
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries
 from img2img.net.retry import parse_retry_after as _parse_retry_after
 from img2img.net.transport import GuardedTransport, deadline_scope
@@ -94,7 +94,7 @@ def _refuse_by_content_type(value: str) -> bool:
 
 
 class HttpFetcher:
-    """A thread-safe ``Fetcher`` over one pooled ``httpx.Client``, safe for untrusted URLs.
+    """A thread-safe ``Fetcher`` over pooled ``httpx`` clients, safe for untrusted URLs.
 
     Args:
         max_bytes: larger bodies are refused while streaming, before they are read whole.
@@ -145,21 +145,34 @@ class HttpFetcher:
         self.policy = AddressPolicy(allowed_networks=allowed_networks, resolver=resolver)
         self._sleep = sleep
         self._closed = False
-        self._slots = threading.BoundedSemaphore(max_connections)
         self._resolve_before_request = transport is not None
-        limits = httpx.Limits(max_connections=max_connections)
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,  # each hop is checked in fetch()
-            limits=limits,
-            headers={
-                "User-Agent": user_agent,
-                "Accept": "image/*",
-                # Images are compressed already; gzip would only hide the real size.
-                "Accept-Encoding": "identity",
-            },
-            transport=transport or GuardedTransport(self.policy, limits=limits, verify=verify),
-            trust_env=False,  # no proxy from the environment: the guard must see the target
+        headers = {
+            "User-Agent": user_agent,
+            "Accept": "image/*",
+            # Images are compressed already; gzip would only hide the real size.
+            "Accept-Encoding": "identity",
+        }
+        # One TLS context (the CA bundle loaded once) for every client's transport.
+        tls = (
+            httpx.create_ssl_context(verify=verify, trust_env=False) if transport is None else None
+        )
+
+        def client(connections: int) -> httpx.Client:
+            limits = httpx.Limits(max_connections=connections)
+            return httpx.Client(
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=False,  # each hop is checked in fetch()
+                limits=limits,
+                headers=headers,
+                transport=transport
+                or GuardedTransport(self.policy, limits=limits, verify=tls or verify),
+                trust_env=False,  # no proxy from the environment: the guard must see the target
+            )
+
+        self._leases = ClientLeases(
+            client,
+            max_connections,
+            per_client=None if transport is not None else CONNECTIONS_PER_CLIENT,
         )
 
     def fetch(self, url: str) -> bytes:
@@ -210,10 +223,11 @@ class HttpFetcher:
             raise type(exc)(_via(exc, hop, origin), url=origin) from exc
 
     def _attempt(self, url: str, *, origin: str, end: float) -> bytes | _Redirect:
-        if not self._slots.acquire(timeout=max(0.0, end - time.monotonic())):
+        client = self._leases.take(timeout=end - time.monotonic())
+        if client is None:
             raise FetchError(f"no free connection before the deadline for {origin}", url=origin)
         try:
-            with self._client.stream("GET", url) as response:
+            with client.stream("GET", url) as response:
                 return self._read(response, url, origin, end)
         except FetchError as exc:
             if exc.url is None:  # raised in the transport, which knows no URL
@@ -232,7 +246,7 @@ class HttpFetcher:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError(f"cannot fetch {origin}: {exc}", url=origin) from exc
         finally:
-            self._slots.release()
+            self._leases.give_back(client)
 
     def _read(
         self, response: httpx.Response, url: str, origin: str, end: float
@@ -301,7 +315,7 @@ class HttpFetcher:
 
     def close(self) -> None:
         self._closed = True
-        self._client.close()
+        self._leases.close()
 
     def __enter__(self) -> HttpFetcher:
         return self
