@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from img2img import ClipEmbedder, EfficientNetEmbedder
+from img2img.cores import available_cores
 from img2img.embedders import runtime as rt
 from img2img.embedders.export import ExportSpec, exported_model, weights_digest
 from img2img.testing.photos import sample_photos
@@ -91,7 +92,7 @@ def forward_options(
     spec = ExportSpec(model_id, weights_digest(network), tuple(pixels.shape[1:]))  # type: ignore[arg-type]
     fp32 = exported_model(network, spec, cache)
     int8 = exported_model(network, dataclasses.replace(spec, quantize=True), cache)
-    cores = rt.available_cores()
+    cores = available_cores()
     ort32 = rt._onnxruntime_forward(fp32, cores)
     ort8 = rt._onnxruntime_forward(int8, cores)
     try:
@@ -298,7 +299,7 @@ def main() -> None:
     import torch
 
     print(
-        f"date: {datetime.date.today()}  machine: {platform.machine()}, {rt.available_cores()} cores"
+        f"date: {datetime.date.today()}  machine: {platform.machine()}, {available_cores()} cores"
     )
     print(
         f"python {platform.python_version()}, torch {torch.__version__}, torch threads {torch.get_num_threads()}"

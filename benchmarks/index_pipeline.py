@@ -49,7 +49,7 @@ from img2img import (
     InMemoryStore,
     VectorRecord,
 )
-from img2img.embedders.runtime import available_cores
+from img2img.cores import available_cores
 from img2img.images import decode_image
 from img2img.provenance import build_metadata, image_id
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply

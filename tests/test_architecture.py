@@ -21,6 +21,7 @@ RANKS = {
     "img2img._version": 0,
     "img2img.errors": 0,
     "img2img.closing": 0,
+    "img2img.cores": 0,
     "img2img.models": 1,
     "img2img.protocols": 2,
     "img2img.filters": 2,

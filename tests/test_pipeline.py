@@ -38,7 +38,7 @@ def tiny_png(index: int) -> bytes:
     return buffer.getvalue()
 
 
-def test_images_are_prepared_on_download_threads_and_embedded_on_the_caller(
+def test_images_are_prepared_in_the_workshop_and_embedded_on_the_caller(
     photo_folder: Path,
 ) -> None:
     embedder = HashEmbedder()
@@ -46,8 +46,61 @@ def test_images_are_prepared_on_download_threads_and_embedded_on_the_caller(
     report = client.add([photo_folder])
     assert report.indexed == len(list(photo_folder.glob("*.png")))
     assert len(embedder.prepare_threads) == report.indexed
-    assert all(name.startswith("img2img-fetch") for name in embedder.prepare_threads)
+    assert all(name.startswith("img2img-prepare") for name in embedder.prepare_threads)
     assert set(embedder.embed_threads) == {threading.current_thread().name}
+
+
+class HeldGate:
+    """Holds every image at the gate until released, then admits it."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def admit(self, id: str, candidate: ImageCandidate, image: Image.Image, sha256: str) -> bool:
+        assert self.released.wait(timeout=30), "the test never released the gate"
+        return True
+
+
+def test_downloads_run_ahead_of_decoding_by_a_bounded_number() -> None:
+    # While the workshop is stuck on the first images, the download threads go
+    # on: each may download one more and wait with it, beyond the workshop's
+    # backlog of `workers` images; then they stop.
+    settings = IndexSettings(workers=2, batch_size=4)
+    gate = HeldGate()
+    reads = 0
+    lock = threading.Lock()
+    ran_ahead = threading.Event()
+
+    def read(url: str) -> bytes:
+        nonlocal reads
+        with lock:
+            reads += 1
+            if reads == 2 * settings.workers:
+                ran_ahead.set()
+        return tiny_png(int(url.rsplit("/", 1)[1].split(".")[0]))
+
+    def release_when_ran_ahead() -> None:
+        assert ran_ahead.wait(timeout=30)
+        time.sleep(0.3)  # room for a download beyond the bound to show itself
+        with lock:
+            held.append(reads)
+        gate.released.set()
+
+    held: list[int] = []
+    releaser = threading.Thread(target=release_when_ran_ahead)
+    releaser.start()
+    report = run_index(
+        (ImageCandidate(f"https://example.test/{n}.png") for n in range(40)),
+        keyphrase=None,
+        read=read,
+        embedder=HashEmbedder(),
+        store=InMemoryStore(),
+        settings=settings,
+        gate=gate,
+    )
+    releaser.join()
+    assert held == [2 * settings.workers]
+    assert report.indexed == 40
 
 
 def test_ten_thousand_candidates_never_hold_more_than_the_queue_bounds() -> None:
@@ -230,5 +283,5 @@ def test_a_gate_keeps_images_out_before_the_model_sees_them() -> None:
     assert len(embedder.prepare_threads) == 10  # refused images are never prepared or embedded
     assert len(gate.seen) == 20
     assert all(len(sha) == 64 for _, sha in gate.seen)
-    assert all(name.startswith("img2img-fetch") for name in gate.threads)
+    assert all(name.startswith("img2img-prepare") for name in gate.threads)
     assert (progress[-1].refused, progress[-1].done) == (9, True)

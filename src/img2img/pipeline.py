@@ -1,10 +1,13 @@
 """The indexing pipeline: candidates -> bytes -> images -> vectors -> store.
 
-Download threads fetch, hash, decode and prepare each image (resize and
-normalise for the model, when the embedder can do that apart from the model),
-so the calling thread only runs the model and writes to the store, and never
-waits for the CPU work of the next batch. At most ``window`` items are in
-flight, so memory stays bounded however many candidates a source yields.
+Download threads only download; a workshop of one thread per core decodes,
+hashes and prepares each image (resize and normalise for the model, when the
+embedder can do that apart from the model), so the downloads stay in flight
+while images are decoded, and the calling thread only runs the model and
+writes to the store, never waiting for the CPU work of the next batch. At
+most ``window`` items are in flight, and at most ``workers`` downloaded
+images wait for the workshop, so memory stays bounded however many
+candidates a source yields.
 
 Nothing is done twice (see :mod:`img2img.dedup`): stored ids are skipped
 before download, and bytes already embedded reuse their vector.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from img2img.cores import available_cores
 from img2img.dedup import ContentIndex, new_candidates, signature_fields
 from img2img.errors import (
     ConfigurationError,
@@ -62,7 +66,7 @@ __all__ = ["Gate", "IndexSettings", "PictureKeeper", "run_index"]
 class PictureKeeper(Protocol):
     """Keeps a small picture of each stored image (the postings' picture cache).
 
-    ``shrink`` runs on a download thread with the decoded image and the bytes
+    ``shrink`` runs on a workshop thread with the decoded image and the bytes
     it was decoded from, and returns what to keep (``None`` to keep nothing);
     ``keep`` runs on the calling thread once the store holds the record, with
     the original image's size.
@@ -76,7 +80,7 @@ class PictureKeeper(Protocol):
 class Gate(Protocol):
     """Decides, once an image is downloaded and decoded, whether it goes on to the store.
 
-    ``admit`` runs on a download thread (so it must be thread-safe) with the
+    ``admit`` runs on a workshop thread (so it must be thread-safe) with the
     record id, the candidate, the decoded RGB image and the sha256 (hex) of
     the downloaded bytes. ``True`` lets the image be embedded and stored;
     ``False`` drops it before the model sees it, counted in the report as
@@ -123,7 +127,7 @@ class _ItemRefused(Exception):
 
 
 class _ItemFailed(Exception):
-    """One item failed at ``stage``; carries the error from a download thread."""
+    """One item failed at ``stage``; carries the error from a download or workshop thread."""
 
     def __init__(self, stage: Stage, error: Exception) -> None:
         super().__init__(str(error))
@@ -260,9 +264,11 @@ def _loader(
     keyphrase: str | None,
     max_pixels: int,
     pictures: PictureKeeper | None,
-    gate: Gate | None = None,
-) -> Callable[[str, ImageCandidate], _Item]:
-    """The work one download thread does for one candidate.
+    gate: Gate | None,
+    workshop: _Workshop,
+) -> Callable[[str, ImageCandidate], Future[_Item]]:
+    """The work of one download thread for one candidate: download it, then hand it to
+    the workshop to be decoded, hashed and prepared, and go on to the next download.
 
     Whatever goes wrong with this one candidate becomes an :class:`_ItemFailed`
     naming the stage; only systemic faults pass as they are. An image the
@@ -278,10 +284,15 @@ def _loader(
                 raise
             raise _ItemFailed("decode" if isinstance(exc, ImageError) else name, exc) from exc
 
-    def load(identity: str, candidate: ImageCandidate) -> _Item:
+    def download(identity: str, candidate: ImageCandidate) -> Future[_Item]:
         # Stat before reading: a file changed in between looks changed next time.
         signature = stage("fetch", lambda: signature_fields(candidate.image_url))
         content: bytes = stage("fetch", lambda: read(candidate.image_url))
+        return workshop.submit(process, identity, candidate, content, signature)
+
+    def process(
+        identity: str, candidate: ImageCandidate, content: bytes, signature: dict[str, Any]
+    ) -> _Item:
         image = stage("decode", lambda: decode_image(content, max_pixels=max_pixels))
         metadata = stage(
             "decode",
@@ -311,7 +322,36 @@ def _loader(
             picture,
         )
 
-    return load
+    return download
+
+
+class _Workshop:
+    """The CPU work on downloaded images (decode, hash, prepare), on one thread per core.
+
+    Downloads spend most of their time waiting on the network; with the CPU
+    work on the download threads too, a thread busy decoding is a download
+    not in flight, and dozens of threads decoding at once only take turns.
+    Apart, the downloads keep the network busy and a few threads the cores.
+    At most ``backlog`` downloaded images wait here; a download thread with
+    one more waits too, so memory stays bounded.
+    """
+
+    def __init__(self, backlog: int) -> None:
+        self._pool = ThreadPoolExecutor(available_cores(), thread_name_prefix="img2img-prepare")
+        self._room = threading.BoundedSemaphore(backlog)
+
+    def submit(self, work: Callable[..., _Item], *args: Any) -> Future[_Item]:
+        self._room.acquire()
+        try:
+            future = self._pool.submit(work, *args)
+        except BaseException:
+            self._room.release()
+            raise
+        future.add_done_callback(lambda _: self._room.release())
+        return future
+
+    def shutdown(self, *, wait: bool) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def run_index(
@@ -342,7 +382,8 @@ def run_index(
         embedder.dimension,
         consult_store=not settings.reindex and store.count() > 0,
     )
-    load = _loader(read, embedder, keyphrase, settings.max_pixels, pictures, gate)
+    workshop = _Workshop(backlog=settings.workers)
+    load = _loader(read, embedder, keyphrase, settings.max_pixels, pictures, gate, workshop)
     pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="img2img-fetch")
     finished = False
     try:
@@ -361,11 +402,13 @@ def run_index(
         finished = True
     except KeyboardInterrupt as exc:
         pool.shutdown(wait=False, cancel_futures=True)
+        workshop.shutdown(wait=False)
         raise IndexInterrupted(run.report()) from exc
     finally:
         # Downloads still running after an error are not waited for; they end
         # on their own deadline, and their results are dropped.
         pool.shutdown(wait=finished, cancel_futures=True)
+        workshop.shutdown(wait=finished)
     run.notify(done=True)
     return run.report()
 
@@ -373,13 +416,13 @@ def run_index(
 def _ready_batches(
     todo: Iterator[tuple[str, ImageCandidate]],
     pool: ThreadPoolExecutor,
-    load: Callable[[str, ImageCandidate], _Item],
+    load: Callable[[str, ImageCandidate], Future[_Item]],
     run: _Run,
     settings: IndexSettings,
 ) -> Iterator[list[_Item]]:
-    """Keep up to ``settings.window`` downloads running; yield full batches of loaded items
-    as they are ready, and the rest at the end."""
-    pending: dict[Future[_Item], ImageCandidate] = {}
+    """Keep up to ``settings.window`` items in flight (downloading, or in the workshop);
+    yield full batches of loaded items as they are ready, and the rest at the end."""
+    pending: dict[Future[Any], ImageCandidate] = {}
     batch: list[_Item] = []
     exhausted = False
     while pending or not exhausted:
@@ -395,12 +438,17 @@ def _ready_batches(
         for future in done:
             candidate = pending.pop(future)
             try:
-                batch.append(future.result())
-                run.fetched += 1
+                result = future.result()
             except _ItemRefused:
                 run.refused += 1
             except _ItemFailed as failed:
                 run.fail(candidate.image_url, failed.stage, failed.error)
+            else:
+                if isinstance(result, Future):  # downloaded, now in the workshop
+                    pending[result] = candidate
+                else:
+                    batch.append(result)
+                    run.fetched += 1
         run.notify()
         while len(batch) >= settings.batch_size:
             yield batch[: settings.batch_size]

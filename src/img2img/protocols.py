@@ -143,7 +143,7 @@ class PreparingEmbedder(Embedder, Protocol):
     ``prepare`` turns one RGB image into the model's input (resize, crop,
     normalise; for the shipped embedders a float32 ``(3, H, W)`` array). It
     runs no model, is safe to call from several threads at once, and the
-    indexing pipeline calls it on its download threads. ``embed_prepared``
+    indexing pipeline calls it on the threads that decode downloaded images. ``embed_prepared``
     takes a sequence of such inputs and returns what ``embed_images`` would
     for the images: float32 ``(n, dimension)`` unit rows.
     """

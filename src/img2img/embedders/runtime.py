@@ -15,14 +15,13 @@ does not is built again, and under ``"auto"`` a runtime that still does not is
 passed over for the next.
 
 Threads are set on purpose: each runtime keeps its own pool, and two pools
-spinning on two cores slow each other (and the download threads) down, so the
+spinning on two cores slow each other (and the threads decoding images) down, so the
 ONNX Runtime pool is told not to spin while idle and OpenVINO not to pin cores.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from img2img.cores import available_cores
 from img2img.embedders.export import ExportSpec, exported_model, weights_digest
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 
@@ -43,7 +43,6 @@ __all__ = [
     "CompiledModel",
     "Forward",
     "Runtime",
-    "available_cores",
     "check_runtime",
     "compile_model",
     "probe_images",
@@ -81,14 +80,6 @@ def resolve_device(device: str) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
-
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity, not the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return max(1, os.cpu_count() or 1)
 
 
 def probe_images() -> list[Image.Image]:
@@ -155,7 +146,7 @@ def _onnxruntime_forward(path: Path, threads: int) -> Forward:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # An idle pool that spins holds a core the download threads need.
+    # An idle pool that spins holds a core the threads decoding images need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
@@ -186,7 +177,7 @@ def _openvino_forward(path: Path, threads: int, cache_dir: Path) -> Forward:
             "INFERENCE_PRECISION_HINT": "bf16" if "BF16" in capabilities else "f32",
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
-            "ENABLE_CPU_PINNING": False,  # pinned threads fight the download threads
+            "ENABLE_CPU_PINNING": False,  # pinned threads fight the threads decoding images
             "CACHE_DIR": str(cache_dir / "openvino"),
         }
         compiled = core.compile_model(str(path), "CPU", config)

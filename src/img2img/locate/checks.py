@@ -5,7 +5,7 @@ compares each claim with them: the same sha256 is ``exact`` without looking
 at pixels; otherwise the postings verifier (local features and one geometric
 fit, see :mod:`img2img.postings.verify`) decides ``copy`` or not. The checker
 is the indexing pipeline's :class:`~img2img.pipeline.Gate`: it sees every
-downloaded claim on a download thread, before the model does, so a picture
+downloaded claim on the threads decoding images, before the model does, so a picture
 that is not a copy is never embedded or stored, and nothing is downloaded twice.
 """
 

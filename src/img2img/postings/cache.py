@@ -211,7 +211,7 @@ class PictureCache(Closing):
         ``source``, if given, holds the bytes ``image`` was decoded from (by
         :func:`~img2img.images.decode_image`): a JPEG already small enough is
         kept as it is rather than encoded again. The indexing pipeline calls
-        this on its download threads, so the JPEG encoding never holds up the model.
+        this on the threads decoding images, so the JPEG encoding never holds up the model.
         """
         if source is not None and _kept_as_downloaded(image, source):
             return source
