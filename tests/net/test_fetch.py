@@ -6,7 +6,7 @@ import email.utils
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -327,6 +327,19 @@ def test_connection_refused_is_retried_then_reported() -> None:
 # --- concurrency and lifecycle ---------------------------------------------------------------
 
 
+def fetch_at_once(
+    handler: Callable[[RecordedRequest], Reply], *, count: int, connections: int
+) -> list[bytes]:
+    """``count`` URLs of a server answering with ``handler``, fetched from ``count`` threads
+    at once by a fetcher of ``connections`` connections."""
+    with (
+        LoopbackServer(handler) as server,
+        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_connections=connections) as fetcher,
+        ThreadPoolExecutor(count) as pool,
+    ):
+        return list(pool.map(fetcher.fetch, [f"{server.url}/{i}.png" for i in range(count)]))
+
+
 def test_concurrent_downloads_are_capped() -> None:
     lock = threading.Lock()
     in_flight = [0]
@@ -341,13 +354,7 @@ def test_concurrent_downloads_are_capped() -> None:
             in_flight[0] -= 1
         return image_reply()
 
-    with (
-        LoopbackServer(slow) as server,
-        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_connections=2) as fetcher,
-        ThreadPoolExecutor(6) as pool,
-    ):
-        bodies = list(pool.map(fetcher.fetch, [f"{server.url}/{i}.png" for i in range(6)]))
-    assert bodies == [PNG] * 6
+    assert fetch_at_once(slow, count=6, connections=2) == [PNG] * 6
     assert peak[0] == 2
 
 
@@ -361,13 +368,7 @@ def test_every_download_in_flight_is_on_the_wire_at_once() -> None:
         arrived.wait()
         return image_reply()
 
-    with (
-        LoopbackServer(meet) as server,
-        HttpFetcher(allowed_networks=LOOPBACK_NETWORKS, max_connections=20) as fetcher,
-        ThreadPoolExecutor(20) as pool,
-    ):
-        bodies = list(pool.map(fetcher.fetch, [f"{server.url}/{i}.png" for i in range(20)]))
-    assert bodies == [PNG] * 20
+    assert fetch_at_once(meet, count=20, connections=20) == [PNG] * 20
 
 
 def test_one_thread_fetching_in_turn_reuses_one_connection() -> None:
