@@ -152,10 +152,18 @@ class HttpFetcher:
             # Images are compressed already; gzip would only hide the real size.
             "Accept-Encoding": "identity",
         }
-        # One TLS context (the CA bundle loaded once) for every client's transport.
-        tls = (
-            httpx.create_ssl_context(verify=verify, trust_env=False) if transport is None else None
-        )
+        if transport is None:
+            tls = httpx.create_ssl_context(verify=verify, trust_env=False)  # CA bundle read once
+            per_client: int | None = CONNECTIONS_PER_CLIENT
+
+            def transport_for(limits: httpx.Limits) -> httpx.BaseTransport:
+                return GuardedTransport(self.policy, limits=limits, verify=tls)
+
+        else:
+            per_client = None  # a caller's transport is one pool, whatever the clients
+
+            def transport_for(limits: httpx.Limits) -> httpx.BaseTransport:
+                return transport
 
         def client(connections: int) -> httpx.Client:
             limits = httpx.Limits(max_connections=connections)
@@ -164,16 +172,11 @@ class HttpFetcher:
                 follow_redirects=False,  # each hop is checked in fetch()
                 limits=limits,
                 headers=headers,
-                transport=transport
-                or GuardedTransport(self.policy, limits=limits, verify=tls or verify),
+                transport=transport_for(limits),
                 trust_env=False,  # no proxy from the environment: the guard must see the target
             )
 
-        self._leases = ClientLeases(
-            client,
-            max_connections,
-            per_client=None if transport is not None else CONNECTIONS_PER_CLIENT,
-        )
+        self._leases = ClientLeases(client, max_connections, per_client)
 
     def fetch(self, url: str) -> bytes:
         """The body at ``url``, checked to be an image of at most ``max_bytes``.
