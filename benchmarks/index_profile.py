@@ -52,34 +52,27 @@ from img2img import (
 from img2img.images import decode_image
 from img2img.postings.cache import PictureCache
 
-_spent: collections.Counter[str] = collections.Counter()
+_spent: collections.Counter[str] = collections.Counter()  # thread CPU seconds per stage
+_wall: collections.Counter[str] = collections.Counter()  # wall seconds, the model only
 _lock = threading.Lock()
-_model_wall = [0.0]  # seconds the calling thread spent in the model
 
 
-def model_timed(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` (the model, on the calling thread), adding its wall time to ``_model_wall``."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            _model_wall[0] += time.perf_counter() - started
-
-    return wrapper
-
-
-def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function``, adding the CPU time of the thread that runs it to ``name``."""
+def timed(
+    name: str,
+    function: Callable[..., Any],
+    clock: Callable[[], float] = time.thread_time,
+    into: collections.Counter[str] = _spent,
+) -> Callable[..., Any]:
+    """``function``, adding the time ``clock`` measures while it runs to ``into[name]``
+    (by default the CPU time of the thread that runs it)."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.thread_time()
+        started = clock()
         try:
             return function(*args, **kwargs)
         finally:
             with _lock:
-                _spent[name] += time.thread_time() - started
+                into[name] += clock() - started
 
     return wrapper
 
@@ -87,7 +80,8 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
 def instrument(fetcher: HttpFetcher, embedder: Any) -> None:
     pipeline.decode_image = timed("decode", pipeline.decode_image)  # type: ignore[assignment]
     pipeline.build_metadata = timed("sha256 + perceptual hash", pipeline.build_metadata)  # type: ignore[assignment]
-    pipeline._embed = model_timed(timed("model (calling thread)", pipeline._embed))  # type: ignore[assignment]
+    model = timed("model (calling thread)", pipeline._embed)
+    pipeline._embed = timed("model", model, clock=time.perf_counter, into=_wall)  # type: ignore[assignment]
     pipeline._upsert_isolated = timed("store upsert", pipeline._upsert_isolated)  # type: ignore[assignment]
     PictureCache.shrink = timed("thumbnail", PictureCache.shrink)  # type: ignore[method-assign]
     PictureCache.keep = timed("picture cache write", PictureCache.keep)  # type: ignore[method-assign]
@@ -141,7 +135,7 @@ def main() -> None:
         f"{'process CPU, all threads':34} {cpu / images * 1000:6.2f} ms/image "
         f"({images / wall:.0f} img/s, {cpu / wall:.2f} cores busy)"
     )
-    model_wall = _model_wall[0]
+    model_wall = _wall["model"]
     rate, alone_cpu = embedder_alone(bodies, embedder)
     print(
         f"{'the embedder alone, decoded images':34} {alone_cpu * 1000:6.2f} ms/image ({rate:.0f} img/s)"
