@@ -144,7 +144,8 @@ class IndexSettings:
 
     @property
     def window(self) -> int:
-        """Downloads in flight at most; with one batch waiting, the items held in memory."""
+        """Items in flight at most (queued, downloading, or in the workshop); with one
+        batch waiting, the items held in memory."""
         return max(self.workers * 4, self.batch_size)
 
 
