@@ -169,17 +169,28 @@ def _dhash(picture: Picture) -> str | None:
     return picture.dhash
 
 
-def _prepare(pixels: Pixels | None) -> tuple[QueryFeatures | None, str]:
-    """The query's features, or why there are none. Only pixels to be had on demand
-    may be missing; a decoded query that cannot be described is an error."""
+@dataclass(frozen=True, slots=True, eq=False)
+class _Prepared:
+    """The query as the verifier needs it: its features (as seen and mirrored) and
+    perceptual hash, or why its pixels cannot be compared."""
+
+    features: QueryFeatures | None
+    dhash: str | None
+    missing: str = ""
+
+
+def _prepare(query: Picture) -> _Prepared:
+    """Only pixels to be had on demand may be missing; a decoded query that cannot
+    be described is an error, as it would be for any candidate."""
+    pixels = query.pixels
     if pixels is None:
-        return None, "the query's pixels were not given"
+        return _Prepared(None, query.dhash, "the query's pixels were not given")
     if isinstance(pixels, LocalFeatures) or not callable(pixels):
-        return QueryFeatures.of(_features(pixels)), ""
+        return _Prepared(QueryFeatures.of(_features(pixels)), _dhash(query))
     try:
-        return QueryFeatures.of(pixels()), ""
+        return _Prepared(QueryFeatures.of(pixels()), query.dhash)
     except (FetchError, ImageError) as exc:
-        return None, f"the query's pixels cannot be had: {exc}"
+        return _Prepared(None, query.dhash, f"the query's pixels cannot be had: {exc}")
 
 
 class Judge:
@@ -196,20 +207,17 @@ class Judge:
     def __init__(self, query: Picture, *, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
         self.sha256 = query.sha256
         self.thresholds = thresholds
-        self._pixels = query.pixels
-        self._dhash = _dhash(query)
+        self._query = query
         self._lock = threading.Lock()
-        self._prepared = False
-        self._query: QueryFeatures | None = None
-        self._missing = ""
+        self._prepared: _Prepared | None = None
 
-    def _query_features(self) -> QueryFeatures | None:
-        """The query's features (and its mirror image's), computed on first need, once."""
+    def _prepare(self) -> _Prepared:
+        """The query's features and hash, computed on first need, once, whichever
+        thread needs them first (the others wait for them)."""
         with self._lock:
-            if not self._prepared:
-                self._query, self._missing = _prepare(self._pixels)
-                self._prepared = True
-            return self._query
+            if self._prepared is None:
+                self._prepared = _prepare(self._query)
+            return self._prepared
 
     def judge(self, candidate: Picture) -> Judgement:
         """Compare ``candidate`` with the query: ``exact``, ``copy`` or not the same.
@@ -223,12 +231,12 @@ class Judge:
             return Judgement("exact")
         if candidate.pixels is None:
             return Judgement(None, reason="the bytes differ and the pixels were not compared")
-        query = self._query_features()
-        if query is None:
-            return Judgement(None, reason=f"the bytes differ and {self._missing}")
+        query = self._prepare()
+        if query.features is None:
+            return Judgement(None, reason=f"the bytes differ and {query.missing}")
         features = _features(candidate.pixels)
-        verification = verify_features(query, features, thresholds=self.thresholds)
+        verification = verify_features(query.features, features, thresholds=self.thresholds)
         evidence = replace(
-            verification.evidence, hash_distance=hash_distance(self._dhash, _dhash(candidate))
+            verification.evidence, hash_distance=hash_distance(query.dhash, _dhash(candidate))
         )
         return Judgement(relation_of(verification), evidence, verification.reason, features)
