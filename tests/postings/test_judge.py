@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -209,3 +210,43 @@ def test_hash_distance_of_missing_or_unreadable_hashes_is_none() -> None:
     assert hash_distance("00000000000000ff", "0000000000000000") == 8
     assert hash_distance(None, "0000000000000000") is None
     assert hash_distance("not hex", "0000000000000000") is None
+
+
+def test_find_postings_and_grouping_decide_as_the_judge_does(
+    photos: dict[str, Image.Image], chelsea: Image.Image, cache: PictureCache
+) -> None:
+    from img2img.postings.finder import find_postings
+    from img2img.postings.grouping import group_matches
+
+    digest = hashlib.sha256(jpeg_bytes(chelsea)).hexdigest()
+    stored = {
+        "same-bytes": (chelsea, {"sha256": digest}),
+        "copy": (apply_edit(chelsea, "crop70", seed=4), {}),
+        "other": (photos["coffee"], {}),
+    }
+    shortlist = []
+    for id, (image, metadata) in stored.items():
+        cache.put_features(id, extract_features(image), None)
+        metadata |= {"image_url": f"http://127.0.0.1/{id}.jpg", "dhash": difference_hash(image)}
+        shortlist.append(Match.from_metadata(id, 0.9, metadata))
+    pictures = CandidatePictures(cache, lambda url: b"")
+
+    judge = Judge(Picture(chelsea, digest))
+    expected = {m.id: judge.judge(Picture.of_match(m, pictures)).relation for m in shortlist}
+    assert expected == {"same-bytes": "exact", "copy": "copy", "other": None}
+
+    found = find_postings(chelsea, shortlist, pictures, sha256=digest)
+    assert {p.id: p.relation for p in found} == {"same-bytes": "exact", "copy": "copy"}
+    copy = next(p for p in found if p.id == "copy")
+    assert copy.evidence is not None
+    assert copy.evidence.hash_distance == hash_distance(
+        difference_hash(chelsea), difference_hash(stored["copy"][0])
+    )
+
+    # Grouped search: the stored original leads; its copy joins it, the other photo stands alone.
+    vectors = {m.id: np.ones(4, np.float32) / 2 for m in shortlist}
+    groups = group_matches(shortlist, vectors, pictures, k=5)
+    assert [[(p.id, p.relation) for p in g.postings] for g in groups] == [
+        [("same-bytes", "exact"), ("copy", "copy")],
+        [("other", "exact")],
+    ]

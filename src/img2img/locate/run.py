@@ -9,9 +9,10 @@
 Both kinds of claim are judged by one :class:`~img2img.postings.judge.Judge`,
 the service ``find_postings`` uses too. Nothing that did not verify is
 written: the checker is the pipeline's gate, so a claim is compared with the
-query after it is decoded and before it is embedded. A record the store already held is never changed or deleted, whatever
-its verdict. With ``index=False`` the verified claims go to a scratch store
-that is dropped when the call returns.
+query after it is decoded and before it is embedded. A record the store
+already held is never changed or deleted, whatever its judgement. With
+``index=False`` the verified claims go to a scratch store that is dropped when
+the call returns.
 """
 
 from __future__ import annotations
