@@ -152,3 +152,21 @@ def test_top_level_modules_are_not_an_adapters_helpers() -> None:
         importers = {source for source in GRAPH if module in GRAPH[source]}
         only_adapter = len(users) == 1 and all(adapter_of(s) for s in importers)
         assert not only_adapter, f"{module} is used only by {users}"
+
+
+def test_the_pipelines_stages_do_not_import_its_runner() -> None:
+    # The stages share their types through pipeline.items, so none needs the
+    # runner that joins them (or the package, which re-exports the runner).
+    runner = {"img2img.pipeline", "img2img.pipeline.runner"}
+    stages = [m for m in GRAPH if m.startswith("img2img.pipeline.") and m not in runner]
+    assert {"img2img.pipeline.download", "img2img.pipeline.write"} <= set(stages)
+    assert [(m, sorted(GRAPH[m] & runner)) for m in stages if GRAPH[m] & runner] == []
+
+
+def test_the_pipelines_modules_stay_small() -> None:
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in (PACKAGE / "pipeline").glob("*.py")
+    }
+    assert len(sizes) > 5
+    assert {name: lines for name, lines in sizes.items() if lines > 300} == {}
