@@ -41,7 +41,9 @@ from typing import Any
 
 from index_pipeline import embedder_alone, photo_url, photo_variants, quiet_libraries
 
-import img2img.pipeline as pipeline
+import img2img.pipeline.embed as embed_stage
+import img2img.pipeline.prepare as prepare_stage
+import img2img.pipeline.write as write_stage
 from img2img import (
     ClipEmbedder,
     EfficientNetEmbedder,
@@ -78,11 +80,13 @@ def timed(
 
 
 def instrument(fetcher: HttpFetcher, embedder: Any) -> None:
-    pipeline.decode_image = timed("decode", pipeline.decode_image)  # type: ignore[assignment]
-    pipeline.build_metadata = timed("sha256 + perceptual hash", pipeline.build_metadata)  # type: ignore[assignment]
-    model = timed("model (calling thread)", pipeline._embed)
-    pipeline._embed = timed("model", model, clock=time.perf_counter, into=_wall)  # type: ignore[assignment]
-    pipeline._upsert_isolated = timed("store upsert", pipeline._upsert_isolated)  # type: ignore[assignment]
+    prepare_stage.decode_image = timed("decode", prepare_stage.decode_image)  # type: ignore[assignment]
+    prepare_stage.build_metadata = timed(  # type: ignore[assignment]
+        "sha256 + perceptual hash", prepare_stage.build_metadata
+    )
+    model = timed("model (calling thread)", embed_stage.embed_rows)
+    embed_stage.embed_rows = timed("model", model, clock=time.perf_counter, into=_wall)  # type: ignore[assignment]
+    write_stage.upsert_isolated = timed("store upsert", write_stage.upsert_isolated)  # type: ignore[assignment]
     PictureCache.shrink = timed("thumbnail", PictureCache.shrink)  # type: ignore[method-assign]
     PictureCache.keep = timed("picture cache write", PictureCache.keep)  # type: ignore[method-assign]
     kind = type(embedder)

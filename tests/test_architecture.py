@@ -221,3 +221,21 @@ def test_the_judging_rule_sees_each_way_round_it() -> None:
         assert taken_from_verifier(source, "img2img.postings.finder") == taken, source
     called = "from img2img.postings.verify import verify_copy\nverify_copy(a, b)"
     assert taken_from_verifier(called, "img2img") == {"verify_copy"}
+
+
+def test_the_pipelines_stages_do_not_import_its_runner() -> None:
+    # The stages share their types through pipeline.items, so none needs the
+    # runner that joins them (or the package, which re-exports the runner).
+    runner = {"img2img.pipeline", "img2img.pipeline.runner"}
+    stages = [m for m in GRAPH if m.startswith("img2img.pipeline.") and m not in runner]
+    assert {"img2img.pipeline.download", "img2img.pipeline.write"} <= set(stages)
+    assert [(m, sorted(GRAPH[m] & runner)) for m in stages if GRAPH[m] & runner] == []
+
+
+def test_the_pipelines_modules_stay_small() -> None:
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in (PACKAGE / "pipeline").glob("*.py")
+    }
+    assert len(sizes) > 5
+    assert {name: lines for name, lines in sizes.items() if lines > 300} == {}
