@@ -91,7 +91,8 @@ class FakeTinEye(FakeService):
     def serve(self, matches: Sequence[dict[str, Any]] | None) -> None:
         """Answer searches with these matches (``[]`` for none; ``None`` for the recorded reply)."""
         with self._lock:
-            self._matches = None if matches is None else [copy.deepcopy(m) for m in matches]
+            # Anything goes in, so tests can serve hostile replies.
+            self._matches = None if matches is None else copy.deepcopy(list(matches))
 
     def _answer(self, request: RecordedRequest) -> Reply:
         if request.headers.get("x-api-key") != self.api_key:
@@ -124,7 +125,9 @@ class FakeTinEye(FakeService):
             matches = copy.deepcopy(self._matches)
             reply["results"]["matches"] = matches
             reply["stats"]["total_results"] = len(matches)
-            reply["stats"]["total_backlinks"] = sum(len(m["backlinks"]) for m in matches)
+            reply["stats"]["total_backlinks"] = sum(
+                len(m.get("backlinks", [])) for m in matches if isinstance(m, dict)
+            )
         limit_text = request.param("limit") or (fields.get("limit") or b"").decode() or "100"
         reply["results"]["matches"] = reply["results"]["matches"][: int(limit_text)]
         return reply

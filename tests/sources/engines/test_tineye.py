@@ -7,7 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from img2img.errors import AuthenticationError, ConfigurationError, QuotaExhaustedError, ServiceError
+from img2img.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    QuotaExhaustedError,
+    ServiceError,
+)
 from img2img.models import UploadedImage
 from img2img.sources.tineye.source import TinEyeSource
 from img2img.testing.contracts import ReverseImageSourceContract
@@ -89,9 +94,14 @@ def test_similar_is_not_a_tineye_search(tineye: FakeTinEye) -> None:
 
 
 def test_served_matches_and_an_empty_answer(tineye: FakeTinEye) -> None:
-    tineye.serve([tineye_match("https://a.example/x.jpg", "https://a.example/p", crawl_date="2010-01-02")])
+    tineye.serve(
+        [tineye_match("https://a.example/x.jpg", "https://a.example/p", crawl_date="2010-01-02")]
+    )
     (claim,) = tineye.source().lookup(QUERY)
-    assert (claim.image_url, claim.extra["first_seen_date"]) == ("https://a.example/x.jpg", "2010-01-02")
+    assert (claim.image_url, claim.extra["first_seen_date"]) == (
+        "https://a.example/x.jpg",
+        "2010-01-02",
+    )
     tineye.serve([])
     assert list(tineye.source().lookup(QUERY)) == []
 
@@ -99,7 +109,9 @@ def test_served_matches_and_an_empty_answer(tineye: FakeTinEye) -> None:
 def test_hostile_match_fields_are_skipped(tineye: FakeTinEye) -> None:
     bad = tineye_match("javascript:alert(1)", "file:///etc/passwd", crawl_date="yesterday")
     bad["image_url"] = "ftp://x/y.jpg"
-    tineye.serve([bad, "not a match", tineye_match("https://b.example/y.jpg", "https://b.example/")])  # type: ignore[list-item]
+    tineye.serve(
+        [bad, "not a match", tineye_match("https://b.example/y.jpg", "https://b.example/")]
+    )  # type: ignore[list-item]
     claims = list(tineye.source().lookup(QUERY))
     assert [c.image_url for c in claims] == ["https://b.example/y.jpg"]
 
