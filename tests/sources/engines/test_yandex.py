@@ -82,6 +82,7 @@ def test_no_credentials_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_hostile_entries_are_skipped(yandex: FakeYandex) -> None:
+    yandex.per_page = 10
     yandex.serve(
         ["x", {"url": "javascript:alert(1)"}, yandex_image("https://ok.example/a.jpg", "ftp://x")]
     )
