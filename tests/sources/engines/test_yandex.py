@@ -55,8 +55,11 @@ def test_pages_after_the_first_name_the_image_by_its_id(yandex: FakeYandex) -> N
     claims = list(source.lookup(source.upload(data)))
     assert len(claims) == 3  # three images served two a page: pages 0 and 1, then maxPage ends it
     first, second = (r.json() for r in yandex.requests)
-    assert base64.b64decode(first["data"]) == data and "id" not in first
-    assert second["id"] and "data" not in second and second["page"] == "1"
+    assert base64.b64decode(first["data"]) == data
+    assert "id" not in first
+    assert second["id"]
+    assert "data" not in second
+    assert second["page"] == "1"
     assert source.searches_for(100) == 3
 
 
