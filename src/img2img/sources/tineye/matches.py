@@ -19,26 +19,14 @@ tests it)::
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from img2img.models import ImageCandidate, MetadataValue
 from img2img.provenance import domain_of
-from img2img.sources.fields import compact, http_url, positive_int, text
+from img2img.sources.fields import compact, http_url, iso_day, positive_int, text
 
-__all__ = ["candidates_from_match", "iso_day"]
-
-
-def iso_day(value: object) -> str | None:
-    """``"2019-03-02"`` if ``value`` is such a date, else ``None`` (TinEye leaves some empty)."""
-    day = text(value)
-    if day is None:
-        return None
-    try:
-        return datetime.date.fromisoformat(day[:10]).isoformat()
-    except ValueError:
-        return None
+__all__ = ["candidates_from_match"]
 
 
 def _score(value: object) -> float | None:
