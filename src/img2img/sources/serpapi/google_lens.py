@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from img2img.errors import ConfigurationError
 from img2img.loading import ImageInput
@@ -17,7 +17,7 @@ from img2img.sources.fields import http_url, positive_int, text
 from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.reverse_parts import remote_or_bytes
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
-from img2img.sources.serpapi.http import SearchCall, resolve_key
+from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.sites import host_like
 
@@ -150,6 +150,10 @@ class GoogleLensSource:
     Each ``lookup`` is one SerpAPI search (one credit, unless served from
     SerpAPI's one-hour cache), sent when the first candidate is asked for.
     """
+
+    name: ClassVar[str] = "google_lens"
+    key_env: ClassVar[str] = API_KEY_ENV
+    kinds: ClassVar[tuple[MatchKind, ...]] = ("exact", "similar")
 
     def __init__(
         self,
