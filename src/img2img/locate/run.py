@@ -1,23 +1,24 @@
 """Locating a picture on the web: reverse lookup, download, verify, keep.
 
     claims   = reverse_lookup(query, source)          pages a service says show the picture
-    new      -> run_index(..., gate=ClaimChecker)     download, decode, verify on the download
+    new      -> run_index(..., gate=ClaimChecker)     download, decode, judge on the download
                                                       threads; only copies are embedded and stored
-    known    -> picture cache -> ClaimChecker         claims the store already holds: no download
+    known    -> picture cache -> Judge                claims the store already holds: no download
     postings = verified claims, scored against the query's embedding
 
-Nothing that did not verify is written: the checker is the pipeline's gate, so
-a claim is compared with the query after it is decoded and before it is
-embedded. A record the store already held is never changed or deleted, whatever
-its verdict. With ``index=False`` the verified claims go to a scratch store
-that is dropped when the call returns.
+Both kinds of claim are judged by one :class:`~img2img.postings.judge.Judge`,
+the service ``find_postings`` uses too. Nothing that did not verify is
+written: the checker is the pipeline's gate, so a claim is compared with the
+query after it is decoded and before it is embedded. A record the store
+already held is never changed or deleted, whatever its judgement. With
+``index=False`` the verified claims go to a scratch store that is dropped when
+the call returns.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime
-import hashlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -29,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from img2img.errors import ConfigurationError, FetchError, ImageError
-from img2img.loading import ImageInput, is_http_url, load_input, local_image_bytes
-from img2img.locate.checks import ClaimChecker, Verdict
+from img2img.loading import ImageInput, is_http_url
+from img2img.locate.checks import ClaimChecker
 from img2img.locate.results import Claim, Located, LocateReport
 from img2img.models import (
     Failure,
@@ -46,15 +47,21 @@ from img2img.models import (
     sort_postings,
 )
 from img2img.pipeline import IndexSettings, run_index
+from img2img.postings.judge import (
+    DEFAULT_THRESHOLDS,
+    Judge,
+    Judgement,
+    Picture,
+    Thresholds,
+    one_blas_thread,
+)
 from img2img.postings.pictures import CandidatePictures
-from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
+from img2img.postings.query import load_query
 from img2img.protocols import Embedder, Fetcher, ReverseImageSource, VectorStore
 from img2img.provenance import image_id
 from img2img.reverse import reverse_lookup
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from img2img.postings.cache import PictureCache
 
 __all__ = ["LocateOptions", "LocateParts", "run_locate"]
@@ -101,25 +108,6 @@ class LocateParts:
     pictures: PictureCache
     settings: IndexSettings
     keep_pictures: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class _Query:
-    image: Image.Image
-    sha256: str
-    remote: str | bytes  # what the service is shown: an http(s) URL, or bytes to upload
-
-
-def _load_query(image: ImageInput, fetcher: Fetcher, max_pixels: int) -> _Query:
-    """Read the query once: its pixels, the sha256 of its bytes, and what the service sees.
-
-    A PIL image or an array has no bytes of its own: the JPEG encoded for the
-    upload stands in for them.
-    """
-    loaded = load_input(image, fetcher, max_pixels=max_pixels)
-    data = loaded.data if loaded.data is not None else local_image_bytes(loaded.image)
-    remote: str | bytes = loaded.url if loaded.url and is_http_url(loaded.url) else data
-    return _Query(loaded.image, hashlib.sha256(data).hexdigest(), remote)
 
 
 def _first_seen(extra: dict[str, MetadataValue]) -> int | None:
@@ -183,10 +171,10 @@ class _CountingReader:
 
 @dataclass
 class _Checked:
-    """What became of the claims: a verdict or a failure for each, and the records
+    """What became of the claims: a judgement or a failure for each, and the records
     of the verified ones (stored now, or stored before)."""
 
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    judgements: dict[str, Judgement] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
     records: dict[str, VectorRecord] = field(default_factory=dict)
     known: int = 0
@@ -197,24 +185,19 @@ class _Checked:
 def _check_known(
     known: dict[str, VectorRecord],
     claims: dict[str, tuple[ImageCandidate, MatchKind]],
-    checker: ClaimChecker,
+    judge: Judge,
     pictures: CandidatePictures,
     checked: _Checked,
 ) -> None:
     """Judge claims the store already holds from the picture cache (downloading what it
     lacks); the records themselves are left as they are."""
 
-    def check(id: str) -> Verdict | Failure:
-        metadata = known[id].metadata
-        if metadata.get("sha256") == checker.sha256:
-            return Verdict("exact")
+    def check(id: str) -> Judgement | Failure:
         url = claims[id][0].image_url
         try:
-            features = pictures.features(id, url)
+            return judge.judge(Picture.stored(id, known[id].metadata, pictures, url))
         except (FetchError, ImageError) as exc:
             return Failure(url, "decode" if isinstance(exc, ImageError) else "fetch", str(exc))
-        dhash = metadata.get("dhash")
-        return checker.judge(features, None, dhash if isinstance(dhash, str) else None)
 
     ids = list(known)
     with ThreadPoolExecutor(KNOWN_WORKERS, thread_name_prefix="img2img-locate") as pool:
@@ -222,7 +205,7 @@ def _check_known(
             if isinstance(outcome, Failure):
                 checked.failures[id] = outcome
             else:
-                checked.verdicts[id] = outcome
+                checked.judgements[id] = outcome
                 if outcome.relation is not None:
                     checked.records[id] = known[id]
 
@@ -259,11 +242,11 @@ def _check_new(
     admitted: list[str] = []
     for candidate in new:
         id = image_id(candidate.image_url)
-        verdict = checker.verdict(id)
-        if verdict is None or id in checked.failures:
+        judgement = checker.judgement(id)
+        if judgement is None or id in checked.failures:
             continue
-        checked.verdicts[id] = verdict
-        if verdict.relation is not None:
+        checked.judgements[id] = judgement
+        if judgement.same:
             admitted.append(id)
     stored = sink.fetch(admitted) if admitted else {}
     for id in admitted:
@@ -274,7 +257,7 @@ def _check_new(
             checked.failures[id] = Failure(url, "store", "verified, but the store did not keep it")
     if keep and parts.keep_pictures:
         for id in stored:
-            features = checked.verdicts[id].features
+            features = checked.judgements[id].features
             if features is not None:
                 parts.pictures.put_features(id, features, None)
 
@@ -284,10 +267,10 @@ def _postings(
 ) -> tuple[Posting, ...]:
     found = []
     for id, record in checked.records.items():
-        verdict = checked.verdicts[id]
         score = float(np.dot(query_vector, record.vector)) if query_vector is not None else 0.0
-        match = Match.from_metadata(id, score, record.metadata)
-        found.append(Posting.from_match(match, verdict.relation or "copy", verdict.evidence))
+        found.append(
+            checked.judgements[id].posting(Match.from_metadata(id, score, record.metadata))
+        )
     return tuple(sort_postings(found, "match"))
 
 
@@ -307,11 +290,11 @@ def _others(claims: dict[str, tuple[ImageCandidate, MatchKind]], checked: _Check
     different = 0
     for id, (candidate, kind) in claims.items():
         failure = checked.failures.get(id)
-        verdict = checked.verdicts.get(id)
+        judgement = checked.judgements.get(id)
         if failure is not None:
             rejected.append(Claim.of(candidate, kind, failure.stage, failure.reason))
-        elif verdict is not None and verdict.relation is None:
-            claim = Claim.of(candidate, kind, "verify", verdict.reason, verdict.evidence)
+        elif judgement is not None and not judgement.same:
+            claim = Claim.of(candidate, kind, "verify", judgement.reason, judgement.evidence)
             if kind == "similar":
                 alike.append(claim)
             else:
@@ -337,19 +320,21 @@ def run_locate(
     """
     started = time.perf_counter()
     max_pixels = parts.settings.max_pixels
-    query = _load_query(image, parts.fetcher, max_pixels)
+    query = load_query(image, parts.fetcher, max_pixels=max_pixels)
+    shown = query.shown()
     lookup = reverse_lookup(
-        query.remote,
+        shown.remote,
         parts.source,
         exact=options.exact,
         similar=options.similar,
         limit=options.limit,
         sites=options.sites,
     )
-    claims = _claims(lookup, query.sha256, parts.source)
+    claims = _claims(lookup, shown.sha256, parts.source)
     checked = _Checked()
     if claims:
-        checker = ClaimChecker(query.image, query.sha256, thresholds=options.thresholds)
+        judge = Judge(Picture(query.image, shown.sha256), thresholds=options.thresholds)
+        checker = ClaimChecker(judge)
         read = _CountingReader(parts.fetcher)
         known = parts.store.fetch(list(claims))
         checked.known = len(known)
@@ -357,7 +342,7 @@ def run_locate(
         with one_blas_thread():
             _check_new(new, checker, read, parts, options, progress, checked)
             pictures = CandidatePictures(parts.pictures, read, max_pixels=max_pixels)
-            _check_known(known, claims, checker, pictures, checked)
+            _check_known(known, claims, judge, pictures, checked)
         checked.downloads = read.count
     query_vector = parts.embedder.embed_images([query.image])[0] if checked.records else None
     postings = _postings(checked, query_vector)
