@@ -13,7 +13,9 @@ from img2img.models import (
     Metadata,
     Posting,
     PostingSequence,
+    PostingSort,
     Stage,
+    sort_postings,
 )
 
 __all__ = ["Claim", "EngineReport", "LocateReport", "Located"]
@@ -189,3 +191,10 @@ class Located(PostingSequence):
     alike: tuple[Claim, ...]
     rejected: tuple[Claim, ...]
     report: LocateReport
+
+    def sorted_by(self, by: PostingSort) -> Located:
+        """The same result, postings in another order: ``"oldest"`` answers "who posted
+        it first?" by the earliest date any engine gave (see :data:`PostingSort`)."""
+        return Located(
+            tuple(sort_postings(self.postings, by)), self.alike, self.rejected, self.report
+        )
