@@ -36,6 +36,7 @@ from img2img.errors import (
     InvalidVectorError,
     MissingDependencyError,
     ModelUnavailableError,
+    QuotaExhaustedError,
     RateLimitError,
     ResponseTooLargeError,
     ServiceError,
@@ -86,12 +87,17 @@ from img2img.sources.discord.source import DiscordSource
 from img2img.sources.folder import FolderSource
 from img2img.sources.patreon.source import PatreonSource
 from img2img.sources.reddit.source import RedditSource
+from img2img.sources.saucenao.source import SauceNaoSource
+from img2img.sources.serpapi.bing_reverse import BingReverseImageSource
 from img2img.sources.serpapi.google_images import SerpApiSource
 from img2img.sources.serpapi.google_lens import GoogleLensSource
+from img2img.sources.serpapi.google_reverse import GoogleReverseImageSource
 from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.static import StaticSource
+from img2img.sources.tineye.source import TinEyeSource
 from img2img.sources.urls import UrlListSource
+from img2img.sources.yandex.source import YandexSource
 from img2img.stats import StoreStats
 from img2img.stores.local.store import LocalStore, default_store_path
 from img2img.stores.memory import InMemoryStore
@@ -100,6 +106,7 @@ from img2img.sync import SyncReport
 
 __all__ = [
     "AuthenticationError",
+    "BingReverseImageSource",
     "BlockedURLError",
     "BlueskySource",
     "Claim",
@@ -116,6 +123,7 @@ __all__ = [
     "Fetcher",
     "FolderSource",
     "GoogleLensSource",
+    "GoogleReverseImageSource",
     "HashEmbedder",
     "HttpFetcher",
     "ImageCandidate",
@@ -150,6 +158,7 @@ __all__ = [
     "Posting",
     "Postings",
     "PreparingEmbedder",
+    "QuotaExhaustedError",
     "RateLimitError",
     "RedditSource",
     "ResponseTooLargeError",
@@ -157,6 +166,7 @@ __all__ = [
     "ReverseImageSource",
     "ReverseLookup",
     "SOCIAL_MEDIA_SITES",
+    "SauceNaoSource",
     "SerpApiImageUploader",
     "SerpApiSource",
     "ServiceError",
@@ -168,6 +178,7 @@ __all__ = [
     "StoreStats",
     "SyncReport",
     "TextEmbedder",
+    "TinEyeSource",
     "UnexpectedContentError",
     "Unverified",
     "UploadedImage",
@@ -175,6 +186,7 @@ __all__ = [
     "VectorRecord",
     "VectorStore",
     "Verification",
+    "YandexSource",
     "__version__",
     "default_store_path",
     "reverse_lookup",

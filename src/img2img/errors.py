@@ -20,6 +20,7 @@ so callers need to catch only these::
     │   ├── AuthenticationError       the key is missing, wrong or revoked
     │   ├── ImageUploadError          the service would not take an uploaded image
     │   ├── RateLimitError            throttled, still after retries
+    │   │   └── QuotaExhaustedError   the plan's searches are spent: waiting will not help
     │   └── ServiceUnavailableError   5xx or unreachable, still after retries
     └── StoreError                    the vector store refused or failed
         ├── InvalidVectorError        wrong dimension, NaN or infinite values
@@ -53,6 +54,7 @@ __all__ = [
     "InvalidVectorError",
     "MissingDependencyError",
     "ModelUnavailableError",
+    "QuotaExhaustedError",
     "RateLimitError",
     "ResponseTooLargeError",
     "ServiceError",
@@ -136,6 +138,14 @@ class ImageUploadError(ServiceError):
 
 class RateLimitError(ServiceError):
     """The service kept throttling after the retries ran out."""
+
+
+class QuotaExhaustedError(RateLimitError):
+    """The account's searches are spent (for the day, the month or the bundle).
+
+    Unlike a throttle, no retry helps; the message says when the quota comes back
+    if the service said so.
+    """
 
 
 class ServiceUnavailableError(ServiceError):

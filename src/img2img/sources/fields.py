@@ -20,6 +20,7 @@ __all__ = [
     "compact",
     "has_image_extension",
     "http_url",
+    "iso_day",
     "is_image_type",
     "keyphrase_words",
     "matches_words",
@@ -81,6 +82,17 @@ def unix_time(value: object) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     return int(moment.timestamp())
+
+
+def iso_day(value: object) -> str | None:
+    """``"2019-03-02"`` if ``value`` starts with such a date, else ``None`` (services leave some empty)."""
+    day = text(value)
+    if day is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(day[:10]).isoformat()
+    except ValueError:
+        return None
 
 
 def has_image_extension(url: str) -> bool:

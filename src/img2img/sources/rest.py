@@ -236,8 +236,12 @@ class ApiClient(Closing):
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> ApiReply:
         """Send one request, with retries; return the first response that is not retried.
+
+        ``files`` sends a ``multipart/form-data`` body (with ``form`` as its
+        other fields): each a name, the file's name, its bytes and media type.
 
         Raises:
             RateLimitError: still throttled when the tries ran out, or asked
@@ -246,7 +250,7 @@ class ApiClient(Closing):
         """
 
         def attempt() -> ApiReply:
-            return self._once(method, path, params, json_body, form, headers, auth)
+            return self._once(method, path, params, json_body, form, headers, auth, files)
 
         return call_with_retries(attempt, self.retry, sleep=self._sleep)
 
@@ -259,6 +263,7 @@ class ApiClient(Closing):
         form: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         auth: tuple[str, str] | None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> ApiReply:
         if self._pause > 0:
             log.info("%s rate limit window spent; waiting %.1f s", self.service, self._pause)
@@ -266,7 +271,14 @@ class ApiClient(Closing):
             self._pause = 0.0
         try:
             response = self._client.request(
-                method, path, params=params, json=json_body, data=form, headers=headers, auth=auth
+                method,
+                path,
+                params=params,
+                json=json_body,
+                data=form,
+                files=files,
+                headers=headers,
+                auth=auth,
             )
         except httpx.TimeoutException as exc:
             raise Retryable(

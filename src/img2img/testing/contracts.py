@@ -359,6 +359,11 @@ class ImageSourceContract:
                 )
 
 
+def _kinds(source: ReverseImageSource) -> tuple[str, ...]:
+    """The kinds of search a reverse source offers: its ``kinds``, else both."""
+    return tuple(getattr(source, "kinds", ("exact", "similar")))
+
+
 def _storable(candidate: ImageCandidate) -> bool:
     return all(
         isinstance(key, str)
@@ -386,6 +391,11 @@ class ReverseImageSourceContract:
     def test_claims_pages_with_http_urls(
         self, reverse_source: ReverseImageSource, kind: Any
     ) -> None:
+        if kind not in _kinds(reverse_source):
+            # An engine that cannot search this kind says so at once, before any search.
+            with pytest.raises(ConfigurationError):
+                reverse_source.lookup(self.query_url, kind=kind)
+            return
         claims = list(reverse_source.lookup(self.query_url, kind=kind))
         assert len(claims) >= self.minimum_results
         for claim in claims:

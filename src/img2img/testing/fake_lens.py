@@ -22,13 +22,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from email.parser import BytesParser
-from email.policy import HTTP
 from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from img2img.testing.http import RecordedRequest, Reply
+from img2img.testing.http import RecordedRequest, Reply, form_fields
 
 __all__ = ["FakeLens", "recorded_lens_response"]
 
@@ -53,23 +51,6 @@ class _Service(Protocol):
 
 def _error(status: int, message: str) -> Reply:
     return Reply.json({"error": message}, status=status)
-
-
-def _form_parts(request: RecordedRequest) -> dict[str, bytes]:
-    """The fields of a ``multipart/form-data`` body, by name."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        return {}
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
-    )
-    parts: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            parts[name] = payload
-    return parts
 
 
 class FakeLens:
@@ -142,7 +123,7 @@ class FakeLens:
         """``POST /image``: multipart ``image`` and ``api_key``."""
         if request.method != "POST":
             return _error(405, "Use a multipart/form-data POST request.")
-        parts = _form_parts(request)
+        parts = form_fields(request)
         if parts.get("api_key", b"").decode(errors="replace") != self._owner.api_key:
             return _error(401, self.INVALID_KEY)
         with self._lock:

@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from img2img.testing.fake_lens import FakeLens
+from img2img.testing.fake_serp_reverse import REVERSE_ENGINES, FakeSerpReverse
 from img2img.testing.http import RecordedRequest, Reply
 from img2img.testing.service import FakeService
 
 if TYPE_CHECKING:
+    from img2img.sources.serpapi.bing_reverse import BingReverseImageSource
     from img2img.sources.serpapi.google_images import SerpApiSource
     from img2img.sources.serpapi.google_lens import GoogleLensSource
+    from img2img.sources.serpapi.google_reverse import GoogleReverseImageSource
 
 __all__ = ["DEFAULT_SITES", "FakeSerpApi"]
 
@@ -89,6 +92,8 @@ class FakeSerpApi(FakeService):
         self.api_key = api_key
         #: The Google Lens searches and image uploads; see :class:`FakeLens`.
         self.lens = FakeLens(self)
+        #: The Bing and Google reverse-image searches; see :class:`FakeSerpReverse`.
+        self.reverse = FakeSerpReverse()
         self.reset(
             total_results=total_results,
             image_base_url=image_base_url,
@@ -148,6 +153,22 @@ class FakeSerpApi(FakeService):
         options.setdefault("api_key", self.api_key)
         return GoogleLensSource(base_url=self.url, **options)
 
+    def bing_source(self, **options: Any) -> BingReverseImageSource:
+        """A :class:`BingReverseImageSource` on this fake."""
+        from img2img.sources.serpapi.bing_reverse import BingReverseImageSource
+
+        options.setdefault("api_key", self.api_key)
+        options.setdefault("sleep", lambda seconds: None)
+        return BingReverseImageSource(base_url=self.url, **options)
+
+    def google_reverse_source(self, **options: Any) -> GoogleReverseImageSource:
+        """A :class:`GoogleReverseImageSource` on this fake."""
+        from img2img.sources.serpapi.google_reverse import GoogleReverseImageSource
+
+        options.setdefault("api_key", self.api_key)
+        options.setdefault("sleep", lambda seconds: None)
+        return GoogleReverseImageSource(base_url=self.url, **options)
+
     def pages_requested(self) -> list[int]:
         """The ``ijn`` of each request, in order (``-1`` where it was missing)."""
         return [int(r.param("ijn", "-1") or -1) for r in self.requests]
@@ -168,6 +189,8 @@ class FakeSerpApi(FakeService):
             return self.error(401, self.INVALID_KEY)
         if request.param("engine") == "google_lens":
             return self.lens.search(request)
+        if request.param("engine") in REVERSE_ENGINES:
+            return self.reverse.search(request)
         if request.param("engine") != "google_images":
             return self.error(400, "Unsupported `engine` parameter.")
         query = request.param("q") or ""

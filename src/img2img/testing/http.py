@@ -20,13 +20,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from img2img.closing import Closing
 
-__all__ = ["LoopbackServer", "RecordedRequest", "Reply"]
+__all__ = ["LoopbackServer", "RecordedRequest", "Reply", "form_fields"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,23 @@ class Reply:
             body=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json", **(headers or {})},
         )
+
+
+def form_fields(request: RecordedRequest) -> dict[str, bytes]:
+    """The fields of a ``multipart/form-data`` body, by name (files and plain fields alike)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
+    )
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            parts[name] = payload
+    return parts
 
 
 Handler = Callable[[RecordedRequest], Reply]

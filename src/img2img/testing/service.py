@@ -47,6 +47,11 @@ class RateWindow:
         self._used = 0
         self._ends_at = float("-inf")
 
+    @property
+    def used(self) -> int:
+        """Requests let pass in the current window (0 once it has ended)."""
+        return self._used if self._clock() < self._ends_at else 0
+
     def take(self, size: int, seconds: float) -> tuple[bool, int, float]:
         """Count one request against ``size`` requests per window of ``seconds``.
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
 
 from img2img.errors import ConfigurationError
-from img2img.loading import ImageInput, local_image_bytes
+from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, MetadataValue, UploadedImage
 from img2img.net.retry import RetryPolicy
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url, positive_int, text
 from img2img.sources.rest import check_timeout, service_url
+from img2img.sources.reverse_parts import remote_or_bytes
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
-from img2img.sources.serpapi.http import SearchCall, resolve_key
+from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.sites import host_like
 
@@ -151,6 +151,10 @@ class GoogleLensSource:
     SerpAPI's one-hour cache), sent when the first candidate is asked for.
     """
 
+    name: ClassVar[str] = "google_lens"
+    key_env: ClassVar[str] = API_KEY_ENV
+    kinds: ClassVar[tuple[MatchKind, ...]] = ("exact", "similar")
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -214,7 +218,7 @@ class GoogleLensSource:
             raise ConfigurationError(f"kind must be 'exact' or 'similar', got {kind!r}")
         key = resolve_key(self._api_key, "GoogleLensSource")
         # A local image is read now, so a missing file fails here; it is uploaded lazily.
-        query: str | UploadedImage | bytes = _remote_or_bytes(image)
+        query: str | UploadedImage | bytes = remote_or_bytes(image)
         call = SearchCall(
             base_url=self.base_url,
             api_key=key,
@@ -254,14 +258,3 @@ class GoogleLensSource:
             yield candidate
             if len(seen) >= limit:
                 return
-
-
-def _remote_or_bytes(image: ImageInput | UploadedImage) -> str | UploadedImage | bytes:
-    """What Lens can see as it is (a URL, an upload), else the local image's bytes."""
-    if isinstance(image, UploadedImage):
-        return image
-    if isinstance(image, str) and urlsplit(image).scheme.lower() in ("http", "https"):
-        if http_url(image) is None:
-            raise ConfigurationError(f"not a usable image URL: {image!r}")
-        return image
-    return local_image_bytes(image)

@@ -21,6 +21,7 @@ from urllib.parse import quote_plus
 from img2img.errors import (
     AuthenticationError,
     MissingDependencyError,
+    QuotaExhaustedError,
     RateLimitError,
     ServiceError,
     ServiceUnavailableError,
@@ -242,9 +243,9 @@ def read_reply(
             f"SerpAPI refused the API key ({detail}): {KEY_HELP}", status_code=status
         )
     if status == 429:
-        error = RateLimitError(f"SerpAPI rate limit: {detail}", status_code=status)
         if _QUOTA_SPENT in message.lower():
-            raise error
+            raise QuotaExhaustedError(f"SerpAPI: {detail}", status_code=status)
+        error = RateLimitError(f"SerpAPI rate limit: {detail}", status_code=status)
         raise Retryable(error, retry_after=parse_retry_after(headers.get("Retry-After")))
     if status >= 500:
         raise Retryable(
