@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from img2img.arguments import check_whole
 from img2img.errors import ConfigurationError, FetchError, ImageError
 from img2img.loading import ImageInput, is_http_url, load_input, local_image_bytes
 from img2img.locate.checks import ClaimChecker, Verdict
@@ -50,7 +51,7 @@ from img2img.postings.pictures import CandidatePictures
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
 from img2img.protocols import Embedder, Fetcher, ReverseImageSource, VectorStore
 from img2img.provenance import image_id
-from img2img.reverse import reverse_lookup
+from img2img.reverse import check_asked, reverse_lookup
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -75,12 +76,8 @@ class LocateOptions:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
 
     def __post_init__(self) -> None:
-        if not (self.exact or self.similar):
-            raise ConfigurationError("ask for exact matches, similar ones, or both")
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
-            raise ConfigurationError(
-                f"limit must be a whole number of at least 1, got {self.limit!r}"
-            )
+        check_asked(self.exact, self.similar)
+        check_whole("limit", self.limit)
         if isinstance(self.sites, str):
             raise ConfigurationError(f"sites takes a list of sites, got the text {self.sites!r}")
 
