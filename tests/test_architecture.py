@@ -109,7 +109,7 @@ EDGES = sorted((source, target) for source, targets in GRAPH.items() for target 
 
 def test_the_graph_is_read() -> None:
     # Guards the checks below against passing on an empty graph.
-    assert ("img2img.client", "img2img.pipeline") in EDGES
+    assert ("img2img.client", "img2img.client_parts") in EDGES
     assert ("img2img.stores.local.store", "img2img.stores.local.schema") in EDGES
 
 
