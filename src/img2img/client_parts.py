@@ -62,7 +62,10 @@ class ClientParts(Closing):
             store's default place (see :func:`~img2img.postings.cache.cache_for_store`).
         keep_pictures: whether indexing keeps a thumbnail of each image in the cache.
 
-    :meth:`close` closes the parts made here, never the ones given.
+    Each operation borrows what it needs through one method: :meth:`read` and
+    :meth:`load_image` for images, :meth:`run_index` for the pipeline,
+    :meth:`for_locate` for a lookup, :meth:`candidate_pictures` for same-picture
+    checks. :meth:`close` closes the parts made here, never the ones given.
     """
 
     def __init__(
