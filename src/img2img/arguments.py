@@ -28,7 +28,7 @@ def check_whole(name: str, value: object, *, least: int = 1) -> int:
 
 
 def check_timeout(timeout: object, *, name: str = "timeout") -> float:
-    """``timeout`` (seconds) if it is a number above zero; ``math.inf`` waits for ever.
+    """``timeout`` (seconds) if it is a number above zero (``True`` and NaN are not).
 
     Raises:
         ConfigurationError: naming ``name`` and the value, when it is not.

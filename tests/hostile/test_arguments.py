@@ -201,6 +201,13 @@ def test_whole_numbers_are_refused_in_the_same_words(where: str, value: Any) -> 
         call(value)
 
 
+def test_a_whole_number_that_may_be_zero_says_so() -> None:
+    HttpFetcher(max_redirects=0).close()
+    expected = "max_redirects must be a whole number of at least 0, got -1"
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(expected)}$"):
+        HttpFetcher(max_redirects=-1)
+
+
 def test_a_lookup_limit_is_a_whole_number_wherever_it_is_given() -> None:
     expected = "limit must be a positive whole number, got '10'"
     with pytest.raises(ConfigurationError, match=re.escape(expected)):
