@@ -21,6 +21,7 @@ RANKS = {
     "img2img._version": 0,
     "img2img.errors": 0,
     "img2img.closing": 0,
+    "img2img.arguments": 0,
     "img2img.cores": 0,
     "img2img.models": 1,
     "img2img.protocols": 2,
@@ -40,7 +41,8 @@ RANKS = {
     "img2img.postings": 5,
     "img2img.locate": 5,
     "img2img.inputs": 5,
-    "img2img.assembly": 5,
+    "img2img.nearest": 5,
+    "img2img.client_parts": 5,
     "img2img.client": 6,
     "img2img.testing": 7,
     "img2img.cli": 8,
@@ -107,7 +109,7 @@ EDGES = sorted((source, target) for source, targets in GRAPH.items() for target 
 
 def test_the_graph_is_read() -> None:
     # Guards the checks below against passing on an empty graph.
-    assert ("img2img.client", "img2img.pipeline") in EDGES
+    assert ("img2img.client", "img2img.client_parts") in EDGES
     assert ("img2img.stores.local.store", "img2img.stores.local.schema") in EDGES
 
 

@@ -101,8 +101,7 @@ def test_a_rerun_downloads_nothing_already_stored_unless_asked(
 ) -> None:
     server, bodies = gallery
     candidates = [ImageCandidate(f"{server.url}/{name}/x.png") for name in list(bodies)[:5]]
-    client = client_for(InMemoryStore(), HashEmbedder(), workers=2)
-    client._source = StaticSource(candidates)
+    client = client_for(InMemoryStore(), HashEmbedder(), workers=2, source=StaticSource(candidates))
     assert client.index("cats").indexed == 5
     downloads = len(server.requests)
     again = client.index("cats")

@@ -1,27 +1,23 @@
-"""ImageSearchClient: composes a source, an embedder, a store and a fetcher."""
+"""ImageSearchClient: checks each call's arguments and hands the work to the module that does
+it, with the parts (:class:`~img2img.client_parts.ClientParts`) the client was made with."""
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, overload
 
-from img2img.assembly import ClientParts
+from img2img.arguments import check_whole
+from img2img.client_parts import ClientParts, index_settings
+from img2img.closing import Closing
 from img2img.errors import ConfigurationError
-from img2img.filters import compile_filter
-from img2img.inputs import (
-    AddItem,
-    candidates_for,
-    check_item,
-    check_k,
-    check_min_score,
-)
-from img2img.loading import ImageInput, expand_path, load_image
+from img2img.images import DEFAULT_MAX_PIXELS
+from img2img.inputs import AddItem, candidates_for, items_to_add
+from img2img.loading import ImageInput, expand_path
 from img2img.models import (
+    EmbeddingSpace,
     Filter,
-    ImageCandidate,
     IndexReport,
     Match,
     PictureGroup,
@@ -29,29 +25,28 @@ from img2img.models import (
     PostingSort,
     ProgressCallback,
 )
-from img2img.pipeline import run_index
+from img2img.nearest import check_query, nearest, nearest_pictures
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.protocols import (
+    Embedder,
+    Fetcher,
+    ImageSource,
     ReverseImageSource,
     SourceWithParts,
-    TextEmbedder,
+    VectorStore,
 )
 from img2img.stats import StoreStats, store_stats
-from img2img.stores.space import SpaceOnFirstWrite, check_accepts, holds_space
-from img2img.sync import SyncReport, plan_sync, rewrite_records, sync_report
+from img2img.stores.space import check_accepts, holds_space
+from img2img.sync import SyncReport, sync_folder
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from img2img.locate.results import Located
+    from img2img.postings.cache import PictureCache
 
 __all__ = ["ImageSearchClient"]
 
-#: Nearest images a grouped search looks through, at the least, to fill ``k`` pictures.
-GROUPED_NEIGHBOURS = 50
 
-
-class ImageSearchClient(ClientParts):
+class ImageSearchClient(Closing):
     """Index images and find where an image, or one like it, is posted.
 
     Args:
@@ -78,6 +73,70 @@ class ImageSearchClient(ClientParts):
     The client closes the parts it created, not the ones you passed in.
     """
 
+    def __init__(
+        self,
+        *,
+        source: ImageSource | None = None,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        fetcher: Fetcher | None = None,
+        workers: int = 8,
+        batch_size: int = 32,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        picture_cache: PictureCache | str | os.PathLike[str] | None = None,
+        cache_pictures: bool = True,
+        reverse_source: ReverseImageSource | None = None,
+    ) -> None:
+        self._parts = ClientParts(
+            settings=index_settings(workers, batch_size, max_pixels),
+            embedder=embedder,
+            store=store,
+            source=source,
+            reverse_source=reverse_source,
+            fetcher=fetcher,
+            picture_cache=picture_cache,
+            keep_pictures=cache_pictures,
+        )
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder every vector of this client is made with."""
+        return self._parts.embedder
+
+    @property
+    def store(self) -> VectorStore:
+        """The store this client writes to and searches."""
+        return self._parts.store
+
+    @property
+    def space(self) -> EmbeddingSpace:
+        """The embedding space of this client's embedder."""
+        return self._parts.space
+
+    @property
+    def source(self) -> ImageSource:
+        """The source ``index()`` uses; Google Images through SerpAPI unless one was given."""
+        return self._parts.source
+
+    @property
+    def reverse_source(self) -> ReverseImageSource:
+        """The source ``locate()`` asks; Google Lens through SerpAPI unless one was given."""
+        return self._parts.reverse_source
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """What downloads ``http(s)`` images; an ``HttpFetcher`` unless one was given."""
+        return self._parts.fetcher
+
+    @property
+    def pictures(self) -> PictureCache:
+        """The cache of thumbnails and local features ``find_postings`` verifies with."""
+        return self._parts.pictures
+
+    def close(self) -> None:
+        """Close the store, fetcher and picture cache this client created."""
+        self._parts.close()
+
     def index(
         self,
         keyphrase: str,
@@ -101,12 +160,12 @@ class ImageSearchClient(ClientParts):
         """
         if not isinstance(keyphrase, str):
             raise ConfigurationError(f"keyphrase must be text, got {keyphrase!r}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError(f"limit must be a whole number of at least 1, got {limit!r}")
+        check_whole("limit", limit)
         check_accepts(self.store, self.space)
         source = self.source
         recorded = keyphrase.strip() or None  # "every image" is not a keyphrase to store
-        report = self._run(source.discover(keyphrase, limit=limit), recorded, reindex, progress)
+        found = source.discover(keyphrase, limit=limit)
+        report = self._parts.run_index(found, recorded, reindex, progress)
         if isinstance(source, SourceWithParts) and source.failures:
             report = replace(report, part_failures=tuple(source.failures))
         return report
@@ -123,13 +182,9 @@ class ImageSearchClient(ClientParts):
 
         ``progress`` is as for :meth:`index`.
         """
-        if isinstance(items, (str, os.PathLike, ImageCandidate)):
-            items = [items]
-        if isinstance(items, Sequence):  # a generator is checked as it is read
-            for item in items:
-                check_item(item)
+        items = items_to_add(items)
         check_accepts(self.store, self.space)
-        return self._run(candidates_for(items), keyphrase, reindex, progress)
+        return self._parts.run_index(candidates_for(items), keyphrase, reindex, progress)
 
     def sync(
         self,
@@ -148,59 +203,18 @@ class ImageSearchClient(ClientParts):
         ``keyphrase`` is recorded with the files embedded now; ``progress`` is
         as for :meth:`index`, for the embedding. See :mod:`img2img.sync`.
         """
-        started = time.perf_counter()
         check_accepts(self.store, self.space)
-        plan = plan_sync(expand_path(folder), self.store, checksum=checksum)
-        rewrite_records(self.store, plan.rewrites)
-        if plan.delete:
-            self.store.delete(plan.delete)
-        embedded = self._run(plan.embed, keyphrase, True, progress)
-        return sync_report(plan, embedded, started)
+        return sync_folder(
+            expand_path(folder),
+            self.store,
+            lambda changed: self._parts.run_index(changed, keyphrase, True, progress),
+            checksum=checksum,
+        )
 
     def stats(self) -> StoreStats:
         """What the store holds: the count, the embedding space, and counts by
         keyphrase, domain and source. Reads every record once."""
         return store_stats(self.store)
-
-    def _run(
-        self,
-        candidates: Iterable[ImageCandidate],
-        keyphrase: str | None,
-        reindex: bool,
-        progress: ProgressCallback | None,
-    ) -> IndexReport:
-        settings = replace(self._settings, reindex=reindex)
-        return run_index(
-            candidates,
-            keyphrase=keyphrase,
-            read=self._read,
-            embedder=self.embedder,
-            # The space is recorded with the first vector: a run that writes
-            # nothing leaves an empty store open to any embedder.
-            store=SpaceOnFirstWrite(self.store, self.space),
-            settings=settings,
-            progress=progress,
-            pictures=self.pictures if self._cache_pictures else None,
-        )
-
-    def _query(
-        self, vector: object, k: int, filter: Filter | None, min_score: float | None
-    ) -> list[Match]:
-        import numpy as np
-
-        matches = self.store.query(np.asarray(vector, dtype=np.float32), k=k, filter=filter)
-        if min_score is not None:
-            matches = [m for m in matches if m.score >= min_score]
-        return matches
-
-    def _check_query(self, k: object, filter: Filter | None, min_score: object) -> None:
-        """Refuse bad arguments before any image is read or embedded."""
-        check_k(k)
-        check_min_score(min_score)
-        compile_filter(filter)
-
-    def _load(self, image: ImageInput) -> Image.Image:
-        return load_image(image, self.fetcher, max_pixels=self._settings.max_pixels)
 
     @overload
     def search(
@@ -254,19 +268,17 @@ class ImageSearchClient(ClientParts):
         (verified copies and exact duplicates) among the nearest
         ``max(50, 10 * k)`` images.
         """
-        self._check_query(k, filter, min_score)
-        picture = self._load(image)
+        check_query(k, filter, min_score)
+        picture = self._parts.load_image(image)
         if not holds_space(self.store, self.space):
             return []
         vector = self.embedder.embed_images([picture])[0]
         if not group:
-            return self._query(vector, k, filter, min_score)
-        from img2img.postings.grouping import group_matches
-
-        matches = self._query(vector, max(GROUPED_NEIGHBOURS, 10 * k), filter, min_score)
-        records = self.store.fetch([m.id for m in matches])
-        vectors = {i: r.vector for i, r in records.items()}
-        return group_matches(matches, vectors, self._candidate_pictures(), k=k)
+            return nearest(self.store, vector, k, filter, min_score)
+        pictures = self._parts.candidate_pictures()
+        return nearest_pictures(
+            self.store, vector, pictures, k=k, filter=filter, min_score=min_score
+        )
 
     def find_postings(
         self,
@@ -293,15 +305,15 @@ class ImageSearchClient(ClientParts):
         from img2img.postings.finder import find_postings
         from img2img.postings.query import load_query
 
-        self._check_query(k, filter, None)
-        query = load_query(image, self.fetcher, max_pixels=self._settings.max_pixels)
+        check_query(k, filter, None)
+        query = load_query(image, self.fetcher, max_pixels=self._parts.settings.max_pixels)
         if not holds_space(self.store, self.space):
             return Postings(())
         vector = self.embedder.embed_images([query.image])[0]
         return find_postings(
             query.image,
-            self._query(vector, k, filter, None),
-            self._candidate_pictures(),
+            nearest(self.store, vector, k, filter),
+            self._parts.candidate_pictures(),
             sha256=query.sha256,
             exclude_id=query.id,
             thresholds=thresholds,
@@ -339,21 +351,14 @@ class ImageSearchClient(ClientParts):
         ``alike`` and ``rejected`` claims, and what each engine and stage cost.
         See docs/locate.md.
         """
-        from img2img.locate.claims import CheckParts
         from img2img.locate.run import LocateOptions, LocateParts, run_locate
 
         options = LocateOptions(exact, similar, limit, sites, index, thresholds, max_searches)
         check_accepts(self.store, self.space)
-        check = CheckParts(
-            fetcher=self.fetcher,
-            embedder=self.embedder,
-            store=SpaceOnFirstWrite(self.store, self.space),
-            pictures=self.pictures,
-            settings=self._settings,
-            keep_pictures=self._cache_pictures,
+        asked = list(engines) if engines is not None else [self._parts.reverse_source]
+        return run_locate(
+            image, LocateParts(asked, self._parts.for_checks()), options, progress=progress
         )
-        asked = list(engines) if engines is not None else [self.reverse_source]
-        return run_locate(image, LocateParts(asked, check), options, progress=progress)
 
     def duplicates(
         self,
@@ -377,12 +382,12 @@ class ImageSearchClient(ClientParts):
         from img2img.postings.duplicates import find_duplicates
         from img2img.postings.grouping import GROUP_MIN_COSINE
 
-        self._check_query(k, filter, min_score)
+        check_query(k, filter, min_score)
         if not holds_space(self.store, self.space):
             return iter(())
         return find_duplicates(
             self.store,
-            self._candidate_pictures(),
+            self._parts.candidate_pictures(),
             k=k,
             min_score=GROUP_MIN_COSINE if min_score is None else min_score,
             filter=filter,
@@ -398,15 +403,11 @@ class ImageSearchClient(ClientParts):
         min_score: float | None = None,
     ) -> list[Match]:
         """The ``k`` stored images that best fit a description; needs a text embedder (CLIP)."""
-        if not isinstance(self.embedder, TextEmbedder):
-            raise ConfigurationError(
-                f"{self.embedder.model_id} cannot embed text; search by words needs a "
-                "TextEmbedder such as ClipEmbedder"
-            )
-        self._check_query(k, filter, min_score)
+        embedder = self._parts.text_embedder()
+        check_query(k, filter, min_score)
         if not isinstance(text, str):
             raise ConfigurationError(f"search_text takes text, got {type(text).__name__}")
         if not holds_space(self.store, self.space):
             return []
-        vector = self.embedder.embed_texts([text])[0]
-        return self._query(vector, k, filter, min_score)
+        vector = embedder.embed_texts([text])[0]
+        return nearest(self.store, vector, k, filter, min_score)

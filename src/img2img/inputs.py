@@ -1,28 +1,20 @@
-"""What the client's methods accept, checked before any work, and turned into candidates.
+"""What ``add()`` accepts, checked before any work, and turned into candidates.
 
-A wrong argument is refused at once with a :class:`~img2img.errors.ConfigurationError`
+A wrong item is refused at once with a :class:`~img2img.errors.ConfigurationError`
 naming it, rather than as a ``TypeError`` from deep inside a run.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from img2img.errors import ConfigurationError, FetchError
 from img2img.loading import expand_path, to_url
 from img2img.models import ImageCandidate
 from img2img.sources.folder import FolderSource, candidate_for_path
 
-__all__ = [
-    "AddItem",
-    "candidates_for",
-    "check_item",
-    "check_k",
-    "check_min_score",
-    "check_whole",
-]
+__all__ = ["AddItem", "candidates_for", "check_item", "items_to_add"]
 
 #: What ``add()`` takes: a path to a file or folder, an ``http(s)``/``file`` URL, or a candidate.
 AddItem = str | os.PathLike[str] | ImageCandidate
@@ -35,6 +27,17 @@ def check_item(item: object) -> None:
             "add() takes paths, folders, URLs or ImageCandidates; "
             f"got {type(item).__name__}: {item!r:.80}"
         )
+
+
+def items_to_add(items: AddItem | Iterable[AddItem]) -> Iterable[AddItem]:
+    """``items`` as an iterable (one item is a list of one), a list checked whole now;
+    a generator is checked as it is read, by :func:`candidates_for`."""
+    if isinstance(items, (str, os.PathLike, ImageCandidate)):
+        return [items]
+    if isinstance(items, Sequence):
+        for item in items:
+            check_item(item)
+    return items
 
 
 def candidates_for(items: Iterable[AddItem]) -> Iterator[ImageCandidate]:
@@ -61,29 +64,3 @@ def candidates_for(items: Iterable[AddItem]) -> Iterator[ImageCandidate]:
             yield ImageCandidate(image_url=text)
             continue
         yield from found
-
-
-def check_whole(name: str, value: object, *, least: int = 1) -> int:
-    """``value`` if it is an ``int`` of at least ``least`` (``True`` is not a number)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigurationError(
-            f"{name} must be a whole number of at least {least}, got {value!r}"
-        )
-    return value
-
-
-def check_k(k: object) -> int:
-    """``k`` if it is a positive whole number."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigurationError(f"k must be a positive whole number, got {k!r}")
-    return k
-
-
-def check_min_score(min_score: object) -> None:
-    """Refuse a ``min_score`` that is neither ``None`` nor a number."""
-    if min_score is not None and (
-        isinstance(min_score, bool)
-        or not isinstance(min_score, (int, float))
-        or math.isnan(min_score)
-    ):
-        raise ConfigurationError(f"min_score must be a number or None, got {min_score!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from img2img.arguments import check_whole
 from img2img.errors import ConfigurationError
 from img2img.loading import ImageInput, is_http_url, local_image_bytes
 from img2img.models import ImageCandidate, LookupReport, MatchKind, ReverseLookup, UploadedImage
@@ -23,7 +24,13 @@ from img2img.protocols import ReverseImageSource
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.sites import clean_sites, on_sites
 
-__all__ = ["reverse_lookup"]
+__all__ = ["check_asked", "reverse_lookup"]
+
+
+def check_asked(exact: bool, similar: bool) -> None:
+    """Refuse a lookup that asks for neither kind of match: it would cost nothing and find nothing."""
+    if not (exact or similar):
+        raise ConfigurationError("ask for exact matches, similar ones, or both")
 
 
 class _Tally:
@@ -102,10 +109,8 @@ def reverse_lookup(
         ServiceError: as the source raises it (bad key, spent quota, outage,
             an upload the plan refuses); nothing is returned then.
     """
-    if not (exact or similar):
-        raise ConfigurationError("ask for exact matches, similar ones, or both")
-    if limit < 1:
-        raise ConfigurationError(f"limit must be at least 1, got {limit!r}")
+    check_asked(exact, similar)
+    check_whole("limit", limit)
     kept_sites = clean_sites(sites)
     started = clock()
     tally = _Tally()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -280,3 +280,21 @@ def sync_report(plan: SyncPlan, embedded: IndexReport, started: float) -> SyncRe
         failures=embedded.failures,
         elapsed_seconds=time.perf_counter() - started,
     )
+
+
+def sync_folder(
+    folder: Path,
+    store: VectorStore,
+    embed: Callable[[Sequence[ImageCandidate]], IndexReport],
+    *,
+    checksum: bool = False,
+) -> SyncReport:
+    """Bring ``store`` in step with ``folder``: records of moved files rewritten, those of
+    files that are gone deleted, new and changed files handed to ``embed`` (the index
+    pipeline, writing to ``store``)."""
+    started = time.perf_counter()
+    plan = plan_sync(folder, store, checksum=checksum)
+    rewrite_records(store, plan.rewrites)
+    if plan.delete:
+        store.delete(plan.delete)
+    return sync_report(plan, embed(plan.embed), started)

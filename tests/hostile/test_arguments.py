@@ -4,14 +4,22 @@ leaves the store open to any embedder."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from img2img import ImageSearchClient
+from img2img import (
+    BlueskySource,
+    GoogleLensSource,
+    HttpFetcher,
+    ImageSearchClient,
+    RedditSource,
+    reverse_lookup,
+)
 from img2img.embedders.hashing import HashEmbedder
 from img2img.errors import (
     ConfigurationError,
@@ -19,6 +27,7 @@ from img2img.errors import (
     InvalidFilterError,
     ModelUnavailableError,
 )
+from img2img.locate.run import LocateOptions
 from img2img.models import EmbeddingSpace
 from img2img.stores.local.store import LocalStore
 from img2img.stores.memory import InMemoryStore
@@ -149,3 +158,88 @@ def test_searching_an_empty_store_of_another_space_finds_nothing(tmp_path: Path)
     store.set_embedding_space(EmbeddingSpace("old-model", 64))
     client = ImageSearchClient(embedder=HashEmbedder(), store=store)
     assert client.search(io.BytesIO(png_file(tmp_path).read_bytes())) == []
+
+
+# -- one check for each kind of argument, the same words wherever it is made ------------
+
+
+class NeverAsked:
+    """A reverse source for calls that must fail before anything is asked."""
+
+    def upload(self, data: bytes) -> Any:
+        raise AssertionError("nothing should be uploaded")
+
+    def lookup(self, image: object, *, kind: str = "exact", limit: int = 100) -> Any:
+        raise AssertionError("nothing should be looked up")
+
+
+def new_client(**kwargs: Any) -> ImageSearchClient:
+    return ImageSearchClient(embedder=HashEmbedder(), store=InMemoryStore(), **kwargs)
+
+
+#: Where a whole number is checked: the argument's name, and a call given the value.
+WHOLE_NUMBERS: dict[str, tuple[str, Callable[[Any], object]]] = {
+    "search": ("k", lambda v: new_client().search(Image.new("RGB", (8, 8)), k=v)),
+    "index": ("limit", lambda v: new_client().index("cats", limit=v)),
+    "client": ("workers", lambda v: new_client(workers=v)),
+    "store": ("batch_size", lambda v: list(InMemoryStore().scan(batch_size=v))),
+    "fetcher": ("max_connections", lambda v: HttpFetcher(max_connections=v)),
+    "bluesky": (
+        "max_pages",
+        lambda v: BlueskySource(max_pages=v, appview_url="http://127.0.0.1:9"),
+    ),
+    "reddit": ("max_pages", lambda v: RedditSource(["pics"], max_pages=v)),
+}
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "4", True, None])
+@pytest.mark.parametrize("where", list(WHOLE_NUMBERS))
+def test_whole_numbers_are_refused_in_the_same_words(where: str, value: Any) -> None:
+    name, call = WHOLE_NUMBERS[where]
+    expected = f"{name} must be a positive whole number, got {value!r}"
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(expected)}$"):
+        call(value)
+
+
+def test_a_whole_number_that_may_be_zero_says_so() -> None:
+    HttpFetcher(max_redirects=0).close()
+    expected = "max_redirects must be a whole number of at least 0, got -1"
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(expected)}$"):
+        HttpFetcher(max_redirects=-1)
+
+
+def test_a_lookup_limit_is_a_whole_number_wherever_it_is_given() -> None:
+    expected = "limit must be a positive whole number, got '10'"
+    with pytest.raises(ConfigurationError, match=re.escape(expected)):
+        reverse_lookup("https://example.org/a.jpg", NeverAsked(), limit="10")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=re.escape(expected)):
+        LocateOptions(limit="10")  # type: ignore[arg-type]
+
+
+TIMEOUTS: dict[str, Callable[[Any], object]] = {
+    "HttpFetcher timeout": lambda v: HttpFetcher(timeout=v),
+    "HttpFetcher deadline": lambda v: HttpFetcher(deadline=v),
+    "BlueskySource timeout": lambda v: BlueskySource(timeout=v, appview_url="http://127.0.0.1:9"),
+    "RedditSource timeout": lambda v: RedditSource(["pics"], timeout=v),
+    "GoogleLensSource timeout": lambda v: GoogleLensSource(api_key="k", timeout=v),
+}
+
+
+@pytest.mark.parametrize("value", [0, -1.5, float("nan"), "5", True, None])
+@pytest.mark.parametrize("where", list(TIMEOUTS))
+def test_timeouts_are_refused_in_the_same_words(where: str, value: Any) -> None:
+    name = where.split()[1]
+    expected = f"{name} must be a positive number of seconds, got {value!r}"
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(expected)}$"):
+        TIMEOUTS[where](value)
+
+
+def test_asking_for_no_kind_of_match_is_refused_in_the_same_words() -> None:
+    expected = "^ask for exact matches, similar ones, or both$"
+    with pytest.raises(ConfigurationError, match=expected):
+        reverse_lookup("https://example.org/a.jpg", NeverAsked(), exact=False)
+    with pytest.raises(ConfigurationError, match=expected):
+        LocateOptions(exact=False, similar=False)
+    client = new_client(reverse_source=NeverAsked())
+    with pytest.raises(ConfigurationError, match=expected):
+        client.locate("https://example.org/a.jpg", exact=False)

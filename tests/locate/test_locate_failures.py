@@ -12,7 +12,7 @@ import pytest
 from locate_helpers import COPIES, Web
 from PIL import Image
 
-from img2img import ImageSearchClient
+from img2img import ImageSearchClient, ReverseImageSource
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -26,6 +26,13 @@ from img2img.testing.http import Reply
 COPY_PAGES = {page for page, _ in COPIES.values()}
 
 
+def with_reverse_source(client: ImageSearchClient, source: ReverseImageSource) -> ImageSearchClient:
+    """A client over ``client``'s embedder, store and fetcher that asks ``source`` instead."""
+    return ImageSearchClient(
+        embedder=client.embedder, store=client.store, fetcher=client.fetcher, reverse_source=source
+    )
+
+
 @pytest.fixture
 def query_url(web: Web, bike: tuple[Image.Image, Image.Image]) -> str:
     """The query photo at a public address: Lens is sent the URL, nothing is uploaded."""
@@ -36,9 +43,9 @@ def query_url(web: Web, bike: tuple[Image.Image, Image.Image]) -> str:
 def test_a_bad_key_raises_and_stores_nothing(
     client: ImageSearchClient, claimed: Any, serp: FakeSerpApi, web: Web, query_url: str
 ) -> None:
-    client._reverse_source = serp.lens_source(api_key="not-my-key", sleep=lambda s: None)
+    refused = serp.lens_source(api_key="not-my-key", sleep=lambda s: None)
     with pytest.raises(AuthenticationError, match="Invalid API key"):
-        client.locate(query_url)
+        with_reverse_source(client, refused).locate(query_url)
     assert client.store.count() == 0
     assert web.downloads() == 1  # the query itself; no claim was downloaded
 
@@ -141,8 +148,7 @@ def test_a_claim_naming_a_local_file_is_never_read(
         def lookup(self, image: object, *, kind: str = "exact", limit: int = 100) -> Any:
             yield ImageCandidate("file:///etc/passwd", page_url="https://evil.example/")
 
-    client._reverse_source = Naughty()
-    found = client.locate(bike[0])
+    found = with_reverse_source(client, Naughty()).locate(bike[0])  # type: ignore[arg-type]
     [claim] = found.rejected
     assert (claim.stage, claim.image_url) == ("fetch", "file:///etc/passwd")
     assert "http(s) only" in claim.reason

@@ -182,6 +182,12 @@ def test_a_candidate_that_404s_is_reported_unverified(
     assert postings.candidates == len(posted_copies["candidates"])  # type: ignore[arg-type]
 
 
+def reopened(client: ImageSearchClient) -> ImageSearchClient:
+    """A client over the same store, as a new process would make: its picture cache
+    is opened afresh from the file."""
+    return ImageSearchClient(embedder=client.embedder, store=client.store, fetcher=client.fetcher)
+
+
 def test_an_undecodable_cached_thumbnail_is_downloaded_again(
     client: ImageSearchClient, posted_copies: dict[str, object], sites: Sites, tmp_path: Path
 ) -> None:
@@ -191,18 +197,17 @@ def test_an_undecodable_cached_thumbnail_is_downloaded_again(
         con.execute("UPDATE pictures SET thumbnail = x'ffd8ffe000104a46', features = NULL")
     before = sites.downloads()
 
-    client._picture_cache = None  # reopen the damaged file, as a new process would
-    postings = client.find_postings(posted_copies["query"])  # type: ignore[arg-type]
+    with reopened(client) as again:
+        postings = again.find_postings(posted_copies["query"])  # type: ignore[arg-type]
 
     assert {p.page_url for p in postings} == set(PAGES.values())
     assert sites.downloads() > before
     # ...and a candidate that is gone as well is unverified, not a crash.
-    client.pictures.close()
     with sqlite3.connect(tmp_path / "index.pictures.sqlite3") as con:
         con.execute("UPDATE pictures SET thumbnail = x'00', features = x'00'")
     sites.gone.update(sites.files)
-    client._picture_cache = None
-    postings = client.find_postings(posted_copies["query"])  # type: ignore[arg-type]
+    with reopened(client) as again:
+        postings = again.find_postings(posted_copies["query"])  # type: ignore[arg-type]
     assert len(postings) == 0
     assert len(postings.unverified) == len(posted_copies["candidates"])  # type: ignore[arg-type]
 

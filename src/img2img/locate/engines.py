@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from img2img.arguments import check_whole
 from img2img.errors import ConfigurationError, Img2ImgError
 from img2img.models import MatchKind, ReverseLookup, UploadedImage
 from img2img.protocols import ReverseImageSource
@@ -73,12 +74,8 @@ class Budget:
     def __init__(
         self, max_searches: int | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        if max_searches is not None and (
-            isinstance(max_searches, bool) or not isinstance(max_searches, int) or max_searches < 0
-        ):
-            raise ConfigurationError(
-                f"max_searches must be a whole number of at least 0, got {max_searches!r}"
-            )
+        if max_searches is not None:
+            check_whole("max_searches", max_searches, least=0)
         self.max_searches = max_searches
         self.spent = 0
         self._clock = clock

@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from img2img.arguments import check_whole
 from img2img.errors import ConfigurationError
-from img2img.inputs import check_whole
 from img2img.loading import ImageInput
 from img2img.locate.claims import (
     Checked,
@@ -35,6 +35,7 @@ from img2img.models import LookupReport, MatchKind, ProgressCallback
 from img2img.postings.judge import DEFAULT_THRESHOLDS, Judge, Picture, Thresholds
 from img2img.postings.query import load_query
 from img2img.protocols import ReverseImageSource
+from img2img.reverse import check_asked
 
 __all__ = ["LocateOptions", "LocateParts", "run_locate"]
 
@@ -52,8 +53,7 @@ class LocateOptions:
     max_searches: int | None = None
 
     def __post_init__(self) -> None:
-        if not (self.exact or self.similar):
-            raise ConfigurationError("ask for exact matches, similar ones, or both")
+        check_asked(self.exact, self.similar)
         check_whole("limit", self.limit)
         if self.max_searches is not None:
             check_whole("max_searches", self.max_searches, least=0)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import httpx
 
 from img2img._version import __version__
+from img2img.arguments import check_timeout, check_whole
 from img2img.errors import (
-    ConfigurationError,
     FetchError,
     Img2ImgError,
     ResponseTooLargeError,
@@ -132,12 +132,11 @@ class HttpFetcher:
         sleep: Callable[[float], None] = time.sleep,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
-        if max_bytes < 1 or max_connections < 1 or max_redirects < 0:
-            raise ConfigurationError(
-                "max_bytes and max_connections must be at least 1, max_redirects at least 0"
-            )
-        if not (timeout > 0 and deadline > 0):
-            raise ConfigurationError("timeout and deadline must be positive seconds")
+        check_whole("max_bytes", max_bytes)
+        check_whole("max_connections", max_connections)
+        check_whole("max_redirects", max_redirects, least=0)
+        check_timeout(timeout)
+        check_timeout(deadline, name="deadline")
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.deadline = deadline

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from img2img.arguments import check_timeout  # the sources' own name for the shared check
 from img2img.closing import Closing
 from img2img.errors import (
     ConfigurationError,
@@ -143,17 +144,6 @@ def both_or_neither(first: str, second: str, problem: str) -> tuple[str, str] | 
     if bool(first) != bool(second):
         raise ConfigurationError(problem)
     return (first, second) if first else None
-
-
-def check_timeout(timeout: float) -> float:
-    """``timeout`` (seconds for one request), if it is above zero.
-
-    Raises:
-        ConfigurationError: naming the value, when it is not.
-    """
-    if not timeout > 0:
-        raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-    return timeout
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

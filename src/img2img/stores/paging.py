@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from img2img.errors import ConfigurationError
+from img2img.arguments import check_whole
 from img2img.models import VectorRecord
 
 __all__ = ["check_batch_size", "records_in_pages"]
@@ -12,9 +12,7 @@ __all__ = ["check_batch_size", "records_in_pages"]
 
 def check_batch_size(batch_size: object) -> int:
     """``batch_size`` if it is a positive ``int``; else a :class:`ConfigurationError`."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return batch_size
+    return check_whole("batch_size", batch_size)
 
 
 def records_in_pages(

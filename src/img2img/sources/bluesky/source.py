@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from img2img.arguments import check_whole
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.fetch import DEFAULT_USER_AGENT
@@ -22,6 +23,7 @@ from img2img.sources.rest import (
     ApiReply,
     RateLimit,
     both_or_neither,
+    check_timeout,
     service_url,
     setting,
 )
@@ -135,8 +137,8 @@ class BlueskySource:
     ) -> None:
         if sort not in SORTS:
             raise ConfigurationError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
-        if max_pages < 1 or not timeout > 0:
-            raise ConfigurationError("max_pages must be at least 1 and timeout positive")
+        check_whole("max_pages", max_pages)
+        check_timeout(timeout)
         self.sort = sort
         self.filters = {
             key: value.strip()

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from img2img._version import __version__
+from img2img.arguments import check_whole
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
@@ -23,6 +24,7 @@ from img2img.sources.rest import (
     ApiReply,
     RateLimit,
     both_or_neither,
+    check_timeout,
     service_url,
     setting,
 )
@@ -158,8 +160,8 @@ class RedditSource:
             raise ConfigurationError(
                 f"time_filter must be one of {', '.join(TIME_FILTERS)}; got {time_filter!r}"
             )
-        if max_pages < 1 or not timeout > 0:
-            raise ConfigurationError("max_pages must be at least 1 and timeout positive")
+        check_whole("max_pages", max_pages)
+        check_timeout(timeout)
         self.sort = sort
         self.time_filter = time_filter
         self.include_nsfw = include_nsfw

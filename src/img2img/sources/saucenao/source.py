@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from img2img.arguments import check_whole
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -16,7 +17,6 @@ from img2img.errors import (
     RateLimitError,
     ServiceError,
 )
-from img2img.inputs import check_whole
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy

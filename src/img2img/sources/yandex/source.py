@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
+from img2img.arguments import check_whole
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
     ServiceError,
 )
-from img2img.inputs import check_whole
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy
