@@ -52,7 +52,7 @@ RANKS = {
 #: Folders whose modules and sub-folders are adapters of one seam; their other
 #: modules (listed here) are shared by the seam's adapters.
 SEAMS = {
-    "img2img.sources": {"fields", "paging", "parts", "rest", "sites"},
+    "img2img.sources": {"fields", "paging", "parts", "rest", "reverse_parts", "sites"},
     "img2img.stores": {"columns", "paging", "search", "space", "validation"},
     "img2img.embedders": {"batching", "export", "runtime"},
 }
