@@ -93,10 +93,10 @@ def forward_options(
     fp32 = exported_model(network, spec, cache)
     int8 = exported_model(network, dataclasses.replace(spec, quantize=True), cache)
     cores = available_cores()
-    ort32 = rt._onnxruntime_forward(fp32, cores)
-    ort8 = rt._onnxruntime_forward(int8, cores)
+    ort32 = rt.onnxruntime_forward(fp32, cores)
+    ort8 = rt.onnxruntime_forward(int8, cores)
     try:
-        ov: Callable[[Array], Array] | None = rt._openvino_forward(fp32, cores, cache)
+        ov: Callable[[Array], Array] | None = rt.openvino_forward(fp32, cores, cache)
     except Exception as exc:
         print(f"  openvino unavailable: {exc}")
         ov = None

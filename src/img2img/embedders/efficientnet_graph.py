@@ -124,11 +124,15 @@ class _Builder:
         in_channels = self._channels_in(prefix)
         hidden = source
         if f"{prefix}._expand_conv.weight" in self.weights:
-            hidden = self.conv_bn(hidden, f"{prefix}._expand_conv", f"{prefix}._bn0", stride=1, relu6=True)
+            hidden = self.conv_bn(
+                hidden, f"{prefix}._expand_conv", f"{prefix}._bn0", stride=1, relu6=True
+            )
         hidden = self.conv_bn(
             hidden, f"{prefix}._depthwise_conv", f"{prefix}._bn1", stride=stride, relu6=True
         )
-        out = self.conv_bn(hidden, f"{prefix}._project_conv", f"{prefix}._bn2", stride=1, relu6=False)
+        out = self.conv_bn(
+            hidden, f"{prefix}._project_conv", f"{prefix}._bn2", stride=1, relu6=False
+        )
         out_channels = self._tensor(f"{prefix}._project_conv.weight").shape[0]
         if stride == 1 and in_channels == out_channels:
             summed = self._name("add")

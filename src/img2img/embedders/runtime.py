@@ -45,6 +45,8 @@ __all__ = [
     "Runtime",
     "check_runtime",
     "compile_model",
+    "onnxruntime_forward",
+    "openvino_forward",
     "probe_images",
     "resolve_device",
 ]
@@ -136,7 +138,7 @@ def torch_forward(module: torch.nn.Module, device: str, *, channels_last: bool =
     return forward
 
 
-def _onnxruntime_forward(path: Path, threads: int) -> Forward:
+def onnxruntime_forward(path: Path, threads: int) -> Forward:
     try:
         import onnxruntime
     except ImportError as exc:
@@ -165,7 +167,7 @@ def _onnxruntime_forward(path: Path, threads: int) -> Forward:
     return forward
 
 
-def _openvino_forward(path: Path, threads: int, cache_dir: Path) -> Forward:
+def openvino_forward(path: Path, threads: int, cache_dir: Path) -> Forward:
     try:
         import openvino
     except ImportError as exc:
@@ -279,9 +281,9 @@ def _compile_checked(
         try:
             path = exported_model(module, spec, cache_dir, rebuild=rebuild)
             if plan.name == "openvino":
-                forward = _openvino_forward(path, threads, cache_dir)
+                forward = openvino_forward(path, threads, cache_dir)
             else:
-                forward = _onnxruntime_forward(path, threads)
+                forward = onnxruntime_forward(path, threads)
             cosine = _cosines(forward(probe), reference)
         except ModelUnavailableError as exc:
             problem = str(exc)
