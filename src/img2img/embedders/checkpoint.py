@@ -65,7 +65,7 @@ class _TensorRef:
         flat = self.storage.data
         itemsize = flat.dtype.itemsize
         if not self.shape:
-            return flat[self.offset].copy()
+            return np.array(flat[self.offset])
         view = np.lib.stride_tricks.as_strided(
             flat[self.offset :],
             shape=self.shape,

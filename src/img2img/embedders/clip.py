@@ -30,7 +30,8 @@ from img2img.embedders.runtime import (
     resolve_device,
     run_in_batches,
 )
-from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
+from img2img.embedders.stack import import_model_package
+from img2img.errors import ConfigurationError, ModelUnavailableError
 from img2img.models import Vector
 
 if TYPE_CHECKING:
@@ -45,13 +46,20 @@ _HUB_FILENAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
 def _import_open_clip() -> Any:
-    try:
-        import open_clip
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "ClipEmbedder needs open_clip: pip install open_clip_torch"
-        ) from exc
-    return open_clip
+    # torchvision first: a build that does not match torch fails there, and is what to repair.
+    for module, package in (("torch", "torch"), ("torchvision", "torchvision")):
+        import_model_package(
+            module,
+            package=package,
+            needed_by="ClipEmbedder with an open_clip checkpoint",
+            install="pip install 'img2img-search[torch]'",
+        )
+    return import_model_package(
+        "open_clip",
+        package="open_clip_torch",
+        needed_by="ClipEmbedder with an open_clip checkpoint",
+        install="pip install 'img2img-search[torch]'",
+    )
 
 
 def _is_path(pretrained: str) -> bool:

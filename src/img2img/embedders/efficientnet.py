@@ -35,6 +35,7 @@ from img2img.embedders.runtime import (
     openvino_forward,
     run_in_batches,
 )
+from img2img.embedders.stack import import_model_package
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 from img2img.models import Vector
 
@@ -133,6 +134,15 @@ class EfficientNetEmbedder:
 
     def _load_onnx(self, cache_dir: Path) -> CompiledModel:
         name = "openvino" if self.runtime == "openvino" else "onnxruntime"
+        # Imported first: a runtime that is missing or broken is not the cached file's fault.
+        import_model_package(
+            name,
+            package=name,
+            needed_by="EfficientNetEmbedder",
+            install=f"pip install {name}"
+            if name == "onnxruntime"
+            else "pip install 'img2img-search[openvino]'",
+        )
         threads = available_cores()
         path = onnx_model_path(cache_dir)
         try:

