@@ -197,8 +197,14 @@ class ClipEmbedder:
         return None
 
     def weights_available(self) -> bool:
-        """True when loading needs no network: random weights or a cached/local checkpoint."""
-        return self.pretrained is None or self.cached_checkpoint() is not None
+        """True when loading needs no network: an ONNX folder, random weights or a
+        cached/local checkpoint. False when a checkpoint would need the missing ``[torch]`` extra."""
+        if self._onnx is not None:
+            return True
+        try:
+            return self.pretrained is None or self.cached_checkpoint() is not None
+        except MissingDependencyError:
+            return False
 
     def _load(self) -> tuple[Any, Any, Any]:
         with self._lock:
