@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from img2img.embedders.batching import Pixels, l2_normalise, prepare_pixels, run_batched
+from img2img.embedders.batching import (
+    Pixels,
+    l2_normalise,
+    prepare_and_run,
+    prepare_pixels,
+    run_batched,
+)
 from img2img.embedders.clip_onnx import OnnxClip, is_onnx_folder
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
@@ -313,6 +319,10 @@ class ClipEmbedder:
         """Embed RGB images; returns float32 ``(len(images), dimension)`` unit rows."""
         if not images:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return l2_normalise(
+                prepare_and_run(images, self.prepare, self._onnx.embed_pixels, self.batch_size)
+            )
         return self.embed_prepared([self.prepare(image) for image in images])
 
     def embed_texts(self, texts: Sequence[str]) -> Vector:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from img2img.cores import available_cores
-from img2img.embedders.batching import Pixels, l2_normalise, prepare_pixels
+from img2img.embedders.batching import Pixels, l2_normalise, prepare_and_run, prepare_pixels
 from img2img.embedders.built import built_model, file_digest
 from img2img.embedders.checkpoint import read_legacy_checkpoint
 from img2img.embedders.efficientnet_graph import GRAPH_VERSION, INPUT_SIZE, build_graph
@@ -205,4 +205,9 @@ class EfficientNetEmbedder:
 
     def embed_images(self, images: Sequence[Image.Image]) -> Vector:
         """Embed RGB images; returns float32 ``(len(images), 1280)`` unit rows."""
-        return self.embed_prepared([self.prepare(image) for image in images])
+        if not images:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        compiled = self._load()
+        return l2_normalise(
+            prepare_and_run(images, self.prepare, compiled.forward, self.batch_size)
+        )
