@@ -9,7 +9,10 @@ environment, the cold times (a new process each, medians of ``--rounds``) of
 ``--embedder efficientnet add`` (its time is reported too). The model cache is
 built once before the timed runs, as on any machine after the first command.
 
-    python benchmarks/startup.py [--images 1000] [--rounds 3] [--venv DIR] [--reuse]
+    .venv/bin/python benchmarks/startup.py [--images 1000] [--rounds 3] [--venv DIR] [--reuse]
+
+Run it with a Python that has numpy and Pillow (it draws the store's pictures);
+the environment it measures is made from that Python's base interpreter.
 
 ``--venv DIR --reuse`` times an existing environment instead of making one
 (the install figures are then left out).
