@@ -16,6 +16,7 @@ same), in one process, rounds interleaved, medians reported:
 Each line shows the cosine of its vectors to the fp32 eager reference.
 
     python benchmarks/embedder_speed.py [--images 64] [--rounds 3] [--model efficientnet|clip|both]
+                                        [--headline-only]
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def cpu_flags() -> str:
         if f" {f} " in text.replace("\n", " ")
     }
     return " ".join(sorted(found)) or "none of avx2/avx512f/avx512_vnni/amx_tile"
+
+
+#: Set by ``--headline-only``: skip the options measured on prepared pixels.
+HEADLINE_ONLY = False
 
 
 def unit(rows: Array) -> Array:
@@ -290,6 +295,8 @@ def report(
     )
     print(f"load average now: {os.getloadavg()[0]:.1f}")
 
+    if HEADLINE_ONLY:
+        return {"naive": base, "default": headline[default_name]}
     pixels = np.stack([ours.prepare(im) for im in images])
     options = forward_options(network, pixels, f"bench/{title[:20]}", cache, int8_ok)
     ref_rows = unit(options["torch inference_mode, batch 8"][0]())
@@ -309,7 +316,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", choices=["efficientnet", "clip", "both"], default="both")
+    parser.add_argument(
+        "--headline-only",
+        action="store_true",
+        help="only the end-to-end comparison with the naive loop (quicker on a busy machine)",
+    )
     args = parser.parse_args()
+    global HEADLINE_ONLY
+    HEADLINE_ONLY = args.headline_only
     warnings.simplefilter("ignore")
     import logging
 
