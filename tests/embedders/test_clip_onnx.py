@@ -120,3 +120,37 @@ def test_a_folder_that_is_not_an_export_is_refused(tmp_path: Path, tiny_clip_nam
     clip = ClipEmbedder(tiny_clip_name, pretrained=tmp_path)
     with pytest.raises(ModelUnavailableError, match="ONNX Runtime cannot load"):
         clip.embed_images([Image.new("RGB", (64, 64))])
+
+
+def test_the_command_indexes_and_searches_by_words_with_an_onnx_folder_and_no_torch(
+    exported: Path, tiny_clip_name: str, photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "rocket"):
+        photos[name].save(folder / f"{name}.png")
+    store = tmp_path / "clip.sqlite3"
+    common = [
+        "--store",
+        str(store),
+        "--clip-model",
+        tiny_clip_name,
+        "--clip-checkpoint",
+        str(exported),
+    ]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        code = WITHOUT_TORCH + (
+            f"from img2img.cli.main import main\nraise SystemExit(main({[*common, *args]!r}))\n"
+        )
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+        )
+
+    added = run("--embedder", "clip", "add", str(folder))
+    assert added.returncode == 0, added.stderr
+    found = run("--json", "search-text", "a rocket")
+    assert found.returncode == 0, found.stderr
+    matches = json.loads(found.stdout)
+    assert isinstance(matches, list)
+    assert len(matches) == 3
