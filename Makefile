@@ -1,9 +1,14 @@
 # `make demo` and `make test` each set up everything they need from a fresh clone.
+# `make demo` installs the base package only (no torch, CPU only, a few hundred MB)
+# into its own environment; `make test` installs the dev extra, which brings the
+# [torch] extra for the export and exact-fp32 tests, pinned by constraints.txt.
 PYTHON ?= python3
 VENV ?= .venv
+DEMO_VENV ?= .venv-demo
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 INSTALLED := $(VENV)/.installed-dev
+DEMO_INSTALLED := $(DEMO_VENV)/.installed-base
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
 .PHONY: demo test lint typecheck unit bench clean
@@ -13,8 +18,14 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-demo: $(INSTALLED)
-	$(PY) examples/quickstart.py
+$(DEMO_INSTALLED): pyproject.toml
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	# The base package, and scikit-image for the sample photos the demo indexes.
+	$(DEMO_VENV)/bin/python -m pip --disable-pip-version-check install -q -e . 'scikit-image>=0.22'
+	touch $@
+
+demo: $(DEMO_INSTALLED)
+	$(DEMO_VENV)/bin/python examples/quickstart.py
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check src tests examples benchmarks
@@ -36,4 +47,4 @@ bench: $(BENCH_INSTALLED)
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

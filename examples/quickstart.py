@@ -48,8 +48,8 @@ def choose_embedder(checkpoint: str | None) -> Embedder:
         print(f"Embedder: CLIP {clip.model_id}")
         return clip
     print(
-        f"CLIP weights for {clip.model_id} are not on this machine (no network to fetch them); "
-        "using the offline EfficientNetEmbedder."
+        f"CLIP {clip.model_id} cannot run here (no ONNX export or cached weights, or no torch "
+        "extra); using the offline EfficientNetEmbedder."
     )
     return EfficientNetEmbedder()
 

@@ -54,7 +54,7 @@ RANKS = {
 SEAMS = {
     "img2img.sources": {"fields", "paging", "parts", "rest", "reverse_parts", "sites"},
     "img2img.stores": {"columns", "paging", "search", "space", "validation"},
-    "img2img.embedders": {"batching", "export", "runtime"},
+    "img2img.embedders": {"batching", "built", "checkpoint", "export", "runtime", "stack"},
 }
 
 
@@ -99,7 +99,8 @@ def adapter_of(module: str) -> str | None:
     for seam, shared in SEAMS.items():
         if module.startswith(seam + "."):
             first = module[len(seam) + 1 :].split(".")[0]
-            return None if first in shared else f"{seam}.{first}"
+            # An adapter's second module is named after it: efficientnet_graph, clip_onnx.
+            return None if first in shared else f"{seam}.{first.split('_')[0]}"
     return None
 
 

@@ -36,6 +36,7 @@ def test_import_loads_no_heavy_modules() -> None:
         "openvino",
         "onnx",
         "cv2",
+        "tokenizers",
     )
     code = f"import sys, img2img\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run(

@@ -126,8 +126,12 @@ def _check_clip_weights(clip: ClipEmbedder) -> None:
     if pretrained is None:
         return
     if pretrained.endswith(_CHECKPOINT_ENDINGS) or os.sep in pretrained:
-        if not Path(pretrained).is_file():
-            raise ModelUnavailableError(f"--clip-checkpoint {pretrained}: no such file")
+        from img2img.embedders.clip_onnx import is_onnx_folder
+
+        if not Path(pretrained).is_file() and not is_onnx_folder(pretrained):
+            raise ModelUnavailableError(
+                f"--clip-checkpoint {pretrained}: no such file or CLIP ONNX folder"
+            )
         return
     if _hub_cache_may_hold_weights() and clip.weights_available():
         return

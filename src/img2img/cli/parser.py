@@ -83,7 +83,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--clip-checkpoint",
         metavar="PATH",
         default=default(None),
-        help="a local open_clip checkpoint file, for machines without the model hub",
+        help="a local open_clip checkpoint file, or a CLIP ONNX folder (runs without torch)",
     )
     group.add_argument(
         "--json", action="store_true", default=default(False), help="print results as JSON"

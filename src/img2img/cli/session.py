@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Session", "StoreAccess"]
 
+
+def _load_model(embedder: Embedder) -> None:
+    """Embed one tiny picture, so the model is loaded (and, on first use, built) now."""
+    from PIL import Image
+
+    embedder.embed_images([Image.new("RGB", (32, 32), (128, 128, 128))])
+
+
 #: ``write`` commands create a missing store; ``read`` commands refuse one that does not exist.
 StoreAccess = Literal["read", "write"]
 
@@ -86,7 +94,12 @@ class Session:
             # A store yet to be created has no model: choose (and check) the embedder
             # before creating it, so a model that cannot load leaves no empty store behind.
             recorded = self.store.embedding_space() if self.spec.exists() else None
-            self._embedder = choose_embedder(choice, recorded)
+            embedder = choose_embedder(choice, recorded)
+            if recorded is None and self.access == "write":
+                # Load the model before the store is made or written: a model stack that
+                # cannot run fails here, in one line, and leaves no store behind.
+                _load_model(embedder)
+            self._embedder = embedder
             if recorded is not None and not choice.explicit:
                 self.out.note(f"Using {recorded.model_id}, the model this store was built with.")
         return self._embedder

