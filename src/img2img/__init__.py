@@ -42,6 +42,7 @@ from img2img.errors import (
     ServiceUnavailableError,
     StoreError,
     StoreFormatError,
+    StoreNotFoundError,
     UnexpectedContentError,
 )
 from img2img.locate.results import Claim, Located, LocateReport
@@ -165,6 +166,7 @@ __all__ = [
     "StaticSource",
     "StoreError",
     "StoreFormatError",
+    "StoreNotFoundError",
     "StoreStats",
     "SyncReport",
     "TextEmbedder",

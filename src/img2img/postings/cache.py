@@ -6,10 +6,11 @@ id, a small JPEG thumbnail (written at index time, or when a candidate is first
 downloaded) and the SIFT features computed from it (on first use), in one
 SQLite file. A second query downloads and computes nothing.
 
-Ids are hashes of image URLs, the same in every store, so one cache can serve
-several stores. Where the cache lives by default: beside a ``LocalStore``'s
-file (``index.sqlite3`` -> ``index.pictures.sqlite3``), in memory for an
-``InMemoryStore``, else :func:`default_cache_path`.
+Each store has a cache of its own by default (:func:`cache_for_store`): beside
+a ``LocalStore``'s file (``index.sqlite3`` -> ``index.pictures.sqlite3``), in
+memory for an ``InMemoryStore``, wherever a store's ``picture_cache_path()``
+says. Ids are hashes of image URLs, so one cache given to several clients can
+still serve several stores.
 
 A row that cannot be read back (a thumbnail that no longer decodes, features
 of another version) is dropped and counts as missing, so the caller downloads
@@ -21,6 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import sqlite3
 import struct
 import threading
@@ -54,6 +56,7 @@ __all__ = [
     "cache_for_store",
     "default_cache_path",
     "encode_thumbnail",
+    "store_cache_path",
 ]
 
 _log = logging.getLogger("img2img.postings")
@@ -311,14 +314,24 @@ class PictureCache(Closing):
 
 
 def cache_for_store(store: object) -> PictureCache:
-    """The default cache for ``store``: beside a ``LocalStore``'s file
-    (``index.sqlite3`` -> ``index.pictures.sqlite3``), in memory for an
-    ``InMemoryStore``, else at :func:`default_cache_path` (Pinecone, your own)."""
-    from img2img.stores.local.store import LocalStore
-    from img2img.stores.memory import InMemoryStore
+    """The default cache for ``store``: its own, never another store's.
 
-    if isinstance(store, LocalStore):
-        return PictureCache(store.path.with_suffix(".pictures.sqlite3"))
-    if isinstance(store, InMemoryStore):
-        return PictureCache(":memory:")
-    return PictureCache()
+    A store says where its cache lives with a ``picture_cache_path()`` method
+    (``LocalStore``: beside its file, ``index.sqlite3`` -> ``index.pictures.sqlite3``;
+    ``InMemoryStore``: ``":memory:"``; ``PineconeStore``: one file per index and
+    namespace). A store without one gets a file named after its class beside
+    :func:`default_cache_path`.
+    """
+    own = getattr(store, "picture_cache_path", None)
+    if callable(own):
+        return PictureCache(own())
+    kind = type(store)
+    return PictureCache(store_cache_path(f"{kind.__module__}.{kind.__qualname__}"))
+
+
+def store_cache_path(identity: str) -> Path:
+    """A cache file beside :func:`default_cache_path` for the store named ``identity``
+    (``pinecone-INDEX-NAMESPACE``, a class path): characters a file name cannot hold
+    become ``_``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", identity).strip(".") or "store"
+    return default_cache_path().with_name(f"{safe[:180]}.pictures.sqlite3")
