@@ -76,7 +76,9 @@ class Registration:
             for part in attribute.split(".") if attribute else ():
                 found = getattr(found, part)
         except ImportError as exc:
-            raise MissingDependencyError(f"{self.describe()} cannot be imported ({exc}); {self._hint()}") from exc
+            raise MissingDependencyError(
+                f"{self.describe()} cannot be imported ({exc}); {self._hint()}"
+            ) from exc
         except AttributeError as exc:
             raise ConfigurationError(
                 f"{self.describe()} names {self.target}, which does not exist ({exc})"
@@ -91,7 +93,9 @@ class Registration:
         if self.hint:
             return self.hint
         if self.provider:
-            return f"reinstall it with its dependencies: pip install --force-reinstall {self.provider}"
+            return (
+                f"reinstall it with its dependencies: pip install --force-reinstall {self.provider}"
+            )
         return "install the package that provides it"
 
 

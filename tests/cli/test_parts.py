@@ -13,8 +13,8 @@ from img2img.cli.embedding import choose_embedder
 from img2img.cli.exits import ExitCode, exit_code_for
 from img2img.cli.parser import build_parser
 from img2img.cli.progress import ClaimsProgressBar, IndexProgressBar
-from img2img.cli.stores import StoreSpec, parse_store
 from img2img.cli.registry import COMMANDS
+from img2img.cli.stores import StoreSpec, parse_store
 from img2img.cli.tables import matches_table
 from img2img.embedders.clip import ClipEmbedder
 from img2img.embedders.efficientnet import EfficientNetEmbedder
@@ -76,9 +76,7 @@ def test_options_that_disagree_with_the_store_are_refused() -> None:
     with pytest.raises(EmbeddingSpaceMismatchError, match="Leave out --embedder"):
         choose_embedder(choice("--embedder", "clip"), effnet)
     with pytest.raises(EmbeddingSpaceMismatchError, match="open_clip/ViT-B-16/random"):
-        choose_embedder(
-            choice("--clip-model", "ViT-B-16"), space_of("open_clip/ViT-B-32/random")
-        )
+        choose_embedder(choice("--clip-model", "ViT-B-16"), space_of("open_clip/ViT-B-32/random"))
     with pytest.raises(ConfigurationError, match="--clip-checkpoint PATH"):
         choose_embedder(choice(), space_of("open_clip/ViT-B-32/mine.safetensors"))
     with pytest.raises(ConfigurationError, match="cannot build"):

@@ -21,12 +21,12 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 from markdown_blocks import ROOT, blocks_of
 
 from img2img import ImageSearchClient, registry
@@ -233,7 +233,12 @@ def test_the_json_store_keeps_its_records_across_opens(tmp_path: Path) -> None:
 
 
 def test_the_registry_finds_the_installed_adapters(installed: Path) -> None:
-    expected = {"source": "feed", "reverse_source": "acme", "embedder": "thumb", "store": "jsonfile"}
+    expected = {
+        "source": "feed",
+        "reverse_source": "acme",
+        "embedder": "thumb",
+        "store": "jsonfile",
+    }
     for kind, name in expected.items():
         found = registry.available(kind)[name]
         assert found.provider == DISTRIBUTION
@@ -349,7 +354,7 @@ def test_an_adapter_that_cannot_be_imported_says_what_to_install(
     info = site / "broken_adapter-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-adapter\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text('[img2img.sources]\nbroken = no_such_module:Source\n')
+    (info / "entry_points.txt").write_text("[img2img.sources]\nbroken = no_such_module:Source\n")
     home = tmp_path / "home"
     home.mkdir()
     listed = run_command("plugins", site=site, home=home)
@@ -358,4 +363,3 @@ def test_an_adapter_that_cannot_be_imported_says_what_to_install(
     chosen = run_command("index", "cats", "--source", "broken", site=site, home=home)
     assert chosen.returncode == 1
     assert "pip install --force-reinstall broken-adapter" in chosen.stderr
-

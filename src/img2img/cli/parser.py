@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from img2img._version import __version__
-from img2img.options import positive_int
 from img2img.cli.embedding import EMBEDDER_OPTIONS
+from img2img.options import positive_int
 
 if TYPE_CHECKING:
     from img2img.cli.command import Command

@@ -20,7 +20,14 @@ from img2img.options import iso_time, require_env
 if TYPE_CHECKING:
     from img2img.protocols import ImageSource
 
-__all__ = ["DEFAULT_SOURCE", "SOURCE_OPTIONS", "add_source_options", "build_source", "iso_time", "require_env"]
+__all__ = [
+    "DEFAULT_SOURCE",
+    "SOURCE_OPTIONS",
+    "add_source_options",
+    "build_source",
+    "iso_time",
+    "require_env",
+]
 
 DEFAULT_SOURCE = "google"
 

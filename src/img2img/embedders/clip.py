@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from img2img.embedders.clip_options import CLIP_OPTIONS, RECORDED_PREFIX, clip_from_options
 from img2img.embedders.batching import Pixels, l2_normalise, prepare_pixels, run_batched
+from img2img.embedders.clip_options import CLIP_OPTIONS, RECORDED_PREFIX, clip_from_options
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
     CompiledModel,

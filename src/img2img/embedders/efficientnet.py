@@ -178,6 +178,7 @@ class EfficientNetEmbedder:
     def from_options(cls, values: OptionValues, *, recorded: str | None) -> EfficientNetEmbedder:
         """The embedder ``--embedder efficientnet`` builds (it takes no options)."""
         return cls()
+
     dimension = 1280
 
     def __init__(

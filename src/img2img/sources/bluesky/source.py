@@ -13,7 +13,13 @@ from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
-from img2img.options import Option, OptionError, OptionValues, iso_time, positive_int, require_env, utc
+from img2img.options import (
+    Option,
+    OptionError,
+    OptionValues,
+    iso_time,
+    positive_int,
+)
 from img2img.provenance import normalise_url
 from img2img.sources.bluesky.posts import candidates_from_post
 from img2img.sources.fields import text

@@ -12,7 +12,15 @@ from urllib.parse import urlsplit
 from img2img.errors import ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
-from img2img.options import Option, OptionError, OptionValues, iso_time, positive_int, require_env, utc
+from img2img.options import (
+    Option,
+    OptionError,
+    OptionValues,
+    iso_time,
+    positive_int,
+    require_env,
+    utc,
+)
 from img2img.sources.discord.api import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -100,7 +108,9 @@ class DiscordSource:
             metavar="ID|LINK",
             repeatable=True,
         ),
-        Option("guild", "every text channel of a server; repeatable", metavar="ID", repeatable=True),
+        Option(
+            "guild", "every text channel of a server; repeatable", metavar="ID", repeatable=True
+        ),
         Option("max-messages", "read at most N messages a channel", metavar="N", type=positive_int),
         Option("since", "only messages or posts from this date or time on", "ISO", iso_time),
     )

@@ -12,7 +12,11 @@ from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
-from img2img.options import Option, OptionError, OptionValues, iso_time, positive_int, require_env, utc
+from img2img.options import (
+    Option,
+    OptionValues,
+    require_env,
+)
 from img2img.sources.fields import keyphrase_words, text
 from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog

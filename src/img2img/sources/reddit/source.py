@@ -13,7 +13,12 @@ from img2img._version import __version__
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
-from img2img.options import Option, OptionError, OptionValues, iso_time, positive_int, require_env, utc
+from img2img.options import (
+    Option,
+    OptionError,
+    OptionValues,
+    positive_int,
+)
 from img2img.provenance import normalise_url
 from img2img.sources.fields import http_url, text
 from img2img.sources.paging import follow_cursor, numbered

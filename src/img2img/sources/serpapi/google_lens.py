@@ -159,8 +159,7 @@ class GoogleLensSource:
         Option("language", "Google interface language, e.g. en", metavar="LANG"),
         Option(
             "no-cache",
-            "make SerpAPI search again rather than answer from its one-hour cache "
-            "(costs a credit)",
+            "make SerpAPI search again rather than answer from its one-hour cache (costs a credit)",
             flag=True,
         ),
     )
