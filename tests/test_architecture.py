@@ -23,6 +23,8 @@ RANKS = {
     "img2img.closing": 0,
     "img2img.cores": 0,
     "img2img.models": 1,
+    "img2img.options": 1,
+    "img2img.registry": 1,
     "img2img.protocols": 2,
     "img2img.filters": 2,
     "img2img.images": 2,
@@ -52,7 +54,7 @@ RANKS = {
 SEAMS = {
     "img2img.sources": {"fields", "paging", "parts", "rest", "sites"},
     "img2img.stores": {"columns", "paging", "search", "space", "validation"},
-    "img2img.embedders": {"batching", "export", "runtime"},
+    "img2img.embedders": {"batching", "clip_options", "export", "runtime"},
 }
 
 

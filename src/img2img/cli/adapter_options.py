@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from img2img import registry
+import img2img.registry as registry
 from img2img.cli.exits import UsageError
 from img2img.errors import ConfigurationError, Img2ImgError
 from img2img.options import Option, OptionValues, command_options

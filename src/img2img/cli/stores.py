@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from img2img import registry
+import img2img.registry as registry
 from img2img.errors import ConfigurationError, StoreNotFoundError
 
 if TYPE_CHECKING:

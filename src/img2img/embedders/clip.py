@@ -97,7 +97,13 @@ class ClipEmbedder:
     @classmethod
     def from_options(cls, values: OptionValues, *, recorded: str | None) -> ClipEmbedder:
         """The embedder ``--embedder clip`` builds; see :func:`~img2img.embedders.clip_options.clip_from_options`."""
-        return clip_from_options(values, recorded=recorded)
+        return clip_from_options(
+            lambda model, pretrained: cls(model, pretrained=pretrained),
+            values,
+            recorded=recorded,
+            default_model=DEFAULT_MODEL,
+            default_pretrained=DEFAULT_PRETRAINED,
+        )
 
     def __init__(
         self,

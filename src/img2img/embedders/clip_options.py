@@ -12,15 +12,25 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from img2img.errors import ConfigurationError, EmbeddingSpaceMismatchError, ModelUnavailableError
 from img2img.options import Option, OptionValues
 
-if TYPE_CHECKING:
-    from img2img.embedders.clip import ClipEmbedder
+
+class _Clip(Protocol):
+    """What this module needs of a ``ClipEmbedder`` (it does not import the adapter)."""
+
+    model_id: str
+    pretrained: str | None
+
+    def weights_available(self) -> bool: ...
+
+
+ClipT = TypeVar("ClipT", bound=_Clip)
 
 __all__ = ["CLIP_OPTIONS", "RECORDED_PREFIX", "clip_from_options", "clip_offline_advice"]
 
@@ -102,7 +112,7 @@ def _hub_reachable() -> bool:
     return bool(reached)
 
 
-def _check_clip_weights(clip: ClipEmbedder) -> None:
+def _check_clip_weights(clip: _Clip) -> None:
     """Fail fast, in one line, when loading ``clip`` would need an unreachable hub."""
     pretrained = clip.pretrained
     if pretrained is None:
@@ -117,26 +127,32 @@ def _check_clip_weights(clip: ClipEmbedder) -> None:
         raise ModelUnavailableError(clip_offline_advice(clip.model_id))
 
 
-def clip_from_options(values: OptionValues, *, recorded: str | None) -> ClipEmbedder:
+def clip_from_options(
+    build: Callable[[str, str | None], ClipT],
+    values: OptionValues,
+    *,
+    recorded: str | None,
+    default_model: str,
+    default_pretrained: str,
+) -> ClipT:
     """The CLIP embedder the options make, for a store that holds ``recorded`` (or a new one).
 
     Raises :class:`~img2img.errors.EmbeddingSpaceMismatchError` when the options
     make another model than ``recorded``, and
     :class:`~img2img.errors.ModelUnavailableError` at once when the weights
     cannot be had (no such checkpoint file; hub weights neither cached nor reachable).
+    ``build(model, pretrained)`` makes the embedder.
     """
-    from img2img.embedders.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipEmbedder
-
     model, weights = "", cast("str | None", None)
     if recorded is not None:
         model, _, weights = recorded.removeprefix(RECORDED_PREFIX).rpartition("/")
         if not model or not weights:
             raise ConfigurationError(f"{recorded!r} does not name an open_clip model")
     checkpoint = values.get("clip_checkpoint")
-    model = values.get("clip_model") or model or DEFAULT_MODEL
+    model = values.get("clip_model") or model or default_model
     pretrained: str | None = checkpoint or values.get("clip_pretrained") or weights
     if pretrained is None and recorded is None:
-        pretrained = DEFAULT_PRETRAINED
+        pretrained = default_pretrained
     if pretrained == "random" and recorded is not None:
         pretrained = None  # a store made with random weights (tests): seeded, so rebuildable
     if (
@@ -149,7 +165,7 @@ def clip_from_options(values: OptionValues, *, recorded: str | None) -> ClipEmbe
             f"this store was built with CLIP from the checkpoint file {pretrained}; "
             "give its path with --clip-checkpoint PATH"
         )
-    clip = ClipEmbedder(model, pretrained=pretrained)
+    clip = build(model, pretrained)
     if recorded is not None and clip.model_id != recorded:
         raise EmbeddingSpaceMismatchError(
             f"this store holds vectors of {recorded}; the options given make {clip.model_id}. "

@@ -56,7 +56,6 @@ __all__ = [
     "cache_for_store",
     "default_cache_path",
     "encode_thumbnail",
-    "store_cache_path",
 ]
 
 _log = logging.getLogger("img2img.postings")
@@ -317,21 +316,25 @@ def cache_for_store(store: object) -> PictureCache:
     """The default cache for ``store``: its own, never another store's.
 
     A store says where its cache lives with a ``picture_cache_path()`` method
-    (``LocalStore``: beside its file, ``index.sqlite3`` -> ``index.pictures.sqlite3``;
-    ``InMemoryStore``: ``":memory:"``; ``PineconeStore``: one file per index and
-    namespace). A store without one gets a file named after its class beside
-    :func:`default_cache_path`.
+    returning a path, ``":memory:"``, or a bare file name put beside
+    :func:`default_cache_path` (``LocalStore``: beside its file,
+    ``index.sqlite3`` -> ``index.pictures.sqlite3``; ``InMemoryStore``: in memory;
+    ``PineconeStore``: one file per index and namespace). A store without one
+    gets a file named after its class there.
     """
     own = getattr(store, "picture_cache_path", None)
     if callable(own):
-        return PictureCache(own())
+        where = own()
+        if where == ":memory:":
+            return PictureCache(":memory:")
+        path = Path(where)
+        return PictureCache(path if len(path.parts) > 1 else _beside_default(path.name))
     kind = type(store)
-    return PictureCache(store_cache_path(f"{kind.__module__}.{kind.__qualname__}"))
+    return PictureCache(_beside_default(f"{kind.__module__}.{kind.__qualname__}.pictures.sqlite3"))
 
 
-def store_cache_path(identity: str) -> Path:
-    """A cache file beside :func:`default_cache_path` for the store named ``identity``
-    (``pinecone-INDEX-NAMESPACE``, a class path): characters a file name cannot hold
-    become ``_``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", identity).strip(".") or "store"
-    return default_cache_path().with_name(f"{safe[:180]}.pictures.sqlite3")
+def _beside_default(name: str) -> Path:
+    """``name`` as a file beside :func:`default_cache_path`; characters a file name
+    cannot hold become ``_``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "store.pictures.sqlite3"
+    return default_cache_path().with_name(safe[:200])

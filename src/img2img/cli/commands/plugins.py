@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from img2img import registry
+import img2img.registry as registry
 from img2img.cli.command import Command
 from img2img.cli.exits import ExitCode
 from img2img.errors import Img2ImgError

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -206,11 +206,11 @@ class PineconeStore(Closing):
                 raise
         return store
 
-    def picture_cache_path(self) -> Path:
-        """Where this store's pictures are cached: a file per index (or host) and namespace."""
-        from img2img.postings.cache import store_cache_path
-
-        return store_cache_path(f"pinecone-{self.index_name or self.host}-{self.namespace}")
+    def picture_cache_path(self) -> str:
+        """This store's picture cache: a file of its own, per index (or host) and
+        namespace, in img2img's cache folder (a bare name puts it there)."""
+        where = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.index_name or self.host}-{self.namespace}")
+        return f"pinecone-{where}.pictures.sqlite3"
 
     # -- VectorStore ---------------------------------------------------------
 
