@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 import sys
-import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from img2img import registry
 from img2img.embedders.hashing import HashEmbedder
@@ -98,7 +98,7 @@ def test_an_import_that_fails_names_what_to_install() -> None:
 
 
 def test_bad_names_and_kinds_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="installed: .*google"):
+    with pytest.raises(ConfigurationError, match=r"installed: .*google"):
         registry.load("source", "altavista")
     with pytest.raises(ConfigurationError, match="the kinds are"):
         registry.available("sink")

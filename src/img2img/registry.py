@@ -19,9 +19,10 @@ at run time, for code that is not packaged (a notebook, a test).
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, get_args
 
 from img2img.errors import ConfigurationError, MissingDependencyError
@@ -110,9 +111,25 @@ def _check_kind(kind: str) -> AdapterKind:
     return kind  # type: ignore[return-value]
 
 
+#: The last scan of the installed packages' entry points, and the ``sys.path`` it read.
+_scanned: tuple[tuple[str, ...], dict[str, list[EntryPoint]]] | None = None
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of ``group``. Reading every package's metadata takes tens of
+    milliseconds, so it is read once, and again only when ``sys.path`` changes."""
+    global _scanned
+    path = tuple(sys.path)
+    if _scanned is None or _scanned[0] != path:
+        installed = entry_points()  # one read of every package's metadata, for all groups
+        by_group = {group: list(installed.select(group=group)) for group in GROUPS.values()}
+        _scanned = (path, by_group)
+    return _scanned[1].get(group, [])
+
+
 def _from_entry_points(kind: AdapterKind) -> dict[str, Registration]:
     found: dict[str, Registration] = {}
-    for point in entry_points(group=GROUPS[kind]):
+    for point in _entry_points(GROUPS[kind]):
         if point.name in found:  # the first on sys.path wins, as for imports
             continue
         provider = point.dist.name if point.dist is not None else None

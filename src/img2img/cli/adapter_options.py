@@ -77,12 +77,13 @@ class AdapterOptions:
             help=f"{help}; installed: {', '.join(names) or 'none'}",
         )
         options = self._options()
-        groups: dict[str, argparse._ArgumentGroup] = {}
+        groups: dict[str, Any] = {}
         for name, adapter in self.adapters().items():
             note = getattr(adapter, "command_note", "")
             title = f"{self.selector} {name}" + (f" ({note})" if note else "")
-            groups[name] = parser.add_argument_group(title)
-        shared = None
+            # A repeat of global options (``suppress``) needs no help groups: each costs ~1 ms.
+            groups[name] = parser if suppress else parser.add_argument_group(title)
+        shared: Any = parser if suppress else None
         for key, (option, users) in options.items():
             if len(users) == 1:
                 self._add(groups[users[0]], option, option.help, default)
