@@ -277,7 +277,7 @@ def test_bluesky_refused_sign_in_names_the_variables(store: Path, home: Path) ->
         (["--source", "bluesky"], "--source bluesky needs a KEYPHRASE"),
         (["--source", "google"], "--source google needs a KEYPHRASE"),
         (["--source", "reddit"], "needs a KEYPHRASE, or --subreddit"),
-        (["cats", "--source", "bluesky", "--sort", "hot"], "sorts by latest, top"),
+        (["cats", "--source", "bluesky", "--sort", "hot"], "takes --sort latest, top"),
         (["--source", "discord"], "needs --channel ID or --guild ID"),
         (["cats", "--source", "bluesky", "--since", "last week"], "not an ISO 8601 date"),
         (["cats", "--source", "myspace"], "invalid choice"),

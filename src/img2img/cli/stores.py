@@ -84,7 +84,7 @@ def open_store(spec: StoreSpec, *, create: bool, out: Output) -> VectorStore:
     except StoreNotFoundError as exc:
         if not create:
             raise StoreNotFoundError(
-                f"{exc} (--store {spec}): check the name, or create it with 'img2img add'"
+                f"{exc}: check --store, or create one with 'img2img add'"
             ) from exc
         out.note(f"Creating a new store at {spec}")
         store = adapter.from_options(spec.location, create=True)

@@ -34,6 +34,7 @@ from img2img.errors import (
     ServiceError,
     StoreError,
     StoreFormatError,
+    StoreNotFoundError,
 )
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
@@ -201,6 +202,11 @@ class PineconeStore(Closing):
         if not create:
             try:
                 store.embedding_space()  # reaches the index: a missing one fails here
+            except StoreNotFoundError as exc:
+                store.close()
+                raise StoreNotFoundError(
+                    f"no Pinecone index {index!r} for --store {where}"
+                ) from exc
             except BaseException:
                 store.close()
                 raise
