@@ -53,7 +53,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "(key from PINECONE_API_KEY)",
     )
     EMBEDDER_OPTIONS.add_to(
-        parser,
+        group if suppress else parser,  # type: ignore[arg-type]  # a repeat adds no groups
         help="the model of a new store (default: clip); later commands use the store's own",
         suppress=suppress,
     )
