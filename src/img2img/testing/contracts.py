@@ -413,6 +413,11 @@ class ReverseImageSourceContract:
     def test_respects_limit(self, reverse_source: ReverseImageSource) -> None:
         assert len(list(reverse_source.lookup(self.query_url, limit=1))) == 1
 
+    def test_looks_up_lazily(self, reverse_source: ReverseImageSource) -> None:
+        found = reverse_source.lookup(self.query_url)
+        assert iter(found) is found, "lookup must return an iterator (yield), not a list"
+        assert isinstance(next(found), ImageCandidate)
+
     def test_an_unknown_kind_is_refused(self, reverse_source: ReverseImageSource) -> None:
         with pytest.raises(ConfigurationError):
             list(reverse_source.lookup(self.query_url, kind="nearly"))  # type: ignore[arg-type]
