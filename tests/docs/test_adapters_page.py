@@ -308,6 +308,9 @@ def test_the_command_runs_the_installed_adapters(site: Path, web: Web, tmp_path:
         assert row["provider"] == DISTRIBUTION
         assert "error" not in row
     assert [r["options"] for r in plugins["source"] if r["name"] == "feed"] == [["--feed"]]
+    built_in = {row["name"]: row["provider"] for kind in plugins.values() for row in kind}
+    for name in ("google", "lens", "clip", "local", "pinecone"):
+        assert built_in[name] == "img2img-search", "the built-in adapters, beside the package's"
 
     missing = run_command("--store", store, "search", "x.jpg", site=site, home=home)
     assert missing.returncode == 1

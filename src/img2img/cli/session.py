@@ -81,8 +81,10 @@ class Session:
         """The model the store holds vectors of; ``None`` for a store yet to be created."""
         if self._store is None:
             existing = store_exists(self.spec)
-            if existing is None:
+            if existing is None and self.access == "write":
                 return None
+            if existing is None:
+                return self.store.embedding_space()  # refuses: a store to read must exist
             self._keep(existing)
         return self.store.embedding_space()
 
