@@ -280,7 +280,7 @@ def test_bluesky_refused_sign_in_names_the_variables(store: Path, home: Path) ->
         (["cats", "--source", "bluesky", "--sort", "hot"], "takes --sort latest, top"),
         (["--source", "discord"], "needs --channel ID or --guild ID"),
         (["cats", "--source", "bluesky", "--since", "last week"], "not an ISO 8601 date"),
-        (["cats", "--source", "myspace"], "invalid choice"),
+        (["cats", "--source", "myspace"], "--source myspace: no such source is installed"),
     ],
 )  # fmt: skip
 def test_usage_errors_exit_2(args: list[str], message: str, store: Path, home: Path) -> None:

@@ -123,7 +123,8 @@ class AdapterOptions:
             if name in self.broken:
                 raise self.broken[name]
             known = ", ".join(adapters) or "none"
-            raise UsageError(f"{self.selector} {name}: no such choice (installed: {known})")
+            kind = self.kind.replace("_", " ")
+            raise UsageError(f"{self.selector} {name}: no such {kind} is installed ({known} are)")
         values: dict[str, Any] = {}
         for option, users in self._options().values():
             value = getattr(args, _PREFIX + option.dest, None)

@@ -39,7 +39,7 @@ from img2img.errors import (
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.net.retry import RetryPolicy
-from img2img.options import OptionError, require_env
+from img2img.options import require_env
 from img2img.stores.paging import check_batch_size, records_in_pages
 from img2img.stores.pinecone.calls import DEFAULT_RETRY, is_not_found
 from img2img.stores.pinecone.connect import IndexConnection, IndexSettings
@@ -193,7 +193,7 @@ class PineconeStore(Closing):
         only when ``create``, else :class:`~img2img.errors.StoreNotFoundError`."""
         index, _, namespace = location.partition("/")
         if not index or "/" in namespace:
-            raise OptionError(
+            raise ConfigurationError(
                 f"--store pinecone://{location}: write pinecone://INDEX or pinecone://INDEX/NAMESPACE"
             )
         where = f"pinecone://{location}"
