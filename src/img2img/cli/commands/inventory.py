@@ -70,7 +70,7 @@ def _run_info(session: Session) -> int:
                 "model": data["model"] or "none yet",
                 "dimension": data["dimension"] or "—",
                 **{
-                    f"{kind.replace('_', ' ')}s": ", ".join(names) or "none"
+                    f"installed {kind.replace('_', ' ')}s": ", ".join(names) or "none"
                     for kind, names in data["adapters"].items()
                 },
             }
