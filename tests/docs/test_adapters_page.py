@@ -357,12 +357,20 @@ def test_an_adapter_that_cannot_be_imported_says_what_to_install(
     info = site / "broken_adapter-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-adapter\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[img2img.sources]\nbroken = no_such_module:Source\n")
+    (info / "entry_points.txt").write_text(
+        "[img2img.sources]\nbroken = no_such_module:Source\nbuggy = buggy_source:Source\n"
+    )
+    (site / "buggy_source.py").write_text("raise RuntimeError('a bug at import')\n")
     home = tmp_path / "home"
     home.mkdir()
     listed = run_command("plugins", site=site, home=home)
     assert listed.returncode == 0, listed.stderr
     assert "broken" in listed.stdout
+    assert "a bug at import" in listed.stdout
     chosen = run_command("index", "cats", "--source", "broken", site=site, home=home)
     assert chosen.returncode == 1
     assert "pip install --force-reinstall broken-adapter" in chosen.stderr
+    buggy = run_command("index", "cats", "--source", "buggy", site=site, home=home)
+    assert buggy.returncode == 1
+    assert "a bug at import" in buggy.stderr
+    assert "Traceback" not in buggy.stderr

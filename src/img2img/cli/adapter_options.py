@@ -49,6 +49,10 @@ class AdapterOptions:
                     self._loaded[name] = registration.load()
                 except Img2ImgError as exc:
                     self.broken[name] = exc
+                except Exception as exc:  # a package's bug must not stop every command
+                    self.broken[name] = ConfigurationError(
+                        f"{registration.describe()} fails to import: {exc!r}"
+                    )
         return self._loaded
 
     def _declared(self) -> dict[str, dict[str, Option]]:

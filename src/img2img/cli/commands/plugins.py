@@ -40,6 +40,8 @@ def _describe(registration: registry.Registration, check: bool) -> dict[str, Any
             adapter = registration.load()
         except Img2ImgError as exc:
             row["error"] = str(exc)
+        except Exception as exc:  # a package's bug is shown, not raised
+            row["error"] = f"fails to import: {exc!r}"
         else:
             row["note"] = getattr(adapter, "command_note", "")
             row["options"] = [
