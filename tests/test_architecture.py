@@ -24,6 +24,8 @@ RANKS = {
     "img2img.arguments": 0,
     "img2img.cores": 0,
     "img2img.models": 1,
+    "img2img.options": 1,
+    "img2img.registry": 1,
     "img2img.protocols": 2,
     "img2img.filters": 2,
     "img2img.images": 2,
@@ -54,7 +56,15 @@ RANKS = {
 SEAMS = {
     "img2img.sources": {"fields", "paging", "parts", "rest", "reverse_parts", "sites"},
     "img2img.stores": {"columns", "paging", "search", "space", "validation"},
-    "img2img.embedders": {"batching", "built", "checkpoint", "export", "runtime", "stack"},
+    "img2img.embedders": {
+        "batching",
+        "built",
+        "checkpoint",
+        "clip_options",
+        "export",
+        "runtime",
+        "stack",
+    },
 }
 
 

@@ -54,6 +54,8 @@ class TestStaticSource(ImageSourceContract):
 
 
 class TestFolderSource(ImageSourceContract):
+    local_files = True
+
     @pytest.fixture
     def source(self, photo_folder: Path) -> FolderSource:
         return FolderSource(photo_folder)
@@ -65,3 +67,29 @@ class TestUrlListSource(ImageSourceContract):
         return UrlListSource(
             {f"https://img.example/{i}.jpg": f"https://page.example/{i}" for i in range(4)}
         )
+
+
+class _ListSource:
+    """Returns a list: not lazy."""
+
+    def discover(self, keyphrase: str, *, limit: int = 100) -> list[ImageCandidate]:
+        return [ImageCandidate(f"https://img.example/{i}.jpg") for i in range(limit)][:5]
+
+
+class _FileSource:
+    """Yields ``file:`` URLs, though it does not say it reads local files."""
+
+    def discover(self, keyphrase: str, *, limit: int = 100) -> Iterator[ImageCandidate]:
+        for i in range(min(limit, 5)):
+            yield ImageCandidate(f"file:///tmp/{i}.jpg")
+
+
+def test_the_source_contract_catches_an_eager_source_and_file_urls() -> None:
+    contract = ImageSourceContract()
+    with pytest.raises(AssertionError, match="iterator"):
+        contract.test_yields_lazily(_ListSource())  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match=r"file:///tmp/0\.jpg"):
+        contract.test_yields_candidates_with_fetchable_urls(_FileSource())
+    local = ImageSourceContract()
+    local.local_files = True
+    local.test_yields_candidates_with_fetchable_urls(_FileSource())

@@ -43,6 +43,7 @@ from img2img.errors import (
     ServiceUnavailableError,
     StoreError,
     StoreFormatError,
+    StoreNotFoundError,
     UnexpectedContentError,
 )
 from img2img.locate.results import Claim, Located, LocateReport
@@ -175,6 +176,7 @@ __all__ = [
     "StaticSource",
     "StoreError",
     "StoreFormatError",
+    "StoreNotFoundError",
     "StoreStats",
     "SyncReport",
     "TextEmbedder",

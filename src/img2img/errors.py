@@ -6,7 +6,8 @@ so callers need to catch only these::
 
     Img2ImgError
     ├── ConfigurationError            bad arguments, a missing key or package
-    │   └── MissingDependencyError    an optional package is not installed
+    │   ├── MissingDependencyError    an optional package is not installed
+    │   └── StoreNotFoundError        the store or index named does not exist
     ├── ModelUnavailableError         model weights cannot be loaded
     ├── EmbeddingSpaceMismatchError   store written by another model / dimension
     ├── ImageError                    one image could not be used
@@ -61,6 +62,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StoreError",
     "StoreFormatError",
+    "StoreNotFoundError",
     "UnexpectedContentError",
 ]
 
@@ -75,6 +77,10 @@ class ConfigurationError(Img2ImgError):
 
 class MissingDependencyError(ConfigurationError):
     """An optional package is needed; the message names what to install."""
+
+
+class StoreNotFoundError(ConfigurationError):
+    """The store (a file, a Pinecone index) named does not exist and may not be created."""
 
 
 class ModelUnavailableError(Img2ImgError):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from img2img.cli.embedding import EmbedderChoice, choose_embedder
+from img2img.cli.embedding import choose_embedder
 from img2img.cli.exits import ExitCode, exit_code_for
+from img2img.cli.parser import build_parser
 from img2img.cli.progress import ClaimsProgressBar, IndexProgressBar
+from img2img.cli.registry import COMMANDS
 from img2img.cli.stores import StoreSpec, parse_store
 from img2img.cli.tables import matches_table
 from img2img.embedders.clip import ClipEmbedder
@@ -34,15 +37,21 @@ def test_exit_code_rule(done: int, failed: int, code: ExitCode) -> None:
 
 def test_store_addresses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert parse_store("pinecone://photos") == StoreSpec("pinecone", index="photos")
-    spec = parse_store("pinecone://photos/holiday-2024")
-    assert (spec.index, spec.namespace, str(spec)) == (
-        "photos", "holiday-2024", "pinecone://photos/holiday-2024"
+    assert parse_store("pinecone://photos") == StoreSpec("pinecone", "photos")
+    spec = parse_store("Pinecone://photos/holiday-2024")
+    assert (spec.kind, spec.location, str(spec)) == (
+        "pinecone", "photos/holiday-2024", "pinecone://photos/holiday-2024"
     )  # fmt: skip
-    assert parse_store("~/x.sqlite3").path == tmp_path / "x.sqlite3"
-    for bad in ("pinecone://", "pinecone://a/b/c", "  "):
-        with pytest.raises(ConfigurationError):
-            parse_store(bad)
+    assert parse_store("~/x.sqlite3") == StoreSpec("local", "~/x.sqlite3")
+    monkeypatch.setenv("IMG2IMG_HOME", str(tmp_path / "home"))
+    assert str(parse_store(None)) == str(tmp_path / "home" / "index.sqlite3")
+    with pytest.raises(ConfigurationError):
+        parse_store("  ")
+
+
+def choice(*argv: str) -> argparse.Namespace:
+    """The global options ``argv`` as the command parses them."""
+    return build_parser(COMMANDS).parse_args([*argv, "info"])
 
 
 def space_of(model_id: str, dimension: int = 512) -> EmbeddingSpace:
@@ -50,7 +59,7 @@ def space_of(model_id: str, dimension: int = 512) -> EmbeddingSpace:
 
 
 def test_the_store_s_model_is_rebuilt() -> None:
-    none = EmbedderChoice()
+    none = choice()
     assert isinstance(
         choose_embedder(none, space_of("efficientnet-lite0/imagenet", 1280)), EfficientNetEmbedder
     )
@@ -65,22 +74,20 @@ def test_the_store_s_model_is_rebuilt() -> None:
 def test_options_that_disagree_with_the_store_are_refused() -> None:
     effnet = space_of("efficientnet-lite0/imagenet", 1280)
     with pytest.raises(EmbeddingSpaceMismatchError, match="Leave out --embedder"):
-        choose_embedder(EmbedderChoice(embedder="clip"), effnet)
+        choose_embedder(choice("--embedder", "clip"), effnet)
     with pytest.raises(EmbeddingSpaceMismatchError, match="open_clip/ViT-B-16/random"):
-        choose_embedder(
-            EmbedderChoice(clip_model="ViT-B-16"), space_of("open_clip/ViT-B-32/random")
-        )
+        choose_embedder(choice("--clip-model", "ViT-B-16"), space_of("open_clip/ViT-B-32/random"))
     with pytest.raises(ConfigurationError, match="--clip-checkpoint PATH"):
-        choose_embedder(EmbedderChoice(), space_of("open_clip/ViT-B-32/mine.safetensors"))
+        choose_embedder(choice(), space_of("open_clip/ViT-B-32/mine.safetensors"))
     with pytest.raises(ConfigurationError, match="cannot build"):
-        choose_embedder(EmbedderChoice(), space_of("acme/secret-model"))
+        choose_embedder(choice(), space_of("acme/secret-model"))
 
 
 def test_a_checkpoint_named_by_the_store_is_used_from_the_path_given(tmp_path: Path) -> None:
     checkpoint = tmp_path / "mine.safetensors"
     checkpoint.write_bytes(b"weights")
     clip = choose_embedder(
-        EmbedderChoice(clip_checkpoint=str(checkpoint)),
+        choice("--clip-checkpoint", str(checkpoint)),
         space_of("open_clip/ViT-B-32/mine.safetensors"),
     )
     assert isinstance(clip, ClipEmbedder)
@@ -93,13 +100,13 @@ def test_clip_hub_weights_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     with pytest.raises(ModelUnavailableError, match="--embedder efficientnet"):
-        choose_embedder(EmbedderChoice(), None)
+        choose_embedder(choice(), None)
     # Some other model's weights in the cache: the exact check decides, and says no.
     other = tmp_path / "hub/models--someone--other/snapshots/abc/open_clip_model.safetensors"
     other.parent.mkdir(parents=True)
     other.write_bytes(b"")
     with pytest.raises(ModelUnavailableError, match="--clip-checkpoint PATH"):
-        choose_embedder(EmbedderChoice(embedder="clip"), None)
+        choose_embedder(choice("--embedder", "clip"), None)
 
 
 def test_matches_are_clickable_links() -> None:

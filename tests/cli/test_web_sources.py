@@ -277,10 +277,10 @@ def test_bluesky_refused_sign_in_names_the_variables(store: Path, home: Path) ->
         (["--source", "bluesky"], "--source bluesky needs a KEYPHRASE"),
         (["--source", "google"], "--source google needs a KEYPHRASE"),
         (["--source", "reddit"], "needs a KEYPHRASE, or --subreddit"),
-        (["cats", "--source", "bluesky", "--sort", "hot"], "sorts by latest, top"),
+        (["cats", "--source", "bluesky", "--sort", "hot"], "takes --sort latest, top"),
         (["--source", "discord"], "needs --channel ID or --guild ID"),
         (["cats", "--source", "bluesky", "--since", "last week"], "not an ISO 8601 date"),
-        (["cats", "--source", "myspace"], "invalid choice"),
+        (["cats", "--source", "myspace"], "--source myspace: no such source is installed"),
     ],
 )  # fmt: skip
 def test_usage_errors_exit_2(args: list[str], message: str, store: Path, home: Path) -> None:

@@ -72,9 +72,9 @@ def test_a_failing_engine_is_reported_and_the_others_answer(
         by_name["tineye"].skipped == "quota spent (0 searches left)"
     )  # told by its free quota call
     assert by_name["yandex"].ok
-    assert by_name["google_lens"].ok
-    assert by_name["google_lens"].lookup is not None
-    assert by_name["google_lens"].lookup.exact
+    assert by_name["lens"].ok
+    assert by_name["lens"].lookup is not None
+    assert by_name["lens"].lookup.exact
 
 
 def test_an_engine_failing_mid_search_keeps_its_error(

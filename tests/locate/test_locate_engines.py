@@ -80,7 +80,7 @@ def test_five_engines_one_locate_one_download_per_image(
 
     report = found.report
     assert [e.engine for e in report.engines] == [
-        "google_lens",
+        "lens",
         "tineye",
         "yandex",
         "saucenao",

@@ -208,3 +208,43 @@ def test_find_postings_on_a_store_never_written_is_empty(
     assert len(result) == 0
     assert result.candidates == 0
     assert list(client.duplicates()) == []
+
+
+class _AStore:
+    """A store of someone else's: no ``picture_cache_path``."""
+
+
+class _AnotherStore:
+    pass
+
+
+class _NamedStore:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def picture_cache_path(self) -> str:
+        return f"named-{self.name}.pictures.sqlite3"
+
+
+def test_each_store_has_a_cache_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from img2img.stores.pinecone.store import PineconeStore
+
+    monkeypatch.setenv("IMG2IMG_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home"
+    paths = []
+    for store in (
+        _AStore(),
+        _AnotherStore(),
+        _NamedStore("a"),
+        _NamedStore("b"),
+        PineconeStore("photos", api_key="k", namespace="2024"),
+        PineconeStore("photos", api_key="k", namespace="2025"),
+    ):
+        with cache_for_store(store) as cache:
+            assert isinstance(cache.path, Path)
+            assert cache.path.parent == folder
+            assert cache.path != default_cache_path()
+            paths.append(cache.path)
+    assert len(set(paths)) == len(paths)
+    assert paths[2].name == "named-a.pictures.sqlite3"
+    assert paths[4].name == "pinecone-photos-2024.pictures.sqlite3"

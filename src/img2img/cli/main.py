@@ -25,6 +25,7 @@ from img2img.cli.parser import build_parser
 from img2img.cli.registry import COMMANDS
 from img2img.cli.session import Session
 from img2img.errors import Img2ImgError
+from img2img.options import OptionError
 
 __all__ = ["main"]
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except KeyboardInterrupt:
                 out.interrupted(session.stored_since_start())
                 return ExitCode.INTERRUPTED
-    except UsageError as exc:
+    except (UsageError, OptionError) as exc:
         out.error(str(exc))
         return ExitCode.USAGE
     except Img2ImgError as exc:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from img2img._version import __version__
-from img2img.cli.embedding import EMBEDDERS
+from img2img.cli.embedding import EMBEDDER_OPTIONS
+from img2img.options import positive_int
 
 if TYPE_CHECKING:
     from img2img.cli.command import Command
@@ -25,17 +26,6 @@ _EPILOG = """\
 exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 130 interrupted.
 The store remembers its model: --embedder is needed only when creating a store.
 Guide: https://github.com/img2img/img2img/tree/main/docs/cli.md"""
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def json_filter(text: str) -> dict[str, Any]:
@@ -56,34 +46,16 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group = parser.add_argument_group("global options (before or after the subcommand)")
     group.add_argument(
         "--store",
-        metavar="PATH|pinecone://INDEX[/NS]",
+        metavar="PATH|NAME://WHERE",
         default=default(None),
-        help="a LocalStore file (default: the per-user store), or a Pinecone index and "
-        "namespace (key from PINECONE_API_KEY)",
+        help="a LocalStore file (default: the per-user store), or NAME://WHERE for another "
+        "installed store ('img2img plugins' lists them), e.g. pinecone://INDEX/NAMESPACE "
+        "(key from PINECONE_API_KEY)",
     )
-    group.add_argument(
-        "--embedder",
-        choices=EMBEDDERS,
-        default=default(None),
+    EMBEDDER_OPTIONS.add_to(
+        group if suppress else parser,  # type: ignore[arg-type]  # a repeat adds no groups
         help="the model of a new store (default: clip); later commands use the store's own",
-    )
-    group.add_argument(
-        "--clip-model",
-        metavar="NAME",
-        default=default(None),
-        help="open_clip architecture (ViT-B-32)",
-    )
-    group.add_argument(
-        "--clip-pretrained",
-        metavar="TAG",
-        default=default(None),
-        help="open_clip weights tag from the model hub (laion2b_s34b_b79k)",
-    )
-    group.add_argument(
-        "--clip-checkpoint",
-        metavar="PATH",
-        default=default(None),
-        help="a local open_clip checkpoint file, or a CLIP ONNX folder (runs without torch)",
+        suppress=suppress,
     )
     group.add_argument(
         "--json", action="store_true", default=default(False), help="print results as JSON"

@@ -10,6 +10,7 @@ from img2img.cli.command import Command
 from img2img.cli.commands.indexing import ADD, INDEX, SYNC
 from img2img.cli.commands.inventory import DELETE, INFO, LIST
 from img2img.cli.commands.locating import LOCATE
+from img2img.cli.commands.plugins import PLUGINS
 from img2img.cli.commands.postings import DUPLICATES, POSTINGS
 from img2img.cli.commands.searching import SEARCH, SEARCH_TEXT
 
@@ -27,4 +28,5 @@ COMMANDS: tuple[Command, ...] = (
     INFO,
     LIST,
     DELETE,
+    PLUGINS,
 )

@@ -12,12 +12,13 @@ from contextlib import ExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
-from img2img.cli.embedding import EmbedderChoice, choose_embedder
-from img2img.cli.stores import StoreSpec, open_store, parse_store
+from img2img.cli.embedding import EMBEDDER_OPTIONS, choose_embedder
+from img2img.cli.stores import StoreSpec, open_store, parse_store, store_exists
 
 if TYPE_CHECKING:
     from img2img.cli.output import Output
     from img2img.client import ImageSearchClient
+    from img2img.models import EmbeddingSpace
     from img2img.protocols import (
         Embedder,
         Fetcher,
@@ -76,31 +77,39 @@ class Session:
     def store(self) -> VectorStore:
         """The store, opened once; created only by commands that write."""
         if self._store is None:
-            store = open_store(self.spec, create=self.access == "write", out=self.out)
-            self._stack.callback(store.close)
-            self._store = store
+            self._keep(open_store(self.spec, create=self.access == "write", out=self.out))
+        assert self._store is not None
         return self._store
+
+    def _keep(self, store: VectorStore) -> None:
+        self._stack.callback(store.close)
+        self._store = store
+
+    def _recorded_space(self) -> EmbeddingSpace | None:
+        """The model the store holds vectors of; ``None`` for a store yet to be created."""
+        if self._store is None:
+            existing = store_exists(self.spec)
+            if existing is None and self.access == "write":
+                return None
+            if existing is None:
+                return self.store.embedding_space()  # refuses: a store to read must exist
+            self._keep(existing)
+        return self.store.embedding_space()
 
     @property
     def embedder(self) -> Embedder:
         """The store's own model, or the one the options name for a new store."""
         if self._embedder is None:
-            choice = EmbedderChoice(
-                embedder=self.args.embedder,
-                clip_model=self.args.clip_model,
-                clip_pretrained=self.args.clip_pretrained,
-                clip_checkpoint=self.args.clip_checkpoint,
-            )
             # A store yet to be created has no model: choose (and check) the embedder
             # before creating it, so a model that cannot load leaves no empty store behind.
-            recorded = self.store.embedding_space() if self.spec.exists() else None
-            embedder = choose_embedder(choice, recorded)
+            recorded = self._recorded_space()
+            embedder = choose_embedder(self.args, recorded)
             if recorded is None and self.access == "write":
                 # Load the model before the store is made or written: a model stack that
                 # cannot run fails here, in one line, and leaves no store behind.
                 _load_model(embedder)
             self._embedder = embedder
-            if recorded is not None and not choice.explicit:
+            if recorded is not None and not EMBEDDER_OPTIONS.given(self.args):
                 self.out.note(f"Using {recorded.model_id}, the model this store was built with.")
         return self._embedder
 

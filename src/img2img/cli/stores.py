@@ -1,4 +1,9 @@
-"""``--store``: a LocalStore file, or ``pinecone://INDEX[/NAMESPACE]``.
+"""``--store``: ``NAME://LOCATION`` for any store installed, or a path for the local one.
+
+``pinecone://INDEX/NAMESPACE`` names the store ``pinecone`` of the
+``img2img.stores`` entry points (:mod:`img2img.registry`) and hands it
+``INDEX/NAMESPACE``; text without ``NAME://`` is a path for the store ``local``.
+The store's class opens it (``from_options``, see :mod:`img2img.options`).
 
 Commands that write (``add``, ``index``, ``sync``) create a missing store and
 say where; commands that only read refuse a store that does not exist, so a
@@ -7,101 +12,89 @@ typo in ``--store`` is an error rather than a new, empty store.
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
-from img2img.errors import ConfigurationError
+import img2img.registry as registry
+from img2img.errors import ConfigurationError, StoreNotFoundError
 
 if TYPE_CHECKING:
     from img2img.cli.output import Output
     from img2img.protocols import VectorStore
 
-__all__ = ["PINECONE_SCHEME", "StoreSpec", "open_store", "parse_store"]
+__all__ = ["LOCAL_STORE", "StoreSpec", "open_store", "parse_store"]
 
-PINECONE_SCHEME = "pinecone://"
+#: The store a plain path (or no ``--store``) names.
+LOCAL_STORE = "local"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*)://(.*)$", re.S)
 
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """Where the vectors are: a local file (``path``) or a Pinecone ``index`` and ``namespace``."""
+    """Which installed store (``kind``, its entry-point name) and where it is (``location``)."""
 
-    kind: Literal["local", "pinecone"]
-    path: Path | None = None
-    index: str | None = None
-    namespace: str = ""
+    kind: str
+    location: str
 
     def __str__(self) -> str:
-        if self.kind == "local":
-            return str(self.path)
-        return f"{PINECONE_SCHEME}{self.index}" + (f"/{self.namespace}" if self.namespace else "")
+        if self.kind != LOCAL_STORE:
+            return f"{self.kind}://{self.location}"
+        if self.location.strip():
+            return self.location
+        from img2img.stores.local.store import default_store_path
 
-    def exists(self) -> bool:
-        """For a local store, whether its file exists; a Pinecone index is checked when used."""
-        return self.kind == "pinecone" or (self.path is not None and self.path.exists())
-
-    def size_bytes(self) -> int | None:
-        """Bytes the local store takes on disk, its journal included; ``None`` for Pinecone."""
-        if self.kind != "local" or self.path is None:
-            return None
-        files = [self.path, *(Path(f"{self.path}{end}") for end in ("-wal", "-shm"))]
-        return sum(f.stat().st_size for f in files if f.exists())
+        return str(default_store_path())
 
 
 def parse_store(text: str | None) -> StoreSpec:
     """Read a ``--store`` value; ``None`` is the per-user default store file."""
     if text is None:
-        from img2img.stores.local.store import default_store_path
-
-        return StoreSpec("local", path=default_store_path())
-    if text.lower().startswith(PINECONE_SCHEME):
-        index, _, namespace = text[len(PINECONE_SCHEME) :].partition("/")
-        if not index or "/" in namespace:
-            raise ConfigurationError(
-                f"--store {text!r}: write pinecone://INDEX or pinecone://INDEX/NAMESPACE"
-            )
-        return StoreSpec("pinecone", index=index, namespace=namespace)
+        return StoreSpec(LOCAL_STORE, "")
     if not text.strip():
         raise ConfigurationError("--store is empty")
-    return StoreSpec("local", path=Path(text).expanduser())
+    found = _SCHEME.match(text)
+    if found:
+        return StoreSpec(found.group(1).lower(), found.group(2))
+    return StoreSpec(LOCAL_STORE, text)
+
+
+def _store_class(spec: StoreSpec) -> Any:
+    try:
+        adapter = registry.load("store", spec.kind)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--store {spec}: {exc}") from exc
+    if not callable(getattr(adapter, "from_options", None)):
+        raise ConfigurationError(
+            f"--store {spec}: the store {spec.kind!r} cannot be opened from the command "
+            "(it has no from_options); use it from Python"
+        )
+    return adapter
 
 
 def open_store(spec: StoreSpec, *, create: bool, out: Output) -> VectorStore:
     """Open the store ``spec`` names, creating it only when ``create``.
 
-    Raises :class:`~img2img.errors.ConfigurationError` when a store that is
+    Raises :class:`~img2img.errors.StoreNotFoundError` when a store that is
     only to be read does not exist.
     """
-    if spec.kind == "pinecone":
-        from img2img.stores.pinecone.store import PineconeStore
-
-        if not os.environ.get("PINECONE_API_KEY"):
-            raise ConfigurationError(f"--store {spec} needs a key: set PINECONE_API_KEY")
-        store = PineconeStore(spec.index, namespace=spec.namespace, create_if_missing=create)
+    adapter = _store_class(spec)
+    try:
+        store: VectorStore = adapter.from_options(spec.location, create=False)
+    except StoreNotFoundError as exc:
         if not create:
-            try:
-                store.embedding_space()  # reaches the index: a missing one fails here
-            except ConfigurationError as exc:
-                store.close()
-                if "does not exist" not in str(exc):
-                    raise
-                raise ConfigurationError(
-                    f"no Pinecone index {spec.index!r} for --store {spec}: check the name, "
-                    "or create it with 'img2img add'"
-                ) from exc
-        return store
-    from img2img.stores.local.store import LocalStore
-
-    assert spec.path is not None
-    if spec.path.is_dir():
-        raise ConfigurationError(
-            f"--store {spec} is a folder; give a store file such as index.sqlite3"
-        )
-    if not spec.path.exists():
-        if not create:
-            raise ConfigurationError(
-                f"no store at {spec}: check --store, or create one with 'img2img add'"
-            )
+            raise StoreNotFoundError(
+                f"{exc}: check --store, or create one with 'img2img add'"
+            ) from exc
         out.note(f"Creating a new store at {spec}")
-    return LocalStore(spec.path)
+        store = adapter.from_options(spec.location, create=True)
+    return store
+
+
+def store_exists(spec: StoreSpec) -> VectorStore | None:
+    """The store ``spec`` names, opened, if it exists; ``None`` if it does not."""
+    try:
+        found: VectorStore = _store_class(spec).from_options(spec.location, create=False)
+    except StoreNotFoundError:
+        return None
+    return found

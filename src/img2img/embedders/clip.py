@@ -34,6 +34,7 @@ from img2img.embedders.batching import (
     run_batched,
 )
 from img2img.embedders.clip_onnx import OnnxClip, is_onnx_folder
+from img2img.embedders.clip_options import CLIP_OPTIONS, RECORDED_PREFIX, clip_from_options
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
     CompiledModel,
@@ -47,6 +48,7 @@ from img2img.embedders.runtime import (
 from img2img.embedders.stack import import_model_package
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 from img2img.models import Vector
+from img2img.options import OptionValues
 
 if TYPE_CHECKING:
     import torch
@@ -123,6 +125,25 @@ class ClipEmbedder:
     Neither ``device`` nor ``runtime`` changes ``model_id``: the vectors agree
     to a cosine of at least 0.99, so they share one store.
     """
+
+    command_note = "the default: weights from the model hub, or a local checkpoint"
+    command_options = CLIP_OPTIONS
+
+    @classmethod
+    def builds(cls, model_id: str) -> bool:
+        """Whether ``model_id``, recorded by a store, is an open_clip model's."""
+        return model_id.startswith(RECORDED_PREFIX)
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, recorded: str | None) -> ClipEmbedder:
+        """The embedder ``--embedder clip`` builds; see :func:`~img2img.embedders.clip_options.clip_from_options`."""
+        return clip_from_options(
+            lambda model, pretrained: cls(model, pretrained=pretrained),
+            values,
+            recorded=recorded,
+            default_model=DEFAULT_MODEL,
+            default_pretrained=DEFAULT_PRETRAINED,
+        )
 
     def __init__(
         self,

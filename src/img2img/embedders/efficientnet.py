@@ -38,6 +38,7 @@ from img2img.embedders.runtime import (
 from img2img.embedders.stack import import_model_package
 from img2img.errors import ConfigurationError, MissingDependencyError, ModelUnavailableError
 from img2img.models import Vector
+from img2img.options import OptionValues
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -105,6 +106,18 @@ class EfficientNetEmbedder:
     """
 
     model_id = "efficientnet-lite0/imagenet"
+    command_note = "offline: the weights are installed with img2img"
+
+    @classmethod
+    def builds(cls, model_id: str) -> bool:
+        """Whether ``model_id``, recorded by a store, is this model's."""
+        return model_id == cls.model_id
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, recorded: str | None) -> EfficientNetEmbedder:
+        """The embedder ``--embedder efficientnet`` builds (it takes no options)."""
+        return cls()
+
     dimension = 1280
 
     def __init__(

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from img2img.embedders.batching import l2_normalise
+from img2img.errors import ConfigurationError
 from img2img.models import Vector
+from img2img.options import Option, OptionValues, positive_int
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,6 +36,27 @@ class HashEmbedder:
     ``prepare_threads`` and ``embed_threads`` the names of the threads that
     prepared images and that ran the model part.
     """
+
+    command_note = "for tests: no model, vectors from the pixels' hash"
+    command_options = (
+        Option("hash-dimension", "vector length (default: 64)", metavar="N", type=positive_int),
+    )
+
+    @classmethod
+    def builds(cls, model_id: str) -> bool:
+        """Whether ``model_id``, recorded by a store, is a hash embedder's: ``hash/DIM/seed-N``."""
+        return model_id.startswith("hash/")
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, recorded: str | None) -> HashEmbedder:
+        """The embedder ``--embedder hash`` builds, or the one that wrote ``recorded``."""
+        if recorded is None:
+            return cls(values.get("hash_dimension", 64))
+        try:
+            _, dimension, seed = recorded.split("/")
+            return cls(int(dimension), seed=int(seed.removeprefix("seed-")))
+        except ValueError as exc:
+            raise ConfigurationError(f"cannot rebuild the embedder {recorded!r}") from exc
 
     def __init__(self, dimension: int = 64, *, seed: int = 0) -> None:
         self.dimension = dimension

@@ -6,10 +6,11 @@ id, a small JPEG thumbnail (written at index time, or when a candidate is first
 downloaded) and the SIFT features computed from it (on first use), in one
 SQLite file. A second query downloads and computes nothing.
 
-Ids are hashes of image URLs, the same in every store, so one cache can serve
-several stores. Where the cache lives by default: beside a ``LocalStore``'s
-file (``index.sqlite3`` -> ``index.pictures.sqlite3``), in memory for an
-``InMemoryStore``, else :func:`default_cache_path`.
+Each store has a cache of its own by default (:func:`cache_for_store`): beside
+a ``LocalStore``'s file (``index.sqlite3`` -> ``index.pictures.sqlite3``), in
+memory for an ``InMemoryStore``, wherever a store's ``picture_cache_path()``
+says. Ids are hashes of image URLs, so one cache given to several clients can
+still serve several stores.
 
 A row that cannot be read back (a thumbnail that no longer decodes, features
 of another version) is dropped and counts as missing, so the caller downloads
@@ -21,6 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import sqlite3
 import struct
 import threading
@@ -311,14 +313,28 @@ class PictureCache(Closing):
 
 
 def cache_for_store(store: object) -> PictureCache:
-    """The default cache for ``store``: beside a ``LocalStore``'s file
-    (``index.sqlite3`` -> ``index.pictures.sqlite3``), in memory for an
-    ``InMemoryStore``, else at :func:`default_cache_path` (Pinecone, your own)."""
-    from img2img.stores.local.store import LocalStore
-    from img2img.stores.memory import InMemoryStore
+    """The default cache for ``store``: its own, never another store's.
 
-    if isinstance(store, LocalStore):
-        return PictureCache(store.path.with_suffix(".pictures.sqlite3"))
-    if isinstance(store, InMemoryStore):
-        return PictureCache(":memory:")
-    return PictureCache()
+    A store says where its cache lives with a ``picture_cache_path()`` method
+    returning a path, ``":memory:"``, or a bare file name put beside
+    :func:`default_cache_path` (``LocalStore``: beside its file,
+    ``index.sqlite3`` -> ``index.pictures.sqlite3``; ``InMemoryStore``: in memory;
+    ``PineconeStore``: one file per index and namespace). A store without one
+    gets a file named after its class there.
+    """
+    own = getattr(store, "picture_cache_path", None)
+    if callable(own):
+        where = own()
+        if where == ":memory:":
+            return PictureCache(":memory:")
+        path = Path(where)
+        return PictureCache(path if len(path.parts) > 1 else _beside_default(path.name))
+    kind = type(store)
+    return PictureCache(_beside_default(f"{kind.__module__}.{kind.__qualname__}.pictures.sqlite3"))
+
+
+def _beside_default(name: str) -> Path:
+    """``name`` as a file beside :func:`default_cache_path`; characters a file name
+    cannot hold become ``_``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "store.pictures.sqlite3"
+    return default_cache_path().with_name(safe[:200])

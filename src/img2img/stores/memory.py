@@ -137,5 +137,9 @@ class InMemoryStore:
                     )
             self._space = space
 
+    def picture_cache_path(self) -> str:
+        """Pictures of a store in memory are cached in memory, for as long as it lives."""
+        return ":memory:"
+
     def close(self) -> None:
         """Nothing to release; present so every store can be closed alike."""

@@ -15,7 +15,8 @@ Subclass a suite in your test module and provide one fixture::
   vectors of ``VectorStoreContract.dimension``.
 - ``EmbedderContract`` needs ``embedder``.
 - ``ImageSourceContract`` needs ``source``: one that yields at least
-  ``minimum_results`` candidates for ``keyphrase``.
+  ``minimum_results`` candidates for ``keyphrase``; set ``local_files = True``
+  for a source of files on this machine (its URLs may be ``file:``).
 - ``ReverseImageSourceContract`` needs ``reverse_source``: one that claims at
   least ``minimum_results`` pages of each kind for ``query_url``, and can upload.
 
@@ -331,16 +332,29 @@ class ImageSourceContract:
 
     keyphrase = "eiffel tower"
     minimum_results = 3
+    #: ``True`` for a source of files on this machine: its image URLs may be ``file:``.
+    local_files = False
 
     def test_is_an_image_source(self, source: ImageSource) -> None:
         assert isinstance(source, ImageSource)
 
+    def test_yields_lazily(self, source: ImageSource) -> None:
+        # An iterator, not a list: a caller that stops early stops the searching too.
+        found = source.discover(self.keyphrase, limit=1000)
+        assert iter(found) is found, "discover must return an iterator (yield), not a list"
+        assert not isinstance(found, (list, tuple))
+        assert isinstance(next(found), ImageCandidate)
+        close = getattr(found, "close", None)
+        if close is not None:
+            close()
+
     def test_yields_candidates_with_fetchable_urls(self, source: ImageSource) -> None:
+        schemes = ("http", "https", "file") if self.local_files else ("http", "https")
         candidates = list(source.discover(self.keyphrase, limit=self.minimum_results))
         assert len(candidates) == self.minimum_results
         for candidate in candidates:
             assert isinstance(candidate, ImageCandidate)
-            assert candidate.image_url.split(":", 1)[0] in ("http", "https", "file")
+            assert candidate.image_url.split(":", 1)[0] in schemes, candidate.image_url
 
     def test_respects_limit(self, source: ImageSource) -> None:
         assert len(list(source.discover(self.keyphrase, limit=1))) == 1
@@ -408,6 +422,11 @@ class ReverseImageSourceContract:
 
     def test_respects_limit(self, reverse_source: ReverseImageSource) -> None:
         assert len(list(reverse_source.lookup(self.query_url, limit=1))) == 1
+
+    def test_looks_up_lazily(self, reverse_source: ReverseImageSource) -> None:
+        found = reverse_source.lookup(self.query_url)
+        assert iter(found) is found, "lookup must return an iterator (yield), not a list"
+        assert isinstance(next(found), ImageCandidate)
 
     def test_an_unknown_kind_is_refused(self, reverse_source: ReverseImageSource) -> None:
         with pytest.raises(ConfigurationError):

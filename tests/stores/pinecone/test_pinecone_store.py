@@ -24,6 +24,7 @@ from img2img.errors import (
     ServiceError,
     ServiceUnavailableError,
     StoreError,
+    StoreNotFoundError,
 )
 from img2img.models import EmbeddingSpace, VectorRecord
 from img2img.net.retry import RetryPolicy
@@ -410,8 +411,25 @@ def test_an_existing_index_is_found_by_name(fake: FakePinecone) -> None:
 def test_a_missing_index_without_create_is_a_configuration_error() -> None:
     with FakePinecone(dimension=None, index_name="photos") as fake:
         store = make_store(fake, index="photos", controller_host=fake.url)
-        with pytest.raises(ConfigurationError, match="create_if_missing"):
+        with pytest.raises(StoreNotFoundError, match="create_if_missing"):
             store.count()
+        assert issubclass(StoreNotFoundError, ConfigurationError)
+
+
+def test_the_command_opens_an_index_only_if_it_exists_unless_creating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from img2img.stores.pinecone.store import PineconeStore
+
+    with FakePinecone(dimension=8, index_name="photos") as fake:
+        monkeypatch.setenv("PINECONE_API_KEY", fake.api_key)
+        monkeypatch.setenv("PINECONE_CONTROLLER_HOST", fake.url)
+        with pytest.raises(StoreNotFoundError, match="no Pinecone index 'fotos' for --store"):
+            PineconeStore.from_options("fotos/mine", create=False)
+        with PineconeStore.from_options("photos/mine", create=False) as store:
+            assert (store.index_name, store.namespace) == ("photos", "mine")
+        with pytest.raises(ConfigurationError, match="pinecone://INDEX/NAMESPACE"):
+            PineconeStore.from_options("a/b/c", create=True)
 
 
 # -- configuration -----------------------------------------------------------------

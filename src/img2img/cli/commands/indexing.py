@@ -123,14 +123,14 @@ def _configure_index(parser: argparse.ArgumentParser) -> None:
 def _run_index(session: Session) -> int:
     args = session.args
     # Options and credentials are checked before a model or store is touched.
-    chosen, source = build_source(args)
+    title, source = build_source(args)
     client = session.client(source=source, fetcher=fetcher_for(session))
     with IndexProgressBar(
         session.out.errors, "Indexing", enabled=session.out.progress_enabled
     ) as bar:
         report = client.index(args.keyphrase, limit=args.limit, reindex=args.reindex, progress=bar)
     wanted = f" for {args.keyphrase!r}" if args.keyphrase.strip() else ""
-    return _report(session, report, f"{chosen.title} found no images{wanted}")
+    return _report(session, report, f"{title} found no images{wanted}")
 
 
 def _configure_sync(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from img2img.cli.command import Command
+from img2img.cli.commands.plugins import installed_adapters
 from img2img.cli.exits import ExitCode, UsageError
 from img2img.cli.parser import json_filter, positive_int
 from img2img.cli.tables import counts_table, overview_table, record_rows, records_table
@@ -30,6 +31,12 @@ def _human_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
+def _size_of(store: object) -> int | None:
+    """Bytes a store takes on this machine, if it says (``size_bytes()``); ``None`` if not."""
+    size = getattr(store, "size_bytes", None)
+    return int(size()) if callable(size) else None
+
+
 def _configure_info(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--top", type=positive_int, default=10, help="values shown per count table (default: 10)"
@@ -42,13 +49,14 @@ def _run_info(session: Session) -> int:
     data: dict[str, Any] = {
         "store": str(session.spec),
         "kind": session.spec.kind,
-        "size_bytes": session.spec.size_bytes(),
+        "size_bytes": _size_of(session.store),
         "count": stats.count,
         "model": space.model_id if space else None,
         "dimension": space.dimension if space else None,
         "by_keyphrase": dict(stats.by_keyphrase),
         "by_domain": dict(stats.by_domain),
         "by_source": dict(stats.by_source),
+        "adapters": installed_adapters(),
     }
     if session.out.as_json:
         session.out.json(data)
@@ -61,6 +69,10 @@ def _run_info(session: Session) -> int:
                 "images": f"{stats.count:,}",
                 "model": data["model"] or "none yet",
                 "dimension": data["dimension"] or "—",
+                **{
+                    f"installed {kind.replace('_', ' ')}s": ", ".join(names) or "none"
+                    for kind, names in data["adapters"].items()
+                },
             }
         )
     )

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
+from img2img.cli.adapter_options import AdapterOptions
 from img2img.cli.command import Command
 from img2img.cli.exits import exit_code_for
 from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
 from img2img.cli.postings_tables import evidence_json, posting_json, postings_table
 from img2img.cli.progress import ClaimsProgressBar
-from img2img.cli.sources import require_env
 from img2img.cli.tables import link
 from img2img.cli.text import plain
 
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from img2img.cli.session import Session
     from img2img.locate.results import Claim, Located, LocateReport
 
-__all__ = ["LOCATE"]
+__all__ = ["ENGINE_OPTIONS", "LOCATE"]
+
+#: ``--engine`` and the options of every installed reverse source.
+ENGINE_OPTIONS = AdapterOptions("reverse_source", "--engine", default="lens")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -53,13 +56,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         default=100,
         help="claims taken from each search (default: 100); fewer downloads, same cost",
     )
-    parser.add_argument("--country", metavar="CC", help="Google country code, e.g. fr")
-    parser.add_argument("--language", metavar="LANG", help="Google interface language, e.g. en")
-    parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="make SerpAPI search again rather than answer from its one-hour cache (costs a credit)",
-    )
+    ENGINE_OPTIONS.add_to(parser, help="the reverse-image engine to ask (default: lens)")
     add_allow_network(parser)
 
 
@@ -131,16 +128,10 @@ def _show(session: Session, found: Located) -> None:
 
 
 def _run(session: Session) -> int:
-    from img2img.sources.serpapi.google_lens import GoogleLensSource
-
     args = session.args
-    # Before a model or store is touched.
-    require_env("SERPAPI_API_KEY", "locate asks Google Lens through SerpAPI")
-    lens = GoogleLensSource(
-        country=args.country,
-        language=args.language,
-        no_cache=args.no_cache,
-    )  # SERPAPI_BASE_URL, if set, is read by the source itself
+    # Before a model or store is touched: the engine checks its options and credentials.
+    _, engine, values = ENGINE_OPTIONS.chosen(args)
+    lens = engine.from_options(values)
     client = session.client(reverse_source=lens, fetcher=fetcher_for(session))
     with ClaimsProgressBar(
         session.out.errors, "Checking claims", enabled=session.out.progress_enabled

@@ -14,6 +14,13 @@ from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
+from img2img.options import (
+    Option,
+    OptionError,
+    OptionValues,
+    iso_time,
+    positive_int,
+)
 from img2img.provenance import normalise_url
 from img2img.sources.bluesky.posts import candidates_from_post
 from img2img.sources.fields import text
@@ -117,6 +124,31 @@ class BlueskySource:
     thumbnail and ``alt`` text and aspect ratio in ``extra``) become
     candidates whose page is ``https://bsky.app/profile/{handle}/post/{rkey}``.
     """
+
+    command_title = "Bluesky"
+    command_note = "BLUESKY_HANDLE and BLUESKY_APP_PASSWORD to sign in, else anonymous"
+    command_options = (
+        Option("lang", "only posts in this language, e.g. en", metavar="LANG"),
+        Option("author", "only posts by this handle or DID", metavar="HANDLE"),
+        Option("since", "only messages or posts from this date or time on", "ISO", iso_time),
+        Option("until", "only posts before this", metavar="ISO", type=iso_time),
+        Option("sort", "latest (default), top", metavar="ORDER", choices=("latest", "top")),
+        Option("max-pages", "read at most N pages of results (default: 10)", "N", positive_int),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, keyphrase: str) -> BlueskySource:
+        """The source ``img2img index --source bluesky`` builds from its options."""
+        if not keyphrase.strip():
+            raise OptionError("--source bluesky needs a KEYPHRASE to search for")
+        return cls(
+            sort=values.get("sort", "latest"),
+            language=values.get("lang"),
+            author=values.get("author"),
+            since=values.get("since"),
+            until=values.get("until"),
+            **({"max_pages": values["max_pages"]} if values.get("max_pages") else {}),
+        )
 
     def __init__(
         self,

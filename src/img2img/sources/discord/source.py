@@ -12,6 +12,15 @@ from urllib.parse import urlsplit
 from img2img.errors import ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
+from img2img.options import (
+    Option,
+    OptionError,
+    OptionValues,
+    iso_time,
+    positive_int,
+    require_env,
+    utc,
+)
 from img2img.sources.discord.api import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -89,6 +98,40 @@ class DiscordSource:
     error is raised. A token Discord refuses raises
     :class:`~img2img.errors.AuthenticationError` naming ``DISCORD_BOT_TOKEN``.
     """
+
+    command_title = "Discord"
+    command_note = "needs DISCORD_BOT_TOKEN; an empty KEYPHRASE takes every image"
+    command_options = (
+        Option(
+            "channel",
+            "a channel id, or a link copied from Discord; repeatable",
+            metavar="ID|LINK",
+            repeatable=True,
+        ),
+        Option(
+            "guild", "every text channel of a server; repeatable", metavar="ID", repeatable=True
+        ),
+        Option("max-messages", "read at most N messages a channel", metavar="N", type=positive_int),
+        Option("since", "only messages or posts from this date or time on", "ISO", iso_time),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, keyphrase: str) -> DiscordSource:
+        """The source ``img2img index --source discord`` builds from its options."""
+        if not values.get("channel") and not values.get("guild"):
+            raise OptionError("--source discord needs --channel ID or --guild ID (repeatable)")
+        require_env(
+            "DISCORD_BOT_TOKEN",
+            "index --source discord reads channels through a bot",
+            "to your bot's token (Discord Developer Portal -> your application -> Bot -> Reset Token)",
+        )
+        since = values.get("since")
+        return cls(
+            channels=values.get("channel", ()),
+            guilds=values.get("guild", ()),
+            since=utc(since) if since else None,
+            max_messages=values.get("max_messages"),
+        )
 
     def __init__(
         self,

@@ -12,6 +12,11 @@ from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
+from img2img.options import (
+    Option,
+    OptionValues,
+    require_env,
+)
 from img2img.sources.fields import keyphrase_words, text
 from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog
@@ -103,6 +108,28 @@ class PatreonSource:
     their images (an empty keyphrase takes every post): ``<img>`` tags of the
     content and an embedded image link. The page is the post's URL.
     """
+
+    command_title = "Patreon"
+    command_note = "needs PATREON_ACCESS_TOKEN; an empty KEYPHRASE takes every image"
+    command_options = (
+        Option(
+            "campaign",
+            "a campaign id; repeatable (default: the token's own campaigns)",
+            metavar="ID",
+            repeatable=True,
+        ),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, keyphrase: str) -> PatreonSource:
+        """The source ``img2img index --source patreon`` builds from its options."""
+        require_env(
+            "PATREON_ACCESS_TOKEN",
+            "index --source patreon reads posts as their creator",
+            "to the campaign creator's access token (https://www.patreon.com/portal/"
+            "registration/register-clients -> Creator's Access Token)",
+        )
+        return cls(campaigns=values.get("campaign", ()))
 
     def __init__(
         self,

@@ -14,6 +14,12 @@ from img2img.arguments import check_whole
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
+from img2img.options import (
+    Option,
+    OptionError,
+    OptionValues,
+    positive_int,
+)
 from img2img.provenance import normalise_url
 from img2img.sources.fields import http_url, text
 from img2img.sources.paging import follow_cursor, numbered
@@ -133,6 +139,52 @@ class RedditSource:
     into ``extra``. A private, quarantined or banned subreddit is skipped and
     listed in :attr:`failures` (raised if no subreddit could be read).
     """
+
+    command_title = "Reddit"
+    command_note = "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET for OAuth, else public JSON"
+    command_options = (
+        Option(
+            "subreddit",
+            "search only this subreddit (its newest posts without a KEYPHRASE); repeatable",
+            metavar="NAME",
+            repeatable=True,
+        ),
+        Option(
+            "time",
+            "how far back to search (default: all)",
+            choices=("hour", "day", "week", "month", "year", "all"),
+        ),
+        Option("nsfw", "also take posts marked over 18", flag=True),
+        Option(
+            "user-agent",
+            "'<platform>:<app id>:<version> (by /u/<you>)', as Reddit asks "
+            "(default: $REDDIT_USER_AGENT)",
+            metavar="TEXT",
+        ),
+        Option(
+            "sort",
+            "relevance (default), hot, top, new, comments",
+            metavar="ORDER",
+            choices=("relevance", "hot", "top", "new", "comments"),
+        ),
+        Option("max-pages", "read at most N pages of results (default: 10)", "N", positive_int),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, keyphrase: str) -> RedditSource:
+        """The source ``img2img index --source reddit`` builds from its options."""
+        if not keyphrase.strip() and not values.get("subreddit"):
+            raise OptionError(
+                "--source reddit needs a KEYPHRASE, or --subreddit NAME to read the newest posts of"
+            )
+        return cls(
+            values.get("subreddit", ()),
+            sort=values.get("sort", "relevance"),
+            time_filter=values.get("time", "all"),
+            include_nsfw=bool(values.get("nsfw")),
+            user_agent=values.get("user_agent"),
+            **({"max_pages": values["max_pages"]} if values.get("max_pages") else {}),
+        )
 
     def __init__(
         self,

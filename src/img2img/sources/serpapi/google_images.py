@@ -10,6 +10,7 @@ from typing import Any
 from img2img.errors import ConfigurationError
 from img2img.models import ImageCandidate, MetadataValue
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionError, OptionValues, require_env
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url as _http_url
 from img2img.sources.fields import positive_int as _size
@@ -144,6 +145,30 @@ class SerpApiSource:
     :class:`~img2img.errors.RateLimitError` or
     :class:`~img2img.errors.ServiceUnavailableError` when retries run out.
     """
+
+    command_title = "Google Images"
+    command_note = "needs SERPAPI_API_KEY"
+    command_options = (
+        Option("site", "only images on this site; repeatable", metavar="SITE", repeatable=True),
+        Option("country", "Google country code, e.g. fr", metavar="CC"),
+        Option("language", "Google interface language, e.g. en", metavar="LANG"),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues, *, keyphrase: str) -> SerpApiSource:
+        """The source ``img2img index --source google`` builds from its options."""
+        if not keyphrase.strip():
+            raise OptionError("--source google needs a KEYPHRASE to search for")
+        require_env(
+            API_KEY_ENV,
+            "index searches Google Images through SerpAPI",
+            "(your key is at https://serpapi.com/manage-api-key)",
+        )
+        return cls(
+            sites=values.get("site", ()),
+            country=values.get("country"),
+            language=values.get("language"),
+        )
 
     def __init__(
         self,

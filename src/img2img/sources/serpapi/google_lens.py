@@ -11,6 +11,7 @@ from img2img.errors import ConfigurationError
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, MetadataValue, UploadedImage
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionValues, require_env
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url, positive_int, text
@@ -151,9 +152,36 @@ class GoogleLensSource:
     SerpAPI's one-hour cache), sent when the first candidate is asked for.
     """
 
-    name: ClassVar[str] = "google_lens"
+    name: ClassVar[str] = "lens"
     key_env: ClassVar[str] = API_KEY_ENV
     kinds: ClassVar[tuple[MatchKind, ...]] = ("exact", "similar")
+
+    command_title = "Google Lens"
+    command_note = "needs SERPAPI_API_KEY"
+    command_options = (
+        Option("country", "Google country code, e.g. fr", metavar="CC"),
+        Option("language", "Google interface language, e.g. en", metavar="LANG"),
+        Option(
+            "no-cache",
+            "make SerpAPI search again rather than answer from its one-hour cache (costs a credit)",
+            flag=True,
+        ),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> GoogleLensSource:
+        """The engine ``img2img locate --engine lens`` builds; ``SERPAPI_BASE_URL``,
+        if set, is read by the source itself."""
+        require_env(
+            API_KEY_ENV,
+            "locate asks Google Lens through SerpAPI",
+            "(your key is at https://serpapi.com/manage-api-key)",
+        )
+        return cls(
+            country=values.get("country"),
+            language=values.get("language"),
+            no_cache=bool(values.get("no_cache")),
+        )
 
     def __init__(
         self,

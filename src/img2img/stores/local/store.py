@@ -28,6 +28,7 @@ from img2img.errors import (
     InvalidVectorError,
     StoreError,
     StoreFormatError,
+    StoreNotFoundError,
 )
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
@@ -109,6 +110,28 @@ class LocalStore(Closing):
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
+
+    command_note = "--store PATH: a file on this machine (default: the per-user store)"
+
+    @classmethod
+    def from_options(cls, location: str, *, create: bool) -> LocalStore:
+        """The store ``--store PATH`` names (empty: :func:`default_store_path`); a missing
+        file is created only when ``create``, else :class:`~img2img.errors.StoreNotFoundError`."""
+        path = Path(location).expanduser() if location.strip() else default_store_path()
+        if path.is_dir():
+            raise ConfigurationError(f"{path} is a folder; give a store file such as index.sqlite3")
+        if not create and not path.exists():
+            raise StoreNotFoundError(f"no store at {path}")
+        return cls(path)
+
+    def picture_cache_path(self) -> Path:
+        """Where this store's pictures are cached: beside its file."""
+        return self.path.with_suffix(".pictures.sqlite3")
+
+    def size_bytes(self) -> int:
+        """Bytes the store takes on disk, its journal included."""
+        files = [self.path, *(Path(f"{self.path}{end}") for end in ("-wal", "-shm"))]
+        return sum(f.stat().st_size for f in files if f.exists())
 
     # -- transactions and catching up -------------------------------------------------
 

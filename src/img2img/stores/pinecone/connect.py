@@ -9,7 +9,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from img2img.errors import ConfigurationError, MissingDependencyError, StoreError
+from img2img.errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    StoreError,
+    StoreNotFoundError,
+)
 from img2img.net.retry import RetryPolicy
 from img2img.stores.pinecone.calls import call_pinecone
 
@@ -106,7 +111,7 @@ class IndexConnection:
         model = self.call(describe, f"describe index {name!r}")
         if model is None:
             if not s.create_if_missing:
-                raise ConfigurationError(
+                raise StoreNotFoundError(
                     f"Pinecone index {name!r} does not exist: create it, or pass "
                     "create_if_missing=True"
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
@@ -33,10 +34,12 @@ from img2img.errors import (
     ServiceError,
     StoreError,
     StoreFormatError,
+    StoreNotFoundError,
 )
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.net.retry import RetryPolicy
+from img2img.options import require_env
 from img2img.stores.paging import check_batch_size, records_in_pages
 from img2img.stores.pinecone.calls import DEFAULT_RETRY, is_not_found
 from img2img.stores.pinecone.connect import IndexConnection, IndexSettings
@@ -181,6 +184,39 @@ class PineconeStore(Closing):
     def __repr__(self) -> str:
         where = f"index={self.index_name!r}" if self.index_name else f"host={self.host!r}"
         return f"PineconeStore({where}, namespace={self.namespace!r})"
+
+    command_note = "--store pinecone://INDEX[/NAMESPACE]; needs PINECONE_API_KEY"
+
+    @classmethod
+    def from_options(cls, location: str, *, create: bool) -> PineconeStore:
+        """The store ``--store pinecone://INDEX[/NAMESPACE]`` names; an index is created
+        only when ``create``, else :class:`~img2img.errors.StoreNotFoundError`."""
+        index, _, namespace = location.partition("/")
+        if not index or "/" in namespace:
+            raise ConfigurationError(
+                f"--store pinecone://{location}: write pinecone://INDEX or pinecone://INDEX/NAMESPACE"
+            )
+        where = f"pinecone://{location}"
+        require_env("PINECONE_API_KEY", f"--store {where} needs a key")
+        store = cls(index, namespace=namespace, create_if_missing=create)
+        if not create:
+            try:
+                store.embedding_space()  # reaches the index: a missing one fails here
+            except StoreNotFoundError as exc:
+                store.close()
+                raise StoreNotFoundError(
+                    f"no Pinecone index {index!r} for --store {where}"
+                ) from exc
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def picture_cache_path(self) -> str:
+        """This store's picture cache: a file of its own, per index (or host) and
+        namespace, in img2img's cache folder (a bare name puts it there)."""
+        where = re.sub(r"[^A-Za-z0-9._-]", "_", f"{self.index_name or self.host}-{self.namespace}")
+        return f"pinecone-{where}.pictures.sqlite3"
 
     # -- VectorStore ---------------------------------------------------------
 
