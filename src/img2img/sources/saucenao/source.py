@@ -20,6 +20,7 @@ from img2img.errors import (
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionValues, require_env
 from img2img.provenance import normalise_url
 from img2img.sources.fields import text
 from img2img.sources.rest import (
@@ -84,6 +85,19 @@ class SauceNaoSource:
     name: ClassVar[str] = "saucenao"
     key_env: ClassVar[str] = API_KEY_ENV
     kinds: ClassVar[tuple[MatchKind, ...]] = ("exact",)
+    command_title: ClassVar[str] = "SauceNAO (artwork)"
+    command_note: ClassVar[str] = f"needs {API_KEY_ENV}"
+    command_options: ClassVar[tuple[Option, ...]] = (
+        Option("saucenao-minsim", "the least similarity (0-100) a result needs", type=float),
+        Option("saucenao-db", "the SauceNAO index to search (999: all)", type=int),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> SauceNaoSource:
+        """The engine ``img2img locate --engine saucenao`` builds."""
+        require_env(API_KEY_ENV, "locate --engine saucenao needs a SauceNAO key", f"({KEY_HELP})")
+        db = values.get("saucenao_db")
+        return cls(minsim=values.get("saucenao_minsim"), db=999 if db is None else db)
 
     def __init__(
         self,

@@ -17,9 +17,11 @@ from typing import Any
 
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionValues, require_env
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of
 from img2img.sources.fields import compact, http_url, iso_day, positive_int, text
+from img2img.sources.serpapi.http import API_KEY_ENV
 from img2img.sources.serpapi.reverse_image import EngineSpec, SerpApiReverseSource
 
 __all__ = ["BingReverseImageSource", "candidate_from_bing_entry"]
@@ -77,6 +79,15 @@ class BingReverseImageSource(SerpApiReverseSource):
     """
 
     name = "bing"
+    command_title = "Bing (through SerpAPI)"
+    command_note = "needs SERPAPI_API_KEY"
+    command_options = (Option("market", "Bing market, e.g. en-US", metavar="MKT"),)
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> BingReverseImageSource:
+        """The engine ``img2img locate --engine bing`` builds."""
+        require_env(API_KEY_ENV, "locate --engine bing asks Bing through SerpAPI")
+        return cls(market=values.get("market"))
 
     def __init__(
         self,

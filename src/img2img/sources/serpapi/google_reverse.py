@@ -15,9 +15,11 @@ from typing import Any
 
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionValues, require_env
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of
 from img2img.sources.fields import compact, http_url, iso_day, text
+from img2img.sources.serpapi.http import API_KEY_ENV
 from img2img.sources.serpapi.reverse_image import EngineSpec, SerpApiReverseSource
 
 __all__ = ["GoogleReverseImageSource", "candidate_from_image_result", "candidate_from_inline_image"]
@@ -82,6 +84,18 @@ class GoogleReverseImageSource(SerpApiReverseSource):
     """
 
     name = "google_reverse"
+    command_title = "Google reverse image search (through SerpAPI)"
+    command_note = "needs SERPAPI_API_KEY"
+    command_options = (
+        Option("country", "Google country code, e.g. fr", metavar="CC"),
+        Option("language", "Google interface language, e.g. en", metavar="LANG"),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> GoogleReverseImageSource:
+        """The engine ``img2img locate --engine google_reverse`` builds."""
+        require_env(API_KEY_ENV, "locate --engine google_reverse asks Google through SerpAPI")
+        return cls(language=values.get("language"), country=values.get("country"))
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from img2img.errors import (
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionValues, require_env
 from img2img.provenance import normalise_url
 from img2img.sources.rest import ApiClient, ApiReply, check_timeout, required_setting, service_url
 from img2img.sources.reverse_parts import HeldUploads, Quota
@@ -79,6 +80,27 @@ class TinEyeSource:
     name: ClassVar[str] = "tineye"
     key_env: ClassVar[str] = API_KEY_ENV
     kinds: ClassVar[tuple[MatchKind, ...]] = ("exact",)
+    command_title: ClassVar[str] = "TinEye"
+    command_note: ClassVar[str] = f"needs {API_KEY_ENV}"
+    command_options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "tineye-sort",
+            "order TinEye's matches by score, size or crawl_date (oldest first)",
+            choices=_SORTS,
+        ),
+        Option("tineye-domain", "only matches on this domain", metavar="DOMAIN"),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> TinEyeSource:
+        """The engine ``img2img locate --engine tineye`` builds."""
+        require_env(API_KEY_ENV, "locate --engine tineye needs a TinEye key", f"({KEY_HELP})")
+        sort: Sort = values.get("tineye_sort") or "score"
+        return cls(
+            sort=sort,
+            order="asc" if sort == "crawl_date" else "desc",
+            domain=values.get("tineye_domain"),
+        )
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from img2img.errors import (
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy
+from img2img.options import Option, OptionValues, positive_int
 from img2img.provenance import normalise_url
 from img2img.sources.fields import text
 from img2img.sources.rest import ApiClient, ApiReply, check_timeout, service_url, setting
@@ -84,6 +85,31 @@ class YandexSource:
     name: ClassVar[str] = "yandex"
     key_env: ClassVar[str] = API_KEY_ENV
     kinds: ClassVar[tuple[MatchKind, ...]] = ("exact",)
+    command_title: ClassVar[str] = "Yandex"
+    command_note: ClassVar[str] = f"needs {API_KEY_ENV} or {IAM_TOKEN_ENV}, and {FOLDER_ENV}"
+    command_options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "yandex-pages", "result pages read, each a paid request (default 1)", type=positive_int
+        ),
+        Option(
+            "yandex-family-mode", "Yandex's adult filter", choices=("none", "moderate", "strict")
+        ),
+    )
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> YandexSource:
+        """The engine ``img2img locate --engine yandex`` builds."""
+        if not (setting(None, API_KEY_ENV) or setting(None, IAM_TOKEN_ENV)):
+            raise ConfigurationError(f"locate --engine yandex needs credentials: {KEY_HELP}")
+        return cls(
+            pages=values.get("yandex_pages") or 1,
+            family_mode=values.get("yandex_family_mode"),
+        )
+
+    @classmethod
+    def configured(cls) -> bool:
+        """Whether credentials are set, so ``locate`` asks Yandex when no engine is named."""
+        return bool(setting(None, API_KEY_ENV) or setting(None, IAM_TOKEN_ENV))
 
     def __init__(
         self,
