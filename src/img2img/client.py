@@ -337,7 +337,8 @@ class ImageSearchClient(Closing):
         """Where ``image`` is posted on the web: asked of reverse-search engines, verified, kept.
 
         Asks every engine in ``engines`` at once (by default the client's
-        ``reverse_source``) for pages showing the same picture (``exact``) and
+        ``reverse_source`` if one was given, else every installed engine whose
+        key is set) for pages showing the same picture (``exact``) and
         alike ones (``similar``); keeps at most ``limit`` claims of each search,
         on ``sites`` if given; merges the claims (an image claimed by several
         engines is downloaded and verified once, naming them all, with the
@@ -355,7 +356,7 @@ class ImageSearchClient(Closing):
 
         options = LocateOptions(exact, similar, limit, sites, index, thresholds, max_searches)
         check_accepts(self.store, self.space)
-        asked = list(engines) if engines is not None else [self._parts.reverse_source]
+        asked = list(engines) if engines is not None else self._parts.engines()
         return run_locate(
             image, LocateParts(asked, self._parts.for_checks()), options, progress=progress
         )

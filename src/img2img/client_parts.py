@@ -131,6 +131,16 @@ class ClientParts(Closing):
             self._reverse_source = GoogleLensSource()
         return self._reverse_source
 
+    def engines(self) -> list[ReverseImageSource]:
+        """What ``locate()`` asks when no engines are named: the reverse source given,
+        else every installed engine whose key is set, else Google Lens (which then
+        names the key it needs)."""
+        if self._reverse_source is not None:
+            return [self._reverse_source]
+        from img2img.locate.choice import configured_engines
+
+        return configured_engines() or [self.reverse_source]
+
     @property
     def fetcher(self) -> Fetcher:
         """What downloads ``http(s)`` images; a safe ``HttpFetcher`` with a connection

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from img2img.errors import ConfigurationError
-from img2img.locate.engines import Budget, ask_engines
+from img2img.locate.engines import Budget, ask_engines, engine_name
 from img2img.locate.merge import merge_claims
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.testing.clock import ManualClock
@@ -171,3 +171,30 @@ def test_two_engines_of_one_name_and_none_are_refused() -> None:
 def test_a_bad_budget_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="max_searches"):
         Budget(max_searches=-1)
+
+
+def test_the_engines_asked_by_default_are_those_whose_key_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from img2img.locate.choice import configured_engines
+
+    for name in (
+        "SERPAPI_API_KEY",
+        "TINEYE_API_KEY",
+        "YANDEX_SEARCH_API_KEY",
+        "YANDEX_IAM_TOKEN",
+        "SAUCENAO_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert configured_engines() == []
+    monkeypatch.setenv("TINEYE_API_KEY", "t")
+    monkeypatch.setenv("YANDEX_IAM_TOKEN", "y")
+    assert sorted(engine_name(e) for e in configured_engines()) == ["tineye", "yandex"]
+    monkeypatch.setenv("SERPAPI_API_KEY", "s")
+    # Google's older reverse search is asked by name only: Lens already asks Google.
+    assert sorted(engine_name(e) for e in configured_engines()) == [
+        "bing",
+        "lens",
+        "tineye",
+        "yandex",
+    ]

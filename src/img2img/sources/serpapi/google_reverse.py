@@ -84,6 +84,8 @@ class GoogleReverseImageSource(SerpApiReverseSource):
     """
 
     name = "google_reverse"
+    #: Lens already asks Google: this one is asked only by name.
+    asked_by_default = False
     command_title = "Google reverse image search (through SerpAPI)"
     command_note = "needs SERPAPI_API_KEY"
     command_options = (
