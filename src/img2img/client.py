@@ -251,21 +251,28 @@ class ImageSearchClient(ClientParts):
         answer is the ``k`` most alike distinct *pictures*, each a
         :class:`~img2img.models.PictureGroup` listing every posting of it
         (verified copies and exact duplicates) among the nearest
-        ``max(50, 10 * k)`` images.
+        ``max(50, 10 * k)`` images; each group's ``query_relation`` says
+        whether it is the query's picture (``exact``: its bytes, ``copy``) or
+        another one (``alike``).
         """
+        from img2img.postings.query import load_query
+
         self._check_query(k, filter, min_score)
-        picture = self._load(image)
+        query = load_query(image, self.fetcher, max_pixels=self._settings.max_pixels)
         if not holds_space(self.store, self.space):
             return []
-        vector = self.embedder.embed_images([picture])[0]
+        vector = self.embedder.embed_images([query.image])[0]
         if not group:
             return self._query(vector, k, filter, min_score)
         from img2img.postings.grouping import group_matches
+        from img2img.postings.query_groups import relate_to_query
 
         matches = self._query(vector, max(GROUPED_NEIGHBOURS, 10 * k), filter, min_score)
         records = self.store.fetch([m.id for m in matches])
         vectors = {i: r.vector for i, r in records.items()}
-        return group_matches(matches, vectors, self._candidate_pictures(), k=k)
+        pictures = self._candidate_pictures()
+        groups = group_matches(matches, vectors, pictures, k=k)
+        return relate_to_query(groups, query.image, query.sha256, pictures)
 
     def find_postings(
         self,
