@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,53 @@ def test_a_match_with_no_picture_at_hand_draws_an_empty_frame(tmp_path: Path) ->
     page = write_html([match], tmp_path / "a.html").read_text("utf-8")
     assert "no picture at hand" in page
     assert "<img" not in page
+
+
+def _file_links(stocked: Stocked) -> set[str]:
+    return {p.resolve().as_uri() for p in stocked.folder.iterdir()}
+
+
+@pytest.mark.parametrize("name", ["search", "grouped", "postings", "locate", "duplicates"])
+def test_chromium_decodes_every_thumbnail_draws_outlines_and_runs_no_hostile_script(
+    name: str, reports: dict[str, Path], stocked: Stocked
+) -> None:
+    from .browser import inspect_page
+
+    seen = inspect_page(reports[name])
+
+    assert seen["pwned"] is None  # no script from a title ran
+    assert seen["scripts"] == 1  # only the check script the test added
+    assert seen["images"], "a report shows thumbnails"
+    assert all(i["complete"] and i["width"] > 0 for i in seen["images"]), seen["images"]
+    assert all(not t.startswith("<") or "<script>" in t or "<img" in t for t in seen["titles"])
+    allowed = {*stocked.pages.values(), *_file_links(stocked), stocked.query.resolve().as_uri()}
+    allowed |= {"https://misc.example/coffee", "https://misc.example/chelsea"}
+    allowed |= {"https://misc.example/rocket", "https://other.example/coffee"}
+    allowed |= {"https://gone.example/page", "https://alike.example/page"}
+    assert set(seen["links"]) <= allowed
+    assert not any(link.startswith("javascript:") for link in seen["links"])
+    if name in ("postings", "locate"):
+        assert HOSTILE_TITLE in seen["titles"]  # shown as the text it is
+        assert len(seen["polygons"]) == 3
+        assert all(width > 0 and height > 0 for _, width, height in seen["polygons"])
+        assert "https://news.example/2024/astronaut" in seen["links"]
+        assert "https://blog.example/posts/space?a=1&b=2" in seen["links"]
+
+
+def test_screenshot_in_the_docs_is_a_report_as_chromium_draws_it(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from .browser import screenshot
+
+    shot = screenshot(reports["postings"], tmp_path / "postings.png")
+    with Image.open(shot) as image:
+        assert image.size == (1100, 900)
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None
+        assert len(colours) > 1000  # photos drawn, not a blank page
+    kept = Path(__file__).parents[2] / "docs" / "report-postings.png"
+    if os.environ.get("IMG2IMG_UPDATE_SCREENSHOT"):
+        shutil.copyfile(shot, kept)
+    assert kept.exists(), "docs/report-postings.png shows readers a report"
