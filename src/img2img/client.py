@@ -359,6 +359,7 @@ class ImageSearchClient(ClientParts):
         min_score: float | None = None,
         filter: Filter | None = None,
         batch_size: int = 1000,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
     ) -> Iterator[PictureGroup]:
         """Every picture posted more than once in the store, as groups of its postings.
 
@@ -369,7 +370,8 @@ class ImageSearchClient(ClientParts):
         time and only links between duplicates are held, so large stores fit in
         memory; groups are yielded once the whole store has been read, largest
         image first in each. Costs one store query per record, and local
-        features for every record with a close neighbour (see docs/postings.md).
+        features for every record with a close neighbour (see docs/postings.md);
+        ``thresholds`` are the verifier's, as for ``find_postings``.
         """
         from img2img.postings.duplicates import find_duplicates
         from img2img.postings.grouping import GROUP_MIN_COSINE
@@ -384,6 +386,7 @@ class ImageSearchClient(ClientParts):
             min_score=GROUP_MIN_COSINE if min_score is None else min_score,
             filter=filter,
             batch_size=batch_size,
+            thresholds=thresholds,
         )
 
     def search_text(

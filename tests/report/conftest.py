@@ -12,7 +12,7 @@ from PIL import Image
 from img2img import EfficientNetEmbedder, ImageCandidate, ImageSearchClient, LocalStore
 
 HOSTILE_TITLE = '<script>window.pwned = "title"</script>" onerror="window.pwned=\'attr\'" x="'
-HOSTILE_IMG = '<img src=x onerror="window.pwned=\'img\'">'
+HOSTILE_IMG = "<img src=x onerror=\"window.pwned='img'\">"
 
 
 @dataclass

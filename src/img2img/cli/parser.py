@@ -19,7 +19,7 @@ from img2img.cli.embedding import EMBEDDERS
 if TYPE_CHECKING:
     from img2img.cli.command import Command
 
-__all__ = ["build_parser", "json_filter", "positive_int"]
+__all__ = ["build_parser", "cosine", "json_filter", "positive_int"]
 
 _EPILOG = """\
 exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 130 interrupted.
@@ -35,6 +35,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cosine(text: str) -> float:
+    """An argparse type: a cosine similarity, from -1 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a score is from -1 to 1, got {text}")
     return value
 
 

@@ -40,7 +40,11 @@ def posting_json(posting: Posting) -> dict[str, Any]:
 
 def group_rows(group: PictureGroup) -> dict[str, Any]:
     """One picture and every posting of it, as JSON-ready data."""
-    return {"score": round(group.score, 6), "postings": [posting_json(p) for p in group.postings]}
+    data: dict[str, Any] = {"score": round(group.score, 6)}
+    if group.query_relation is not None:
+        data["query_relation"] = group.query_relation
+    data["postings"] = [posting_json(p) for p in group.postings]
+    return data
 
 
 def _how(posting: Posting) -> str:

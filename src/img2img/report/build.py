@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeAlias
 
 from img2img.errors import Img2ImgError
 from img2img.locate.results import Claim, Located
@@ -31,9 +31,11 @@ __all__ = ["ReportResult", "build_report", "query_card"]
 
 #: What a report can be drawn from: the answer of ``search`` (plain or grouped),
 #: ``find_postings``, ``locate`` or ``duplicates``.
-ReportResult = Union[Sequence[Match], Sequence[PictureGroup], Postings, Located, Iterable[PictureGroup]]
+ReportResult: TypeAlias = (
+    "Sequence[Match] | Sequence[PictureGroup] | Postings | Located | Iterable[PictureGroup]"
+)
 #: The picture asked about: a path, a URL, bytes or a PIL image.
-QueryImage = Union[str, "os.PathLike[str]", bytes, "Image.Image"]
+QueryImage: TypeAlias = "str | os.PathLike[str] | bytes | Image.Image"
 
 
 def _thumbnail(lookup: ThumbnailLookup, id: str, image_url: str | None) -> Thumbnail | None:
@@ -193,12 +195,14 @@ def build_report(
             heading="Where this picture is posted",
             query=top,
             summary=(f"{len(result)} postings among {result.candidates} candidates",),
-            groups=(Group(f"{len(result)} postings", _cards(result, lookup)),) if len(result) else (),
+            groups=(Group(f"{len(result)} postings", _cards(result, lookup)),)
+            if len(result)
+            else (),
             folded=(("not verified", _unverified(result.unverified)),) if result.unverified else (),
             empty=f"no postings of this picture among {result.candidates} candidates",
         )
     items = list(result)
-    if items and isinstance(items[0], PictureGroup) or kind == "duplicates":
+    if (items and isinstance(items[0], PictureGroup)) or kind == "duplicates":
         groups = [g for g in items if isinstance(g, PictureGroup)]
         return _groups_report(groups, lookup, top, kind or "search")
     matches = [m for m in items if isinstance(m, Match)]

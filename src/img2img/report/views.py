@@ -179,7 +179,7 @@ def posting_card(posting: Posting, thumbnail: Thumbnail | None) -> Card:
     """A card for a posting: provenance, relation, dates, engines and the outline of the fit."""
     url = posting.page_url or posting.image_url
     evidence = posting.evidence
-    size = f"{posting.width}×{posting.height}" if posting.width and posting.height else ""
+    size = f"{posting.width}x{posting.height}" if posting.width and posting.height else ""
     return Card(
         thumbnail=thumbnail,
         title=posting.title or "",

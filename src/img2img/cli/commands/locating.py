@@ -14,9 +14,11 @@ from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
 from img2img.cli.postings_tables import evidence_json, posting_json, postings_table
 from img2img.cli.progress import ClaimsProgressBar
+from img2img.cli.reports import add_html_option, write_report
 from img2img.cli.sources import require_env
 from img2img.cli.tables import link
 from img2img.cli.text import plain
+from img2img.cli.thresholds import add_threshold_options, thresholds_from
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -61,6 +63,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="make SerpAPI search again rather than answer from its one-hour cache (costs a credit)",
     )
     add_allow_network(parser)
+    add_html_option(parser)
+    add_threshold_options(parser)
 
 
 def claim_json(claim: Claim) -> dict[str, Any]:
@@ -151,8 +155,10 @@ def _run(session: Session) -> int:
             index=args.index,
             sites=args.site or (),
             limit=args.limit,
+            thresholds=thresholds_from(args),
             progress=bar,
         )
+    write_report(session, found, query=args.image)
     if session.out.as_json:
         session.out.json(
             {
