@@ -131,12 +131,20 @@ class Match:
 
     @classmethod
     def from_metadata(cls, id: str, score: float, metadata: Metadata) -> Match:
-        """Build a match from a store hit, lifting the provenance fields out of metadata."""
+        """Build a match from a store hit, lifting the provenance fields out of metadata.
+
+        A local file is its own page: with no ``page_url`` stored, a ``file://``
+        image's URL stands for it.
+        """
+        image_url = _str_or_none(metadata.get("image_url"))
+        page_url = _str_or_none(metadata.get("page_url"))
+        if page_url is None and image_url is not None and image_url.startswith("file:"):
+            page_url = image_url
         return cls(
             id=id,
             score=float(score),
-            image_url=_str_or_none(metadata.get("image_url")),
-            page_url=_str_or_none(metadata.get("page_url")),
+            image_url=image_url,
+            page_url=page_url,
             title=_str_or_none(metadata.get("title")),
             domain=_str_or_none(metadata.get("domain")),
             keyphrase=_str_or_none(metadata.get("keyphrase")),

@@ -77,7 +77,10 @@ def test_grouped_search_says_which_group_is_the_query_picture(
 
 
 def test_grouped_search_calls_exact_only_the_query_bytes(
-    store: list[str], photos: dict[str, Image.Image], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: list[str],
+    photos: dict[str, Image.Image],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     own = tmp_path / "coffee.png"
     photos["coffee"].save(own)  # the same encoder, the same bytes as the stored file

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from img2img.cli.tables import link
+from img2img.cli.tables import link, site
 from img2img.cli.text import plain
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def postings_table(postings: Sequence[Posting], *, title: str | None = None) -> 
             str(rank),
             posting.relation,
             size,
-            plain(posting.domain),
+            site(posting.domain, posting.page_url or posting.image_url),
             _how(posting),
             link(posting.page_url or posting.image_url),
         )

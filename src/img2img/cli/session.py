@@ -35,8 +35,16 @@ StoreAccess = Literal["read", "write"]
 class Session:
     """The parts one command needs, built lazily from the parsed arguments."""
 
-    def __init__(self, args: argparse.Namespace, out: Output, access: StoreAccess) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        out: Output,
+        access: StoreAccess,
+        *,
+        uses_model: bool = True,
+    ) -> None:
         self.args = args
+        self.uses_model = uses_model
         self.out = out
         self.access = access
         self._stack = ExitStack()
@@ -87,7 +95,7 @@ class Session:
             # before creating it, so a model that cannot load leaves no empty store behind.
             recorded = self.store.embedding_space() if self.spec.exists() else None
             self._embedder = choose_embedder(choice, recorded)
-            if recorded is not None and not choice.explicit:
+            if recorded is not None and not choice.explicit and self.uses_model:
                 self.out.note(f"Using {recorded.model_id}, the model this store was built with.")
         return self._embedder
 

@@ -14,13 +14,14 @@ from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
 from img2img.cli.progress import IndexProgressBar
 from img2img.cli.sources import add_source_options, build_source
-from img2img.cli.tables import failures_table, overview_table, part_failures_table
+from img2img.cli.sync_plan import plan_data, plan_table
+from img2img.cli.tables import failures_table, part_failures_table
 from img2img.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
     from img2img.models import Failure, IndexReport, PartFailure
-    from img2img.sync import SyncPlan, SyncReport
+    from img2img.sync import SyncReport
 
 __all__ = ["ADD", "INDEX", "SYNC"]
 
@@ -146,20 +147,6 @@ def _configure_sync(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _plan_data(plan: SyncPlan) -> dict[str, Any]:
-    from img2img.sync import path_of
-
-    new = plan.embed[: len(plan.embed) - plan.changed]
-    return {
-        "folder": str(plan.root),
-        "add": [str(path_of(c)) for c in new],
-        "update": [str(path_of(c)) for c in plan.embed[len(new) :]],
-        "move": plan.moved,
-        "delete": plan.removed,
-        "unchanged": plan.unchanged,
-    }
-
-
 def _sync_data(report: SyncReport, session: Session) -> dict[str, Any]:
     return {
         "store": str(session.spec),
@@ -183,20 +170,18 @@ def _run_sync(session: Session) -> int:
     if args.dry_run:
         from img2img.sync import plan_sync
 
-        data = _plan_data(plan_sync(folder, session.store, checksum=args.checksum))
+        store = session.store
+        data = plan_data(plan_sync(folder, store, checksum=args.checksum), store)
         if session.out.as_json:
             session.out.json(data)
         else:
+            changes = len(data["add"]) + len(data["update"]) + len(data["move"])
+            if changes + len(data["delete"]):
+                session.out.show(plan_table(data))
             session.out.show(
-                overview_table(
-                    {
-                        "would add": len(data["add"]),
-                        "would update": len(data["update"]),
-                        "would move": data["move"],
-                        "would delete": data["delete"],
-                        "unchanged": data["unchanged"],
-                    }
-                )
+                f"would add {len(data['add'])}, update {len(data['update'])}, "
+                f"move {len(data['move'])}, delete {len(data['delete'])}; "
+                f"{data['unchanged']} unchanged"
             )
         return ExitCode.OK
     client = session.client()

@@ -16,7 +16,7 @@ from img2img.cli.postings_tables import evidence_json, posting_json, postings_ta
 from img2img.cli.progress import ClaimsProgressBar
 from img2img.cli.reports import add_html_option, write_report
 from img2img.cli.sources import require_env
-from img2img.cli.tables import link
+from img2img.cli.tables import link, site
 from img2img.cli.text import plain
 from img2img.cli.thresholds import add_threshold_options, thresholds_from
 
@@ -112,7 +112,7 @@ def claims_table(claims: tuple[Claim, ...], title: str) -> Table:
     table.add_column("link", overflow="fold", min_width=20)
     for claim in claims:
         table.add_row(
-            plain(claim.domain),
+            site(claim.domain, claim.page_url or claim.image_url),
             claim.stage,
             plain(claim.reason),
             link(claim.page_url or claim.image_url),

@@ -101,4 +101,5 @@ DUPLICATES = Command(
     "every picture stored more than once, grouped",
     _configure_duplicates,
     _run_duplicates,
+    uses_model=False,
 )

@@ -97,8 +97,26 @@ def _configure_search_text(parser: argparse.ArgumentParser) -> None:
     _search_options(parser)
 
 
+def _words_need_clip(session: Session) -> None:
+    """Refuse words on a store whose model reads only pictures, saying what to run instead."""
+    from img2img.errors import ConfigurationError
+    from img2img.protocols import TextEmbedder
+
+    embedder = session.embedder
+    if isinstance(embedder, TextEmbedder):
+        return
+    store = f"--store {session.args.store} " if session.args.store else ""
+    raise ConfigurationError(
+        f"this store holds {embedder.model_id} vectors, a model that reads pictures, not "
+        f"words. Search it by a picture: img2img {store}search PHOTO. To search by words, "
+        "make a CLIP store of the same images: img2img --store clip.sqlite3 --embedder clip "
+        "add FOLDER, then img2img --store clip.sqlite3 search-text 'WORDS'"
+    )
+
+
 def _run_search_text(session: Session) -> int:
     args = session.args
+    _words_need_clip(session)
     if _store_is_empty(session):
         return _show(session, [])
     matches = session.client().search_text(
