@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 
 from img2img.cli.command import Command
+from img2img.cli.exclude import add_exclude_option, kept_candidates
 from img2img.cli.exits import ExitCode, exit_code_for
 from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
@@ -90,6 +91,7 @@ def _configure_add(parser: argparse.ArgumentParser) -> None:
         "items", nargs="+", metavar="ITEM", help="image files, folders, or http(s) image URLs"
     )
     parser.add_argument("--keyphrase", help="recorded with each image, for filtering later")
+    add_exclude_option(parser)
     _add_fetch_options(parser)
 
 
@@ -100,7 +102,10 @@ def _run_add(session: Session) -> int:
         session.out.errors, "Adding", enabled=session.out.progress_enabled
     ) as bar:
         report = client.add(
-            args.items, keyphrase=args.keyphrase, reindex=args.reindex, progress=bar
+            kept_candidates(args.items, args.exclude),
+            keyphrase=args.keyphrase,
+            reindex=args.reindex,
+            progress=bar,
         )
     return _report(session, report, f"found no images in {' '.join(args.items)}")
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LOCATE"]
 
+#: Stages whose failure means part of what the user asked for was not done.
+_ASKED_STAGES = frozenset({"embed", "store"})
+
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="a path or an http(s) URL of the picture to look for")
@@ -172,7 +175,10 @@ def _run(session: Session) -> int:
     else:
         _show(session, found)
     report = found.report
-    return exit_code_for(report.verified + report.different + report.alike, report.failed)
+    # A claimed page that is gone or is no image is the web's state, not a failure of
+    # what was asked; a posting that could not be embedded or stored is.
+    asked = sum(1 for failure in report.failures if failure.stage in _ASKED_STAGES)
+    return exit_code_for(report.verified + report.different + report.alike, asked)
 
 
 LOCATE = Command(
