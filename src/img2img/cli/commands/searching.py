@@ -116,9 +116,9 @@ def _words_need_clip(session: Session) -> None:
 
 def _run_search_text(session: Session) -> int:
     args = session.args
-    _words_need_clip(session)
     if _store_is_empty(session):
         return _show(session, [])
+    _words_need_clip(session)
     matches = session.client().search_text(
         args.text, k=args.k, filter=args.filter, min_score=args.min_score
     )
