@@ -103,5 +103,27 @@ def open_store(spec: StoreSpec, *, create: bool, out: Output) -> VectorStore:
             raise ConfigurationError(
                 f"no store at {spec}: check --store, or create one with 'img2img add'"
             )
+        check_can_create(spec.path)
         out.note(f"Creating a new store at {spec}")
-    return LocalStore(spec.path)
+        return LocalStore(spec.path)
+    # A store on a read-only file system (or not ours to write) can still be read.
+    return LocalStore(spec.path, read_only=not create and not can_write(spec.path))
+
+
+def can_write(path: Path) -> bool:
+    """Whether this process may write ``path`` and the journal files SQLite keeps beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def check_can_create(path: Path) -> None:
+    """Refuse, before anything is said or made, a new store where files cannot be written."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigurationError(f"cannot create a store at {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigurationError(
+            f"cannot create a store at {path}: {folder} may not be written "
+            "(a read-only file system, or another user's folder); choose another --store"
+        )

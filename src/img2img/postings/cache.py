@@ -310,6 +310,11 @@ class PictureCache(Closing):
                 self._con = None
 
 
+def _writable(path: Path) -> bool:
+    """Whether ``path`` (or, if it is missing, its folder) may be written by this process."""
+    return os.access(path if path.exists() else path.parent, os.W_OK)
+
+
 def cache_for_store(store: object) -> PictureCache:
     """The default cache for ``store``: beside a ``LocalStore``'s file
     (``index.sqlite3`` -> ``index.pictures.sqlite3``), in memory for an
@@ -318,7 +323,11 @@ def cache_for_store(store: object) -> PictureCache:
     from img2img.stores.memory import InMemoryStore
 
     if isinstance(store, LocalStore):
-        return PictureCache(store.path.with_suffix(".pictures.sqlite3"))
+        beside = store.path.with_suffix(".pictures.sqlite3")
+        if getattr(store, "read_only", False) and not _writable(beside):
+            # A store that may not be written to: keep what this run computes in memory.
+            return PictureCache(":memory:")
+        return PictureCache(beside)
     if isinstance(store, InMemoryStore):
         return PictureCache(":memory:")
     return PictureCache()

@@ -65,18 +65,26 @@ class LocalStore(Closing):
     vector. Writes committed by other processes are seen by the next call.
     Thread-safe; close it (or use it as a context manager) when done.
 
+    ``read_only=True`` opens an existing store for reading only (say, on a
+    read-only file system): it creates nothing and any write raises
+    :class:`~img2img.errors.StoreError`.
+
     Raises :class:`~img2img.errors.StoreFormatError` if ``path`` is not a
     store or was written by a newer version of img2img, and
     :class:`~img2img.errors.StoreError` if it cannot be made there (say, under
     a file).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise ConfigurationError(f"LocalStore takes a path, got {type(path).__name__}")
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        #: Opened for reading only (``read_only=True``): writes raise ``StoreError``.
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._con: sqlite3.Connection | None = open_store_file(self.path)
+        self._con: sqlite3.Connection | None = open_store_file(self.path, read_only=read_only)
         self._reset()
         try:
             with self._lock, self._transaction():
