@@ -42,6 +42,7 @@ RANKS = {
     "img2img.inputs": 5,
     "img2img.assembly": 5,
     "img2img.client": 6,
+    "img2img.report": 6,
     "img2img.testing": 7,
     "img2img.cli": 8,
     "img2img.__main__": 9,
