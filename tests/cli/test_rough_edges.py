@@ -180,3 +180,19 @@ def test_search_group_json_shape(store: Path, deep_folder: Path, home: Path) -> 
     groups = json.loads(done.out)
     assert groups[0]["query_relation"] == "exact"  # the query's own bytes
     assert [g["query_relation"] for g in groups[1:]] == ["alike"] * (len(groups) - 1)
+
+
+def test_locate_exits_3_only_when_something_asked_for_failed() -> None:
+    from img2img.cli.commands.locating import exit_code_of
+    from img2img.locate.results import LocateReport
+    from img2img.models import Failure, LookupReport
+
+    def report(*stages: str, verified: int = 2) -> LocateReport:
+        failures = tuple(Failure(f"https://x.example/{s}.jpg", s, "why") for s in stages)  # type: ignore[arg-type]
+        lookup = LookupReport(1, 0, 5, 5, 0, 0, 0.1)
+        return LocateReport(lookup, 5, 0, 5, verified, 0, 0, 0, 0, failures, 0.2)
+
+    assert exit_code_of(report()) == 0
+    assert exit_code_of(report("fetch", "decode")) == 0  # pages gone: the web, not a failure
+    assert exit_code_of(report("fetch", "store")) == 3  # a copy found but not kept
+    assert exit_code_of(report("embed", verified=0)) == 1

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from img2img.cli.session import Session
     from img2img.locate.results import Claim, Located, LocateReport
 
-__all__ = ["LOCATE"]
+__all__ = ["LOCATE", "exit_code_of"]
 
 #: Stages whose failure means part of what the user asked for was not done.
 _ASKED_STAGES = frozenset({"embed", "store"})
@@ -174,9 +174,13 @@ def _run(session: Session) -> int:
         )
     else:
         _show(session, found)
-    report = found.report
-    # A claimed page that is gone or is no image is the web's state, not a failure of
-    # what was asked; a posting that could not be embedded or stored is.
+    return exit_code_of(found.report)
+
+
+def exit_code_of(report: LocateReport) -> int:
+    """0 unless part of what was asked failed: 3 (or 1 if nothing was done) when a
+    copy could not be embedded or stored. A claimed page that is gone or is no
+    image is the web's state, listed with its reason, not a failure."""
     asked = sum(1 for failure in report.failures if failure.stage in _ASKED_STAGES)
     return exit_code_for(report.verified + report.different + report.alike, asked)
 
