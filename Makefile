@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed-dev
 DEMO_INSTALLED := $(DEMO_VENV)/.installed-base
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean browser
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,16 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(VENV)/bin/mypy
 
-unit: $(INSTALLED)
+# The report tests render pages in Debian's chromium; install it where apt-get can
+# (the tests skip, saying why, where it cannot be installed).
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+		( $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium ) \
+			|| echo "chromium could not be installed: the browser tests will be skipped"; \
+	fi
+
+unit: $(INSTALLED) browser
 	$(PY) -m pytest
 
 test: lint typecheck unit

@@ -46,6 +46,7 @@ RANKS = {
     "img2img.nearest": 5,
     "img2img.client_parts": 5,
     "img2img.client": 6,
+    "img2img.report": 6,
     "img2img.testing": 7,
     "img2img.cli": 8,
     "img2img.__main__": 9,

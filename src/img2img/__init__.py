@@ -82,6 +82,7 @@ from img2img.protocols import (
     TextEmbedder,
     VectorStore,
 )
+from img2img.report.html import write_html
 from img2img.reverse import reverse_lookup
 from img2img.sources.bluesky.source import BlueskySource
 from img2img.sources.discord.source import DiscordSource
@@ -193,4 +194,5 @@ __all__ = [
     "default_store_path",
     "reverse_lookup",
     "verify_copy",
+    "write_html",
 ]

@@ -266,19 +266,26 @@ class ImageSearchClient(Closing):
         answer is the ``k`` most alike distinct *pictures*, each a
         :class:`~img2img.models.PictureGroup` listing every posting of it
         (verified copies and exact duplicates) among the nearest
-        ``max(50, 10 * k)`` images.
+        ``max(50, 10 * k)`` images; each group's ``query_relation`` says
+        whether it is the query's picture (``exact``: its bytes, ``copy``) or
+        another one (``alike``).
         """
+        from img2img.postings.query import load_query
+
         check_query(k, filter, min_score)
-        picture = self._parts.load_image(image)
+        query = load_query(image, self.fetcher, max_pixels=self._parts.settings.max_pixels)
         if not holds_space(self.store, self.space):
             return []
-        vector = self.embedder.embed_images([picture])[0]
+        vector = self.embedder.embed_images([query.image])[0]
         if not group:
             return nearest(self.store, vector, k, filter, min_score)
+        from img2img.postings.query_groups import relate_to_query
+
         pictures = self._parts.candidate_pictures()
-        return nearest_pictures(
+        groups = nearest_pictures(
             self.store, vector, pictures, k=k, filter=filter, min_score=min_score
         )
+        return relate_to_query(groups, query.image, query.sha256, pictures)
 
     def find_postings(
         self,
@@ -368,6 +375,7 @@ class ImageSearchClient(Closing):
         min_score: float | None = None,
         filter: Filter | None = None,
         batch_size: int = 1000,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
     ) -> Iterator[PictureGroup]:
         """Every picture posted more than once in the store, as groups of its postings.
 
@@ -378,7 +386,8 @@ class ImageSearchClient(Closing):
         time and only links between duplicates are held, so large stores fit in
         memory; groups are yielded once the whole store has been read, largest
         image first in each. Costs one store query per record, and local
-        features for every record with a close neighbour (see docs/postings.md).
+        features for every record with a close neighbour (see docs/postings.md);
+        ``thresholds`` are the verifier's, as for ``find_postings``.
         """
         from img2img.postings.duplicates import find_duplicates
         from img2img.postings.grouping import GROUP_MIN_COSINE
@@ -393,6 +402,7 @@ class ImageSearchClient(Closing):
             min_score=GROUP_MIN_COSINE if min_score is None else min_score,
             filter=filter,
             batch_size=batch_size,
+            thresholds=thresholds,
         )
 
     def search_text(

@@ -124,14 +124,27 @@ class Match:
     #: Every stored metadata field, the ones above included.
     metadata: Metadata = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The metadata (hashes, sizes, every source field) would run to hundreds of characters.
+        where = self.page_url or self.image_url
+        return f"Match(id={self.id!r}, score={self.score:.4f}, title={self.title!r}, url={where!r})"
+
     @classmethod
     def from_metadata(cls, id: str, score: float, metadata: Metadata) -> Match:
-        """Build a match from a store hit, lifting the provenance fields out of metadata."""
+        """Build a match from a store hit, lifting the provenance fields out of metadata.
+
+        A local file is its own page: with no ``page_url`` stored, a ``file://``
+        image's URL stands for it.
+        """
+        image_url = _str_or_none(metadata.get("image_url"))
+        page_url = _str_or_none(metadata.get("page_url"))
+        if page_url is None and image_url is not None and image_url.startswith("file:"):
+            page_url = image_url
         return cls(
             id=id,
             score=float(score),
-            image_url=_str_or_none(metadata.get("image_url")),
-            page_url=_str_or_none(metadata.get("page_url")),
+            image_url=image_url,
+            page_url=page_url,
             title=_str_or_none(metadata.get("title")),
             domain=_str_or_none(metadata.get("domain")),
             keyphrase=_str_or_none(metadata.get("keyphrase")),
@@ -297,8 +310,10 @@ class ReverseLookup:
 
 #: How a posting relates to the query: ``exact`` is the same bytes (equal sha256);
 #: ``copy`` is the same picture, verified by local features and a geometric fit
-#: (resized, re-encoded, cropped, rotated, recoloured, overlaid, bordered or mirrored).
-Relation = Literal["exact", "copy"]
+#: (resized, re-encoded, cropped, rotated, recoloured, overlaid, bordered or mirrored);
+#: ``alike`` is another picture, near the query only by embedding (the leading
+#: posting of a grouped search's group that is not the query's picture).
+Relation = Literal["exact", "copy", "alike"]
 #: Orders :meth:`Postings.sorted_by` knows: ``match`` (exact first, then the
 #: strongest verification), ``newest`` / ``oldest`` (``first_seen``, else
 #: ``indexed_at``), ``size`` (most pixels first), ``score`` (cosine, highest first).
@@ -325,7 +340,11 @@ class Evidence:
     - ``scale``: how much larger the picture is in the posting than in the
       query; ``rotation``: degrees it is turned; ``mirrored``: flipped left-right;
     - ``hash_distance``: bits of 64 that differ between the perceptual hashes
-      (dHash) of the query and the posting, when both are known.
+      (dHash) of the query and the posting, when both are known;
+    - ``corners``: where the query's frame lands in the posting, as ``(x, y)``
+      fractions of the posting's width and height (0..1 inside it), from the
+      query's top-left corner clockwise: four points for a fitted box or
+      quadrilateral, more for a region; empty when nothing was fitted.
     """
 
     inliers: int
@@ -335,6 +354,7 @@ class Evidence:
     rotation: float = 0.0
     mirrored: bool = False
     hash_distance: int | None = None
+    corners: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,13 +503,31 @@ class PictureGroup:
 
     ``postings[0]`` stands for the picture (the best match in a search, the
     largest image among duplicates); every other posting's ``relation`` and
-    ``evidence`` compare it with ``postings[0]``, whose own relation is ``exact``
-    and evidence ``None``. ``score`` is the best cosine similarity to the query
-    in a grouped search, and 1.0 among duplicates.
+    ``evidence`` compare it with ``postings[0]``. In a grouped search,
+    ``postings[0]`` is compared with the query: ``exact`` only for the query's
+    own bytes, ``copy`` (with evidence) for the query's picture, ``alike`` for
+    another picture; ``query_relation`` says the same of the whole group. Among
+    duplicates there is no query: ``postings[0]`` is ``exact`` with evidence
+    ``None`` and ``query_relation`` is ``None``. ``score`` is the best cosine
+    similarity to the query in a grouped search, and 1.0 among duplicates.
     """
 
     postings: tuple[Posting, ...]
     score: float = 1.0
+    query_relation: Relation | None = None
+
+    def __repr__(self) -> str:
+        first = self.picture
+        where = first.page_url or first.image_url
+        return (
+            f"PictureGroup({len(self.postings)} postings, score={self.score:.3f}, "
+            f"query_relation={self.query_relation!r}, picture={where!r})"
+        )
+
+    @property
+    def is_query_picture(self) -> bool:
+        """Whether the group shows the query's picture (its bytes, or a verified copy)."""
+        return self.query_relation in ("exact", "copy")
 
     @property
     def picture(self) -> Posting:

@@ -232,7 +232,11 @@ def path_of(candidate: ImageCandidate) -> Path:
 def _moved_metadata(old: VectorRecord, candidate: ImageCandidate) -> dict[str, MetadataValue]:
     """The old record's provenance, with where the file now is."""
     metadata: dict[str, MetadataValue] = {**old.metadata, **candidate.extra}
-    metadata.update(image_url=candidate.image_url, domain=candidate.domain or "localhost")
+    metadata.update(
+        image_url=candidate.image_url,
+        page_url=candidate.page_url or candidate.image_url,
+        domain=candidate.domain or "localhost",
+    )
     if candidate.title is not None:
         metadata["title"] = candidate.title
     return metadata

@@ -52,7 +52,8 @@ def test_search_prints_rank_score_title_site_and_link(
     assert shown.code == 0, shown.err
     header, _, row = shown.out.splitlines()[:3]
     assert header.split() == ["#", "┃", "score", "┃", "title", "┃", "site", "┃", "link"]
-    assert row.split()[:8] == ["1", "│", "1.000", "│", "coffee.png", "│", "localhost", "│"]
+    folder = str(photos_copy.resolve())  # a local file's site is its folder, not "localhost"
+    assert row.split()[:8] == ["1", "│", "1.000", "│", "coffee.png", "│", folder, "│"]
     assert row.split()[8] == str((photos_copy / "coffee.png").resolve())
 
 

@@ -96,15 +96,21 @@ def test_locate_stores_the_copies_and_postings_finds_them_offline(
     assert {p["page_url"] for p in found.json()["postings"]} == COPY_PAGES
 
 
-def test_locate_prints_tables_and_a_gone_page_exits_3(
+def test_locate_prints_tables_and_a_gone_page_is_no_failure(
     lookup: Lookup, store: Path, home: Path
 ) -> None:
+    # A claimed page that is gone is the web's state, not a failure of what was asked.
     del lookup.files["/e.jpg"]
+    page = store.parent / "found.html"
     done = run_cli(
         "--store", store, "locate", lookup.query, "--allow-network", "127.0.0.0/8", "--no-index",
-        home=home, **lookup.env(),
+        "--html", page, home=home, **lookup.env(),
     )  # fmt: skip
-    assert done.code == 3, done.err
+    assert done.code == 0, done.err
+    html = page.read_text(encoding="utf-8")  # the same answer, as a page to look at
+    assert html.count('<article class="posting">') == 3
+    assert "claimed, not postings: " in html
+    assert "404" in html
     assert "3 postings, verified" in done.out
     assert "news.example" in done.out
     assert "claimed, not postings" in done.out

@@ -32,13 +32,18 @@ def test_sync_follows_edits_deletions_and_renames(
     shutil.copy(photos_copy / "clock.png", photos_copy / ".thumbnails" / "clock.png")  # hidden
 
     planned = run_cli("--store", store, "sync", photos_copy, "--dry-run", "--json", home=home)
-    assert planned.json() == {
+    plan = planned.json()
+    moves = {(m["from"], m["to"]) for m in plan.pop("move")}
+    assert plan == {
         "folder": str(photos_copy.resolve()),
         "add": [],
         "update": [str((photos_copy / "rocket.png").resolve())],
-        "move": 2,
-        "delete": 1,
+        "delete": [{"id": before["brick.png"], "path": str((photos_copy / "brick.png").resolve())}],
         "unchanged": 12,
+    }
+    assert moves == {
+        (str(photos_copy.resolve() / name), str(photos_copy.resolve() / to))
+        for name, to in (("coffee.png", "morning coffee.png"), ("moon.png", "album/moon copy.png"))
     }
     assert titles(store, home) == before  # a dry run changes nothing
 

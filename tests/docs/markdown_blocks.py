@@ -27,6 +27,8 @@ class Block:
     lang: str
     code: str
     setup: str = ""
+    #: The ``text`` block right after this one (only blank lines between): what it prints.
+    shown_output: str | None = None
 
     @property
     def where(self) -> str:
@@ -36,6 +38,17 @@ class Block:
 def pages() -> list[Path]:
     """README.md and every page under docs/."""
     return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def _output_after(lines: list[str], start: int) -> str | None:
+    """The body of a ``text`` fence starting at ``start`` after blank lines, else ``None``."""
+    index = start
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    if index >= len(lines) or lines[index].strip() != "```text":
+        return None
+    end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+    return "\n".join(lines[index + 1 : end]) + "\n"
 
 
 def blocks_of(page: Path) -> list[Block]:
@@ -55,7 +68,16 @@ def blocks_of(page: Path) -> list[Block]:
         if fence:
             end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
             code = "\n".join(lines[index + 1 : end]) + "\n"
-            found.append(Block(page, index + 1, fence.group(1), code, "\n".join(setup)))
+            found.append(
+                Block(
+                    page,
+                    index + 1,
+                    fence.group(1),
+                    code,
+                    "\n".join(setup),
+                    _output_after(lines, end + 1),
+                )
+            )
             setup = []
             index = end + 1
             continue

@@ -12,7 +12,9 @@ Each page runs top to bottom in a fresh folder (the "stage"):
   which would install, recurse or take minutes, are checked instead: the
   package is this project or one of its dependencies, the make target, script,
   flag or test file exists;
-- every other fence must say what it holds (``text`` for diagrams and output).
+- every other fence must say what it holds (``text`` for diagrams and output);
+  a ``text`` block right after a ``python`` block is what that block prints,
+  and is compared with what it does print (run times aside).
 
 The stage has what the docs name: ``photo.jpg`` and ``query.jpg`` in the
 folder, real photos in ``~/Pictures``. Nothing leaves this machine, so three
@@ -35,10 +37,11 @@ same stand-ins serve them, and the offline model loads once for the suite.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, redirect_stdout, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,10 +175,40 @@ def _stand_ins(monkeypatch: pytest.MonkeyPatch, port: int, tiny: str) -> None:
         monkeypatch.setattr(module, name, stand_in)
 
 
+#: A page marked so runs with the real fetcher and models, exactly as a reader runs it.
+AS_IS = "<!-- doctest: as-is"
+_REAL = {
+    (img2img.net.fetch, "HttpFetcher"): img2img.net.fetch.HttpFetcher,
+    (img2img, "HttpFetcher"): img2img.HttpFetcher,
+    (img2img.embedders.clip, "ClipEmbedder"): img2img.embedders.clip.ClipEmbedder,
+    (img2img, "ClipEmbedder"): img2img.ClipEmbedder,
+}
+
+
+def _without_stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    for (module, name), real in _REAL.items():
+        monkeypatch.setattr(module, name, real)
+
+
 def _run_python(block: Block, namespace: dict[str, Any]) -> None:
-    for code, what in ((block.setup, "setup of "), (block.code, "")):
-        if code.strip():
-            exec(compile(code, f"{what}{block.where}", "exec"), namespace)
+    if block.setup.strip():
+        exec(compile(block.setup, f"setup of {block.where}", "exec"), namespace)
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        exec(compile(block.code, block.where, "exec"), namespace)
+    if block.shown_output is not None:
+        assert _comparable(printed.getvalue()) == _comparable(block.shown_output), (
+            f"{block.where} prints something else than the page shows:\n{printed.getvalue()}"
+        )
+
+
+#: Times differ from run to run: "in 1.4s" is compared as "in ?s".
+_SECONDS = re.compile(r"\bin \d+(?:\.\d+)?s\b")
+
+
+def _comparable(text: str) -> list[str]:
+    """Printed lines as a reader compares them: trailing spaces and run times aside."""
+    return [_SECONDS.sub("in ?s", line.rstrip()) for line in text.strip("\n").splitlines()]
 
 
 def _expand(word: str) -> str:
@@ -233,10 +266,12 @@ def _close_all(namespace: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
-def test_the_page_s_code_runs(page: Path, stage: Stage) -> None:
+def test_the_page_s_code_runs(page: Path, stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
     runnable = [b for b in blocks_of(page) if b.lang in PYTHON | SHELL]
     if not runnable:
         pytest.skip("no code on this page")
+    if AS_IS in page.read_text(encoding="utf-8"):
+        _without_stand_ins(monkeypatch)
     namespace: dict[str, Any] = {"__name__": "__doc_page__"}
     environment = dict(os.environ)
     try:

@@ -28,11 +28,18 @@ class AdapterOptions:
     """``selector NAME`` choosing an adapter of ``kind``, and every adapter's own options."""
 
     def __init__(
-        self, kind: registry.AdapterKind, selector: str, *, default: str | None = None
+        self,
+        kind: registry.AdapterKind,
+        selector: str,
+        *,
+        default: str | None = None,
+        many: bool = False,
     ) -> None:
         self.kind = kind
         self.selector = selector
         self.default = default
+        #: Whether several adapters may be chosen at once (``--engine a,b`` or repeated).
+        self.many = many
         self._loaded: dict[str, Any] | None = None
         self.broken: dict[str, Img2ImgError] = {}
 
@@ -76,8 +83,9 @@ class AdapterOptions:
         default: Any = argparse.SUPPRESS if suppress else None
         parser.add_argument(
             self.selector,
-            metavar="NAME",
+            metavar="NAME[,NAME…]" if self.many else "NAME",
             default=default,
+            action="append" if self.many else "store",
             help=f"{help}; installed: {', '.join(names) or 'none'}",
         )
         options = self._options()
@@ -142,6 +150,40 @@ class AdapterOptions:
             values[option.dest] = tuple(value) if isinstance(value, list) else value
         _check_choices(command_options(adapters[name]), values, f"{self.selector} {name}")
         return name, adapters[name], values
+
+    def names_given(self, args: argparse.Namespace) -> list[str]:
+        """The adapters named with the selector (``a,b`` and repeats), in order, each once."""
+        given = getattr(args, self.dest, None) or []
+        texts = given if isinstance(given, list) else [given]
+        names = [name.strip() for text in texts for name in str(text).split(",")]
+        return list(dict.fromkeys(name for name in names if name))
+
+    def chosen_many(
+        self, args: argparse.Namespace, names: Sequence[str]
+    ) -> list[tuple[str, Any, OptionValues]]:
+        """Each of ``names``, its class and the values of the options given for it.
+
+        Raises ``UsageError`` for an unknown name, an option none of them takes,
+        or a value outside an option's choices.
+        """
+        chosen: list[tuple[str, Any, OptionValues]] = []
+        for name in names:
+            adapters = self.adapters()
+            if name not in adapters:
+                return [self.chosen(args, name=name)]  # raises, saying what is installed
+            values: dict[str, Any] = {}
+            for option, users in self._options().values():
+                value = getattr(args, _PREFIX + option.dest, None)
+                if value in (None, False):
+                    continue
+                if not set(users) & set(names):
+                    others = " or ".join(f"{self.selector} {user}" for user in users)
+                    raise UsageError(f"{option.flag_text} is an option of {others}")
+                if name in users:
+                    values[option.dest] = tuple(value) if isinstance(value, list) else value
+            _check_choices(command_options(adapters[name]), values, f"{self.selector} {name}")
+            chosen.append((name, adapters[name], values))
+        return chosen
 
     def given(self, args: argparse.Namespace) -> bool:
         """Whether the selector or any adapter's option was given."""

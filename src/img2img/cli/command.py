@@ -37,3 +37,4 @@ class Command:
     store: StoreAccess = "read"
     aliases: tuple[str, ...] = ()
     description: str | None = None
+    uses_model: bool = True

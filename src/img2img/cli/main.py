@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next(c for c in COMMANDS if c.name == args.command_name)
     out = Output(as_json=args.json, quiet=args.quiet)
     try:
-        with Session(args, out, command.store) as session:
+        with Session(args, out, command.store, uses_model=command.uses_model) as session:
             try:
                 return command.run(session)
             except KeyboardInterrupt:

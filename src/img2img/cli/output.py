@@ -15,7 +15,11 @@ from img2img.cli.text import printable
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["Output", "to_json"]
+__all__ = ["PIPED_WIDTH", "Output", "to_json"]
+
+#: Columns a table may take when stdout is not a terminal: wide enough that no
+#: cell wraps, so each row stays on one line for the program reading it.
+PIPED_WIDTH = 100_000
 
 
 def to_json(data: Any) -> str:
@@ -54,7 +58,13 @@ class Output:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=self._stdout, highlight=False, soft_wrap=False)
+            console = Console(file=self._stdout, highlight=False, soft_wrap=False)
+            if not console.is_terminal:
+                # Piped into grep, sort or a file: one row a line, nothing wrapped or cut.
+                console = Console(
+                    file=self._stdout, highlight=False, soft_wrap=False, width=PIPED_WIDTH
+                )
+            self._console = console
         return self._console
 
     @property

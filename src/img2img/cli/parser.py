@@ -20,12 +20,23 @@ from img2img.options import positive_int
 if TYPE_CHECKING:
     from img2img.cli.command import Command
 
-__all__ = ["build_parser", "json_filter", "positive_int"]
+__all__ = ["build_parser", "cosine", "json_filter", "positive_int"]
 
 _EPILOG = """\
 exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 130 interrupted.
 The store remembers its model: --embedder is needed only when creating a store.
 Guide: https://github.com/img2img/img2img/tree/main/docs/cli.md"""
+
+
+def cosine(text: str) -> float:
+    """An argparse type: a cosine similarity, from -1 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a score is from -1 to 1, got {text}")
+    return value
 
 
 def json_filter(text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from img2img.cli.tables import link
+from img2img.cli.tables import link, site
 from img2img.cli.text import plain
 
 if TYPE_CHECKING:
@@ -40,7 +40,11 @@ def posting_json(posting: Posting) -> dict[str, Any]:
 
 def group_rows(group: PictureGroup) -> dict[str, Any]:
     """One picture and every posting of it, as JSON-ready data."""
-    return {"score": round(group.score, 6), "postings": [posting_json(p) for p in group.postings]}
+    data: dict[str, Any] = {"score": round(group.score, 6)}
+    if group.query_relation is not None:
+        data["query_relation"] = group.query_relation
+    data["postings"] = [posting_json(p) for p in group.postings]
+    return data
 
 
 def _how(posting: Posting) -> str:
@@ -74,7 +78,7 @@ def postings_table(postings: Sequence[Posting], *, title: str | None = None) -> 
             str(rank),
             posting.relation,
             size,
-            plain(posting.domain),
+            site(posting.domain, posting.page_url or posting.image_url),
             _how(posting),
             link(posting.page_url or posting.image_url),
         )

@@ -44,8 +44,16 @@ StoreAccess = Literal["read", "write"]
 class Session:
     """The parts one command needs, built lazily from the parsed arguments."""
 
-    def __init__(self, args: argparse.Namespace, out: Output, access: StoreAccess) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        out: Output,
+        access: StoreAccess,
+        *,
+        uses_model: bool = True,
+    ) -> None:
         self.args = args
+        self.uses_model = uses_model
         self.out = out
         self.access = access
         self._stack = ExitStack()
@@ -109,7 +117,7 @@ class Session:
                 # cannot run fails here, in one line, and leaves no store behind.
                 _load_model(embedder)
             self._embedder = embedder
-            if recorded is not None and not EMBEDDER_OPTIONS.given(self.args):
+            if recorded is not None and not EMBEDDER_OPTIONS.given(self.args) and self.uses_model:
                 self.out.note(f"Using {recorded.model_id}, the model this store was built with.")
         return self._embedder
 

@@ -86,8 +86,9 @@ def open_store(spec: StoreSpec, *, create: bool, out: Output) -> VectorStore:
             raise StoreNotFoundError(
                 f"{exc}: check --store, or create one with 'img2img add'"
             ) from exc
-        out.note(f"Creating a new store at {spec}")
+        # The store refuses a place it cannot write before anything is said.
         store = adapter.from_options(spec.location, create=True)
+        out.note(f"Creating a new store at {spec}")
     return store
 
 

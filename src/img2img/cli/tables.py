@@ -7,6 +7,7 @@ for a local file, the file) clickable, and shows the address either way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -29,6 +30,7 @@ __all__ = [
     "part_failures_table",
     "record_rows",
     "records_table",
+    "site",
 ]
 
 
@@ -36,6 +38,13 @@ def _display(url: str) -> str:
     """What to show for a link: the path of a local file, else the URL."""
     parts = urlsplit(url)
     return url2pathname(parts.path) if parts.scheme == "file" else url
+
+
+def site(domain: str | None, url: str | None) -> Text:
+    """The site to show: a local file's folder rather than ``localhost``, else the domain."""
+    if url and urlsplit(url).scheme == "file":
+        return plain(str(PurePath(_display(url)).parent))
+    return plain(domain)
 
 
 def link(url: str | None) -> Text:
@@ -69,16 +78,17 @@ def matches_table(matches: Sequence[Match]) -> Table:
             str(rank),
             f"{match.score:.3f}",
             plain(match.title),
-            plain(match.domain),
+            site(match.domain, match.page_url or match.image_url),
             link(match.page_url or match.image_url),
         )
     return table
 
 
 def match_rows(matches: Sequence[Match]) -> list[dict[str, Any]]:
-    """Matches as JSON objects: rank, id, score, then every stored field."""
+    """Matches as JSON objects: rank, id, score, ``page_url`` (``null`` when unknown; a
+    local file's own URL), then every stored field."""
     return [
-        {"rank": rank, "id": m.id, "score": round(m.score, 6), **m.metadata}
+        {"rank": rank, "id": m.id, "score": round(m.score, 6), **m.metadata, "page_url": m.page_url}
         for rank, m in enumerate(matches, start=1)
     ]
 
@@ -98,7 +108,7 @@ def records_table(records: Sequence[VectorRecord]) -> Table:
         table.add_row(
             plain(record.id),
             plain(_str(md, "title")),
-            plain(_str(md, "domain")),
+            site(_str(md, "domain"), _str(md, "page_url") or _str(md, "image_url")),
             plain(_str(md, "keyphrase")),
             link(_str(md, "page_url") or _str(md, "image_url")),
         )

@@ -137,6 +137,12 @@ class EfficientNetEmbedder:
         self._compiled: CompiledModel | None = None
         self._lock = threading.Lock()
 
+    def __repr__(self) -> str:
+        return (
+            f"EfficientNetEmbedder(model_id={self.model_id!r}, runtime={self.runtime!r}, "
+            f"device={self.device!r}, batch_size={self.batch_size})"
+        )
+
     def _load(self) -> CompiledModel:
         with self._lock:
             if self._compiled is None:

@@ -312,6 +312,11 @@ class PictureCache(Closing):
                 self._con = None
 
 
+def _writable(path: Path) -> bool:
+    """Whether ``path`` (or, if it is missing, its folder) may be written by this process."""
+    return os.access(path if path.exists() else path.parent, os.W_OK)
+
+
 def cache_for_store(store: object) -> PictureCache:
     """The default cache for ``store``: its own, never another store's.
 
@@ -328,7 +333,11 @@ def cache_for_store(store: object) -> PictureCache:
         if where == ":memory:":
             return PictureCache(":memory:")
         path = Path(where)
-        return PictureCache(path if len(path.parts) > 1 else _beside_default(path.name))
+        path = path if len(path.parts) > 1 else _beside_default(path.name)
+        if getattr(store, "read_only", False) and not _writable(path):
+            # A store that may not be written to: keep what this run computes in memory.
+            return PictureCache(":memory:")
+        return PictureCache(path)
     kind = type(store)
     return PictureCache(_beside_default(f"{kind.__module__}.{kind.__qualname__}.pictures.sqlite3"))
 

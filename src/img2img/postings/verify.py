@@ -245,6 +245,25 @@ def _no_fit(matches: int, mirrored: bool) -> _Fit:
     return _Fit(evidence, matches, nothing, nothing.astype(np.float64))
 
 
+def _corners(
+    transform: npt.NDArray[np.float64],
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    mirrored: bool,
+) -> tuple[tuple[float, float], ...]:
+    """The query's frame carried into the candidate by the inverse of ``transform``,
+    as fractions of the candidate's frame, from the query's own top-left clockwise."""
+    cv2 = opencv()
+    width, height = query.size
+    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
+    if mirrored:  # the flipped query's x runs the other way: keep the picture's own corners
+        frame[:, 0] = width - frame[:, 0]
+    back = cv2.invertAffineTransform(transform)
+    placed = frame @ back[:, :2].T + back[:, 2]
+    across, down = candidate.size
+    return tuple((round(float(x) / across, 4), round(float(y) / down, 4)) for x, y in placed)
+
+
 def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> _Fit:
     """The best similarity taking candidate points onto query points, and its evidence."""
     cv2 = opencv()
@@ -278,6 +297,7 @@ def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> _Fit
         scale=(1.0 / scale) * query.shrink / candidate.shrink,
         rotation=math.degrees(math.atan2(float(linear[1, 0]), float(linear[0, 0]))),
         mirrored=mirrored,
+        corners=_corners(transform, query, candidate, mirrored),
     )
     return _Fit(evidence, matches, query_points[inlying], misfits)
 

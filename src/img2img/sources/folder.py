@@ -38,7 +38,8 @@ def is_skipped_name(name: str) -> bool:
 
 
 def candidate_for_path(path: Path) -> ImageCandidate:
-    """A candidate for one local file: its ``file://`` URL, the file name as title.
+    """A candidate for one local file: its ``file://`` URL (as image and as page: a
+    file is its own place), the file name as title.
 
     When the file exists, its size (``file_size``, bytes) and modification
     time (``file_mtime``, Unix seconds) go into ``extra``, so a later sync can
@@ -53,7 +54,11 @@ def candidate_for_path(path: Path) -> ImageCandidate:
     else:
         extra = {"file_size": status.st_size, "file_mtime": status.st_mtime}
     return ImageCandidate(
-        image_url=resolved.as_uri(), title=resolved.name, domain="localhost", extra=extra
+        image_url=resolved.as_uri(),
+        page_url=resolved.as_uri(),
+        title=resolved.name,
+        domain="localhost",
+        extra=extra,
     )
 
 

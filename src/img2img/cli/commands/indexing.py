@@ -9,18 +9,20 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 
 from img2img.cli.command import Command
+from img2img.cli.exclude import add_exclude_option, kept_candidates
 from img2img.cli.exits import ExitCode, exit_code_for
 from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
 from img2img.cli.progress import IndexProgressBar
 from img2img.cli.sources import add_source_options, build_source
-from img2img.cli.tables import failures_table, overview_table, part_failures_table
+from img2img.cli.sync_plan import plan_data, plan_table
+from img2img.cli.tables import failures_table, part_failures_table
 from img2img.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
     from img2img.models import Failure, IndexReport, PartFailure
-    from img2img.sync import SyncPlan, SyncReport
+    from img2img.sync import SyncReport
 
 __all__ = ["ADD", "INDEX", "SYNC"]
 
@@ -89,6 +91,7 @@ def _configure_add(parser: argparse.ArgumentParser) -> None:
         "items", nargs="+", metavar="ITEM", help="image files, folders, or http(s) image URLs"
     )
     parser.add_argument("--keyphrase", help="recorded with each image, for filtering later")
+    add_exclude_option(parser)
     _add_fetch_options(parser)
 
 
@@ -99,7 +102,10 @@ def _run_add(session: Session) -> int:
         session.out.errors, "Adding", enabled=session.out.progress_enabled
     ) as bar:
         report = client.add(
-            args.items, keyphrase=args.keyphrase, reindex=args.reindex, progress=bar
+            kept_candidates(args.items, args.exclude),
+            keyphrase=args.keyphrase,
+            reindex=args.reindex,
+            progress=bar,
         )
     return _report(session, report, f"found no images in {' '.join(args.items)}")
 
@@ -146,20 +152,6 @@ def _configure_sync(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _plan_data(plan: SyncPlan) -> dict[str, Any]:
-    from img2img.sync import path_of
-
-    new = plan.embed[: len(plan.embed) - plan.changed]
-    return {
-        "folder": str(plan.root),
-        "add": [str(path_of(c)) for c in new],
-        "update": [str(path_of(c)) for c in plan.embed[len(new) :]],
-        "move": plan.moved,
-        "delete": plan.removed,
-        "unchanged": plan.unchanged,
-    }
-
-
 def _sync_data(report: SyncReport, session: Session) -> dict[str, Any]:
     return {
         "store": str(session.spec),
@@ -183,20 +175,18 @@ def _run_sync(session: Session) -> int:
     if args.dry_run:
         from img2img.sync import plan_sync
 
-        data = _plan_data(plan_sync(folder, session.store, checksum=args.checksum))
+        store = session.store
+        data = plan_data(plan_sync(folder, store, checksum=args.checksum), store)
         if session.out.as_json:
             session.out.json(data)
         else:
+            changes = len(data["add"]) + len(data["update"]) + len(data["move"])
+            if changes + len(data["delete"]):
+                session.out.show(plan_table(data))
             session.out.show(
-                overview_table(
-                    {
-                        "would add": len(data["add"]),
-                        "would update": len(data["update"]),
-                        "would move": data["move"],
-                        "would delete": data["delete"],
-                        "unchanged": data["unchanged"],
-                    }
-                )
+                f"would add {len(data['add'])}, update {len(data['update'])}, "
+                f"move {len(data['move'])}, delete {len(data['delete'])}; "
+                f"{data['unchanged']} unchanged"
             )
         return ExitCode.OK
     client = session.client()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from img2img.cli.command import Command
 from img2img.cli.commands.plugins import installed_adapters
-from img2img.cli.exits import ExitCode, UsageError
+from img2img.cli.exits import ExitCode, UsageError, exit_code_for
 from img2img.cli.parser import json_filter, positive_int
 from img2img.cli.tables import counts_table, overview_table, record_rows, records_table
 from img2img.stats import matching_records, store_stats
@@ -151,18 +151,21 @@ def _run_delete(session: Session) -> int:
     if selector is not None:
         matched = {record.id for record in matching_records(store, selector)}
         chosen = [i for i in chosen if i in matched] if args.ids else sorted(matched)
+    records = store.fetch(chosen) if args.dry_run and chosen else {}
     if not args.dry_run and chosen:
         store.delete(chosen)
     if session.out.as_json:
         key = "would_delete" if args.dry_run else "deleted"
         session.out.json({key: chosen, "count": len(chosen), "not_found": missing})
     else:
+        if args.dry_run and records:
+            session.out.show(records_table([records[i] for i in chosen if i in records]))
         verb = "would delete" if args.dry_run else "deleted"
         session.out.show(f"{verb} {len(chosen)} record{'s' if len(chosen) != 1 else ''}")
     if missing:
         session.out.error(f"no record with id {', '.join(missing)}")
-        return ExitCode.ERROR
-    return ExitCode.OK
+    # Some ids found and some not is a partial success (3); none found is an error (1).
+    return exit_code_for(len(chosen), len(missing))
 
 
 INFO = Command(

@@ -1,33 +1,34 @@
-"""``locate``: where a picture is posted on the web, through Google Lens, verified and kept."""
+"""``locate``: where a picture is posted on the web, asked of every engine at once, verified, kept."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
 from img2img.cli.adapter_options import AdapterOptions
 from img2img.cli.command import Command
-from img2img.cli.exits import exit_code_for
+from img2img.cli.exits import ExitCode, UsageError, exit_code_for
+from img2img.cli.locate_output import claim_json, claims_table, engines_table, report_json
 from img2img.cli.networks import add_allow_network, fetcher_for
 from img2img.cli.parser import positive_int
-from img2img.cli.postings_tables import evidence_json, posting_json, postings_table
+from img2img.cli.postings_tables import posting_json, postings_table
 from img2img.cli.progress import ClaimsProgressBar
-from img2img.cli.tables import link
-from img2img.cli.text import plain
+from img2img.cli.reports import add_html_option, write_report
+from img2img.cli.thresholds import add_threshold_options, thresholds_from
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from img2img.cli.session import Session
-    from img2img.locate.results import Claim, Located, LocateReport
+    from img2img.locate.results import Located, LocateReport
+    from img2img.protocols import ReverseImageSource
 
-__all__ = ["ENGINE_OPTIONS", "LOCATE"]
+__all__ = ["ENGINE_OPTIONS", "LOCATE", "exit_code_of"]
 
 #: ``--engine`` and the options of every installed reverse source.
-ENGINE_OPTIONS = AdapterOptions("reverse_source", "--engine", default="lens")
+ENGINE_OPTIONS = AdapterOptions("reverse_source", "--engine", many=True)
+#: Stages whose failure means part of what the user asked for was not done.
+_ASKED_STAGES = frozenset({"embed", "store"})
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--similar",
         action="store_true",
-        help="also ask Lens for alike pictures (one more search); copies among them are kept",
+        help="also ask for alike pictures (one more search per engine that offers it); "
+        "copies among them are kept",
     )
     parser.add_argument(
         "--no-index",
@@ -56,61 +58,37 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         default=100,
         help="claims taken from each search (default: 100); fewer downloads, same cost",
     )
-    ENGINE_OPTIONS.add_to(parser, help="the reverse-image engine to ask (default: lens)")
+    parser.add_argument(
+        "--max-searches",
+        type=int,
+        metavar="N",
+        help="paid searches in all, across engines; an engine that would exceed it is skipped",
+    )
+    ENGINE_OPTIONS.add_to(
+        parser,
+        help="the engines to ask, comma-separated or repeated (default: every engine whose "
+        "key is set)",
+    )
+    add_threshold_options(parser)
+    add_html_option(parser)
     add_allow_network(parser)
 
 
-def claim_json(claim: Claim) -> dict[str, Any]:
-    """One claim that is not a posting, as JSON-ready data."""
-    data = {
-        key: value for key, value in asdict(claim).items() if key not in ("metadata", "evidence")
-    }
-    if claim.evidence is not None:
-        data["evidence"] = evidence_json(claim.evidence)
-    return data
+def _engines(args: argparse.Namespace) -> tuple[list[ReverseImageSource], bool]:
+    """The engines to ask, built from their options, and whether the user named them."""
+    from img2img.locate.choice import configured_engines
 
-
-def report_json(report: LocateReport) -> dict[str, Any]:
-    """The cost of a lookup, stage by stage, as JSON-ready data."""
-    lookup = report.lookup
-    return {
-        "searches": report.searches,
-        "uploads": report.uploads,
-        "claimed": lookup.claimed,
-        "off_site": lookup.off_site,
-        "kept": lookup.kept,
-        "candidates": report.candidates,
-        "known": report.known,
-        "downloads": report.downloads,
-        "verified": report.verified,
-        "exact": report.exact,
-        "different": report.different,
-        "alike": report.alike,
-        "failed": report.failed,
-        "stored": report.stored,
-        "lookup_seconds": round(lookup.elapsed_seconds, 3),
-        "elapsed_seconds": round(report.elapsed_seconds, 3),
-        "failures": [asdict(f) for f in report.failures],
-    }
-
-
-def claims_table(claims: tuple[Claim, ...], title: str) -> Table:
-    """Claims that are not postings: site, why, and a link to the page."""
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("site", style="magenta")
-    table.add_column("stage")
-    table.add_column("why not", overflow="fold")
-    table.add_column("link", overflow="fold", min_width=20)
-    for claim in claims:
-        table.add_row(
-            plain(claim.domain),
-            claim.stage,
-            plain(claim.reason),
-            link(claim.page_url or claim.image_url),
-        )
-    return table
+    named = ENGINE_OPTIONS.names_given(args)
+    if named:
+        chosen = ENGINE_OPTIONS.chosen_many(args, named)
+        return [engine.from_options(values) for _, engine, values in chosen], True
+    if ENGINE_OPTIONS.given(args):
+        raise UsageError("engine options need --engine naming the engines they are for")
+    engines = configured_engines()
+    if not engines:  # no key at all: Lens, whose options say which key it needs
+        _, lens, values = ENGINE_OPTIONS.chosen(args, name="lens")
+        return [lens.from_options(values)], True
+    return engines, False
 
 
 def _show(session: Session, found: Located) -> None:
@@ -118,32 +96,39 @@ def _show(session: Session, found: Located) -> None:
     if found:
         out.show(postings_table(found, title=f"{len(found)} postings, verified"))
     else:
-        out.show("no page Lens named shows this picture")
+        out.show("no page the engines named shows this picture")
     if found.alike:
         out.show(claims_table(found.alike, "alike, another picture"))
     if found.rejected:
         out.show(claims_table(found.rejected, "claimed, not postings"))
+    if found.report.engines:
+        out.show(engines_table(found.report.engines))
     stored = f" [dim]→ {escape(str(session.spec))}[/]" if found.report.stored else ""
     out.show(f"[bold]{escape(str(found.report))}[/]{stored}")
 
 
 def _run(session: Session) -> int:
     args = session.args
-    # Before a model or store is touched: the engine checks its options and credentials.
-    _, engine, values = ENGINE_OPTIONS.chosen(args)
-    lens = engine.from_options(values)
-    client = session.client(reverse_source=lens, fetcher=fetcher_for(session))
+    if args.max_searches is not None and args.max_searches < 0:
+        raise UsageError(f"--max-searches must be 0 or more, got {args.max_searches}")
+    # Before a model or store is touched: each engine checks its options and credentials.
+    engines, named = _engines(args)
+    client = session.client(fetcher=fetcher_for(session))
     with ClaimsProgressBar(
         session.out.errors, "Checking claims", enabled=session.out.progress_enabled
     ) as bar:
         found = client.locate(
             args.image,
+            engines=engines,
             similar=args.similar,
             index=args.index,
             sites=args.site or (),
             limit=args.limit,
+            thresholds=thresholds_from(args),
+            max_searches=args.max_searches,
             progress=bar,
         )
+    write_report(session, found, query=args.image)
     if session.out.as_json:
         session.out.json(
             {
@@ -156,14 +141,25 @@ def _run(session: Session) -> int:
         )
     else:
         _show(session, found)
-    report = found.report
-    return exit_code_for(report.verified + report.different + report.alike, report.failed)
+    return exit_code_of(found.report, engines_named=named)
+
+
+def exit_code_of(report: LocateReport, *, engines_named: bool = False) -> int:
+    """0 unless part of what was asked failed: 3 (or 1 if nothing was done) when a
+    copy could not be embedded or stored, or an engine the user named failed or was
+    skipped. A claimed page that is gone or is no image is the web's state, listed
+    with its reason, not a failure; so is an engine asked only because its key is set."""
+    asked = sum(1 for failure in report.failures if failure.stage in _ASKED_STAGES)
+    code = exit_code_for(report.verified + report.different + report.alike, asked)
+    if engines_named and report.failed_engines and code == ExitCode.OK:
+        return ExitCode.PARTIAL
+    return code
 
 
 LOCATE = Command(
     "locate",
-    "where a picture is posted on the web: Google Lens, each page verified, copies kept "
-    "(needs SERPAPI_API_KEY)",
+    "where a picture is posted on the web: every engine whose key is set (or --engine), "
+    "each claimed page verified, copies kept",
     _configure,
     _run,
     store="write",

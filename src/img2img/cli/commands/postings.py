@@ -10,6 +10,8 @@ from img2img.cli.command import Command
 from img2img.cli.exits import ExitCode
 from img2img.cli.parser import json_filter, positive_int
 from img2img.cli.postings_tables import group_rows, posting_json, postings_table, unverified_table
+from img2img.cli.reports import add_html_option, write_report
+from img2img.cli.thresholds import add_threshold_options, thresholds_from
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
@@ -28,13 +30,20 @@ def _configure_postings(parser: argparse.ArgumentParser) -> None:
         "--sort", choices=_SORTS, default="match", help="order of the postings (default: match)"
     )
     parser.add_argument("--filter", type=json_filter, metavar="JSON", help="only these records")
+    add_html_option(parser)
+    add_threshold_options(parser)
 
 
 def _run_postings(session: Session) -> int:
     args = session.args
     found = session.client().find_postings(
-        args.image, k=args.k, filter=args.filter, sort_by=args.sort
+        args.image,
+        k=args.k,
+        filter=args.filter,
+        sort_by=args.sort,
+        thresholds=thresholds_from(args),
     )
+    write_report(session, found, query=args.image)
     if session.out.as_json:
         session.out.json(
             {
@@ -58,10 +67,16 @@ def _configure_duplicates(parser: argparse.ArgumentParser) -> None:
         "-k", type=positive_int, default=10, help="neighbours compared per image (default: 10)"
     )
     parser.add_argument("--filter", type=json_filter, metavar="JSON", help="only these records")
+    add_html_option(parser)
+    add_threshold_options(parser)
 
 
 def _run_duplicates(session: Session) -> int:
-    groups = session.client().duplicates(k=session.args.k, filter=session.args.filter)
+    args = session.args
+    groups = list(
+        session.client().duplicates(k=args.k, filter=args.filter, thresholds=thresholds_from(args))
+    )
+    write_report(session, groups, kind="duplicates")
     if session.out.as_json:
         session.out.json([group_rows(group) for group in groups])
         return ExitCode.OK
@@ -86,4 +101,5 @@ DUPLICATES = Command(
     "every picture stored more than once, grouped",
     _configure_duplicates,
     _run_duplicates,
+    uses_model=False,
 )

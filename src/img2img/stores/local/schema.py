@@ -186,12 +186,41 @@ def _create(con: sqlite3.Connection) -> None:
         raise
 
 
-def open_store_file(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the store at ``path`` and return an autocommit connection.
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """An existing store opened for reading only, on a file system that may refuse writes.
+
+    SQLite reads a WAL database read-only when it may make (or find) the ``-shm``
+    file beside it; on a read-only file system it may not, and the database is
+    opened as immutable instead: no other process can be writing there.
+    """
+    if _inspect(path):
+        raise StoreError(f"no store at {path} to read")
+    uri = path.resolve().as_uri()
+    for mode in ("mode=ro", "immutable=1"):
+        con = sqlite3.connect(
+            f"{uri}?{mode}", uri=True, isolation_level=None, check_same_thread=False
+        )
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            con.close()
+            continue
+        return con
+    raise StoreError(f"cannot read the store at {path}")
+
+
+def open_store_file(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) the store at ``path`` and return an autocommit connection;
+    with ``read_only``, open an existing store for reading only, creating and writing nothing.
 
     Raises :class:`StoreFormatError` for a file that is not a store or is too
     new, and :class:`StoreError` when SQLite cannot open it.
     """
+    if read_only:
+        try:
+            return _open_read_only(path)
+        except OSError as exc:
+            raise StoreError(f"cannot read the store at {path}: {exc}") from exc
     try:
         new = _inspect(path)
         if new:

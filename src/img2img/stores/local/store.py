@@ -33,6 +33,7 @@ from img2img.errors import (
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
 from img2img.stores.columns import MetadataColumns
+from img2img.stores.local.access import can_write, check_can_create
 from img2img.stores.local.matrix import SlotMatrix
 from img2img.stores.local.schema import (
     default_store_path,
@@ -66,18 +67,26 @@ class LocalStore(Closing):
     vector. Writes committed by other processes are seen by the next call.
     Thread-safe; close it (or use it as a context manager) when done.
 
+    ``read_only=True`` opens an existing store for reading only (say, on a
+    read-only file system): it creates nothing and any write raises
+    :class:`~img2img.errors.StoreError`.
+
     Raises :class:`~img2img.errors.StoreFormatError` if ``path`` is not a
     store or was written by a newer version of img2img, and
     :class:`~img2img.errors.StoreError` if it cannot be made there (say, under
     a file).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise ConfigurationError(f"LocalStore takes a path, got {type(path).__name__}")
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        #: Opened for reading only (``read_only=True``): writes raise ``StoreError``.
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._con: sqlite3.Connection | None = open_store_file(self.path)
+        self._con: sqlite3.Connection | None = open_store_file(self.path, read_only=read_only)
         self._reset()
         try:
             with self._lock, self._transaction():
@@ -120,9 +129,13 @@ class LocalStore(Closing):
         path = Path(location).expanduser() if location.strip() else default_store_path()
         if path.is_dir():
             raise ConfigurationError(f"{path} is a folder; give a store file such as index.sqlite3")
-        if not create and not path.exists():
-            raise StoreNotFoundError(f"no store at {path}")
-        return cls(path)
+        if not path.exists():
+            if not create:
+                raise StoreNotFoundError(f"no store at {path}")
+            check_can_create(path)
+            return cls(path)
+        # A store on a read-only file system (or not ours to write) can still be read.
+        return cls(path, read_only=not create and not can_write(path))
 
     def picture_cache_path(self) -> Path:
         """Where this store's pictures are cached: beside its file."""
