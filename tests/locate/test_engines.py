@@ -13,10 +13,12 @@ from img2img.locate.engines import Budget, ask_engines, engine_name
 from img2img.locate.merge import merge_claims
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.testing.clock import ManualClock
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_saucenao import FakeSauceNao
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.fake_tineye import FakeTinEye, tineye_match
 from img2img.testing.fake_yandex import FakeYandex, yandex_image
+from img2img.testing.photos import sample_photos
 from img2img.testing.service import Stall
 
 QUERY = "https://photos.example.org/eiffel.jpg"
@@ -198,3 +200,14 @@ def test_the_engines_asked_by_default_are_those_whose_key_is_set(
         "tineye",
         "yandex",
     ]
+
+
+def test_an_engine_that_cannot_see_a_local_picture_is_skipped_unpaid() -> None:
+    with FakeSerpApi() as serp:
+        budget = Budget()
+        photo = jpeg_bytes(sample_photos(("astronaut",))["astronaut"])
+        lens, bing = ask_engines(photo, [serp.lens_source(), serp.bing_source()], budget=budget)
+        assert lens.ok
+        assert bing.skipped == "needs a public URL of the picture (or an uploader)"
+        assert budget.spent == 1
+        assert [r.param("engine") for r in serp.requests if r.param("engine")] == ["google_lens"]

@@ -9,8 +9,9 @@ Each engine runs on a thread of its own: a slow or failing engine holds up no
 other, and its failure is kept in its :class:`EngineAnswer` instead of raised.
 Searches are reserved before any is sent, in the order the engines are given,
 so ``max_searches`` is never exceeded, whatever finishes first. An engine
-whose quota (``quota()``, where it has one) is spent, or that offers none of
-the kinds asked for, is skipped and says why.
+whose quota (``quota()``, where it has one) is spent, that offers none of
+the kinds asked for, or that cannot see a local picture (``sees_local_images()``
+false) is skipped and says why.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def _plan(
     if not kinds:
         offered = " and ".join(_kinds_offered(engine))
         return EngineAnswer(name, skipped=f"offers {offered} searches only")
+    sees = getattr(engine, "sees_local_images", None)
+    if isinstance(query, bytes) and callable(sees) and not sees():
+        return EngineAnswer(name, skipped="needs a public URL of the picture (or an uploader)")
     quota = _quota_left(engine)
     needed = _searches_per_kind(engine, limit) * len(kinds)
     if quota is not None and quota < needed:

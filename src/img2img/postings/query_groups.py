@@ -3,7 +3,8 @@
 Grouping compares results with each other; this compares each group's leading
 posting with the query itself, so a group says ``exact`` only when it holds the
 query's own bytes, ``copy`` when the verifier finds the query's picture in it,
-and ``alike`` otherwise.
+and ``alike`` otherwise (the query's pixels undescribable, or the candidate's
+not to be had, count as another picture).
 """
 
 from __future__ import annotations
@@ -14,13 +15,7 @@ from typing import TYPE_CHECKING
 
 from img2img.errors import FetchError, ImageError
 from img2img.models import Evidence, PictureGroup, Relation
-from img2img.postings.verify import (
-    DEFAULT_THRESHOLDS,
-    QueryFeatures,
-    Thresholds,
-    one_blas_thread,
-    verify_features,
-)
+from img2img.postings.judge import DEFAULT_THRESHOLDS, Judge, Picture, Thresholds, one_blas_thread
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -31,23 +26,16 @@ __all__ = ["relate_to_query"]
 
 
 def _relation(
-    group: PictureGroup,
-    query: QueryFeatures | None,
-    sha256: str | None,
-    pictures: CandidatePictures,
-    thresholds: Thresholds,
+    group: PictureGroup, judge: Judge, pictures: CandidatePictures
 ) -> tuple[Relation, Evidence | None]:
     first = group.picture
-    if sha256 is not None and first.metadata.get("sha256") == sha256:
-        return "exact", None
-    if query is None:
-        return "alike", None
     try:
-        features = pictures.features(first.id, first.image_url)
+        judgement = judge.judge(Picture.stored(first.id, first.metadata, pictures, first.image_url))
     except (FetchError, ImageError):
         return "alike", None
-    result = verify_features(query, features, thresholds=thresholds)
-    return ("copy", result.evidence) if result.same else ("alike", None)
+    if judgement.relation is None:
+        return "alike", None
+    return judgement.relation, judgement.evidence
 
 
 def relate_to_query(
@@ -59,17 +47,15 @@ def relate_to_query(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> list[PictureGroup]:
     """``groups`` with each leading posting's relation (and evidence) to the query
-    ``image`` (``sha256``: of its bytes, when known), and ``query_relation`` set."""
+    ``image`` (``sha256``: of its bytes, when known), and ``query_relation`` set;
+    decided by the one judge of :mod:`img2img.postings.judge`."""
     if not groups:
         return []
-    try:
-        query: QueryFeatures | None = QueryFeatures.of(image)
-    except ImageError:
-        query = None
+    judge = Judge(Picture(image, sha256), thresholds=thresholds)
     related: list[PictureGroup] = []
     with one_blas_thread():
         for group in groups:
-            relation, evidence = _relation(group, query, sha256, pictures, thresholds)
+            relation, evidence = _relation(group, judge, pictures)
             first = replace(group.picture, relation=relation, evidence=evidence)
             related.append(
                 replace(group, postings=(first, *group.postings[1:]), query_relation=relation)

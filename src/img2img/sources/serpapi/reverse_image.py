@@ -101,6 +101,11 @@ class SerpApiReverseSource:
             f"base_url={self.base_url!r})"
         )
 
+    def sees_local_images(self) -> bool:
+        """Whether a local picture can be asked about: only through an uploader that puts
+        it at a public URL, not SerpAPI's own (its ids are for Lens)."""
+        return not isinstance(self.uploader, SerpApiImageUploader)
+
     def upload(self, data: bytes) -> UploadedImage:
         """Hand a local image to the uploader; see the module docstring for what comes back."""
         return self.uploader.upload(data)
