@@ -152,3 +152,72 @@ def test_top_level_modules_are_not_an_adapters_helpers() -> None:
         importers = {source for source in GRAPH if module in GRAPH[source]}
         only_adapter = len(users) == 1 and all(adapter_of(s) for s in importers)
         assert not only_adapter, f"{module} is used only by {users}"
+
+
+#: The verifier (local features and a geometric fit) and the one service that calls it.
+VERIFIER = "img2img.postings.verify"
+JUDGE = "img2img.postings.judge"
+#: What other modules may take from the verifier: its settings and answer types,
+#: and the BLAS limit a caller puts around its own pool. Nothing that compares pictures.
+VERIFIER_VOCABULARY = {"DEFAULT_THRESHOLDS", "Thresholds", "Verification", "one_blas_thread"}
+#: Names a module re-exports for users without calling them: ``img2img.verify_copy``
+#: is the verifier on its own, for two pictures and no store.
+RE_EXPORTS = {"img2img": {"verify_copy"}}
+
+
+def taken_from_verifier(source: str, module: str) -> set[str]:
+    """What ``module`` (whose code is ``source``) uses of the verifier beyond what it may:
+    names imported from it, the module itself imported, re-exported names called."""
+    allowed = VERIFIER_VOCABULARY | RE_EXPORTS.get(module, set())
+    parent, leaf = VERIFIER.rsplit(".", 1)
+    package = module.rsplit(".", 1)[0]
+    taken: set[str] = set()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            taken.update(VERIFIER for alias in node.names if alias.name == VERIFIER)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], base]
+                )
+            if base == VERIFIER:
+                taken.update(alias.name for alias in node.names if alias.name not in allowed)
+            elif base == parent:
+                taken.update(VERIFIER for alias in node.names if alias.name == leaf)
+    re_exported = RE_EXPORTS.get(module, set())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            taken.update({node.func.id} & re_exported)
+    return taken
+
+
+def test_only_the_judging_service_calls_the_verifier() -> None:
+    # "Is this the same picture?" is decided in one place (postings/judge.py); a new
+    # fit or relation added there reaches find_postings, duplicates and locate alike.
+    assert VERIFIER in GRAPH[JUDGE]
+    offenders = {
+        module: taken
+        for path in PACKAGE.rglob("*.py")
+        if (module := module_name(path)) not in (JUDGE, VERIFIER)
+        and (taken := taken_from_verifier(path.read_text(encoding="utf-8"), module))
+    }
+    assert offenders == {}
+
+
+def test_the_judging_rule_sees_each_way_round_it() -> None:
+    # Guards the rule above against passing because it cannot see an offender.
+    assert (
+        taken_from_verifier("from img2img.postings.verify import Thresholds", "img2img.x") == set()
+    )
+    cases = {
+        "from img2img.postings.verify import verify_features": {"verify_features"},
+        "from .verify import QueryFeatures": {"QueryFeatures"},
+        "import img2img.postings.verify": {VERIFIER},
+        "from img2img.postings import verify": {VERIFIER},
+    }
+    for source, taken in cases.items():
+        assert taken_from_verifier(source, "img2img.postings.finder") == taken, source
+    called = "from img2img.postings.verify import verify_copy\nverify_copy(a, b)"
+    assert taken_from_verifier(called, "img2img") == {"verify_copy"}

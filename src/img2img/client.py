@@ -32,6 +32,7 @@ from img2img.models import (
 from img2img.pipeline import run_index
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.protocols import (
+    ReverseImageSource,
     SourceWithParts,
     TextEmbedder,
 )
@@ -311,31 +312,39 @@ class ImageSearchClient(ClientParts):
         self,
         image: ImageInput,
         *,
+        engines: Sequence[ReverseImageSource] | None = None,
         exact: bool = True,
         similar: bool = False,
         limit: int = 100,
         index: bool = True,
         sites: Sequence[str] = (),
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        max_searches: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> Located:
-        """Where ``image`` is posted on the web: asked of Google Lens, verified, kept.
+        """Where ``image`` is posted on the web: asked of reverse-search engines, verified, kept.
 
-        Asks ``reverse_source`` for pages showing the same picture (``exact``)
-        and alike ones (``similar``), each a paid search; keeps at most
-        ``limit`` claims of each, on ``sites`` if given; downloads each claimed
-        image and checks it as ``find_postings`` does (``thresholds``). Copies
-        are stored with their provenance unless ``index=False``; nothing else
-        is, and stored records are left as they are. Returns a
-        :class:`~img2img.locate.results.Located`: the postings, the ``alike``
-        and ``rejected`` claims, and what each stage cost. See docs/locate.md.
+        Asks every engine in ``engines`` at once (by default the client's
+        ``reverse_source``) for pages showing the same picture (``exact``) and
+        alike ones (``similar``); keeps at most ``limit`` claims of each search,
+        on ``sites`` if given; merges the claims (an image claimed by several
+        engines is downloaded and verified once, naming them all, with the
+        earliest date any gives); checks each as ``find_postings`` does
+        (``thresholds``). Copies are stored with their provenance unless
+        ``index=False``; nothing else is, and stored records are left as they
+        are. ``max_searches`` caps the paid searches in all: an engine that
+        would exceed it is skipped. An engine that fails leaves the others'
+        postings intact; only when every engine asked fails is its error raised.
+        Returns a :class:`~img2img.locate.results.Located`: the postings, the
+        ``alike`` and ``rejected`` claims, and what each engine and stage cost.
+        See docs/locate.md.
         """
+        from img2img.locate.claims import CheckParts
         from img2img.locate.run import LocateOptions, LocateParts, run_locate
 
-        options = LocateOptions(exact, similar, limit, sites, index, thresholds)
+        options = LocateOptions(exact, similar, limit, sites, index, thresholds, max_searches)
         check_accepts(self.store, self.space)
-        parts = LocateParts(
-            source=self.reverse_source,
+        check = CheckParts(
             fetcher=self.fetcher,
             embedder=self.embedder,
             store=SpaceOnFirstWrite(self.store, self.space),
@@ -343,7 +352,8 @@ class ImageSearchClient(ClientParts):
             settings=self._settings,
             keep_pictures=self._cache_pictures,
         )
-        return run_locate(image, parts, options, progress=progress)
+        asked = list(engines) if engines is not None else [self.reverse_source]
+        return run_locate(image, LocateParts(asked, check), options, progress=progress)
 
     def duplicates(
         self,

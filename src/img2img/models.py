@@ -388,6 +388,15 @@ class Posting:
         )
 
     @property
+    def engines(self) -> tuple[str, ...]:
+        """The reverse-search engines that claimed it (``engines``, else ``found_by``)."""
+        named = self.metadata.get("engines")
+        if isinstance(named, list):
+            return tuple(str(e) for e in named)
+        found_by = self.metadata.get("found_by")
+        return (found_by,) if isinstance(found_by, str) else ()
+
+    @property
     def seen_at(self) -> int | None:
         """``first_seen`` where a source said it, else ``indexed_at``."""
         return self.first_seen if self.first_seen is not None else self.indexed_at

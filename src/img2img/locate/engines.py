@@ -129,6 +129,8 @@ class EngineAnswer:
     quota_left: int | None = None
     elapsed_seconds: float = 0.0
     kinds: tuple[MatchKind, ...] = field(default=())
+    #: The failure itself, for a caller that asked one engine and wants it raised.
+    exception: Img2ImgError | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -197,6 +199,7 @@ def _ask(
             name,
             error=str(exc),
             error_type=type(exc).__name__,
+            exception=exc,
             searches=searches,
             elapsed_seconds=time.perf_counter() - started,
             kinds=kinds,

@@ -13,10 +13,12 @@ from img2img.models import (
     Metadata,
     Posting,
     PostingSequence,
+    PostingSort,
     Stage,
+    sort_postings,
 )
 
-__all__ = ["Claim", "LocateReport", "Located"]
+__all__ = ["Claim", "EngineReport", "LocateReport", "Located"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,48 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineReport:
+    """What one engine did in a ``locate``: asked or not, and what became of its claims.
+
+    ``claims`` are the claims it made that were kept (on the sites asked for);
+    of those, ``downloaded`` were downloaded (a claim several engines made is
+    downloaded once and counted for each), ``verified`` are postings,
+    ``rejected`` are not (another picture, or a page that could not be had),
+    ``new`` were stored for the first time. ``searches`` are the paid searches
+    it was allowed (0 for a repeat its service answers from cache),
+    ``quota_left`` what it last said of its searches left. ``error`` is why it
+    failed, ``skipped`` why it was not asked (the budget, its quota, the kinds
+    it offers); both ``None`` for an engine that answered.
+    """
+
+    engine: str
+    claims: int = 0
+    downloaded: int = 0
+    verified: int = 0
+    rejected: int = 0
+    new: int = 0
+    searches: int = 0
+    quota_left: int | None = None
+    elapsed_seconds: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.skipped is None
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``failed: ...`` or ``skipped: ...``, for tables."""
+        if self.error is not None:
+            return f"failed: {self.error}"
+        if self.skipped is not None:
+            return f"skipped: {self.skipped}"
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
 class LocateReport:
     """What one ``locate`` call cost, stage by stage, and what became of the claims.
 
@@ -84,7 +128,8 @@ class LocateReport:
     - ``alike``: claims of the ``similar`` search that are another picture;
     - ``failures``: candidates that could not be downloaded, decoded or kept;
     - ``stored``: new records written (0 with ``index=False``);
-    - ``elapsed_seconds``: the whole call, lookup included.
+    - ``elapsed_seconds``: the whole call, lookup included;
+    - ``engines``: one :class:`EngineReport` per engine, in the order asked.
 
     ``candidates == verified + different + alike + failed``.
     """
@@ -100,6 +145,12 @@ class LocateReport:
     stored: int
     failures: tuple[Failure, ...]
     elapsed_seconds: float
+    engines: tuple[EngineReport, ...] = ()
+
+    @property
+    def failed_engines(self) -> tuple[EngineReport, ...]:
+        """Engines that failed or were skipped."""
+        return tuple(e for e in self.engines if not e.ok)
 
     @property
     def searches(self) -> int:
@@ -140,3 +191,10 @@ class Located(PostingSequence):
     alike: tuple[Claim, ...]
     rejected: tuple[Claim, ...]
     report: LocateReport
+
+    def sorted_by(self, by: PostingSort) -> Located:
+        """The same result, postings in another order: ``"oldest"`` answers "who posted
+        it first?" by the earliest date any engine gave (see :data:`PostingSort`)."""
+        return Located(
+            tuple(sort_postings(self.postings, by)), self.alike, self.rejected, self.report
+        )

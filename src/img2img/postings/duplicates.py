@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 from img2img.filters import compile_filter
 from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
-from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, features_of, link
+from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, judge_of, relation_to
+from img2img.postings.judge import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
 from img2img.postings.pictures import CandidatePictures
-from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
 from img2img.protocols import VectorStore
 
 __all__ = ["find_duplicates"]
@@ -54,10 +54,9 @@ def _link_neighbours(
             ]
             if not neighbours:
                 continue
-            first = _as_match(record)
-            features = features_of(first, pictures)
+            judge = judge_of(_as_match(record), pictures, thresholds)
             for neighbour in neighbours:
-                if link(first, features, neighbour, pictures, thresholds) is not None:
+                if relation_to(judge, neighbour, pictures).same:
                     links.union(record.id, neighbour.id)
     return links
 
@@ -107,10 +106,14 @@ def _group(
 ) -> PictureGroup:
     """``matches[0]`` first, the others as compared with it."""
     first = matches[0]
-    features = features_of(first, pictures)
+    judge = judge_of(first, pictures, thresholds)
     postings = [Posting.from_match(first, "exact")]
     for other in matches[1:]:
-        relation = link(first, features, other, pictures, thresholds)
-        # Linked through another member, not directly comparable with the first.
-        postings.append(Posting.from_match(other, *(relation or ("copy", None))))
+        judgement = relation_to(judge, other, pictures)
+        postings.append(
+            judgement.posting(other)
+            if judgement.same
+            # Linked through another member, not directly comparable with the first.
+            else Posting.from_match(other, "copy")
+        )
     return PictureGroup(tuple(postings))

@@ -84,6 +84,8 @@ def grey_pixels(image: Image.Image, side: int = FEATURE_SIDE) -> npt.NDArray[np.
     from PIL import Image
 
     grey = image.convert("L")
+    if min(grey.size) < 1:
+        raise InvalidImageError(f"cannot describe an image of size {grey.size}")
     scale = side / max(grey.size)
     if scale < 1:
         grey = grey.resize(

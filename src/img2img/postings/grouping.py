@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from img2img.errors import FetchError, ImageError
-from img2img.models import Evidence, Match, PictureGroup, Posting, Relation, Vector
-from img2img.postings.pictures import CandidatePictures
-from img2img.postings.verify import (
+from img2img.models import Match, PictureGroup, Posting, Vector
+from img2img.postings.judge import (
     DEFAULT_THRESHOLDS,
-    QueryFeatures,
+    Judge,
+    Judgement,
+    Picture,
     Thresholds,
     one_blas_thread,
-    verify_features,
 )
+from img2img.postings.pictures import CandidatePictures
 
-__all__ = ["GROUP_MIN_COSINE", "UnionFind", "features_of", "group_matches", "link"]
+__all__ = ["GROUP_MIN_COSINE", "UnionFind", "group_matches", "judge_of", "relation_to"]
 
 #: Two results are compared pixel by pixel only when their embeddings are at
 #: least this close: every edited copy in the benchmark scored above it against
@@ -62,42 +63,32 @@ class UnionFind:
             yield sorted(items)
 
 
-def link(
-    first: Match,
-    first_features: QueryFeatures | None,
-    other: Match,
-    pictures: CandidatePictures,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
-) -> tuple[Relation, Evidence | None] | None:
-    """How ``other`` relates to ``first``: ``exact``, a verified ``copy``, or ``None``
-    (a different picture, or one whose pixels cannot be had)."""
-    digest = first.metadata.get("sha256")
-    if isinstance(digest, str) and digest == other.metadata.get("sha256"):
-        return "exact", None
-    if first_features is None:
-        return None
-    try:
-        features = pictures.features(other.id, other.image_url)
-    except (FetchError, ImageError):
-        return None
-    result = verify_features(first_features, features, thresholds=thresholds)
-    return ("copy", result.evidence) if result.same else None
-
-
 @dataclass
 class _Group:
     first: Match
-    features: QueryFeatures | None
+    judge: Judge
     vector: Vector | None
     members: list[Posting] = field(default_factory=list)
 
 
-def features_of(match: Match, pictures: CandidatePictures) -> QueryFeatures | None:
-    """The features of ``match``'s picture as a query, or ``None`` when they cannot be had."""
+def judge_of(first: Match, pictures: CandidatePictures, thresholds: Thresholds) -> Judge:
+    """A judge of other postings against ``first``'s picture (its bytes, and its pixels
+    from ``pictures``; by bytes only when the pixels cannot be had)."""
+    return Judge(Picture.of_match(first, pictures), thresholds=thresholds)
+
+
+def relation_to(
+    judge: Judge, other: Match, pictures: CandidatePictures, *, pixels: bool = True
+) -> Judgement:
+    """How ``other`` relates to the judge's picture; by bytes only unless ``pixels``.
+    A picture whose pixels cannot be had is not the same."""
+    picture = Picture.of_match(other, pictures)
+    if not pixels:
+        picture = replace(picture, pixels=None)
     try:
-        return QueryFeatures.of(pictures.features(match.id, match.image_url))
-    except (FetchError, ImageError):
-        return None
+        return judge.judge(picture)
+    except (FetchError, ImageError) as exc:
+        return Judgement(None, reason=str(exc))
 
 
 def group_matches(
@@ -139,15 +130,13 @@ def _group(
                 and group.vector is not None
                 and float(np.dot(vector, group.vector)) >= min_cosine
             )
-            relation = link(
-                group.first, group.features if close else None, match, pictures, thresholds
-            )
-            if relation is not None:
-                group.members.append(Posting.from_match(match, *relation))
+            judgement = relation_to(group.judge, match, pictures, pixels=close)
+            if judgement.same:
+                group.members.append(judgement.posting(match))
                 joined = True
                 break
         if not joined and len(groups) < k:
-            group = _Group(match, features_of(match, pictures), vector)
+            group = _Group(match, judge_of(match, pictures, thresholds), vector)
             group.members.append(Posting.from_match(match, "exact"))
             groups.append(group)
     return [PictureGroup(tuple(g.members), score=g.first.score) for g in groups]
