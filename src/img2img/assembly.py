@@ -22,6 +22,7 @@ from img2img.protocols import Embedder, Fetcher, ImageSource, ReverseImageSource
 if TYPE_CHECKING:
     from img2img.postings.cache import PictureCache
     from img2img.postings.pictures import CandidatePictures
+    from img2img.watch.book import WatchBook
 
 __all__ = ["ClientParts"]
 
@@ -49,7 +50,8 @@ class ClientParts(Closing):
             ("max_pixels", max_pixels),
         ):
             check_whole(name, value)
-        self._owned: list[Fetcher | VectorStore | PictureCache] = []
+        self._owned: list[Fetcher | VectorStore | PictureCache | WatchBook] = []
+        self._book: WatchBook | None = None
         self._source = source
         self._reverse_source = reverse_source
         if embedder is None:

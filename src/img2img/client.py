@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -32,6 +32,7 @@ from img2img.models import (
 from img2img.pipeline import run_index
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.protocols import (
+    ImageSource,
     ReverseImageSource,
     SourceWithParts,
     TextEmbedder,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from img2img.locate.results import Located
+    from img2img.watch.book import WatchBook, WatchedPicture, WatchedPosting
+    from img2img.watch.check import WatchCheck
 
 __all__ = ["ImageSearchClient"]
 
@@ -410,3 +413,110 @@ class ImageSearchClient(ClientParts):
             return []
         vector = self.embedder.embed_texts([text])[0]
         return self._query(vector, k, filter, min_score)
+
+    # -- the watch list ------------------------------------------------------------
+
+    def _watch_book(self) -> WatchBook:
+        """The store's watch list, opened on first use (beside its picture cache)."""
+        from img2img.watch.book import WatchBook
+        from img2img.watch.listing import watch_path_beside
+
+        if self._book is None:
+            self._book = WatchBook(watch_path_beside(self.pictures.path))
+            self._owned.append(self._book)
+        return self._book
+
+    def watch(
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        *,
+        engines: Sequence[ReverseImageSource | str] = (),
+        sources: Sequence[str] = (),
+        label: str | None = None,
+        keyphrase: str = "",
+    ) -> list[WatchedPicture]:
+        """Watch pictures (paths, URLs, bytes, PIL images): later checks say where they appear.
+
+        ``engines`` are the engines to ask for them (objects or names; none:
+        every engine a check is given), ``sources`` the names of the sources to
+        read (a check is given them by name), ``label`` how they are shown
+        (default: the file name), ``keyphrase`` what the sources are searched
+        with. Watching a picture again updates these. See docs/watch.md.
+        """
+        from img2img.watch.listing import add_to_watch
+
+        given: list[ImageInput] = (
+            list(images) if isinstance(images, (list, tuple)) else [images]  # type: ignore[list-item]
+        )
+        return add_to_watch(
+            self._watch_book(),
+            given,
+            self.fetcher,
+            engines=engines,
+            sources=sources,
+            label=label,
+            keyphrase=keyphrase,
+            max_pixels=self._settings.max_pixels,
+        )
+
+    def watched(self) -> list[WatchedPicture]:
+        """Every watched picture, in the order added."""
+        return self._watch_book().pictures()
+
+    def watched_postings(self, picture: str) -> list[WatchedPosting]:
+        """Every posting ever verified for a watched picture (its id, an id prefix or its label)."""
+        book = self._watch_book()
+        return [p for id in book.resolve(picture) for p in book.postings(id)]
+
+    def unwatch(self, pictures: Sequence[str]) -> int:
+        """Stop watching these pictures (ids, id prefixes or labels); how many were watched."""
+        book = self._watch_book()
+        given = [pictures] if isinstance(pictures, str) else pictures
+        return book.remove([id for name in given for id in book.resolve(name)])
+
+    def check_watched(
+        self,
+        *,
+        engines: Sequence[ReverseImageSource] | None = None,
+        sources: Mapping[str, ImageSource] | None = None,
+        budget: int | None = None,
+        index: bool = True,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        pictures: Sequence[str] = (),
+    ) -> WatchCheck:
+        """Check the watch list: per picture, the postings that are new, still there and gone.
+
+        Asks ``engines`` (by default the client's ``reverse_source``) about
+        each picture, at most ``budget`` paid searches in all (skipped ones are
+        reported); reads the ``sources`` each picture names, judging only
+        claims not judged before; fetches each known posting again to tell
+        whether it is still there. Verified postings are stored as ``locate``
+        stores them unless ``index=False``. ``pictures`` limits the check to
+        some (ids, id prefixes or labels). A failed engine or source is reported
+        and the rest goes on; a stopped check leaves the list consistent, and
+        the next one returns what it could not. See docs/watch.md.
+        """
+        from img2img.locate.claims import CheckParts
+        from img2img.locate.engines import Budget
+        from img2img.watch.check import run_check
+
+        check_accepts(self.store, self.space)
+        book = self._watch_book()
+        parts = CheckParts(
+            fetcher=self.fetcher,
+            embedder=self.embedder,
+            store=SpaceOnFirstWrite(self.store, self.space),
+            pictures=self.pictures,
+            settings=self._settings,
+            keep_pictures=self._cache_pictures,
+        )
+        return run_check(
+            book,
+            engines=list(engines) if engines is not None else [self.reverse_source],
+            sources=dict(sources or {}),
+            parts=parts,
+            budget=Budget(budget),
+            thresholds=thresholds,
+            index=index,
+            only=[id for name in pictures for id in book.resolve(name)],
+        )
