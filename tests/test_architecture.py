@@ -44,6 +44,7 @@ RANKS = {
     "img2img.locate": 5,
     "img2img.inputs": 5,
     "img2img.nearest": 5,
+    "img2img.watch": 5,
     "img2img.client_parts": 5,
     "img2img.client": 6,
     "img2img.report": 6,

@@ -68,3 +68,15 @@ def test_locate_verifies_lens_claims_keeps_the_copies_and_finds_them_offline() -
     assert "2 searches, 1 upload, 8 downloads: 8 claims, verified 5" in out
     assert "Stored: 5 records" in out
     assert "Offline, find_postings finds 5 postings:" in out
+
+
+def test_watch_leaks_reports_the_new_postings_then_the_one_gone() -> None:
+    out = run_example(str(EXAMPLES / "watch_leaks.py"))
+    second = out.split("Second check:", 1)[1].split("Third check:", 1)[0]
+    assert "2 new, 0 gone" in second
+    assert "new   https://blog.example/2026/12/coffee  (found by tineye)" in second
+    assert "(found by discord)" in second
+    third = out.split("Third check:", 1)[1]
+    assert "0 new, 1 gone" in third
+    assert "gone  https://blog.example/2026/12/coffee" in third
+    assert "still https://discord.com/channels/900/2100/" in third

@@ -4,7 +4,7 @@ it, with the parts (:class:`~img2img.client_parts.ClientParts`) the client was m
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -42,6 +42,8 @@ from img2img.sync import SyncReport, sync_folder
 if TYPE_CHECKING:
     from img2img.locate.results import Located
     from img2img.postings.cache import PictureCache
+    from img2img.watch.book import WatchedPicture, WatchedPosting
+    from img2img.watch.check import WatchCheck
 
 __all__ = ["ImageSearchClient"]
 
@@ -134,7 +136,7 @@ class ImageSearchClient(Closing):
         return self._parts.pictures
 
     def close(self) -> None:
-        """Close the store, fetcher and picture cache this client created."""
+        """Close the store, fetcher, picture cache and watch list this client created."""
         self._parts.close()
 
     def index(
@@ -422,3 +424,64 @@ class ImageSearchClient(Closing):
             return []
         vector = embedder.embed_texts([text])[0]
         return nearest(self.store, vector, k, filter, min_score)
+
+    # -- the watch list (docs/watch.md) ----------------------------------------------
+
+    def watch(
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        *,
+        engines: Sequence[ReverseImageSource | str] = (),
+        sources: Sequence[str] = (),
+        label: str | None = None,
+        keyphrase: str = "",
+    ) -> list[WatchedPicture]:
+        """Watch pictures (paths, URLs, bytes, PIL images); checks say where they appear.
+
+        ``engines`` to ask for them (objects or names; none: every engine a check
+        is given), ``sources`` to read (by name; a check is given them),
+        ``label`` to show (default: the file name), ``keyphrase`` for the sources.
+        Watching a picture again updates these.
+        """
+        return self._parts.watch_list().add(
+            images, engines=engines, sources=sources, label=label, keyphrase=keyphrase
+        )
+
+    def watched(self) -> list[WatchedPicture]:
+        """Every watched picture, in the order added."""
+        return self._parts.watch_list().pictures()
+
+    def watched_postings(self, picture: str) -> list[WatchedPosting]:
+        """Every posting ever verified for a watched picture (an id, id prefix or label)."""
+        return self._parts.watch_list().postings(picture)
+
+    def unwatch(self, pictures: str | Sequence[str]) -> int:
+        """Stop watching pictures (ids, id prefixes or labels); how many were watched."""
+        return self._parts.watch_list().remove(pictures)
+
+    def check_watched(
+        self,
+        *,
+        engines: Sequence[ReverseImageSource] | None = None,
+        sources: Mapping[str, ImageSource] | None = None,
+        budget: int | None = None,
+        index: bool = True,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        pictures: Sequence[str] = (),
+    ) -> WatchCheck:
+        """Check the watch list: per picture, the postings new, still there and gone.
+
+        Asks ``engines`` (by default as ``locate`` does) at most ``budget`` paid
+        searches in all, reads the ``sources`` each picture names, judges only
+        claims not judged before, and fetches each known posting again. A failed
+        engine or source is reported and the rest goes on; a stopped check leaves
+        the list consistent and the next returns what it could not.
+        """
+        return self._parts.watch_list().check(
+            engines=engines,
+            sources=sources,
+            budget=budget,
+            index=index,
+            thresholds=thresholds,
+            pictures=pictures,
+        )

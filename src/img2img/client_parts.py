@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from img2img.locate.claims import CheckParts
     from img2img.postings.cache import PictureCache
     from img2img.postings.pictures import CandidatePictures
+    from img2img.watch.service import WatchList
 
 __all__ = ["ClientParts", "index_settings"]
 
@@ -82,7 +83,7 @@ class ClientParts(Closing):
     ) -> None:
         self.settings = settings
         self.keep_pictures = keep_pictures
-        self._owned: list[Fetcher | VectorStore | PictureCache] = []
+        self._owned: list[Fetcher | VectorStore | PictureCache | WatchList] = []
         if embedder is None:
             from img2img.embedders.clip import ClipEmbedder
 
@@ -98,6 +99,7 @@ class ClientParts(Closing):
         self._reverse_source = reverse_source
         self._fetcher = fetcher
         self._picture_cache = picture_cache
+        self._watch_list: WatchList | None = None
 
     @property
     def space(self) -> EmbeddingSpace:
@@ -130,6 +132,15 @@ class ClientParts(Closing):
 
             self._reverse_source = GoogleLensSource()
         return self._reverse_source
+
+    def watch_list(self) -> WatchList:
+        """The store's watch list, opened on first use beside its picture cache."""
+        from img2img.watch.service import WatchList
+
+        if self._watch_list is None:
+            self._watch_list = WatchList(self)
+            self._owned.append(self._watch_list)
+        return self._watch_list
 
     def engines(self) -> list[ReverseImageSource]:
         """What ``locate()`` asks when no engines are named: the reverse source given,

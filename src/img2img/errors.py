@@ -104,11 +104,18 @@ class ImageTooLargeError(ImageError):
 
 
 class FetchError(Img2ImgError):
-    """A URL could not be downloaded."""
+    """A URL could not be downloaded.
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    ``status_code`` is the HTTP status the server answered with, when it
+    answered (404 for a page gone, 410 for one removed for good).
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.url = url
+        self.status_code = status_code
 
 
 class BlockedURLError(FetchError):

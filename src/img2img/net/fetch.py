@@ -261,10 +261,10 @@ class HttpFetcher:
             return _Redirect(str(response.url.join(location)))
         if status in _RETRIED:
             retry_after = _parse_retry_after(response.headers.get("retry-after"))
-            error = FetchError(f"HTTP {status} from {url}", url=origin)
+            error = FetchError(f"HTTP {status} from {url}", url=origin, status_code=status)
             raise Retryable(error, retry_after=retry_after)
         if status >= 300:
-            raise FetchError(f"HTTP {status} from {url}", url=origin)
+            raise FetchError(f"HTTP {status} from {url}", url=origin, status_code=status)
         content_type = response.headers.get("content-type", "")
         if _refuse_by_content_type(content_type):
             raise UnexpectedContentError(f"{url} sent {content_type}, not an image", url=origin)
