@@ -1,0 +1,134 @@
+"""The best ``k`` slots for one query or many: exact scans and approximate candidates.
+
+Every answer's scores are exact float32 dot products with the store's own
+vectors: the approximate path only proposes candidates, which are then
+re-ranked exactly, so a quantised graph costs recall, never score accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from img2img.stores.local.matrix import SlotMatrix
+from img2img.stores.search import top_k
+
+if TYPE_CHECKING:
+    from img2img.stores.local.approximate import ApproximateIndex
+
+__all__ = ["Ranked", "approximate_top", "exact_top", "exact_top_many"]
+
+Mask = npt.NDArray[np.bool_]
+Slots = npt.NDArray[np.intp]
+Scores = npt.NDArray[np.float32]
+#: ``(slots, scores)``, best first.
+Ranked = tuple[Slots, Scores]
+
+#: Candidates asked of the graph per result wanted, before filtering: the exact
+#: re-rank then picks the best ``k`` of them, which lifts recall for little cost.
+OVERFETCH = 3
+_MIN_CANDIDATES = 32
+#: Below this many selected vectors a filtered query scans them exactly
+#: (a few milliseconds): cheaper, and exact, than over-fetching from the graph.
+EXACT_BELOW = 50_000
+#: Query rows per matrix product in a batch search: 256 x 32k chunk rows = 32 MB of scores.
+_QUERY_BLOCK = 256
+
+
+def exact_top(matrix: SlotMatrix, slots: int, mask: Mask | None, query: Scores, k: int) -> Ranked:
+    """The best ``k`` of slots ``0 .. slots-1`` (those in ``mask``, if given), scanned."""
+    if mask is None:
+        scores = matrix.scores(query, slots)
+        best = top_k(scores, k)
+        return best, scores[best]
+    rows = np.flatnonzero(mask)
+    # Gathering costs about 4x scanning per row: worth it below a quarter.
+    if rows.shape[0] * 4 < slots:
+        scores = matrix.scores_of(rows, query)
+    else:
+        scores = matrix.scores(query, slots)[rows]
+    best = top_k(scores, k)
+    return rows[best], scores[best]
+
+
+def exact_top_many(
+    matrix: SlotMatrix, slots: int, mask: Mask, queries: Scores, k: int
+) -> list[Ranked]:
+    """:func:`exact_top` for every row of ``queries`` ``(n, dim)``, by blocked matrix products.
+
+    One product of a block of queries with a chunk of vectors runs at BLAS
+    speed: many times the throughput of one query at a time.
+    """
+    k = min(k, int(np.count_nonzero(mask)))
+    out: list[Ranked] = []
+    for first in range(0, queries.shape[0], _QUERY_BLOCK):
+        block = np.ascontiguousarray(queries[first : first + _QUERY_BLOCK], dtype=np.float32)
+        best_slots = np.zeros((block.shape[0], 0), dtype=np.intp)
+        best_scores = np.zeros((block.shape[0], 0), dtype=np.float32)
+        for start, rows in matrix.pieces(slots):
+            scores = block @ rows.T
+            scores[:, ~mask[start : start + rows.shape[0]]] = -np.inf
+            keep = min(k, scores.shape[1])
+            if keep < scores.shape[1]:
+                part = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+            else:
+                part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+            best_slots = np.concatenate([best_slots, part + start], axis=1)
+            best_scores = np.concatenate(
+                [best_scores, np.take_along_axis(scores, part, axis=1)], axis=1
+            )
+            if best_slots.shape[1] > 4 * k:  # merge now and then, so memory stays small
+                best_slots, best_scores = _keep_best(best_slots, best_scores, k)
+        best_slots, best_scores = _keep_best(best_slots, best_scores, k)
+        out += list(zip(best_slots, best_scores, strict=True))
+    return out
+
+
+def _keep_best(slots: Slots, scores: Scores, k: int) -> tuple[Slots, Scores]:
+    """Each row's ``k`` best, best first (equal scores: lower slot first)."""
+    order = np.lexsort((slots, -scores), axis=1)[:, :k]
+    return np.take_along_axis(slots, order, axis=1), np.take_along_axis(scores, order, axis=1)
+
+
+def approximate_top(
+    index: ApproximateIndex,
+    matrix: SlotMatrix,
+    live: int,
+    mask: Mask | None,
+    selected: int,
+    queries: Scores,
+    k: int,
+) -> list[Ranked | None]:
+    """Each query's best ``k`` among ``mask`` (``selected`` of ``live`` vectors), from the graph.
+
+    A filter is applied as Pinecone applies it, to the candidates: the graph is
+    asked for ``k`` over the fraction selected, times :data:`OVERFETCH`, and
+    four times more while too few pass. ``None`` for a query that would need
+    most of the store: the caller scans exactly instead.
+    """
+    fraction = selected / live if live else 1.0
+    count = max(_MIN_CANDIDATES, math.ceil(k * OVERFETCH / max(fraction, 1e-9)))
+    out: list[Ranked | None] = [None] * queries.shape[0]
+    waiting = np.arange(queries.shape[0])
+    while waiting.shape[0]:
+        asked = min(count, live)
+        found = index.search(queries[waiting], asked)
+        short = []
+        for row, candidates in zip(waiting.tolist(), found, strict=True):
+            candidates = np.sort(candidates[candidates >= 0])
+            if mask is not None:
+                candidates = candidates[mask[candidates]]
+            if candidates.shape[0] < min(k, selected):
+                short.append(row)
+                continue
+            scores = matrix.get(candidates) @ queries[row]
+            best = top_k(scores.astype(np.float32, copy=False), k)
+            out[row] = (candidates[best], scores[best])
+        waiting = np.asarray(short, dtype=np.intp)
+        if asked == live:
+            break  # the graph gave all it has: the rest is the exact scan's
+        count *= 4
+    return out
