@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 import sqlite3
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -482,9 +482,7 @@ class LocalStore(Closing):
             graph = self._caught_up_graph(con)
         found: list[Ranked | None] = [None] * len(queries)
         if graph is not None:
-            found = approximate_top(
-                graph, self._vectors, self._count, mask, selected, queries, k
-            )
+            found = approximate_top(graph, self._vectors, self._count, mask, selected, queries, k)
         missing = [row for row, answer in enumerate(found) if answer is None]
         if many and missing:
             live = mask if mask is not None else self._live[: self._slots]
@@ -503,7 +501,10 @@ class LocalStore(Closing):
     ) -> list[list[Match]]:
         """Ranked slots as matches, their ids and metadata read in one pass."""
         if min_score is not None:
-            ranked = [(slots[scores >= min_score], scores[scores >= min_score]) for slots, scores in ranked]
+            ranked = [
+                (slots[scores >= min_score], scores[scores >= min_score])
+                for slots, scores in ranked
+            ]
         wanted = sorted({slot for slots, _ in ranked for slot in slots.tolist()})
         found = {
             slot: (record_id, text)
