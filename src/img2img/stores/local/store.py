@@ -312,9 +312,6 @@ class LocalStore(Closing):
                     "metadata must be valid Unicode text (no lone surrogates)"
                 )
             with self._transaction(write=True) as con:
-                dim = matrix.shape[1]
-                if self._dim is not None and dim != self._dim:  # set by another process meanwhile
-                    raise InvalidVectorError(f"expected dimension {self._dim}, got {dim}")
                 if self._claimed is not None and self._space != self._claimed:
                     # Another process recorded its own space since this handle recorded
                     # ours (both saw an empty store): its vectors and ours must not mix.
@@ -322,6 +319,9 @@ class LocalStore(Closing):
                         f"{self!r} now holds {self._space}, recorded by another writer since "
                         f"this one recorded {self._claimed}: use a separate store"
                     )
+                dim = matrix.shape[1]
+                if self._dim is not None and dim != self._dim:  # set by another process meanwhile
+                    raise InvalidVectorError(f"expected dimension {self._dim}, got {dim}")
                 if self._dim is None:
                     self._set_dimension(dim, max(1, BLOCK_BYTES // (4 * dim)))
                     set_meta(con, {"dimension": dim, "rows_per_block": self._per_block})
