@@ -250,7 +250,7 @@ def test_a_sigkilled_writer_loses_nothing_and_the_next_open_repairs_the_graph(
                 assert {f"r{i}" for i in alive} <= ids  # every acknowledged write is there
                 for i in alive[::33]:
                     assert store.query(vector(i), k=1)[0].id == f"r{i}"  # and searchable
-            graph = store._graph
+            graph = store._graphs.graph
             assert graph is not None
             assert len(graph) == len(ids)
         batch = acked + 2  # a batch committed but not acknowledged may be there too

@@ -16,7 +16,6 @@ import os
 import sqlite3
 import threading
 import uuid
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +39,9 @@ from img2img.stores.columns import MetadataColumns
 from img2img.stores.local.approximate import (
     ApproximateIndex,
     check_quantization,
-    index_path,
     usearch_available,
 )
+from img2img.stores.local.graphs import GraphKeeper
 from img2img.stores.local.matrix import SlotMatrix
 from img2img.stores.local.ranking import (
     EXACT_BELOW,
@@ -76,10 +75,6 @@ INDEX_KINDS = ("exact", "hnsw", "auto")
 #: Where ``index="auto"`` switches: an exact scan of 100,000 512-d vectors takes
 #: about 6 ms here, and building the graph of that many about a minute.
 AUTO_HNSW_FROM = 100_000
-# Save the graph after this many changed vectors (or a quarter of the store):
-# what a crash costs is replaying them from SQLite at the next open.
-_SAVE_AFTER_CHANGES = 50_000
-_GRAPH_BATCH = 10_000
 
 
 class LocalStore(Closing):
@@ -132,6 +127,7 @@ class LocalStore(Closing):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self._lock = threading.RLock()
         self._claimed: EmbeddingSpace | None = None  # the space this handle recorded
+        self._graphs = GraphKeeper(self.path, quantization)
         self._con: sqlite3.Connection | None = open_store_file(self.path)
         self._reset()
         try:
@@ -159,8 +155,7 @@ class LocalStore(Closing):
         self._count = 0
         self._columns = MetadataColumns(self._load_column)
         self._store_id: str | None = None
-        self._graph: ApproximateIndex | None = None
-        self._unsaved = 0  # vectors changed in the graph since it was saved
+        self._graphs.forget()
 
     def _set_dimension(self, dim: int, per_block: int) -> None:
         self._dim, self._per_block = dim, per_block
@@ -480,6 +475,7 @@ class LocalStore(Closing):
         graph = None
         if compiled.matches_everything or selected >= self.scan_below:
             graph = self._caught_up_graph(con)
+
         found: list[Ranked | None] = [None] * len(queries)
         if graph is not None:
             found = approximate_top(graph, self._vectors, self._count, mask, selected, queries, k)
@@ -534,66 +530,16 @@ class LocalStore(Closing):
         return True
 
     def _caught_up_graph(self, con: sqlite3.Connection) -> ApproximateIndex | None:
-        """The graph, brought up to this transaction's state; ``None`` when the store scans.
-
-        Loaded from beside the file on first use (or rebuilt, if it is missing,
-        damaged, or not this store's), then caught up with every slot written
-        or freed since the ``seq`` it reflects: the same catching up whether the
-        writes were this handle's, another process's, or lost in a crash.
-        """
+        """The graph, up to date with this transaction; ``None`` when the store scans."""
         if not self._uses_graph():
             return None
-        assert self._dim is not None
-        graph = self._graph
-        if graph is None and self._store_id is not None:
-            graph = ApproximateIndex.load(
-                index_path(self.path),
-                store_id=self._store_id,
-                dimension=self._dim,
-                quantization=self.quantization,
-            )
-            if graph is not None and graph.seq > self._seq:
-                graph = None  # ahead of the file: not a graph of this file
-        if graph is None:
-            return self._rebuild_graph()
-        if graph.seq < self._seq:
-            since = (graph.seq,)
-            freed = con.execute("SELECT slot FROM freed WHERE seq > ?", since).fetchall()
-            changed = con.execute("SELECT slot FROM records WHERE seq > ?", since).fetchall()
-            graph.remove(np.asarray([s for (s,) in freed], dtype=np.intp))
-            self._add_to_graph(graph, np.asarray([s for (s,) in changed], dtype=np.intp))
-            graph.seq = self._seq
-            self._unsaved += len(freed) + len(changed)
-        self._graph = graph
-        if len(graph) != self._count:  # never expected: rebuild rather than answer wrongly
-            return self._rebuild_graph()
-        if self._unsaved >= max(_SAVE_AFTER_CHANGES, self._count // 4):
-            self._save_graph()
-        return graph
-
-    def _add_to_graph(self, graph: ApproximateIndex, slots: np.ndarray[Any, Any]) -> None:
-        for start in range(0, slots.shape[0], _GRAPH_BATCH):
-            part = slots[start : start + _GRAPH_BATCH]
-            graph.add(part, self._vectors.get(part))
-
-    def _rebuild_graph(self) -> ApproximateIndex:
-        assert self._dim is not None
-        graph = ApproximateIndex(self._dim, self.quantization)
-        self._add_to_graph(graph, np.flatnonzero(self._live[: self._slots]))
-        graph.seq = self._seq
-        self._graph = graph
-        self._save_graph()
-        return graph
-
-    def _save_graph(self) -> None:
-        """Keep the graph beside the file; failing to is not an error (it is rebuilt)."""
-        if self._graph is None or self._store_id is None:
-            return
-        try:
-            self._graph.save(index_path(self.path), self._store_id)
-        except OSError as exc:
-            warnings.warn(f"{self!r}: could not save its approximate index: {exc}", stacklevel=3)
-        self._unsaved = 0
+        return self._graphs.caught_up(
+            con,
+            store_id=self._store_id,
+            seq=self._seq,
+            vectors=self._vectors,
+            live=self._live[: self._slots],
+        )
 
     def fetch(self, ids: Sequence[str]) -> dict[str, VectorRecord]:
         with self._lock, self._transaction() as con:
@@ -644,8 +590,8 @@ class LocalStore(Closing):
         """Release the file. Idempotent; the store cannot be used afterwards."""
         with self._lock:
             if self._con is not None:
-                if self._unsaved:
-                    self._save_graph()
+                if self._graphs.unsaved:
+                    self._graphs.save()
                 self._con.close()
                 self._con = None
                 self._reset()  # release the vectors now, not when the object is collected
