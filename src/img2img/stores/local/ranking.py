@@ -1,4 +1,4 @@
-"""The best ``k`` slots for one query or many: exact scans and approximate candidates.
+"""The best ``k`` slots for one query or many (exact scans, approximate candidates), as matches.
 
 Every answer's scores are exact float32 dot products with the store's own
 vectors: the approximate path only proposes candidates, which are then
@@ -7,19 +7,23 @@ re-ranked exactly, so a quantised graph costs recall, never score accuracy.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import TYPE_CHECKING
+import sqlite3
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from img2img.models import Match
 from img2img.stores.local.matrix import SlotMatrix
+from img2img.stores.local.schema import rows_in
 from img2img.stores.search import top_k
 
 if TYPE_CHECKING:
     from img2img.stores.local.approximate import ApproximateIndex
 
-__all__ = ["Ranked", "approximate_top", "exact_top", "exact_top_many"]
+__all__ = ["Ranked", "approximate_top", "exact_top", "exact_top_many", "matches_of", "rank"]
 
 Mask = npt.NDArray[np.bool_]
 Slots = npt.NDArray[np.intp]
@@ -131,4 +135,68 @@ def approximate_top(
         if asked == live:
             break  # the graph gave all it has: the rest is the exact scan's
         count *= 4
+    return out
+
+
+def rank(
+    queries: Scores,
+    k: int,
+    *,
+    matrix: SlotMatrix,
+    live: Mask,
+    mask: Mask | None,
+    graph: ApproximateIndex | None,
+    many: bool,
+) -> list[Ranked]:
+    """Each query row's best ``k`` slots among ``live`` (and ``mask``, a filter's, if given).
+
+    Through ``graph`` when there is one; a query the graph cannot answer (it
+    would need most of the store) and every query without a graph are scanned
+    exactly: one at a time, or by blocked matrix products when ``many``.
+    """
+    selected = int(np.count_nonzero(live if mask is None else mask))
+    if selected == 0:
+        return [(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32))] * len(queries)
+    count = int(np.count_nonzero(live))
+    # Scanning skips nothing when every slot is live: no mask to apply.
+    wanted = mask if mask is not None else (None if count == live.shape[0] else live)
+    found: list[Ranked | None] = [None] * len(queries)
+    if graph is not None:
+        found = approximate_top(graph, matrix, count, wanted, selected, queries, k)
+    missing = [row for row, answer in enumerate(found) if answer is None]
+    if many and missing:
+        every = wanted if wanted is not None else live
+        answers = exact_top_many(matrix, live.shape[0], every, queries[missing], k)
+        for row, answer in zip(missing, answers, strict=True):
+            found[row] = answer
+    for row in missing if not many else ():
+        found[row] = exact_top(matrix, live.shape[0], wanted, queries[row], k)
+    return [answer for answer in found if answer is not None]
+
+
+def matches_of(
+    con: sqlite3.Connection, ranked: list[Ranked], min_score: float | None = None
+) -> list[list[Match]]:
+    """Ranked slots as matches (those scoring ``>= min_score``), ids and metadata read at once."""
+    if min_score is not None:
+        ranked = [
+            (slots[scores >= min_score], scores[scores >= min_score]) for slots, scores in ranked
+        ]
+    wanted = sorted({slot for slots, _ in ranked for slot in slots.tolist()})
+    found = {
+        slot: (record_id, text)
+        for slot, record_id, text in rows_in(
+            con, "SELECT slot, id, metadata FROM records WHERE slot IN ({})", wanted
+        )
+    }
+    parsed: dict[int, Any] = {}
+    out = []
+    for slots, scores in ranked:
+        matches = []
+        for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
+            record_id, text = found[slot]
+            if slot not in parsed:
+                parsed[slot] = json.loads(text)
+            matches.append(Match.from_metadata(record_id, score, parsed[slot]))
+        out.append(matches)
     return out

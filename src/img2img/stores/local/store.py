@@ -43,13 +43,7 @@ from img2img.stores.local.approximate import (
 )
 from img2img.stores.local.graphs import GraphKeeper
 from img2img.stores.local.matrix import SlotMatrix
-from img2img.stores.local.ranking import (
-    EXACT_BELOW,
-    Ranked,
-    approximate_top,
-    exact_top,
-    exact_top_many,
-)
+from img2img.stores.local.ranking import EXACT_BELOW, Ranked, matches_of, rank
 from img2img.stores.local.schema import (
     default_store_path,
     encodable,
@@ -429,7 +423,7 @@ class LocalStore(Closing):
             query = check_query_vector(vector, self._dim)
             if self._count == 0 or k <= 0:
                 return []
-            return self._matches(con, self._top(con, query[None, :], k, compiled, many=False))[0]
+            return matches_of(con, self._top(con, query[None, :], k, compiled, many=False))[0]
 
     def query_many(
         self,
@@ -457,68 +451,25 @@ class LocalStore(Closing):
             if self._count == 0 or k <= 0 or rows.shape[0] == 0:
                 return [[] for _ in range(rows.shape[0])]
             ranked = self._top(con, rows, k, compiled, many=True)
-            return self._matches(con, ranked, min_score)
+            return matches_of(con, ranked, min_score)
 
     def _top(
         self, con: sqlite3.Connection, queries: Vector, k: int, compiled: Any, *, many: bool
     ) -> list[Ranked]:
         """Each query row's best ``k`` live slots that ``compiled`` selects."""
-        mask: np.ndarray[Any, Any] | None = None
-        selected = self._count
-        if not compiled.matches_everything:
-            mask = compiled.mask(self._columns) & self._live[: self._slots]
-            selected = int(np.count_nonzero(mask))
-        elif self._count != self._slots:
-            mask = self._live[: self._slots]
-        if selected == 0:
-            return [(np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32))] * len(queries)
-        graph = None
-        if compiled.matches_everything or selected >= self.scan_below:
-            graph = self._caught_up_graph(con)
-
-        found: list[Ranked | None] = [None] * len(queries)
-        if graph is not None:
-            found = approximate_top(graph, self._vectors, self._count, mask, selected, queries, k)
-        missing = [row for row, answer in enumerate(found) if answer is None]
-        if many and missing:
-            live = mask if mask is not None else self._live[: self._slots]
-            for row, answer in zip(
-                missing,
-                exact_top_many(self._vectors, self._slots, live, queries[missing], k),
-                strict=True,
-            ):
-                found[row] = answer
-        for row in missing if not many else ():
-            found[row] = exact_top(self._vectors, self._slots, mask, queries[row], k)
-        return [answer for answer in found if answer is not None]
-
-    def _matches(
-        self, con: sqlite3.Connection, ranked: list[Ranked], min_score: float | None = None
-    ) -> list[list[Match]]:
-        """Ranked slots as matches, their ids and metadata read in one pass."""
-        if min_score is not None:
-            ranked = [
-                (slots[scores >= min_score], scores[scores >= min_score])
-                for slots, scores in ranked
-            ]
-        wanted = sorted({slot for slots, _ in ranked for slot in slots.tolist()})
-        found = {
-            slot: (record_id, text)
-            for slot, record_id, text in rows_in(
-                con, "SELECT slot, id, metadata FROM records WHERE slot IN ({})", wanted
-            )
-        }
-        parsed: dict[int, Any] = {}
-        out = []
-        for slots, scores in ranked:
-            matches = []
-            for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
-                record_id, text = found[slot]
-                if slot not in parsed:
-                    parsed[slot] = json.loads(text)
-                matches.append(Match.from_metadata(record_id, score, parsed[slot]))
-            out.append(matches)
-        return out
+        live = self._live[: self._slots]
+        mask = None if compiled.matches_everything else compiled.mask(self._columns) & live
+        selected = self._count if mask is None else int(np.count_nonzero(mask))
+        use_graph = selected and (mask is None or selected >= self.scan_below)
+        return rank(
+            queries,
+            k,
+            matrix=self._vectors,
+            live=live,
+            mask=mask,
+            graph=self._caught_up_graph(con) if use_graph else None,
+            many=many,
+        )
 
     # -- the approximate index -------------------------------------------------------
 
