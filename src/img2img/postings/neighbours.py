@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from img2img.filters import compile_filter
 from img2img.models import Filter, Match, Vector, VectorRecord
@@ -51,6 +50,8 @@ def nearest_neighbours(
     The store is read ``batch_size`` records at a time; memory holds one page
     and its answers, whatever the store's size.
     """
+    from threadpoolctl import threadpool_limits
+
     wanted = compile_filter(filter)
     batched = isinstance(store, ManyQueries)
     for page in store.scan(batch_size=batch_size):

@@ -170,6 +170,8 @@ def test_auto_scans_small_stores_and_bad_arguments_are_refused(tmp_path: Path) -
         LocalStore(tmp_path / "t.sqlite3", index="ivf")
     with pytest.raises(ConfigurationError, match="quantization"):
         LocalStore(tmp_path / "t.sqlite3", index="hnsw", quantization="f8")
+    with pytest.raises(ConfigurationError, match="scan_below"):
+        LocalStore(tmp_path / "t.sqlite3", index="hnsw", scan_below=-1)
 
 
 # -- SIGKILL ------------------------------------------------------------------------

@@ -113,6 +113,8 @@ class LocalStore(Closing):
                 f"index must be one of {', '.join(INDEX_KINDS)}, got {index!r}"
             )
         check_quantization(quantization)
+        if not isinstance(scan_below, int) or isinstance(scan_below, bool) or scan_below < 0:
+            raise ConfigurationError(f"scan_below must be a count >= 0, got {scan_below!r}")
         if index == "hnsw" and not usearch_available():
             raise MissingDependencyError(
                 "index='hnsw' needs usearch: pip install 'img2img-search[ann]'"
