@@ -11,7 +11,7 @@ shows the same picture is the caller's.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -58,6 +58,7 @@ def nearest_neighbours(
         records = [record for record in page if wanted(record.metadata)]
         if not records:
             continue
+        answers: Iterable[list[Match]]
         if batched:
             # Callers may hold BLAS to one thread for verifying; a blocked product
             # of a page of queries is the one place here where BLAS threads pay.
@@ -68,7 +69,7 @@ def nearest_neighbours(
                     filter=filter,
                     min_score=min_score,
                 )
-        else:
-            answers = [store.query(record.vector, k=k + 1, filter=filter) for record in records]
+        else:  # one record at a time: only one answer is held
+            answers = (store.query(record.vector, k=k + 1, filter=filter) for record in records)
         for record, matches in zip(records, answers, strict=True):
             yield record, [m for m in matches if m.id != record.id and m.score >= min_score]
