@@ -120,6 +120,9 @@ def approximate_top(
     while waiting.shape[0]:
         asked = min(count, live)
         found = index.search(queries[waiting], asked)
+        if mask is None and asked >= k and bool((found >= 0).all()):
+            _rerank_all(matrix, queries, waiting, found, k, out)
+            break
         short = []
         for row, candidates in zip(waiting.tolist(), found, strict=True):
             candidates = np.sort(candidates[candidates >= 0])
@@ -136,6 +139,31 @@ def approximate_top(
             break  # the graph gave all it has: the rest is the exact scan's
         count *= 4
     return out
+
+
+def _rerank_all(
+    matrix: SlotMatrix,
+    queries: Scores,
+    rows: Slots,
+    found: Slots,
+    k: int,
+    out: list[Ranked | None],
+) -> None:
+    """Re-rank every row's full set of candidates exactly, a block of rows per product.
+
+    The common case (no filter, the graph gave all it was asked for), done
+    without a Python step per query: the candidates' vectors are gathered
+    and scored in one batched product.
+    """
+    for first in range(0, rows.shape[0], _QUERY_BLOCK):
+        block, candidates = rows[first : first + _QUERY_BLOCK], found[first : first + _QUERY_BLOCK]
+        vectors = matrix.get(candidates.reshape(-1)).reshape(*candidates.shape, -1)
+        scores = np.matmul(vectors, queries[block][:, :, None])[:, :, 0]
+        order = np.lexsort((candidates, -scores), axis=1)[:, :k]  # equal scores: lower slot first
+        slots = np.take_along_axis(candidates, order, axis=1)
+        best = np.take_along_axis(scores, order, axis=1)
+        for i, row in enumerate(block.tolist()):
+            out[row] = (slots[i], best[i])
 
 
 def rank(
