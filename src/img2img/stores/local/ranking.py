@@ -190,7 +190,8 @@ def rank(
     wanted = mask if mask is not None else (None if count == live.shape[0] else live)
     found: list[Ranked | None] = [None] * len(queries)
     if graph is not None:
-        found = approximate_top(graph, matrix, count, wanted, selected, queries, k)
+        # The graph holds live slots only: only a filter's mask is left to apply.
+        found = approximate_top(graph, matrix, count, mask, selected, queries, k)
     missing = [row for row, answer in enumerate(found) if answer is None]
     if many and missing:
         every = wanted if wanted is not None else live
