@@ -1,6 +1,7 @@
 """``client.duplicates()`` over a whole LocalStore: time, and memory beside the vectors'.
 
-    python benchmarks/duplicates_scale.py                    # 100,000 records (about 20 minutes)
+    python benchmarks/duplicates_scale.py                    # 100,000 records, HNSW index
+    python benchmarks/duplicates_scale.py --index exact      # blocked exact products instead
     python benchmarks/duplicates_scale.py --records 10000    # under a minute
 
 It indexes a few real photos from scikit-image, each with three edited copies
@@ -22,6 +23,13 @@ computes features and matches), the same at any store size if the pass streams.
 The planted photos are indexed first, so their verification (and its peak)
 comes in the pass's first seconds; the RSS after the pass shows what it kept. It also checks that the
 groups found are exactly the planted ones.
+
+The store is opened with ``--index`` (``hnsw`` by default: the pass's first
+batch of queries builds the graph, counted in the pass's time). In the same
+run, one plain numpy exact k-NN of every record (blocked matrix products,
+what ``index="exact"`` does) is timed over ``--knn-sample`` of the queries
+and scaled to all of them (its cost is linear in the queries), the baseline
+the pass must not be slower than.
 """
 
 from __future__ import annotations
@@ -102,7 +110,24 @@ def build(path: Path, records: int, seed: int) -> list[list[str]]:
     return groups
 
 
-def run_pass(path: Path) -> dict[str, object]:
+def numpy_knn_seconds(path: Path, k: int, sample: float) -> tuple[float, int]:
+    """Seconds for one exact k-NN of every record with numpy, from a timed sample of queries."""
+    from img2img import LocalStore
+
+    with LocalStore(path) as store:
+        vectors = np.concatenate(
+            [np.stack([r.vector for r in page]) for page in store.scan(batch_size=10_000)]
+        )
+    queries = vectors[: max(256, int(vectors.shape[0] * sample))]
+    start = time.perf_counter()
+    for first in range(0, queries.shape[0], 256):
+        scores = queries[first : first + 256] @ vectors.T
+        np.argpartition(-scores, k, axis=1)[:, : k + 1]
+    seconds = time.perf_counter() - start
+    return seconds * vectors.shape[0] / queries.shape[0], queries.shape[0]
+
+
+def run_pass(path: Path, index: str, quantization: str) -> dict[str, object]:
     """Open the store and run ``client.duplicates()`` in this process; what it measured."""
     # Imported first, so their code is not counted as the pass's memory.
     import cv2  # noqa: F401
@@ -110,13 +135,17 @@ def run_pass(path: Path) -> dict[str, object]:
     import img2img.postings.duplicates  # noqa: F401
     from img2img import HashEmbedder, ImageSearchClient, LocalStore
 
-    with ImageSearchClient(embedder=HashEmbedder(DIM), store=LocalStore(path)) as client:
+    store = LocalStore(path, index=index, quantization=quantization)
+    with ImageSearchClient(embedder=HashEmbedder(DIM), store=store) as client:
         records = client.store.count()
         opened = _rss_bytes()
-        # One query first: its one-time costs (threads, buffers) are reported apart.
+        # One query first: its one-time costs (threads, buffers, building or loading
+        # the HNSW graph) are reported apart, and added to the pass's time.
         probe = np.zeros(DIM, dtype=np.float32)
         probe[0] = 1.0
+        begun = time.perf_counter()
         client.store.query(probe, k=11)
+        first_query = time.perf_counter() - begun
         before = _rss_bytes()
         start = time.perf_counter()
         groups = [sorted(p.title or "" for p in g.postings) for g in client.duplicates()]
@@ -127,6 +156,7 @@ def run_pass(path: Path) -> dict[str, object]:
         "records": records,
         "groups": sorted(groups),
         "seconds": seconds,
+        "first_query": first_query,
         "rss_opened": opened,
         "rss_before": before,
         "rss_after": after,
@@ -138,10 +168,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--index", choices=["exact", "hnsw"], default="hnsw")
+    parser.add_argument("--quantization", choices=["f32", "f16", "i8"], default="i8")
+    parser.add_argument(
+        "--knn-sample", type=float, default=0.1, help="share of queries the numpy k-NN times"
+    )
     parser.add_argument("--pass-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pass_only is not None:  # the child process
-        print(json.dumps(run_pass(args.pass_only)))
+        print(json.dumps(run_pass(args.pass_only, args.index, args.quantization)))
         return
 
     print(
@@ -158,11 +193,21 @@ def main() -> None:
             f"{len(planted)} groups) in {time.perf_counter() - start:.1f} s"
         )
         child = subprocess.run(
-            [sys.executable, __file__, "--pass-only", str(path)],
+            [
+                sys.executable,
+                __file__,
+                "--pass-only",
+                str(path),
+                "--index",
+                args.index,
+                "--quantization",
+                args.quantization,
+            ],
             check=True,
             capture_output=True,
             text=True,
         )
+        knn, sampled = numpy_knn_seconds(path, 10, args.knn_sample)
     result = json.loads(child.stdout.strip().splitlines()[-1])
     records, seconds = int(result["records"]), float(result["seconds"])
     vectors = records * DIM * 4
@@ -173,7 +218,16 @@ def main() -> None:
         f"groups            {len(found)} found, {len(planted)} planted, "
         f"{'exactly the planted ones' if found == sorted(planted) else 'DIFFERENT: ' + str(found)}"
     )
+    first = float(result["first_query"])
+    print(
+        f"first query       {first:.1f} s (index={args.index}, quantization={args.quantization}: "
+        "builds the graph of a store that has none)"
+    )
     print(f"duplicates pass   {seconds:.1f} s, {records / seconds:,.0f} records/s")
+    print(
+        f"numpy exact k-NN  {knn:.1f} s for every record (timed on {sampled:,} queries, "
+        f"scaled); (first query + pass) / k-NN = {(first + seconds) / knn:.2f}"
+    )
     opened, before = int(result["rss_opened"]), int(result["rss_before"])
     print(f"RSS store open    {opened / 2**20:.1f} MiB (vectors loaded)")
     print(

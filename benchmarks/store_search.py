@@ -1,7 +1,8 @@
-"""LocalStore against faiss.IndexFlatIP, side by side in one run.
+"""LocalStore against faiss.IndexFlatIP, and its HNSW index against its exact scan, in one run.
 
     python benchmarks/store_search.py            # 100k and 1M vectors (a few minutes)
     python benchmarks/store_search.py --quick    # 100k only
+    python benchmarks/store_search.py --sizes 200000 --clustered --ann i8   # HNSW vs exact
 
 For each size it builds a LocalStore of normalised 512-d float32 vectors with
 provenance-like metadata (batches of 1,000), reopens it, and times k=10
@@ -11,6 +12,13 @@ with its default thread count and with one thread (on two cores, one thread
 is often faster for a single query); the target compares with the faster.
 faiss-cpu is needed for this script only (``pip install img2img-search[bench]``).
 Machines are noisy: compare the ratios printed here, measured in one run.
+
+With ``--ann QUANTIZATION`` the same store is then opened with
+``index="hnsw"``: the first query builds the graph (timed), a reopen in a new
+process loads it (timed), and the same probes are timed (p50) with their
+recall@10 against the exact scan's answers, unfiltered and with the 10 %
+filter. ``--clustered`` draws vectors around 1,000 centres, as embeddings of
+real photos lie, rather than uniformly on the sphere (HNSW's worst case).
 """
 
 from __future__ import annotations
@@ -63,6 +71,18 @@ def blas_description() -> str:
 def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
     rows = rng.standard_normal((n, DIM), dtype=np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
+def clustered_rows(rng: np.random.Generator, n: int, centres: int = 1000) -> np.ndarray:
+    """Unit vectors around ``centres`` random centres (spread 0.9 per unit of centre)."""
+    middle = unit_rows(rng, centres)
+    rows = np.empty((n, DIM), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        part = middle[rng.integers(0, centres, stop - start)]
+        part += 0.9 * unit_rows(rng, stop - start)
+        rows[start:stop] = part / np.linalg.norm(part, axis=1, keepdims=True)
     return rows
 
 
@@ -132,12 +152,76 @@ def reopen_in_new_process(path: Path) -> float:
     return float(done.stdout)
 
 
-def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
+def bench_ann(
+    path: Path, probes: np.ndarray, quantization: str, exact: LocalStore
+) -> dict[str, float]:
+    """The HNSW index of the store at ``path`` against its exact scan (``exact``), same probes."""
+    from img2img.stores.local.approximate import index_path
+
+    start = time.perf_counter()
+    store = LocalStore(path, index="hnsw", quantization=quantization)
+    store.query(probes[0], k=K)
+    build = time.perf_counter() - start
+    store.close()
+    print(
+        f"HNSW build      {build:>10.1f} s ({quantization}; graph file "
+        f"{index_path(path).stat().st_size / 1e6:.0f} MB)",
+        flush=True,
+    )
+    code = (
+        "import sys, time\n"
+        "from img2img.stores.local.store import LocalStore\n"
+        "import numpy as np\n"
+        "start = time.perf_counter()\n"
+        "s = LocalStore(sys.argv[1], index='hnsw', quantization=sys.argv[2])\n"
+        f"s.query(np.ones({DIM}, np.float32) / {DIM**0.5}, k=1)\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), quantization],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(f"HNSW reopen     {float(done.stdout):>10.2f} s (new process: store and graph loaded)")
+    store = LocalStore(path, index="hnsw", quantization=quantization)
+    results: dict[str, float] = {}
+    for label, filter in (("unfiltered", None), ("filtered", FILTER)):
+        truth = [[m.id for m in exact.query(p, k=K, filter=filter)] for p in probes]
+        seconds = {"exact": [], "hnsw": []}
+        found = []
+        for _ in range(2):
+            for name, s in (("exact", exact), ("hnsw", store)):
+                for probe in probes[:3]:
+                    s.query(probe, k=K, filter=filter)
+                for probe in probes:
+                    begun = time.perf_counter()
+                    answer = s.query(probe, k=K, filter=filter)
+                    seconds[name].append(time.perf_counter() - begun)
+                    if name == "hnsw" and len(found) < len(probes):
+                        found.append([m.id for m in answer])
+        recall = sum(len(set(f) & set(t)) for f, t in zip(found, truth, strict=True)) / sum(
+            len(t) for t in truth
+        )
+        exact_p50, hnsw_p50 = percentiles(seconds["exact"])[0], percentiles(seconds["hnsw"])[0]
+        print(
+            f"{label:<10} exact p50 {exact_p50:7.2f} ms   HNSW p50 {hnsw_p50:7.2f} ms "
+            f"({exact_p50 / hnsw_p50:.1f}x)   recall@{K} {recall:.3f}",
+            flush=True,
+        )
+        results[f"{label}_p50"], results[f"{label}_recall"] = hnsw_p50, recall
+    store.close()
+    return results
+
+
+def bench_size(
+    n: int, queries: int, folder: Path, *, clustered: bool = False, ann: str | None = None
+) -> dict[str, float]:
     import faiss
 
-    print(f"\n== {n:,} vectors, {DIM}-d, k={K} ==", flush=True)
+    print(f"\n== {n:,} vectors, {DIM}-d, k={K}{', clustered' if clustered else ''} ==", flush=True)
     rng = np.random.default_rng(n)
-    vectors = unit_rows(rng, n)
+    vectors = clustered_rows(rng, n) if clustered else unit_rows(rng, n)
     # Probes near stored vectors, as a search for a re-posted image would be.
     probes = vectors[rng.integers(0, n, queries)] + 0.05 * unit_rows(rng, queries)
     probes /= np.linalg.norm(probes, axis=1, keepdims=True)
@@ -187,6 +271,8 @@ def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
         == [m.id for m in store.query(probe, k=K)]
         for probe in probes
     )
+    if ann is not None:
+        ann_results = bench_ann(path, probes, ann, store)
     store.close()
 
     p50 = {}
@@ -195,6 +281,7 @@ def bench_size(n: int, queries: int, folder: Path) -> dict[str, float]:
         print(f"{label:<18} p50 {p50[name]:8.2f} ms   p95 {p95:8.2f} ms", flush=True)
     print(f"same top-{K} ids as faiss for {agree}/{queries} queries")
     return {
+        **(ann_results if ann is not None else {}),
         "unfiltered": p50["unfiltered"] / min(p50["faiss"], p50["faiss1"]),
         "filtered": p50["filtered"] / p50["unfiltered"],
         "upsert": rate,
@@ -207,6 +294,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100k vectors only")
     parser.add_argument("--queries", type=int, default=50, help="timed queries per case")
     parser.add_argument("--dir", type=Path, help="where to build the stores (default: a temp dir)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="store sizes (default 100k and 1M)")
+    parser.add_argument("--clustered", action="store_true", help="clustered, not uniform, vectors")
+    parser.add_argument(
+        "--ann", choices=["f32", "f16", "i8"], help="also time the HNSW index of this quantization"
+    )
     args = parser.parse_args()
 
     print(
@@ -219,8 +311,11 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="img2img-bench-", dir=args.dir))
     try:
-        sizes = [100_000] if args.quick else [100_000, 1_000_000]
-        ratios = {n: bench_size(n, args.queries, folder) for n in sizes}
+        sizes = args.sizes or ([100_000] if args.quick else [100_000, 1_000_000])
+        ratios = {
+            n: bench_size(n, args.queries, folder, clustered=args.clustered, ann=args.ann)
+            for n in sizes
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

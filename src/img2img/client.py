@@ -387,9 +387,11 @@ class ImageSearchClient(Closing):
         ``find_postings`` does. The store is read ``batch_size`` records at a
         time and only links between duplicates are held, so large stores fit in
         memory; groups are yielded once the whole store has been read, largest
-        image first in each. Costs one store query per record, and local
-        features for every record with a close neighbour (see docs/postings.md);
-        ``thresholds`` are the verifier's, as for ``find_postings``.
+        image first in each. Neighbours are found a page at a time where the
+        store can (``LocalStore.query_many``), one query per record otherwise;
+        local features are computed for every record with a close neighbour
+        (see docs/postings.md); ``thresholds`` are the verifier's, as for
+        ``find_postings``.
         """
         from img2img.postings.duplicates import find_duplicates
         from img2img.postings.grouping import GROUP_MIN_COSINE

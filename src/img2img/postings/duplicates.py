@@ -1,7 +1,8 @@
 """Every group of postings of one picture in a whole store.
 
-One pass over the store (``VectorStore.scan``, a bounded list at a time) asks
-for each record's nearest neighbours and links those verified to be the same
+One pass over the store (``VectorStore.scan``, a bounded list at a time) finds
+each record's nearest neighbours (a page at a time where the store can:
+:mod:`img2img.postings.neighbours`) and links those verified to be the same
 picture; memory holds the links, not the store. Once the pass is over, the
 groups are read back from the store one at a time and yielded.
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from img2img.filters import compile_filter
 from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
 from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, judge_of, relation_to
 from img2img.postings.judge import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
+from img2img.postings.neighbours import nearest_neighbours
 from img2img.postings.pictures import CandidatePictures
 from img2img.protocols import VectorStore
 
@@ -42,22 +43,16 @@ def _link_neighbours(
     thresholds: Thresholds,
 ) -> UnionFind:
     links = UnionFind()
-    wanted = compile_filter(filter)
-    for batch in store.scan(batch_size=batch_size):
-        for record in batch:
-            if not wanted(record.metadata):
-                continue
-            neighbours = [
-                m
-                for m in store.query(record.vector, k=k + 1, filter=filter)
-                if m.id != record.id and m.score >= min_score and not links.same(m.id, record.id)
-            ]
-            if not neighbours:
-                continue
-            judge = judge_of(_as_match(record), pictures, thresholds)
-            for neighbour in neighbours:
-                if relation_to(judge, neighbour, pictures).same:
-                    links.union(record.id, neighbour.id)
+    for record, nearest in nearest_neighbours(
+        store, k=k, min_score=min_score, filter=filter, batch_size=batch_size
+    ):
+        neighbours = [m for m in nearest if not links.same(m.id, record.id)]
+        if not neighbours:
+            continue
+        judge = judge_of(_as_match(record), pictures, thresholds)
+        for neighbour in neighbours:
+            if relation_to(judge, neighbour, pictures).same:
+                links.union(record.id, neighbour.id)
     return links
 
 

@@ -78,6 +78,19 @@ class TestLocalStoreContract(VectorStoreContract):
         store.close()
 
 
+class TestLocalStoreApproximateContract(VectorStoreContract):
+    """The same contract with every search, filtered or not, going through the HNSW graph."""
+
+    @pytest.fixture(params=["f32", "i8"])
+    def store(self, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalStore]:
+        pytest.importorskip("usearch")
+        store = LocalStore(
+            tmp_path / "contract.sqlite3", index="hnsw", quantization=request.param, scan_below=0
+        )
+        yield store
+        store.close()
+
+
 # -- durability --------------------------------------------------------------------
 
 

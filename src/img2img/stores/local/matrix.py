@@ -126,6 +126,11 @@ class SlotMatrix:
             yield self._chunk(index), row, row + end, position - start
             position += end
 
+    def pieces(self, count: int) -> Iterator[tuple[int, Rows]]:
+        """``(first slot, rows)`` views covering slots ``0 .. count-1``, a chunk at a time."""
+        for chunk, lo, hi, offset in self._pieces(0, count):
+            yield offset, chunk[lo:hi]
+
     def read(self, start: int, stop: int) -> Rows:
         """A copy of rows ``start .. stop-1``."""
         out = np.empty((stop - start, self.dimension), dtype=np.float32)

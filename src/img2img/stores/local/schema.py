@@ -2,7 +2,7 @@
 
 One SQLite file in WAL mode::
 
-    meta     key -> value: seq, slots, dimension, model_id, rows_per_block
+    meta     key -> value: seq, slots, dimension, model_id, rows_per_block, store_id
     records  slot (rowid), id, seq, metadata (JSON)        one row per stored vector
     blocks   block, seq, vectors (float32 LE, row-major)   rows_per_block slots each
     freed    slot, seq                                     slots emptied by deletes
@@ -11,7 +11,8 @@ Vectors live in blocks of consecutive *slots* rather than one row each, so a
 million of them load in a few large reads instead of a million small ones.
 Every write transaction bumps ``meta.seq`` and stamps what it touched with
 it; another connection catches up by reading only rows stamped after the
-``seq`` it last saw. ``PRAGMA application_id`` marks the file as a store and
+``seq`` it last saw. ``store_id`` (random) tells this store's approximate
+index file from another's. ``PRAGMA application_id`` marks the file as a store and
 ``PRAGMA user_version`` holds the format version, so a file is recognised,
 or refused, before anything is written to it.
 """
@@ -22,6 +23,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -178,7 +180,8 @@ def _create(con: sqlite3.Connection) -> None:
             con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             con.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
             con.executemany(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [("seq", 0), ("slots", 0)]
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                [("seq", 0), ("slots", 0), ("store_id", uuid.uuid4().hex)],
             )
         con.execute("COMMIT")
     except BaseException:

@@ -1,0 +1,117 @@
+"""Keeping a LocalStore's HNSW graph in step with its SQLite file.
+
+The graph answers for the store only once it reflects the store's current
+``seq``: loaded from beside the file on first use (or rebuilt, if missing,
+damaged, or another store's), then caught up with every slot written or freed
+since the ``seq`` it reflects. The catching up is the same whether the writes
+were this handle's, another process's, or lost with a crash before the graph
+was saved.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from img2img.stores.local.approximate import ApproximateIndex, index_path
+from img2img.stores.local.matrix import SlotMatrix
+
+__all__ = ["GraphKeeper"]
+
+# Save the graph after this many changed vectors (or a quarter of the store):
+# what a crash costs is replaying them from SQLite at the next open.
+_SAVE_AFTER_CHANGES = 50_000
+_ADD_BATCH = 10_000
+
+
+class GraphKeeper:
+    """The graph of the store at ``store_path``, held in memory and saved beside the file."""
+
+    def __init__(self, store_path: Path, quantization: str) -> None:
+        self.path = index_path(store_path)
+        self.quantization = quantization
+        self.graph: ApproximateIndex | None = None
+        self._unsaved = 0  # vectors changed in the graph since it was saved
+        self._store_id: str | None = None
+
+    def forget(self) -> None:
+        """Drop the graph from memory (the store's memory was reset)."""
+        self.graph, self._unsaved = None, 0
+
+    def caught_up(
+        self,
+        con: sqlite3.Connection,
+        *,
+        store_id: str | None,
+        seq: int,
+        vectors: SlotMatrix,
+        live: npt.NDArray[np.bool_],
+    ) -> ApproximateIndex:
+        """The graph of the store as of ``seq``, read in the transaction ``con`` is in.
+
+        ``vectors`` and ``live`` (one flag per slot) are the store's memory,
+        already caught up to ``seq``.
+        """
+        self._store_id = store_id
+        count = int(np.count_nonzero(live))
+        graph = self.graph
+        if graph is None and store_id is not None:
+            graph = ApproximateIndex.load(
+                self.path,
+                store_id=store_id,
+                dimension=vectors.dimension,
+                quantization=self.quantization,
+            )
+            if graph is not None and graph.seq > seq:
+                graph = None  # ahead of the file: not a graph of this file
+        if graph is None:
+            return self._rebuild(seq, vectors, live)
+        if graph.seq < seq:
+            since = (graph.seq,)
+            freed = con.execute("SELECT slot FROM freed WHERE seq > ?", since).fetchall()
+            changed = con.execute("SELECT slot FROM records WHERE seq > ?", since).fetchall()
+            graph.remove(np.asarray([s for (s,) in freed], dtype=np.intp))
+            _add(graph, np.asarray([s for (s,) in changed], dtype=np.intp), vectors)
+            graph.seq = seq
+            self._unsaved += len(freed) + len(changed)
+        self.graph = graph
+        if len(graph) != count:  # never expected: rebuild rather than answer wrongly
+            return self._rebuild(seq, vectors, live)
+        if self._unsaved >= max(_SAVE_AFTER_CHANGES, count // 4):
+            self.save()
+        return graph
+
+    def _rebuild(
+        self, seq: int, vectors: SlotMatrix, live: npt.NDArray[np.bool_]
+    ) -> ApproximateIndex:
+        graph = ApproximateIndex(vectors.dimension, self.quantization)
+        _add(graph, np.flatnonzero(live), vectors)
+        graph.seq = seq
+        self.graph = graph
+        self.save()
+        return graph
+
+    def save(self) -> None:
+        """Keep the graph beside the file if it changed; failing to is not an error (it is rebuilt)."""
+        if self.graph is None or self._store_id is None:
+            return
+        try:
+            self.graph.save(self.path, self._store_id)
+        except OSError as exc:
+            warnings.warn(f"could not save the approximate index {self.path}: {exc}", stacklevel=3)
+        self._unsaved = 0
+
+    @property
+    def unsaved(self) -> bool:
+        return self.graph is not None and self._unsaved > 0
+
+
+def _add(graph: ApproximateIndex, slots: npt.NDArray[Any], vectors: SlotMatrix) -> None:
+    for start in range(0, slots.shape[0], _ADD_BATCH):
+        part = slots[start : start + _ADD_BATCH]
+        graph.add(part, vectors.get(part))

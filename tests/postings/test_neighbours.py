@@ -1,0 +1,69 @@
+"""Neighbours of every record, in batches: the same as one query per record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from img2img.models import VectorRecord
+from img2img.postings.neighbours import ManyQueries, nearest_neighbours
+from img2img.stores.local.store import LocalStore
+from img2img.stores.memory import InMemoryStore
+
+DIM = 32
+
+
+def records(n: int) -> list[VectorRecord]:
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((30, DIM)).astype(np.float32)
+    rows = centres[rng.integers(0, 30, n)] + 0.5 * rng.standard_normal((n, DIM)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return [VectorRecord(f"r{i}", rows[i], {"side": ["a", "b"][i % 2]}) for i in range(n)]
+
+
+def neighbour_ids(store: object, **options: object) -> dict[str, list[str]]:
+    found = nearest_neighbours(store, k=5, batch_size=300, **options)  # type: ignore[arg-type]
+    return {record.id: [m.id for m in matches] for record, matches in found}
+
+
+@pytest.mark.parametrize(
+    "options", [{"min_score": 0.5}, {"min_score": 0.3, "filter": {"side": "a"}}]
+)
+def test_batched_neighbours_are_the_per_record_ones(tmp_path: Path, options: dict) -> None:
+    data = records(2000)
+    memory = InMemoryStore()
+    memory.upsert(data)
+    assert not isinstance(memory, ManyQueries)  # asked one record at a time
+    truth = neighbour_ids(memory, **options)
+    with LocalStore(tmp_path / "exact.sqlite3") as exact:
+        exact.upsert(data)
+        assert isinstance(exact, ManyQueries)
+        batched = neighbour_ids(exact, **options)
+        # Blocked products round differently from one dot product: order near-ties alike.
+        assert {i: set(ids) for i, ids in batched.items()} == {
+            i: set(ids) for i, ids in truth.items()
+        }
+    pytest.importorskip("usearch")
+    with LocalStore(tmp_path / "hnsw.sqlite3", index="hnsw", scan_below=0) as approximate:
+        approximate.upsert(data)
+        found = neighbour_ids(approximate, **options)
+    assert found.keys() == truth.keys()
+    same = sum(len(set(found[i]) & set(truth[i])) for i in truth)
+    assert same >= 0.95 * sum(len(t) for t in truth.values())
+
+
+def test_query_many_answers_as_query_does(tmp_path: Path) -> None:
+    data = records(500)
+    with LocalStore(tmp_path / "s.sqlite3") as store:
+        store.upsert(data)
+        store.delete(["r3", "r10"])
+        probes = np.stack([r.vector for r in data[:40]])
+        many = store.query_many(probes, k=7, filter={"side": "b"})
+        for probe, answer in zip(probes, many, strict=True):
+            one = store.query(probe, k=7, filter={"side": "b"})
+            assert [m.id for m in answer] == [m.id for m in one]
+            assert [m.score for m in answer] == pytest.approx([m.score for m in one], abs=1e-5)
+        assert store.query_many(probes[:2], k=3, min_score=2.0) == [[], []]
+        assert store.query_many(np.zeros((0, DIM), np.float32)) == []

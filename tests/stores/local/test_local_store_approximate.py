@@ -1,0 +1,258 @@
+"""LocalStore's approximate index: the graph beside the file is a cache SQLite repairs.
+
+- filtered approximate search returns what the exact scan returns (>= 95 % of the top 10);
+- the graph is caught up with writes made without it (another process, an exact handle);
+- a missing, damaged or foreign graph file is rebuilt;
+- a writer SIGKILLed at any moment (inside upserts, deletes, graph saves) loses nothing,
+  and the next open answers from a graph that matches the file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from img2img.errors import ConfigurationError
+from img2img.models import VectorRecord
+from img2img.stores.local.approximate import index_path
+from img2img.stores.local.store import LocalStore
+
+pytest.importorskip("usearch")
+
+DIM = 48
+DOMAINS = [f"site{i}.example" for i in range(10)]
+
+
+def clustered(n: int, seed: int = 0, clusters: int = 40) -> np.ndarray:
+    """Unit vectors around a few centres, as photos of a few subjects are."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, DIM)).astype(np.float32)
+    rows = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, DIM)).astype(
+        np.float32
+    )
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def fill(store: LocalStore, vectors: np.ndarray, first: int = 0) -> None:
+    for start in range(0, vectors.shape[0], 1000):
+        store.upsert(
+            [
+                VectorRecord(
+                    f"r{first + i}",
+                    vectors[i],
+                    {"domain": DOMAINS[(first + i) % 10], "n": first + i},
+                )
+                for i in range(start, min(start + 1000, vectors.shape[0]))
+            ]
+        )
+
+
+def overlap(found: list[list[str]], truth: list[list[str]]) -> float:
+    return sum(len(set(f) & set(t)) for f, t in zip(found, truth, strict=True)) / sum(
+        len(t) for t in truth
+    )
+
+
+@pytest.mark.parametrize("quantization", ["f32", "f16", "i8"])
+def test_filtered_approximate_search_returns_what_the_exact_scan_returns(
+    tmp_path: Path, quantization: str
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    vectors = clustered(4000)
+    probes = vectors[::80] + 0.05 * clustered(50, seed=1)
+    filters = [
+        None,
+        {"domain": "site3.example"},  # a tenth
+        {"domain": {"$in": ["site1.example", "site2.example", "site7.example"]}},
+        {"$and": [{"n": {"$gte": 1000}}, {"domain": {"$ne": "site0.example"}}]},
+    ]
+    with LocalStore(path, index="hnsw", quantization=quantization, scan_below=0) as approximate:
+        fill(approximate, vectors)
+        found = {
+            str(f): [[m.id for m in approximate.query(p, k=10, filter=f)] for p in probes]
+            for f in filters
+        }
+        batched = {
+            str(f): [[m.id for m in ms] for ms in approximate.query_many(probes, k=10, filter=f)]
+            for f in filters
+        }
+    assert index_path(path).exists()
+    with LocalStore(path) as exact:
+        for f in filters:
+            truth = [[m.id for m in exact.query(p, k=10, filter=f)] for p in probes]
+            assert overlap(found[str(f)], truth) >= 0.95, f
+            assert overlap(batched[str(f)], truth) >= 0.95, f
+            # Whatever the graph proposes, only records the filter selects come back.
+            every = {m.id for m in exact.query(probes[0], k=4000, filter=f)}
+            assert all(set(ids) <= every for ids in found[str(f)])
+
+
+def test_scores_are_exact_even_from_a_quantised_graph(tmp_path: Path) -> None:
+    vectors = clustered(500)
+    with LocalStore(tmp_path / "s.sqlite3", index="hnsw", quantization="i8") as store:
+        fill(store, vectors)
+        for match in store.query(vectors[7], k=5):
+            i = int(match.id[1:])
+            assert match.score == pytest.approx(float(vectors[i] @ vectors[7]), abs=1e-6)
+
+
+def test_the_graph_catches_up_with_writes_made_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    vectors = clustered(3000)
+    with LocalStore(path, index="hnsw") as store:
+        fill(store, vectors[:2000])
+        store.query(vectors[0], k=1)  # builds the graph; closing saves it
+    saved = index_path(path).stat().st_mtime_ns
+    with LocalStore(path) as exact:  # an exact handle (or another program) writes on
+        fill(exact, vectors[2000:], first=2000)
+        exact.delete([f"r{i}" for i in range(0, 2000, 2)])
+    assert index_path(path).stat().st_mtime_ns == saved
+    with LocalStore(path, index="hnsw") as store:
+        assert store.count() == 2000
+        for i in (1, 3, 2001, 2999):
+            assert store.query(vectors[i], k=1)[0].id == f"r{i}"
+        deleted = {f"r{i}" for i in range(0, 2000, 2)}
+        for i in (0, 2, 1998):
+            assert not deleted & {m.id for m in store.query(vectors[i], k=20)}
+
+
+def test_a_second_handle_sees_the_first_ones_writes(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    vectors = clustered(600)
+    with LocalStore(path, index="hnsw") as reader, LocalStore(path, index="hnsw") as writer:
+        fill(writer, vectors[:300])
+        assert reader.query(vectors[5], k=1)[0].id == "r5"
+        fill(writer, vectors[300:], first=300)
+        writer.delete(["r5"])
+        assert reader.query(vectors[450], k=1)[0].id == "r450"
+        assert "r5" not in {m.id for m in reader.query(vectors[5], k=10)}
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "foreign"])
+def test_a_bad_graph_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "store.sqlite3"
+    vectors = clustered(800)
+    with LocalStore(path, index="hnsw") as store:
+        fill(store, vectors)
+        store.query(vectors[0], k=1)
+    graph = index_path(path)
+    if damage == "missing":
+        graph.unlink()
+    elif damage == "truncated":
+        graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    elif damage == "garbage":
+        graph.write_bytes(b"not a graph\n" + os.urandom(1000))
+    else:  # another store's graph, copied here by mistake
+        other = tmp_path / "other.sqlite3"
+        with LocalStore(other, index="hnsw") as store:
+            fill(store, clustered(800, seed=9))
+            store.query(vectors[0], k=1)
+        graph.write_bytes(index_path(other).read_bytes())
+    with LocalStore(path, index="hnsw") as store:
+        for i in (0, 400, 799):
+            assert store.query(vectors[i], k=1)[0].id == f"r{i}"
+
+
+def test_auto_scans_small_stores_and_bad_arguments_are_refused(tmp_path: Path) -> None:
+    with LocalStore(tmp_path / "s.sqlite3", index="auto") as store:
+        fill(store, clustered(100))
+        assert store.query(clustered(100)[3], k=1)[0].id == "r3"
+    assert not index_path(tmp_path / "s.sqlite3").exists()  # below the switch: no graph
+    with pytest.raises(ConfigurationError, match="index must be one of"):
+        LocalStore(tmp_path / "t.sqlite3", index="ivf")
+    with pytest.raises(ConfigurationError, match="quantization"):
+        LocalStore(tmp_path / "t.sqlite3", index="hnsw", quantization="f8")
+    with pytest.raises(ConfigurationError, match="scan_below"):
+        LocalStore(tmp_path / "t.sqlite3", index="hnsw", scan_below=-1)
+
+
+# -- SIGKILL ------------------------------------------------------------------------
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from img2img.models import VectorRecord
+    from img2img.stores.local.store import LocalStore
+
+    DIM = {dim}
+
+    def vector(i):
+        v = np.random.default_rng(i).standard_normal(DIM).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    batch = int(sys.argv[2])
+    while True:
+        # Open, write, search (catching the graph up), delete, close (saving the graph):
+        # a kill lands in any of these, graph saves included.
+        with LocalStore(sys.argv[1], index="hnsw") as store:
+            ids = range(batch * 100, batch * 100 + 100)
+            store.upsert([VectorRecord(f"r{{i}}", vector(i), {{"batch": batch}}) for i in ids])
+            store.query(vector(batch * 100), k=3)
+            if batch % 3 == 2:
+                store.delete([f"r{{i}}" for i in range(batch * 100, batch * 100 + 100, 10)])
+        print(batch, flush=True)
+        batch += 1
+    """
+).format(dim=DIM)
+
+
+def vector(i: int) -> np.ndarray:
+    v = np.random.default_rng(i).standard_normal(DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def run_and_kill(path: Path, first: int, delay: float) -> int:
+    """Run the writer from batch ``first``; SIGKILL it ``delay`` s after its first
+    acknowledged batch; return the last batch it acknowledged."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path), str(first)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert child.stdout is not None
+    acked = first - 1
+    try:
+        acked = int(child.stdout.readline())
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        for line in child.stdout:
+            acked = int(line)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    return acked
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_sigkilled_writer_loses_nothing_and_the_next_open_repairs_the_graph(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    batch, acknowledged = 0, []
+    for delay in (0.0, 0.13, 0.37, 0.71):
+        acked = run_and_kill(path, batch, delay)
+        acknowledged += range(batch, acked + 1)
+        with LocalStore(path) as exact:
+            ids = {r.id for page in exact.scan(batch_size=10_000) for r in page}
+        with LocalStore(path, index="hnsw") as store:
+            assert store.count() == len(ids)
+            for b in acknowledged:
+                alive = [i for i in range(b * 100, b * 100 + 100) if b % 3 != 2 or i % 10]
+                assert {f"r{i}" for i in alive} <= ids  # every acknowledged write is there
+                for i in alive[::33]:
+                    assert store.query(vector(i), k=1)[0].id == f"r{i}"  # and searchable
+            graph = store._graphs.graph
+            assert graph is not None
+            assert len(graph) == len(ids)
+        batch = acked + 2  # a batch committed but not acknowledged may be there too
