@@ -20,6 +20,7 @@ __all__ = [
     "Evidence",
     "Failure",
     "Filter",
+    "FitModel",
     "ImageCandidate",
     "IndexInterrupted",
     "IndexProgress",
@@ -297,8 +298,14 @@ class ReverseLookup:
 
 #: How a posting relates to the query: ``exact`` is the same bytes (equal sha256);
 #: ``copy`` is the same picture, verified by local features and a geometric fit
-#: (resized, re-encoded, cropped, rotated, recoloured, overlaid, bordered or mirrored).
-Relation = Literal["exact", "copy"]
+#: (resized, re-encoded, cropped, rotated, recoloured, overlaid, bordered or mirrored);
+#: ``warped`` is the same picture under a looser fit: stretched to another aspect
+#: ratio (``affine``) or seen at an angle, as a photo of a screen or a mockup shows
+#: it (``perspective``); its evidence's ``corners`` place the query in the posting.
+Relation = Literal["exact", "copy", "warped"]
+#: The geometric model a verification fitted, loosest last: ``similarity`` (rotation,
+#: uniform scale, shift), ``affine`` (also stretch and shear), ``perspective`` (a homography).
+FitModel = Literal["similarity", "affine", "perspective"]
 #: Orders :meth:`Postings.sorted_by` knows: ``match`` (exact first, then the
 #: strongest verification), ``newest`` / ``oldest`` (``first_seen``, else
 #: ``indexed_at``), ``size`` (most pixels first), ``score`` (cosine, highest first).
@@ -325,7 +332,12 @@ class Evidence:
     - ``scale``: how much larger the picture is in the posting than in the
       query; ``rotation``: degrees it is turned; ``mirrored``: flipped left-right;
     - ``hash_distance``: bits of 64 that differ between the perceptual hashes
-      (dHash) of the query and the posting, when both are known.
+      (dHash) of the query and the posting, when both are known;
+    - ``model``: the fit that was accepted (or the last one tried, for a near
+      miss), see :data:`FitModel`;
+    - ``corners``: the query's four frame corners (top left, top right, bottom
+      right, bottom left) in the posting's own pixels under that fit, ``None``
+      when no fit was found: where, and how turned, the picture sits in the posting.
     """
 
     inliers: int
@@ -335,6 +347,8 @@ class Evidence:
     rotation: float = 0.0
     mirrored: bool = False
     hash_distance: int | None = None
+    model: FitModel = "similarity"
+    corners: tuple[tuple[float, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,8 +382,14 @@ class Posting:
     def from_match(
         cls, match: Match, relation: Relation, evidence: Evidence | None = None
     ) -> Posting:
-        """A posting for a store hit, with its provenance lifted out of the metadata."""
+        """A posting for a store hit, with its provenance lifted out of the metadata.
+
+        A ``copy`` whose ``evidence`` needed a looser fit than a similarity
+        becomes ``warped``, so every caller reports what the fit found.
+        """
         md = match.metadata
+        if relation == "copy" and evidence is not None and evidence.model != "similarity":
+            relation = "warped"
         return cls(
             id=match.id,
             relation=relation,
