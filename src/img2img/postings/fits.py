@@ -70,6 +70,11 @@ class Fit:
     points: Points
     misfits: npt.NDArray[np.float64]
     matrix: Matrix | None = None
+    #: Agreeing keypoints over the keypoints the sparser picture has in the common
+    #: part: how much of what could agree does (0 without a fit).
+    agreement: float = 0.0
+    #: The matched pairs the fit left out (``None`` without a fit).
+    rest: Pairs | None = None
 
 
 def no_fit(matches: int, mirrored: bool, model: FitModel = "similarity") -> Fit:
@@ -139,7 +144,7 @@ def _inside(points: npt.NDArray[np.floating[Any]], size: tuple[int, int]) -> npt
 
 def _textured_common_part(
     query: LocalFeatures, candidate: LocalFeatures, matrix: Matrix
-) -> npt.NDArray[np.float64]:
+) -> tuple[npt.NDArray[np.float64], int]:
     """Every keypoint of either picture that lies where the two frames overlap, in
     query pixels: the part of the frame where agreement could be seen at all.
 
@@ -150,7 +155,8 @@ def _textured_common_part(
     query_side = query.points[_inside(project(back, query.points), candidate.size)]
     placed = project(matrix, candidate.points)
     candidate_side = placed[_inside(placed, query.size)]
-    return np.vstack([query_side.astype(np.float64), candidate_side])
+    fewer = min(len(query_side), len(candidate_side))
+    return np.vstack([query_side.astype(np.float64), candidate_side]), fewer
 
 
 def _estimate(model: FitModel, pairs: Pairs) -> tuple[Matrix | None, npt.NDArray[np.bool_] | None]:
@@ -160,7 +166,7 @@ def _estimate(model: FitModel, pairs: Pairs) -> tuple[Matrix | None, npt.NDArray
         if len(pairs) < 4:
             return None, None
         matrix, mask = cv2.findHomography(
-            source, target, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=2000, confidence=0.995
+            source, target, cv2.RANSAC, RANSAC_THRESHOLD, maxIters=2000, confidence=0.995
         )
     else:
         estimate = cv2.estimateAffine2D if model == "affine" else cv2.estimateAffinePartial2D
@@ -210,7 +216,8 @@ def fit_model(
     linear = matrix[:2, :2]
     scale = math.sqrt(abs(float(np.linalg.det(linear)))) or 1e-9
     spanned = polygon_area(pairs.query[inlying])
-    textured = polygon_area(_textured_common_part(query, candidate, matrix))
+    common, fewer = _textured_common_part(query, candidate, matrix)
+    textured = polygon_area(common)
     evidence = Evidence(
         inliers=int(inlying.sum()),
         coverage=min(1.0, spanned / textured) if textured > 0 else 0.0,
@@ -222,4 +229,6 @@ def fit_model(
         model=model,
         corners=_corners(matrix, query, candidate),
     )
-    return Fit(evidence, matches, pairs.query[inlying], misfits, matrix)
+    agreement = evidence.inliers / fewer if fewer else 0.0
+    rest = Pairs(pairs.query[~inlying], pairs.candidate[~inlying])
+    return Fit(evidence, matches, pairs.query[inlying], misfits, matrix, agreement, rest)

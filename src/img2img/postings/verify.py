@@ -89,6 +89,13 @@ class Thresholds:
     #: Least :func:`noise_ratio` for a fit looser than ``max_residual``: about
     #: 1.1 for independent scatter, 0.4-0.8 for parallax. 0.9 keeps 99 % of copies.
     min_noise_ratio: float = 0.9
+    #: Below this many agreeing keypoints, they must also be ``min_agreement`` of
+    #: the keypoints the sparser picture has in the common part: two drawings on
+    #: one template (a comic strip's panels, a logo's word mark) agree on a dozen
+    #: corners out of hundreds, a copy on a larger share.
+    few_inliers: int = 30
+    #: Least share of what could agree that does, for a fit with few inliers.
+    min_agreement: float = 0.08
     #: When a similarity is refused, the guard an affine and then a perspective fit
     #: must pass to call the candidate the same picture ``warped`` (see
     #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
@@ -186,6 +193,11 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
                 f"{loose} and neighbouring keypoints are displaced alike, as parallax does "
                 f"(noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
             )
+    if evidence.inliers < thresholds.few_inliers and fit.agreement < thresholds.min_agreement:
+        return (
+            f"only {evidence.inliers} keypoints agree, {fit.agreement:.0%} of those that could "
+            f"(< {thresholds.min_agreement:.0%}), as two drawings on one template"
+        )
     if evidence.coverage < thresholds.min_coverage:
         return (
             f"agreeing keypoints span {evidence.coverage:.0%} of the textured common area, "
@@ -235,8 +247,12 @@ def verify_features(
     if reason and guard is not None and len(pairs) >= guard.min_inliers:
         side = query.flipped if fit.evidence.mirrored else query.direct
         loose, loose_reason = _warped(side, candidate, pairs, fit.evidence.mirrored, guard)
-        if not loose_reason:
-            fit, reason = loose, ""
+        few = loose.evidence.inliers < thresholds.few_inliers
+        if not loose_reason and few and loose.agreement < thresholds.min_agreement:
+            loose_reason = f"only {loose.agreement:.0%} of the keypoints that could agree do"
+        reason = f"{reason}; {loose_reason}" if loose_reason else ""
+        if not reason:
+            fit = loose
     return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from img2img.postings.features import LocalFeatures, opencv
-from img2img.postings.fits import Fit, frame, noise_ratio, polygon_area, project
+from img2img.postings.fits import RANSAC_THRESHOLD, Fit, frame, noise_ratio, polygon_area, project
 
 __all__ = ["DEFAULT_WARP_GUARD", "WarpGuard", "corner_angles", "judge_warp"]
 
@@ -55,6 +55,9 @@ class WarpGuard:
     min_corner_angle: float = 50.0
     #: Largest ratio of the fit's two principal scales (a 2:3 picture stretched to 16:9 is 2.7).
     max_stretch: float = 3.0
+    #: Most matched pairs the fit leaves out that may agree on a second, different
+    #: motion (a nearer plane: a sign, a floor, a balcony), as a share of the fit's inliers.
+    max_second_motion: float = 0.08
 
 
 DEFAULT_WARP_GUARD = WarpGuard()
@@ -143,4 +146,33 @@ def judge_warp(fit: Fit, query: LocalFeatures, candidate: LocalFeatures, guard: 
             f"what the {model} fit leaves over is smooth, as parallax is "
             f"(noise ratio {ratio:.2f} < {guard.min_noise_ratio})"
         )
+    second = _second_motion(fit)
+    if second > max(guard.min_inliers // 2, guard.max_second_motion * evidence.inliers):
+        return (
+            f"{second} keypoints the {model} fit leaves out agree on another motion, "
+            "as a nearer part of a scene shot from another place"
+        )
     return ""
+
+
+def _second_motion(fit: Fit) -> int:
+    """How many of the pairs ``fit`` leaves out agree on one other similarity that
+    moves them well away from where ``fit`` puts them: a second plane, or parallax."""
+    rest, matrix = fit.rest, fit.matrix
+    if rest is None or matrix is None or len(rest) < 6:
+        return 0
+    cv2 = opencv()
+    other, mask = cv2.estimateAffinePartial2D(
+        rest.candidate, rest.query, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_THRESHOLD,
+        maxIters=500, confidence=0.99, refineIters=0,
+    )  # fmt: skip
+    if other is None or mask is None:
+        return 0
+    agreeing = mask.ravel().astype(bool)
+    if agreeing.sum() < 3:
+        return 0
+    # A different motion: the first fit misses these by far more than RANSAC's tolerance.
+    missed = np.linalg.norm(
+        project(matrix, rest.candidate[agreeing]) - rest.query[agreeing], axis=1
+    )
+    return int(agreeing.sum()) if float(np.median(missed)) > 2 * RANSAC_THRESHOLD else 0
