@@ -114,3 +114,24 @@ def test_every_repost_form_makes_an_rgb_picture_and_repeats(
 def test_an_unknown_repost_form_is_a_key_error(photos: dict[str, Image.Image]) -> None:
     with pytest.raises(KeyError):
         apply_repost(photos["chelsea"], "sepia")
+
+
+def test_the_table_says_which_fit_and_where() -> None:
+    from rich.console import Console
+
+    from img2img.cli.postings_tables import postings_table
+
+    evidence = Evidence(
+        inliers=40,
+        coverage=0.8,
+        residual=0.4,
+        model="affine",
+        corners=((0.0, 0.0), (300.0, 0.0), (300.0, 300.0), (0.0, 300.0)),
+    )
+    posting = Posting.from_match(Match(id="a", score=0.9), "copy", evidence)
+    console = Console(width=200, record=True)
+    console.print(postings_table([posting]))
+    text = console.export_text()
+    assert "warped" in text
+    assert "affine fit" in text
+    assert "(0,0)-(300,300)" in text

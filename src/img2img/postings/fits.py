@@ -83,7 +83,7 @@ def no_fit(matches: int, mirrored: bool, model: FitModel = "similarity") -> Fit:
     return Fit(evidence, matches, nothing, nothing.astype(np.float64))
 
 
-def project(matrix: Matrix, points: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+def project(matrix: npt.NDArray[Any], points: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     """``points`` float ``(n, 2)`` through the 3 x 3 ``matrix``; points sent to infinity become nan."""
     at = np.hstack([points.astype(np.float64), np.ones((len(points), 1))]) @ matrix.T
     depth = at[:, 2:3]

@@ -79,7 +79,8 @@ def corner_angles(quad: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64
     if (lengths <= 0).any():
         return None
     cosines = np.clip((before * after).sum(axis=1) / lengths, -1.0, 1.0)
-    return np.degrees(np.arccos(cosines)).astype(np.float64)
+    angles: npt.NDArray[np.float64] = np.degrees(np.arccos(cosines)).astype(np.float64)
+    return angles
 
 
 def _share_inside(quad: npt.NDArray[np.float64], size: tuple[int, int]) -> float:

@@ -97,11 +97,11 @@ def _text(
     draw.text(
         at,
         text,
-        font=_font(size),
+        font=_font(size),  # type: ignore[arg-type]
         fill=fill,
         stroke_width=max(1, size // 14),
         stroke_fill=(0, 0, 0),
-    )  # type: ignore[arg-type]
+    )
 
 
 def _bubble(draw: ImageDraw.ImageDraw, rng: random.Random, box: tuple[int, int, int, int]) -> None:
