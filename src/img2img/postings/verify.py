@@ -41,7 +41,7 @@ import numpy.typing as npt
 from img2img.models import Evidence, Relation
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
-from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp
+from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -96,6 +96,10 @@ class Thresholds:
     few_inliers: int = 30
     #: Least share of what could agree that does, for a fit with few inliers.
     min_agreement: float = 0.08
+    #: Most matched pairs the fit leaves out that may agree on a second motion, as a
+    #: share of its inliers (see :func:`~img2img.postings.warps.second_motion`):
+    #: copies left at most 3-14 % of a dozen, a scene with a nearer floor or sign 28-42 %.
+    max_second_motion: float = 0.08
     #: When a similarity is refused, the guard an affine and then a perspective fit
     #: must pass to call the candidate the same picture ``warped`` (see
     #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
@@ -202,6 +206,12 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
         return (
             f"agreeing keypoints span {evidence.coverage:.0%} of the textured common area, "
             f"less than {thresholds.min_coverage:.0%}"
+        )
+    second = second_motion(fit)
+    if second > max(thresholds.min_inliers - 2, thresholds.max_second_motion * evidence.inliers):
+        return (
+            f"{second} keypoints the fit leaves out agree on another motion, "
+            "as a nearer part of a scene shot from another place"
         )
     return ""
 

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from img2img.postings.features import LocalFeatures, opencv
 from img2img.postings.fits import RANSAC_THRESHOLD, Fit, frame, noise_ratio, polygon_area, project
 
-__all__ = ["DEFAULT_WARP_GUARD", "WarpGuard", "corner_angles", "judge_warp"]
+__all__ = ["DEFAULT_WARP_GUARD", "WarpGuard", "corner_angles", "judge_warp", "second_motion"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class WarpGuard:
     #: Least noise ratio of the misfit: independent scatter, not a smooth field.
     min_noise_ratio: float = 0.9
     #: Share of one frame that must lie inside the other.
-    min_contained: float = 0.9
+    min_contained: float = 0.98
     #: Sharpest corner (degrees) of the query's frame seen in the candidate.
     min_corner_angle: float = 50.0
     #: Largest ratio of the fit's two principal scales (a 2:3 picture stretched to 16:9 is 2.7).
@@ -147,7 +147,7 @@ def judge_warp(fit: Fit, query: LocalFeatures, candidate: LocalFeatures, guard: 
             f"what the {model} fit leaves over is smooth, as parallax is "
             f"(noise ratio {ratio:.2f} < {guard.min_noise_ratio})"
         )
-    second = _second_motion(fit)
+    second = second_motion(fit)
     if second > max(guard.min_inliers // 2, guard.max_second_motion * evidence.inliers):
         return (
             f"{second} keypoints the {model} fit leaves out agree on another motion, "
@@ -156,7 +156,7 @@ def judge_warp(fit: Fit, query: LocalFeatures, candidate: LocalFeatures, guard: 
     return ""
 
 
-def _second_motion(fit: Fit) -> int:
+def second_motion(fit: Fit) -> int:
     """How many of the pairs ``fit`` leaves out agree on one other similarity that
     moves them well away from where ``fit`` puts them: a second plane, or parallax."""
     rest, matrix = fit.rest, fit.matrix
