@@ -253,12 +253,21 @@ def verify_features(
         if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
     guard = thresholds.warp
-    # Looser fits only where enough pairs could pass their guard.
-    if reason and guard is not None and len(pairs) >= guard.min_inliers:
+    # Looser fits only where enough pairs could pass their guard and the similarity's
+    # own least support: a stricter ``min_inliers`` holds for every model.
+    if (
+        reason
+        and guard is not None
+        and len(pairs) >= max(guard.min_inliers, thresholds.min_inliers)
+    ):
         side = query.flipped if fit.evidence.mirrored else query.direct
         loose, loose_reason = _warped(side, candidate, pairs, fit.evidence.mirrored, guard)
         few = loose.evidence.inliers < thresholds.few_inliers
-        if not loose_reason and few and loose.agreement < thresholds.min_agreement:
+        if not loose_reason and loose.evidence.inliers < thresholds.min_inliers:
+            loose_reason = (
+                f"{loose.evidence.inliers} keypoints agree, fewer than {thresholds.min_inliers}"
+            )
+        elif not loose_reason and few and loose.agreement < thresholds.min_agreement:
             loose_reason = f"only {loose.agreement:.0%} of the keypoints that could agree do"
         reason = f"{reason}; {loose_reason}" if loose_reason else ""
         if not reason:
