@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -93,9 +94,13 @@ def companions(name: str, form: str, pool: list[str], seed: int) -> list[str]:
     return rng.sample([n for n in pool if n != name], COMPANIONS.get(form, 1))
 
 
-def evaluate(client, pictures, ids, source, queries, forms):
+def name_of(url: str | None) -> str:
+    """The picture or distractor name a stored file's URL was saved under."""
+    return unquote(Path(urlsplit(url or "").path).stem).replace("__", "/")
+
+
+def evaluate(client, pictures, source, queries, forms):
     """Tallies per (kind, form): queries, found, top5, returned, correct, relations."""
-    by_id = {record: name for name, record in ids.items()}
     tallies: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     pools = {
         kind: [n for n in pictures if n.startswith("art/") == (kind == "art")]
@@ -113,14 +118,14 @@ def evaluate(client, pictures, ids, source, queries, forms):
                 query = apply_edit(pictures[name], form, seed=seed)
             tally = tallies[(kind, form)]
             tally["queries"] += 1
-            tally["top5"] += ids[name] in [m.id for m in client.search(query, k=5)]
+            tally["top5"] += name in [name_of(m.image_url) for m in client.search(query, k=5)]
             found = client.find_postings(query)
             shown = {name, *(others if form in COMPANIONS or form.startswith("inset") else ())}
             for posting in found:
-                picture = by_id.get(posting.id, "")
+                picture = name_of(posting.image_url)
                 tally["returned"] += 1
                 tally["correct"] += picture in shown or source.get(picture) in shown
-                if posting.id == ids[name]:
+                if picture == name:
                     tally["found"] += 1
                     tally[posting.relation] += 1
     return tallies
@@ -210,13 +215,8 @@ def main() -> None:
     print(
         f"indexing: {(time.perf_counter() - started) / max(1, report.indexed) * 1000:.0f} ms per image, {report.indexed} images"
     )
-    ids = {
-        n: m.id
-        for n in pictures
-        for m in client.search(folder / (n.replace("/", "__") + ".jpg"), k=1)
-    }
     started = time.perf_counter()
-    tallies = evaluate(client, pictures, ids, source, queries, forms)
+    tallies = evaluate(client, pictures, source, queries, forms)
     print(f"queries took {time.perf_counter() - started:.0f} s")
     print_table(tallies, forms)
     refused_pairs(
