@@ -137,3 +137,17 @@ def test_the_table_says_which_fit_and_where() -> None:
     assert "warped" in text
     assert "affine fit" in text
     assert "(0,0)-(300,300)" in text
+
+
+def test_two_parts_moving_apart_are_a_scene_not_a_copy(photos: dict[str, Image.Image]) -> None:
+    # A nearer plane moves otherwise than the wall behind it when the camera moves:
+    # here the right part of the frame is shifted 30 px against the left.
+    photo = photos["astronaut"].resize((512, 512))
+    pixels = np.asarray(photo).copy()
+    pixels[:, 256:] = np.roll(pixels[:, 256:], 30, axis=0)
+    moved = jpeg(Image.fromarray(pixels))
+    result = verify_copy(photo, moved)
+    assert not result.same
+    assert "another motion" in result.reason
+    loose = Thresholds(max_second_motion=float("inf"))
+    assert verify_copy(photo, moved, thresholds=loose).same  # the check is what refuses it
