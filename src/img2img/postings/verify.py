@@ -26,6 +26,15 @@ leaves independent scatter. The thresholds were chosen on one part of the
 benchmark's photos and checked on the rest (see ``docs/postings.md``). A
 mirrored copy is verified with the flipped query's features (SIFT is not
 mirror-symmetric).
+
+When no similarity passes, an affine and then a perspective fit are tried on
+the same matches, each accepted only past :class:`~img2img.postings.warps.WarpGuard`
+(the picture stretched, or seen at an angle: relation ``warped``); and any
+accepted fit is refused when the matches it leaves out agree on a second,
+different motion, as a nearer part of a scene does when the camera moves.
+Drawings with few agreeing keypoints must have a fair share of what could
+agree (``few_inliers``, ``min_agreement``): two drawings on one template share
+a dozen corners.
 """
 
 from __future__ import annotations
