@@ -109,6 +109,9 @@ class Thresholds:
     #: share of its inliers (see :func:`~img2img.postings.warps.second_motion`):
     #: copies left at most 3-14 % of a dozen, a scene with a nearer floor or sign 28-42 %.
     max_second_motion: float = 0.08
+    #: ... and never fewer than this many: the nested shapes of a logo (rings,
+    #: concentric polygons) agree on a scaling of their own by 13-19 keypoints.
+    min_second_motion: int = 20
     #: When a similarity is refused, the guard an affine and then a perspective fit
     #: must pass to call the candidate the same picture ``warped`` (see
     #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
@@ -217,7 +220,7 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
             f"less than {thresholds.min_coverage:.0%}"
         )
     second = second_motion(fit)
-    if second > max(thresholds.min_inliers - 2, thresholds.max_second_motion * evidence.inliers):
+    if second > max(thresholds.min_second_motion, thresholds.max_second_motion * evidence.inliers):
         return (
             f"{second} keypoints the fit leaves out agree on another motion, "
             "as a nearer part of a scene shot from another place"

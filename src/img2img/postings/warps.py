@@ -58,6 +58,9 @@ class WarpGuard:
     #: Most matched pairs the fit leaves out that may agree on a second, different
     #: motion (a nearer plane: a sign, a floor, a balcony), as a share of the fit's inliers.
     max_second_motion: float = 0.08
+    #: ... and never fewer than this many (the nested shapes of a logo agree on a
+    #: scaling of their own by 13-19 keypoints).
+    min_second_motion: int = 20
 
 
 DEFAULT_WARP_GUARD = WarpGuard()
@@ -148,7 +151,7 @@ def judge_warp(fit: Fit, query: LocalFeatures, candidate: LocalFeatures, guard: 
             f"(noise ratio {ratio:.2f} < {guard.min_noise_ratio})"
         )
     second = second_motion(fit)
-    if second > max(guard.min_inliers // 2, guard.max_second_motion * evidence.inliers):
+    if second > max(guard.min_second_motion, guard.max_second_motion * evidence.inliers):
         return (
             f"{second} keypoints the {model} fit leaves out agree on another motion, "
             "as a nearer part of a scene shot from another place"
