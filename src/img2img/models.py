@@ -20,6 +20,7 @@ __all__ = [
     "Evidence",
     "Failure",
     "Filter",
+    "FitModel",
     "ImageCandidate",
     "IndexInterrupted",
     "IndexProgress",
@@ -311,9 +312,15 @@ class ReverseLookup:
 #: How a posting relates to the query: ``exact`` is the same bytes (equal sha256);
 #: ``copy`` is the same picture, verified by local features and a geometric fit
 #: (resized, re-encoded, cropped, rotated, recoloured, overlaid, bordered or mirrored);
+#: ``warped`` is the same picture under a looser fit: stretched to another aspect
+#: ratio (``affine``) or seen at an angle, as a photo of a screen or a mockup shows
+#: it (``perspective``); its evidence's ``corners`` place the query in the posting.
 #: ``alike`` is another picture, near the query only by embedding (the leading
 #: posting of a grouped search's group that is not the query's picture).
-Relation = Literal["exact", "copy", "alike"]
+Relation = Literal["exact", "copy", "warped", "alike"]
+#: The geometric model a verification fitted, loosest last: ``similarity`` (rotation,
+#: uniform scale, shift), ``affine`` (also stretch and shear), ``perspective`` (a homography).
+FitModel = Literal["similarity", "affine", "perspective"]
 #: Orders :meth:`Postings.sorted_by` knows: ``match`` (exact first, then the
 #: strongest verification), ``newest`` / ``oldest`` (``first_seen``, else
 #: ``indexed_at``), ``size`` (most pixels first), ``score`` (cosine, highest first).
@@ -341,10 +348,13 @@ class Evidence:
       query; ``rotation``: degrees it is turned; ``mirrored``: flipped left-right;
     - ``hash_distance``: bits of 64 that differ between the perceptual hashes
       (dHash) of the query and the posting, when both are known;
-    - ``corners``: where the query's frame lands in the posting, as ``(x, y)``
-      fractions of the posting's width and height (0..1 inside it), from the
-      query's top-left corner clockwise: four points for a fitted box or
-      quadrilateral, more for a region; empty when nothing was fitted.
+    - ``model``: the fit that was accepted (or the last one tried, for a near
+      miss), see :data:`FitModel`;
+    - ``corners``: the query's four frame corners (top left, top right, bottom
+      right, bottom left) in the posting's own pixels under that fit, ``None``
+      when no fit was found: where, and how turned, the picture sits in the posting;
+    - ``frame``: the posting's ``(width, height)`` in those pixels, so
+      :meth:`corner_fractions` can place the corners on a thumbnail.
     """
 
     inliers: int
@@ -354,7 +364,17 @@ class Evidence:
     rotation: float = 0.0
     mirrored: bool = False
     hash_distance: int | None = None
-    corners: tuple[tuple[float, float], ...] = ()
+    model: FitModel = "similarity"
+    corners: tuple[tuple[float, float], ...] | None = None
+    frame: tuple[int, int] | None = None
+
+    def corner_fractions(self) -> tuple[tuple[float, float], ...]:
+        """``corners`` as fractions of the posting's width and height (0..1 inside it);
+        empty when either is unknown."""
+        if not self.corners or not self.frame or min(self.frame) <= 0:
+            return ()
+        width, height = self.frame
+        return tuple((round(x / width, 4), round(y / height, 4)) for x, y in self.corners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +408,14 @@ class Posting:
     def from_match(
         cls, match: Match, relation: Relation, evidence: Evidence | None = None
     ) -> Posting:
-        """A posting for a store hit, with its provenance lifted out of the metadata."""
+        """A posting for a store hit, with its provenance lifted out of the metadata.
+
+        A ``copy`` whose ``evidence`` needed a looser fit than a similarity
+        becomes ``warped``, so every caller reports what the fit found.
+        """
         md = match.metadata
+        if relation == "copy" and evidence is not None and evidence.model != "similarity":
+            relation = "warped"
         return cls(
             id=match.id,
             relation=relation,

@@ -93,7 +93,7 @@ def test_postings_show_provenance_relation_engines_and_the_fitted_outline(
     assert len(found) == 3
     for posting in found:
         assert posting.evidence is not None
-        assert len(posting.evidence.corners) == 4
+        assert len(posting.evidence.corner_fractions()) == 4
     assert html.count('<svg class="outline"') == 3
     assert "https://news.example/2024/astronaut" in html
     assert "https://blog.example/posts/space?a=1&amp;b=2" in html  # escaped in the attribute
@@ -109,12 +109,14 @@ def test_the_resized_copy_is_outlined_over_its_whole_frame_and_the_crop_beyond_i
     by_page = {p.page_url: p for p in found}
     resized = by_page["https://news.example/2024/astronaut"].evidence
     assert resized is not None
-    for (x, y), (ex, ey) in zip(resized.corners, [(0, 0), (1, 0), (1, 1), (0, 1)], strict=True):
+    for (x, y), (ex, ey) in zip(
+        resized.corner_fractions(), [(0, 0), (1, 0), (1, 1), (0, 1)], strict=True
+    ):
         assert x == pytest.approx(ex, abs=0.03)
         assert y == pytest.approx(ey, abs=0.03)
     cropped = by_page["javascript:alert(1)"].evidence
     assert cropped is not None
-    xs = [x for x, _ in cropped.corners]
+    xs = [x for x, _ in cropped.corner_fractions()]
     assert min(xs) < -0.05  # the query reaches past the crop's left edge
     assert max(xs) > 1.05
 

@@ -58,6 +58,12 @@ def _how(posting: Posting) -> str:
         parts.append(f"rotated {evidence.rotation:+.0f}°")
     if evidence.mirrored:
         parts.append("mirrored")
+    if evidence.model != "similarity":
+        parts.append(f"{evidence.model} fit")
+        if evidence.corners:
+            xs = [x for x, _ in evidence.corners]
+            ys = [y for _, y in evidence.corners]
+            parts.append(f"at ({min(xs):.0f},{min(ys):.0f})-({max(xs):.0f},{max(ys):.0f})")
     return ", ".join(parts)
 
 

@@ -137,7 +137,7 @@ class Judgement:
 
 def relation_of(verification: Verification) -> Relation | None:
     """What a verifier's answer makes the candidate: the one place fits become relations."""
-    return "copy" if verification.same else None
+    return verification.relation if verification.same else None
 
 
 def hash_distance(a: str | None, b: str | None) -> int | None:

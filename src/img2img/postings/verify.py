@@ -26,21 +26,31 @@ leaves independent scatter. The thresholds were chosen on one part of the
 benchmark's photos and checked on the rest (see ``docs/postings.md``). A
 mirrored copy is verified with the flipped query's features (SIFT is not
 mirror-symmetric).
+
+When no similarity passes, an affine and then a perspective fit are tried on
+the same matches, each accepted only past :class:`~img2img.postings.warps.WarpGuard`
+(the picture stretched, or seen at an angle: relation ``warped``); and any
+accepted fit is refused when the matches it leaves out agree on a second,
+different motion, as a nearer part of a scene does when the camera moves.
+Drawings with few agreeing keypoints must have a fair share of what could
+agree (``few_inliers``, ``min_agreement``): two drawings on one template share
+a dozen corners.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from img2img.models import Evidence
-from img2img.postings.features import LocalFeatures, extract_features, mirrored, opencv
+from img2img.models import Evidence, Relation
+from img2img.postings.features import LocalFeatures, extract_features, mirrored
+from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
+from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -58,11 +68,6 @@ __all__ = [
 
 #: Lowe's ratio: a match counts when its nearest descriptor is clearly nearer than the second.
 RATIO = 0.8
-#: RANSAC's inlier distance, in pixels of the 512-pixel working frame.
-RANSAC_THRESHOLD = 4.0
-#: Agreeing keypoints whose misfits each keypoint's misfit is compared with
-#: (:func:`noise_ratio`): enough to average scatter out, few enough to stay local.
-NEIGHBOURS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,24 @@ class Thresholds:
     #: Least :func:`noise_ratio` for a fit looser than ``max_residual``: about
     #: 1.1 for independent scatter, 0.4-0.8 for parallax. 0.9 keeps 99 % of copies.
     min_noise_ratio: float = 0.9
+    #: Below this many agreeing keypoints, they must also be ``min_agreement`` of
+    #: the keypoints the sparser picture has in the common part: two drawings on
+    #: one template (a comic strip's panels, a logo's word mark) agree on a dozen
+    #: corners out of hundreds, a copy on a larger share.
+    few_inliers: int = 30
+    #: Least share of what could agree that does, for a fit with few inliers.
+    min_agreement: float = 0.08
+    #: Most matched pairs the fit leaves out that may agree on a second motion, as a
+    #: share of its inliers (see :func:`~img2img.postings.warps.second_motion`):
+    #: copies left at most 3-14 % of a dozen, a scene with a nearer floor or sign 28-42 %.
+    max_second_motion: float = 0.08
+    #: ... and never fewer than this many: the nested shapes of a logo (rings,
+    #: concentric polygons) agree on a scaling of their own by 13-19 keypoints.
+    min_second_motion: int = 20
+    #: When a similarity is refused, the guard an affine and then a perspective fit
+    #: must pass to call the candidate the same picture ``warped`` (see
+    #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
+    warp: WarpGuard | None = DEFAULT_WARP_GUARD
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -111,6 +134,11 @@ class Verification:
     evidence: Evidence
     matches: int
     reason: str = ""
+
+    @property
+    def relation(self) -> Relation:
+        """``copy`` when a similarity fits, ``warped`` when only a looser fit does."""
+        return "copy" if self.evidence.model == "similarity" else "warped"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -149,13 +177,11 @@ def _root_sift(descriptors: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     return np.sqrt(values)
 
 
-def _ratio_matches(
-    query: LocalFeatures, candidate: LocalFeatures
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Keypoints of ``query`` and ``candidate`` paired by the ratio test: two float32 ``(m, 2)``."""
+def _ratio_matches(query: LocalFeatures, candidate: LocalFeatures) -> Pairs:
+    """Keypoints of ``query`` and ``candidate`` paired by the ratio test."""
     empty = np.zeros((0, 2), np.float32)
     if len(query) < 2 or len(candidate) < 2:
-        return empty, empty
+        return Pairs(empty, empty)
     similarity = _root_sift(query.descriptors) @ _root_sift(candidate.descriptors).T
     rows = np.arange(similarity.shape[0])
     nearest = similarity.argmax(axis=1)
@@ -164,145 +190,10 @@ def _ratio_matches(
     second = similarity.max(axis=1)
     # RootSIFT rows have unit length: a squared distance is 2 - 2 * their dot product.
     keep = np.maximum(2 - 2 * first, 0) < (RATIO**2) * np.maximum(2 - 2 * second, 0)
-    return query.points[keep], candidate.points[nearest[keep]]
+    return Pairs(query.points[keep], candidate.points[nearest[keep]])
 
 
-def noise_ratio(
-    points: npt.NDArray[np.floating[Any]],
-    misfits: npt.NDArray[np.floating[Any]],
-    neighbours: int = NEIGHBOURS,
-) -> float:
-    """How independent a fit's misfit is from one agreeing keypoint to the next.
-
-    ``points`` float ``(n, 2)``: the agreeing keypoints; ``misfits`` float
-    ``(n, 2)``: where the fit puts each one's partner, minus where it is. Each
-    misfit is compared with the mean misfit of the point's ``neighbours``
-    nearest points; the result is the median of those differences over the
-    median misfit. Scatter that is independent between keypoints gives about
-    ``sqrt(1 + 1 / neighbours)`` (1.08 for 6); a smooth displacement field, as
-    parallax makes, is mostly cancelled by the neighbours' mean and gives much
-    less (0.4-0.8 for a stereo pair). Fewer than 3 points give 0.0: nothing
-    can be told.
-    """
-    count = len(points)
-    typical = float(np.median(np.linalg.norm(misfits, axis=1))) if count else 0.0
-    if count < 3 or typical <= 0:
-        return 0.0
-    near = min(neighbours, count - 1)
-    at = points.astype(np.float64)
-    squares = (at * at).sum(axis=1)
-    distances = squares[:, None] + squares[None, :] - 2 * (at @ at.T)  # squared, all pairs
-    np.fill_diagonal(distances, np.inf)
-    nearest = np.argpartition(distances, near - 1, axis=1)[:, :near]
-    local = misfits - misfits[nearest].mean(axis=1)
-    return float(np.median(np.linalg.norm(local, axis=1))) / typical
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Fit:
-    """A fit's evidence, and the agreeing keypoints' positions and misfits
-    (float ``(n, 2)`` each, query pixels) to judge the shape of its misfit."""
-
-    evidence: Evidence
-    matches: int
-    points: npt.NDArray[np.float32]
-    misfits: npt.NDArray[np.float64]
-
-
-def _area(points: npt.NDArray[np.float32]) -> float:
-    if len(points) < 3:
-        return 0.0
-    cv2 = opencv()
-    return float(cv2.contourArea(cv2.convexHull(points.reshape(-1, 1, 2))))
-
-
-def _inside(points: npt.NDArray[np.floating[Any]], size: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    width, height = size
-    x, y = points[:, 0], points[:, 1]
-    return (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
-
-
-def _textured_common_part(
-    query: LocalFeatures, candidate: LocalFeatures, transform: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float32]:
-    """Every keypoint of either picture that lies where the two frames overlap, in
-    query pixels: the part of the frame where agreement could be seen at all.
-
-    Normalising by this, not by the whole common area, keeps a subject on a plain
-    background (a product shot, a clock on a wall) from looking poorly covered.
-    """
-    cv2 = opencv()
-    back = cv2.invertAffineTransform(transform)
-    query_side = query.points[_inside(query.points @ back[:, :2].T + back[:, 2], candidate.size)]
-    placed = candidate.points @ transform[:, :2].T + transform[:, 2]
-    candidate_side = placed[_inside(placed, query.size)]
-    return np.vstack([query_side, candidate_side]).astype(np.float32)
-
-
-def _no_fit(matches: int, mirrored: bool) -> _Fit:
-    nothing = np.zeros((0, 2), np.float32)
-    evidence = Evidence(inliers=0, coverage=0.0, residual=math.inf, mirrored=mirrored)
-    return _Fit(evidence, matches, nothing, nothing.astype(np.float64))
-
-
-def _corners(
-    transform: npt.NDArray[np.float64],
-    query: LocalFeatures,
-    candidate: LocalFeatures,
-    mirrored: bool,
-) -> tuple[tuple[float, float], ...]:
-    """The query's frame carried into the candidate by the inverse of ``transform``,
-    as fractions of the candidate's frame, from the query's own top-left clockwise."""
-    cv2 = opencv()
-    width, height = query.size
-    frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
-    if mirrored:  # the flipped query's x runs the other way: keep the picture's own corners
-        frame[:, 0] = width - frame[:, 0]
-    back = cv2.invertAffineTransform(transform)
-    placed = frame @ back[:, :2].T + back[:, 2]
-    across, down = candidate.size
-    return tuple((round(float(x) / across, 4), round(float(y) / down, 4)) for x, y in placed)
-
-
-def _fit(query: LocalFeatures, candidate: LocalFeatures, mirrored: bool) -> _Fit:
-    """The best similarity taking candidate points onto query points, and its evidence."""
-    cv2 = opencv()
-    query_points, candidate_points = _ratio_matches(query, candidate)
-    matches = len(query_points)
-    if matches < 3:
-        return _no_fit(matches, mirrored)
-    transform, mask = cv2.estimateAffinePartial2D(
-        candidate_points,
-        query_points,
-        method=cv2.RANSAC,
-        ransacReprojThreshold=RANSAC_THRESHOLD,
-        maxIters=2000,
-        confidence=0.995,
-        refineIters=10,
-    )
-    if transform is None:
-        return _no_fit(matches, mirrored)
-    inlying = mask.ravel().astype(bool)
-    linear, shift = transform[:, :2], transform[:, 2]
-    misfits = candidate_points[inlying] @ linear.T + shift - query_points[inlying]
-    errors = np.linalg.norm(misfits, axis=1)
-    scale = math.sqrt(abs(float(np.linalg.det(linear)))) or 1e-9
-    spanned = _area(query_points[inlying])
-    textured = _area(_textured_common_part(query, candidate, transform))
-    evidence = Evidence(
-        inliers=int(inlying.sum()),
-        coverage=min(1.0, spanned / textured) if textured > 0 else 0.0,
-        residual=float(np.median(errors)) if len(errors) else math.inf,
-        # In the pictures' own pixels: undo each side's shrinking to the working frame.
-        scale=(1.0 / scale) * query.shrink / candidate.shrink,
-        rotation=math.degrees(math.atan2(float(linear[1, 0]), float(linear[0, 0]))),
-        mirrored=mirrored,
-        corners=_corners(transform, query, candidate, mirrored),
-    )
-    return _Fit(evidence, matches, query_points[inlying], misfits)
-
-
-def _judge(fit: _Fit, thresholds: Thresholds) -> str:
+def _judge(fit: Fit, thresholds: Thresholds) -> str:
     """Why the fit is not a copy, or ``""`` when it is."""
     evidence = fit.evidence
     if evidence.inliers < thresholds.min_inliers:
@@ -318,12 +209,44 @@ def _judge(fit: _Fit, thresholds: Thresholds) -> str:
                 f"{loose} and neighbouring keypoints are displaced alike, as parallax does "
                 f"(noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
             )
+    if evidence.inliers < thresholds.few_inliers and fit.agreement < thresholds.min_agreement:
+        return (
+            f"only {evidence.inliers} keypoints agree, {fit.agreement:.0%} of those that could "
+            f"(< {thresholds.min_agreement:.0%}), as two drawings on one template"
+        )
     if evidence.coverage < thresholds.min_coverage:
         return (
             f"agreeing keypoints span {evidence.coverage:.0%} of the textured common area, "
             f"less than {thresholds.min_coverage:.0%}"
         )
+    second = second_motion(fit)
+    if second > max(thresholds.min_second_motion, thresholds.max_second_motion * evidence.inliers):
+        return (
+            f"{second} keypoints the fit leaves out agree on another motion, "
+            "as a nearer part of a scene shot from another place"
+        )
     return ""
+
+
+def _similarity(
+    query: LocalFeatures, candidate: LocalFeatures, mirrored: bool
+) -> tuple[Fit, Pairs]:
+    pairs = _ratio_matches(query, candidate)
+    return fit_model("similarity", pairs, query, candidate, mirrored), pairs
+
+
+def _warped(
+    query: LocalFeatures, candidate: LocalFeatures, pairs: Pairs, mirrored: bool, guard: WarpGuard
+) -> tuple[Fit, str]:
+    """The first looser fit that passes ``guard``, else the last one tried and why not."""
+    fit, reason = None, ""
+    for model in ("affine", "perspective"):
+        fit = fit_model(model, pairs, query, candidate, mirrored)
+        reason = judge_warp(fit, query, candidate, guard)
+        if not reason:
+            break
+    assert fit is not None
+    return fit, reason
 
 
 def verify_features(
@@ -332,14 +255,35 @@ def verify_features(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Verification:
-    """Compare precomputed features: the query as seen first, then mirrored."""
-    fit = _fit(query.direct, candidate, mirrored=False)
+    """Compare precomputed features: the query as seen first, then mirrored; then,
+    if no similarity passes, looser fits under ``thresholds.warp``."""
+    fit, pairs = _similarity(query.direct, candidate, mirrored=False)
     reason = _judge(fit, thresholds)
     if reason:
-        flipped = _fit(query.flipped, candidate, mirrored=True)
+        flipped, flipped_pairs = _similarity(query.flipped, candidate, mirrored=True)
         flipped_reason = _judge(flipped, thresholds)
         if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
-            fit, reason = flipped, flipped_reason
+            fit, reason, pairs = flipped, flipped_reason, flipped_pairs
+    guard = thresholds.warp
+    # Looser fits only where enough pairs could pass their guard and the similarity's
+    # own least support: a stricter ``min_inliers`` holds for every model.
+    if (
+        reason
+        and guard is not None
+        and len(pairs) >= max(guard.min_inliers, thresholds.min_inliers)
+    ):
+        side = query.flipped if fit.evidence.mirrored else query.direct
+        loose, loose_reason = _warped(side, candidate, pairs, fit.evidence.mirrored, guard)
+        few = loose.evidence.inliers < thresholds.few_inliers
+        if not loose_reason and loose.evidence.inliers < thresholds.min_inliers:
+            loose_reason = (
+                f"{loose.evidence.inliers} keypoints agree, fewer than {thresholds.min_inliers}"
+            )
+        elif not loose_reason and few and loose.agreement < thresholds.min_agreement:
+            loose_reason = f"only {loose.agreement:.0%} of the keypoints that could agree do"
+        reason = f"{reason}; {loose_reason}" if loose_reason else ""
+        if not reason:
+            fit = loose
     return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
 
 

@@ -193,7 +193,7 @@ def posting_card(posting: Posting, thumbnail: Thumbnail | None) -> Card:
         dates=dates_of(posting.metadata),
         engines=engines_of(posting.metadata),
         evidence=describe_evidence(evidence, posting.relation),
-        outline=outline_points(evidence.corners) if evidence is not None else "",
+        outline=outline_points(evidence.corner_fractions()) if evidence is not None else "",
     )
 
 

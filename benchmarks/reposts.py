@@ -1,0 +1,229 @@
+"""find_postings on reposts as the web makes them, in a crowded store, on held-out pictures.
+
+Indexes the photos of :mod:`photoset`, flat-colour drawings of
+:mod:`img2img.testing.drawings` and a crowd of distractors (variants of the
+photos and drawings: cut, turned, recoloured, mirrored; and other drawings),
+then queries with every held-out picture under every repost form of
+:mod:`img2img.testing.reposts` and every edit of :mod:`img2img.testing.edits`.
+Prints, per form and per kind of picture (photo, art):
+
+- ``R``: postings recall (the original is returned), ``P``: precision (what is
+  returned shows the picture: the original, a crowd variant of it, or, for a
+  collage or an inset, one of the pictures composed with it), ``top5``: the
+  original in the search's top 5 (the shortlist's part), and the relations;
+
+then the pairs that must not be called copies (the stereo pair, bent photos,
+and :mod:`flatscenes`' pairs of one flat scene shot from two places, both
+ways), the seconds a warm ``find_postings`` query takes at the default ``k``,
+and indexing time per image. Pictures whose name hashes to 0 mod 3 tuned the
+thresholds; the table is the other two thirds.
+
+    python benchmarks/reposts.py                   # crowd of 1,000
+    python benchmarks/reposts.py --crowd 150 --every 3 --tuning   # quick, on the tuning third
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from PIL import Image, ImageEnhance, ImageOps
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from flatscenes import flat_scene_pairs
+from photoset import SAME_SCENE, load_photos
+from quality import BEND_EDITS, BEND_PIXELS, is_tuning_photo
+
+from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore, verify_copy
+from img2img.testing.drawings import drawing
+from img2img.testing.edits import EDITS, apply_edit, bend, jpeg
+from img2img.testing.reposts import REPOSTS, apply_repost
+
+ART = 36
+#: Other pictures each form composes the query with (collage tiles, a backdrop).
+COMPANIONS = {"collage2x2": 3, "collage3x3": 8}
+
+
+def variant(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A distractor made from a picture: cut, turned, recoloured, maybe mirrored."""
+    keep = rng.uniform(0.35, 0.8)
+    width, height = round(image.width * keep), round(image.height * keep)
+    left, top = rng.randint(0, image.width - width), rng.randint(0, image.height - height)
+    out = image.crop((left, top, left + width, top + height)).rotate(
+        rng.choice((0, 0, 15, -20, 90, 180)), expand=True, fillcolor=(0, 0, 0)
+    )
+    out = ImageEnhance.Color(out).enhance(rng.uniform(0.3, 1.8))
+    out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.7, 1.3))
+    return ImageOps.mirror(out) if rng.random() < 0.3 else out
+
+
+def build_crowd(
+    pictures: dict[str, Image.Image], size: int
+) -> tuple[dict[str, Image.Image], dict[str, str]]:
+    """``size`` distractors by name, and the picture each variant was made from."""
+    rng = random.Random("crowd")
+    names = sorted(pictures)
+    crowd: dict[str, Image.Image] = {}
+    source: dict[str, str] = {}
+    for index in range(size):
+        if index % 10 < 3:  # other drawings: flat art that is NOT any query's
+            crowd[f"crowd/art{index}"] = drawing(10_000 + index)
+            continue
+        name = rng.choice(names)
+        crowd[f"crowd/{index}"] = variant(pictures[name], rng)
+        source[f"crowd/{index}"] = name
+    return crowd, source
+
+
+def save_all(folder: Path, pictures: dict[str, Image.Image]) -> None:
+    for name, picture in pictures.items():
+        picture.save(folder / (name.replace("/", "__") + ".jpg"), quality=92)
+
+
+def companions(name: str, form: str, pool: list[str], seed: int) -> list[str]:
+    rng = random.Random(f"{name}:{form}:{seed}")
+    return rng.sample([n for n in pool if n != name], COMPANIONS.get(form, 1))
+
+
+def name_of(url: str | None) -> str:
+    """The picture or distractor name a stored file's URL was saved under."""
+    return unquote(Path(urlsplit(url or "").path).stem).replace("__", "/")
+
+
+def evaluate(client, pictures, source, queries, forms):
+    """Tallies per (kind, form): queries, found, top5, returned, correct, relations."""
+    tallies: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    pools = {
+        kind: [n for n in pictures if n.startswith("art/") == (kind == "art")]
+        for kind in ("art", "photo")
+    }
+    for seed, name in enumerate(queries):
+        kind = "art" if name.startswith("art/") else "photo"
+        for form in forms:
+            others = companions(name, form, pools[kind], seed)
+            if form in REPOSTS:
+                query = apply_repost(
+                    pictures[name], form, others=[pictures[o] for o in others], seed=seed
+                )
+            else:
+                query = apply_edit(pictures[name], form, seed=seed)
+            tally = tallies[(kind, form)]
+            tally["queries"] += 1
+            tally["top5"] += name in [name_of(m.image_url) for m in client.search(query, k=5)]
+            found = client.find_postings(query)
+            shown = {name, *(others if form in COMPANIONS or form.startswith("inset") else ())}
+            for posting in found:
+                picture = name_of(posting.image_url)
+                tally["returned"] += 1
+                tally["correct"] += picture in shown or source.get(picture) in shown
+                if picture == name:
+                    tally["found"] += 1
+                    tally[posting.relation] += 1
+    return tallies
+
+
+def print_table(tallies, forms) -> None:
+    print(f"\n{'form':14} {'kind':5} {'n':>4} {'R':>6} {'P':>6} {'top5':>6}  relations")
+    for kind in ("photo", "art"):
+        total: Counter[str] = Counter()
+        for form in forms:
+            t = tallies[(kind, form)]
+            total.update(t)
+            rel = ", ".join(f"{r} {t[r]}" for r in ("copy", "warped", "exact") if t[r])
+            print(
+                f"{form:14} {kind:5} {t['queries']:4} {t['found'] / t['queries']:6.3f} "
+                f"{t['correct'] / max(1, t['returned']):6.3f} {t['top5'] / t['queries']:6.3f}  {rel}"
+            )
+        print(
+            f"{'all':14} {kind:5} {total['queries']:4} {total['found'] / max(1, total['queries']):6.3f} "
+            f"{total['correct'] / max(1, total['returned']):6.3f} {total['top5'] / max(1, total['queries']):6.3f}"
+        )
+
+
+def refused_pairs(photos: dict[str, Image.Image], names: list[str]) -> None:
+    """Pairs that must not be called copies, checked both ways with the verifier alone."""
+    pairs = [
+        (f"stereo {a}", photos[a], photos[b]) for a, b in SAME_SCENE if a in photos and b in photos
+    ]
+    pairs += [(f"flat scene {n}", jpeg(a), jpeg(b)) for n, a, b in flat_scene_pairs(photos)]
+    called = [label for label, a, b in pairs for x, y in ((a, b), (b, a)) if verify_copy(x, y).same]
+    print(
+        f"\none scene from two places: {len(called)} of {2 * len(pairs)} checks called a copy {called}"
+    )
+    order = sorted(photos)
+    bent = [
+        verify_copy(
+            photos[n], apply_edit(bend(photos[n], BEND_PIXELS, seed=order.index(n)), e, seed=1)
+        ).same
+        for n in names
+        for e in BEND_EDITS
+    ]
+    print(
+        f"bent photos (up to {BEND_PIXELS:.0f} px, then {', '.join(BEND_EDITS)}): {sum(bent)} of {len(bent)} called a copy"
+    )
+
+
+def warm_timing(client, pictures, names) -> None:
+    queries = [apply_repost(pictures[n], "perspective10", seed=i) for i, n in enumerate(names[:12])]
+    for query in queries:
+        client.find_postings(query)
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        client.find_postings(query)
+        times.append(time.perf_counter() - started)
+    print(
+        f"warm find_postings, default k: median {statistics.median(times):.3f} s, max {max(times):.3f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--crowd", type=int, default=1000, help="distractors in the store")
+    parser.add_argument("--every", type=int, default=1, help="query every n-th picture only")
+    parser.add_argument("--tuning", action="store_true", help="query the tuning third instead")
+    parser.add_argument("--forms", nargs="*", help="only these forms")
+    args = parser.parse_args()
+
+    photos, notes = load_photos()
+    for note in notes:
+        print(note)
+    pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}
+    crowd, source = build_crowd(pictures, args.crowd)
+    queries = [n for n in sorted(pictures) if is_tuning_photo(n) == args.tuning][:: args.every]
+    forms = args.forms or [*REPOSTS, *EDITS]
+    print(
+        f"python {platform.python_version()}; {len(photos)} photos, {ART} drawings, crowd of "
+        f"{len(crowd)}; {len(queries)} {'tuning' if args.tuning else 'held-out'} pictures x {len(forms)} forms"
+    )
+    folder = Path(tempfile.mkdtemp(prefix="img2img-reposts-"))
+    save_all(folder, pictures | crowd)
+    embedder = EfficientNetEmbedder()
+    client = ImageSearchClient(embedder=embedder, store=InMemoryStore())
+    embedder.embed_images([photos[queries[0]] if queries[0] in photos else pictures[queries[0]]])
+    started = time.perf_counter()
+    report = client.add([folder])
+    print(
+        f"indexing: {(time.perf_counter() - started) / max(1, report.indexed) * 1000:.0f} ms per image, {report.indexed} images"
+    )
+    started = time.perf_counter()
+    tallies = evaluate(client, pictures, source, queries, forms)
+    print(f"queries took {time.perf_counter() - started:.0f} s")
+    print_table(tallies, forms)
+    refused_pairs(
+        photos, [n for n in sorted(photos) if is_tuning_photo(n) == args.tuning][:: args.every]
+    )
+    warm_timing(client, pictures, queries)
+
+
+if __name__ == "__main__":
+    main()
