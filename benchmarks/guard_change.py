@@ -61,9 +61,7 @@ def main() -> None:
         f"{len(queries)} held-out pictures x {len(REPOSTS)} forms: reposts verified "
         + ", ".join(f"{label} {dict(c)}" for label, c in kept.items())
     )
-    pairs = [
-        ("stereo", photos[a], photos[b]) for a, b in SAME_SCENE if a in photos and b in photos
-    ]
+    pairs = [("stereo", photos[a], photos[b]) for a, b in SAME_SCENE if a in photos and b in photos]
     pairs += [(n, jpeg(a), jpeg(b)) for n, a, b in flat_scene_pairs(photos)]
     pairs += [
         (n, jpeg(a), jpeg(b)) for n, a, b in flat_scene_pairs(photos, count=6, kinds=("wall",))

@@ -53,8 +53,8 @@ from img2img import (
     ImageSearchClient,
     InMemoryStore,
 )
+from img2img.hashes import difference_hash, hamming_distance
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
-from img2img.provenance import difference_hash, hamming_distance
 from img2img.testing.edits import EDITS, MILD_EDITS, apply_edit, bend
 
 SHORTLIST = 50

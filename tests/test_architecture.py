@@ -29,20 +29,20 @@ RANKS = {
     "img2img.protocols": 2,
     "img2img.filters": 2,
     "img2img.images": 2,
+    "img2img.hashes": 2,
     "img2img.provenance": 2,
     "img2img.net": 3,
     "img2img.loading": 4,
     "img2img.sources": 4,
     "img2img.stores": 4,
     "img2img.embedders": 4,
-    "img2img.dedup": 5,
     "img2img.pipeline": 5,
     "img2img.reverse": 5,
     "img2img.stats": 5,
     "img2img.sync": 5,
     "img2img.postings": 5,
     "img2img.locate": 5,
-    "img2img.inputs": 5,
+    "img2img.adding": 5,
     "img2img.nearest": 5,
     "img2img.watch": 5,
     "img2img.client_parts": 5,
@@ -56,7 +56,7 @@ RANKS = {
 #: Folders whose modules and sub-folders are adapters of one seam; their other
 #: modules (listed here) are shared by the seam's adapters.
 SEAMS = {
-    "img2img.sources": {"fields", "paging", "parts", "rest", "reverse_parts", "sites"},
+    "img2img.sources": {"fields", "paging", "parts", "reverse_parts", "settings", "sites"},
     "img2img.stores": {"columns", "paging", "search", "space", "validation"},
     "img2img.embedders": {
         "batching",

@@ -25,8 +25,8 @@ from img2img import (
     InMemoryStore,
     LocalStore,
 )
-from img2img.dedup import SKIP_CHECK_CHUNK
 from img2img.pipeline import IndexSettings, run_index
+from img2img.pipeline.reuse import SKIP_CHECK_CHUNK
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 
 

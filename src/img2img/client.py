@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, overload
 
+from img2img.adding import AddItem, candidates_for, items_to_add
 from img2img.arguments import check_whole
 from img2img.client_parts import ClientParts, index_settings
 from img2img.closing import Closing
 from img2img.errors import ConfigurationError
 from img2img.images import DEFAULT_MAX_PIXELS
-from img2img.inputs import AddItem, candidates_for, items_to_add
 from img2img.loading import ImageInput, expand_path
 from img2img.models import (
     EmbeddingSpace,

@@ -7,8 +7,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import numpy as np
-
+from img2img.hashes import difference_hash
 from img2img.models import ImageCandidate, MetadataValue
 
 if TYPE_CHECKING:
@@ -16,9 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_metadata",
-    "difference_hash",
     "domain_of",
-    "hamming_distance",
     "image_id",
     "normalise_url",
     "record_id",
@@ -75,25 +72,6 @@ def domain_of(url: str | None) -> str | None:
     except ValueError:
         return None
     return host.removeprefix("www.") or None
-
-
-def difference_hash(image: Image.Image) -> str:
-    """A 64-bit perceptual hash (dHash) as 16 hex chars: equal for near-identical images.
-
-    Compare two with a Hamming distance; up to ~10 differing bits means the
-    same picture resized or re-encoded.
-    """
-    from PIL import Image
-
-    small = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    pixels = np.asarray(small, dtype=np.int16)
-    bits = (pixels[:, 1:] > pixels[:, :-1]).reshape(-1)
-    return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
-
-
-def hamming_distance(hash_a: str, hash_b: str) -> int:
-    """Bits that differ between two hex perceptual hashes."""
-    return (int(hash_a, 16) ^ int(hash_b, 16)).bit_count()
 
 
 def build_metadata(

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 from img2img import FetchError, InvalidImageError, Match
+from img2img.hashes import difference_hash
 from img2img.postings.cache import PictureCache, encode_thumbnail
 from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.judge import Judge, Judgement, Picture, hash_distance, one_blas_thread
 from img2img.postings.pictures import CandidatePictures
-from img2img.provenance import difference_hash
 from img2img.testing.edits import apply_edit, jpeg_bytes
 
 #: Edits a copy on the web goes through; the judge must call each a copy.

@@ -21,7 +21,7 @@ from img2img import (
     SerpApiImageUploader,
     SerpApiSource,
 )
-from img2img.sources.rest import service_url
+from img2img.sources.settings import service_url
 from img2img.testing.fake_bluesky import FakeBluesky
 from img2img.testing.fake_discord import FakeDiscord
 from img2img.testing.fake_patreon import FakePatreon

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from img2img.inputs import candidates_for
+from img2img.adding import candidates_for
 from img2img.models import ImageCandidate
 
 __all__ = ["add_exclude_option", "excluded", "kept_candidates"]

@@ -16,7 +16,7 @@ One module per stage and per policy:
 
 At most ``window`` items are in flight, and at most ``workers`` downloaded
 images wait for the workshop, so memory stays bounded however many candidates
-a source yields. Nothing is done twice (see :mod:`img2img.dedup`): stored ids
+a source yields. Nothing is done twice (see :mod:`img2img.pipeline.reuse`): stored ids
 are skipped before download, and bytes already embedded reuse their vector.
 Ctrl-C stops the run at once: queued downloads are cancelled, the batch being
 embedded is dropped, and :class:`~img2img.models.IndexInterrupted` carries the

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from img2img.dedup import signature_fields
 from img2img.models import ImageCandidate
 from img2img.pipeline.failures import guarded
 from img2img.pipeline.handoff import HandOff, Outcome
 from img2img.pipeline.items import Downloaded
+from img2img.pipeline.reuse import signature_fields
 
 __all__ = ["Downloads"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from img2img.dedup import ContentIndex
 from img2img.models import Vector
 from img2img.pipeline.failures import is_systemic
 from img2img.pipeline.items import Item
+from img2img.pipeline.reuse import ContentIndex
 from img2img.pipeline.tally import Tally
 from img2img.protocols import Embedder
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from img2img.dedup import ContentIndex, new_candidates
 from img2img.models import ImageCandidate, IndexInterrupted, IndexReport, ProgressCallback
 from img2img.pipeline.download import Downloads
 from img2img.pipeline.embed import embed_batch
@@ -18,6 +17,7 @@ from img2img.pipeline.handoff import Failed, HandOff, Ready, Refused, Stopped
 from img2img.pipeline.interrupts import Interrupts
 from img2img.pipeline.items import Gate, IndexSettings, Item, PictureKeeper
 from img2img.pipeline.prepare import Preparer, Workshop
+from img2img.pipeline.reuse import ContentIndex, new_candidates
 from img2img.pipeline.tally import Tally
 from img2img.pipeline.write import write_batch
 from img2img.protocols import Embedder, VectorStore

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeAlias
 
 from img2img.errors import FetchError, ImageError
+from img2img.hashes import difference_hash, hamming_distance
 from img2img.models import Evidence, Match, Metadata, Posting, Relation
 from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.verify import (
@@ -43,7 +44,6 @@ from img2img.postings.verify import (
     one_blas_thread,
     verify_features,
 )
-from img2img.provenance import difference_hash, hamming_distance
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -16,8 +16,8 @@ import httpx
 
 from img2img._version import __version__
 from img2img.errors import AuthenticationError, ServiceError
+from img2img.net.api_client import ApiClient, ApiReply, RateLimit
 from img2img.net.retry import RetryPolicy
-from img2img.sources.rest import ApiClient, ApiReply, RateLimit
 
 __all__ = [
     "BASE_URL_ENV",

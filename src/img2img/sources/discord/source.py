@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from img2img.arguments import check_timeout
 from img2img.errors import ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
 from img2img.net.retry import RetryPolicy
@@ -32,7 +33,7 @@ from img2img.sources.discord.messages import ChannelInfo, candidates_from_messag
 from img2img.sources.fields import http_url, keyphrase_words, text
 from img2img.sources.paging import numbered
 from img2img.sources.parts import PartFailure, PartLog
-from img2img.sources.rest import check_timeout, required_setting, service_url
+from img2img.sources.settings import required_setting, service_url
 
 __all__ = ["DEFAULT_RETRY", "PAGE_SIZE", "TEXT_CHANNEL_TYPES", "DiscordSource"]
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 
+from img2img.arguments import check_timeout
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
+from img2img.net.api_client import ApiClient, ApiReply, RateLimit
 from img2img.net.fetch import DEFAULT_USER_AGENT
 from img2img.net.retry import RetryPolicy
 from img2img.options import (
@@ -21,14 +23,7 @@ from img2img.sources.fields import keyphrase_words, text
 from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.patreon.posts import candidates_from_post, dedup_key
-from img2img.sources.rest import (
-    ApiClient,
-    ApiReply,
-    RateLimit,
-    check_timeout,
-    required_setting,
-    service_url,
-)
+from img2img.sources.settings import required_setting, service_url
 
 __all__ = [
     "BASE_URL_ENV",

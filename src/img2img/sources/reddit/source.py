@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 
 from img2img._version import __version__
-from img2img.arguments import check_whole
+from img2img.arguments import check_timeout, check_whole
 from img2img.errors import AuthenticationError, ConfigurationError, ServiceError
 from img2img.models import ImageCandidate
+from img2img.net.api_client import ApiClient, ApiReply, RateLimit
 from img2img.net.retry import RetryPolicy
 from img2img.options import (
     Option,
@@ -25,15 +26,7 @@ from img2img.sources.fields import http_url, text
 from img2img.sources.paging import follow_cursor, numbered
 from img2img.sources.parts import PartFailure, PartLog
 from img2img.sources.reddit.posts import candidates_from_post
-from img2img.sources.rest import (
-    ApiClient,
-    ApiReply,
-    RateLimit,
-    both_or_neither,
-    check_timeout,
-    service_url,
-    setting,
-)
+from img2img.sources.settings import both_or_neither, service_url, setting
 
 __all__ = [
     "BASE_URL_ENV",

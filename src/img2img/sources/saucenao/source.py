@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from img2img.arguments import check_whole
+from img2img.arguments import check_timeout, check_whole
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -19,20 +19,14 @@ from img2img.errors import (
 )
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
+from img2img.net.api_client import ApiClient, ApiReply, RateLimit
 from img2img.net.retry import RetryPolicy
 from img2img.options import Option, OptionValues, require_env
 from img2img.provenance import normalise_url
 from img2img.sources.fields import text
-from img2img.sources.rest import (
-    ApiClient,
-    ApiReply,
-    RateLimit,
-    check_timeout,
-    required_setting,
-    service_url,
-)
 from img2img.sources.reverse_parts import HeldUploads, Quota
 from img2img.sources.saucenao.results import SauceQuota, candidate_from_result, quota_of
+from img2img.sources.settings import required_setting, service_url
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "SauceNaoSource"]
 

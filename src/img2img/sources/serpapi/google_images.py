@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from img2img.arguments import check_timeout
 from img2img.errors import ConfigurationError
 from img2img.models import ImageCandidate, MetadataValue
 from img2img.net.retry import RetryPolicy
@@ -15,8 +16,8 @@ from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url as _http_url
 from img2img.sources.fields import positive_int as _size
 from img2img.sources.fields import text as _text
-from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
+from img2img.sources.settings import service_url
 from img2img.sources.sites import SOCIAL_MEDIA_SITES
 from img2img.sources.sites import clean_site as _clean_site
 from img2img.sources.sites import host_like as _host_like

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
+from img2img.arguments import check_timeout
 from img2img.errors import ConfigurationError
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, MetadataValue, UploadedImage
@@ -15,11 +16,11 @@ from img2img.options import Option, OptionValues, require_env
 from img2img.protocols import ImageUploader
 from img2img.provenance import domain_of, normalise_url
 from img2img.sources.fields import http_url, positive_int, text
-from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.reverse_parts import remote_or_bytes
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
+from img2img.sources.settings import service_url
 from img2img.sources.sites import host_like
 
 __all__ = ["LENS_TYPES", "GoogleLensSource", "candidate_from_lens_result"]

@@ -27,7 +27,7 @@ from img2img.errors import (
     ServiceUnavailableError,
 )
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
-from img2img.sources.rest import required_setting
+from img2img.sources.settings import required_setting
 
 __all__ = [
     "API_KEY_ENV",

@@ -19,17 +19,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from img2img.arguments import check_timeout
 from img2img.errors import ConfigurationError
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy
 from img2img.protocols import ImageUploader
 from img2img.provenance import normalise_url
-from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.reverse_parts import remote_or_bytes
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
+from img2img.sources.settings import service_url
 
 __all__ = ["EngineSpec", "EntryReader", "SerpApiReverseSource"]
 

@@ -20,6 +20,7 @@ import io
 import time
 from collections.abc import Callable
 
+from img2img.arguments import check_timeout
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,9 +32,9 @@ from img2img.errors import (
 from img2img.images import SNIFF_BYTES, decode_image, sniff_image_type
 from img2img.models import UploadedImage
 from img2img.net.retry import RetryPolicy
-from img2img.sources.rest import check_timeout, service_url
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import FormPost, resolve_key
+from img2img.sources.settings import service_url
 
 __all__ = [
     "IMAGE_ID_LIFETIME",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
+from img2img.arguments import check_timeout
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -14,11 +15,12 @@ from img2img.errors import (
 )
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
+from img2img.net.api_client import ApiClient, ApiReply
 from img2img.net.retry import RetryPolicy
 from img2img.options import Option, OptionValues, require_env
 from img2img.provenance import normalise_url
-from img2img.sources.rest import ApiClient, ApiReply, check_timeout, required_setting, service_url
 from img2img.sources.reverse_parts import HeldUploads, Quota
+from img2img.sources.settings import required_setting, service_url
 from img2img.sources.tineye.matches import candidates_from_match
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "TinEyeSource"]

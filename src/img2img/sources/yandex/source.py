@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
-from img2img.arguments import check_whole
+from img2img.arguments import check_timeout, check_whole
 from img2img.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -15,12 +15,13 @@ from img2img.errors import (
 )
 from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
+from img2img.net.api_client import ApiClient, ApiReply
 from img2img.net.retry import RetryPolicy
 from img2img.options import Option, OptionValues, positive_int
 from img2img.provenance import normalise_url
 from img2img.sources.fields import text
-from img2img.sources.rest import ApiClient, ApiReply, check_timeout, service_url, setting
 from img2img.sources.reverse_parts import HeldUploads
+from img2img.sources.settings import service_url, setting
 from img2img.sources.yandex.images import candidate_from_image, whole
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The HTTP client the web-API sources share: JSON requests, retries, rate limits, errors.
+"""The HTTP client the web APIs are called through: JSON requests, retries, rate limits, errors.
 
 Each service words its errors and rate limits differently, so a source passes
 a ``limits`` reader that turns a response into a :class:`RateLimit` (how many
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,27 +28,19 @@ from typing import Any
 
 import httpx
 
-from img2img.arguments import check_timeout  # the sources' own name for the shared check
 from img2img.closing import Closing
 from img2img.errors import (
-    ConfigurationError,
     RateLimitError,
     ServiceError,
     ServiceUnavailableError,
 )
 from img2img.net.retry import Retryable, RetryPolicy, call_with_retries, parse_retry_after
-from img2img.sources.fields import http_url
 
 __all__ = [
     "ApiClient",
     "ApiReply",
     "RateLimit",
-    "both_or_neither",
-    "check_timeout",
-    "required_setting",
     "scrub",
-    "service_url",
-    "setting",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,61 +80,6 @@ class ApiReply:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
-
-
-def service_url(given: str | None, argument: str, env: str, default: str) -> str:
-    """Where a service is: ``given``, else the environment variable ``env``, else ``default``.
-
-    The variable sends a source through a gateway or proxy (a company's API
-    gateway, a self-hosted server, a rate-limit proxy) without changing code.
-    An empty variable counts as unset.
-
-    Raises:
-        ConfigurationError: the address is not an ``http(s)`` URL; the message
-            names ``argument`` or ``env``, whichever gave it.
-    """
-    from_env = os.environ.get(env, "").strip()
-    value, origin = (given, argument) if given is not None else (from_env or default, env)
-    url = http_url(value)
-    if url is None:
-        raise ConfigurationError(f"{origin} must be an http(s) URL, got {value!r}")
-    return url
-
-
-def setting(given: str | None, env: str, *, scheme: str = "") -> str:
-    """``given``, else the environment variable ``env``, stripped; ``""`` when neither is set.
-
-    Sources read their credentials so when ``discover`` is called, so a source
-    can be made before its variable is set. People paste a token as the value
-    of its ``Authorization`` header, but the ``scheme`` before it (``"Bot "``,
-    ``"Bearer "``) is ours to add, so a leading ``scheme`` is removed.
-    """
-    value = (given or os.environ.get(env, "")).strip()
-    return value.removeprefix(scheme).strip()
-
-
-def required_setting(given: str | None, env: str, problem: str, *, scheme: str = "") -> str:
-    """:func:`setting`, which must be set.
-
-    Raises:
-        ConfigurationError: with the message ``problem``, when it is not.
-    """
-    value = setting(given, env, scheme=scheme)
-    if not value:
-        raise ConfigurationError(problem)
-    return value
-
-
-def both_or_neither(first: str, second: str, problem: str) -> tuple[str, str] | None:
-    """Two settings that go together (a login and its password): both, or ``None`` for neither.
-
-    Raises:
-        ConfigurationError: with the message ``problem``, when only one is set;
-            half a login is a mistake, not a choice to go without.
-    """
-    if bool(first) != bool(second):
-        raise ConfigurationError(problem)
-    return (first, second) if first else None
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
