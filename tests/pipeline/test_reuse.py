@@ -1,4 +1,4 @@
-"""Never the same work twice: identical bytes embedded once, stored URLs never downloaded again."""
+"""Never the same work twice (img2img.pipeline.reuse): skipped ids, reused vectors."""
 
 from __future__ import annotations
 
