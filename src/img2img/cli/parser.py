@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "cosine", "json_filter", "positive_int"]
 
 _EPILOG = """\
-exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 130 interrupted.
+exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 10 watch check found
+something new or gone, 130 interrupted.
 The store remembers its model: --embedder is needed only when creating a store.
 Guide: https://github.com/img2img/img2img/tree/main/docs/cli.md"""
 
