@@ -97,7 +97,7 @@ def test_quiet_when_nothing_is_new_exit_10_with_the_postings_when_something_is(
     assert added.code == 0, added.err
 
     quiet = scene.run("check", *LOOPBACK)
-    assert (quiet.code, quiet.out) == (0, ""), quiet.err
+    assert (quiet.code, quiet.out, quiet.err) == (0, "", "")  # cron mails nothing
 
     a = scene.post("/a.jpg", photos["astronaut"])
     b = scene.post("/b.jpg", photos["astronaut"], "resize")
@@ -249,3 +249,12 @@ def test_list_and_remove(scene: Scene) -> None:
     assert scene.run("list", "--json").json() == []
     assert scene.run("add", scene.artwork, "--engine", "no-such-engine").code == 2
     assert scene.run("add", scene.artwork, "--channel", "1100").code == 2
+
+
+def test_a_report_or_webhook_that_cannot_be_is_refused_before_the_check(
+    scene: Scene, tmp_path: Path
+) -> None:
+    assert scene.run("add", scene.artwork, "--engine", "tineye").code == 0
+    assert scene.run("check", "--html", tmp_path).code == 2
+    assert scene.run("check", "--notify", "ftp://example.com/hook").code == 2
+    assert scene.tineye.searches == []  # nothing was spent

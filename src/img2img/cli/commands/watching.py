@@ -14,28 +14,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from rich.markup import escape
 
 from img2img.cli.command import Command
 from img2img.cli.commands.locating import ENGINE_OPTIONS
 from img2img.cli.exits import ExitCode, UsageError
-from img2img.cli.networks import add_allow_network, fetcher_for
+from img2img.cli.networks import add_allow_network, allowed_networks, fetcher_for
+from img2img.cli.parser import add_global_options
 from img2img.cli.sources import SOURCE_OPTIONS
 from img2img.cli.watch_output import changes_table, check_json, picture_json, pictures_table
+from img2img.errors import Img2ImgError
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
     from img2img.watch.book import WatchBook
+    from img2img.watch.check import WatchCheck
 
 __all__ = ["WATCH"]
-
-
-def _global(parser: argparse.ArgumentParser) -> None:
-    # The global options, also after ``watch ACTION`` (``watch check --json``).
-    from img2img.cli.parser import _global_options
-
-    _global_options(parser, suppress=True)
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -55,14 +52,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     SOURCE_OPTIONS.add_to(add, help="also read this source at each check, e.g. discord")
     add_allow_network(add)
-    _global(add)
+    add_global_options(add)
 
     listing = actions.add_parser("list", help="the watched pictures")
-    _global(listing)
+    add_global_options(listing)
 
     remove = actions.add_parser("remove", help="stop watching pictures")
     remove.add_argument("pictures", nargs="+", metavar="ID|LABEL", help="ids, id prefixes, labels")
-    _global(remove)
+    add_global_options(remove)
 
     check = actions.add_parser(
         "check",
@@ -80,7 +77,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="POST the new and gone postings as JSON to this webhook (Discord, Slack, any)",
     )
     add_allow_network(check)
-    _global(check)
+    add_global_options(check)
 
 
 def _book(session: Session) -> WatchBook:
@@ -136,12 +133,8 @@ def _run_list(session: Session) -> int:
 
 def _run_remove(session: Session) -> int:
     client = session.client()
-    known = {p.label for p in client.watched()} | {p.id for p in client.watched()}
-    missing = [
-        name
-        for name in session.args.pictures
-        if name not in known and not any(id.startswith(name) and len(name) >= 6 for id in known)
-    ]
+    with _book(session) as book:
+        missing = [name for name in session.args.pictures if not book.resolve(name)]
     removed = client.unwatch(session.args.pictures)
     if session.out.as_json:
         session.out.json({"removed": removed, "not_watched": missing})
@@ -154,47 +147,67 @@ def _run_remove(session: Session) -> int:
 
 def _run_check(session: Session) -> int:
     from img2img.cli.watch_run import run_watch_check
-    from img2img.errors import Img2ImgError
 
     args = session.args
     if args.budget is not None and args.budget < 0:
         raise UsageError(f"--budget must be 0 or more, got {args.budget}")
+    if args.html is not None and args.html.expanduser().is_dir():
+        raise UsageError(f"--html {args.html} is a folder; give the report a file name")
+    if args.notify and urlsplit(args.notify).scheme not in ("http", "https"):
+        raise UsageError(f"--notify takes an http(s) webhook URL, not {args.notify!r}")
     client = session.client(fetcher=fetcher_for(session))
     with _book(session) as book:
         check, failed = run_watch_check(client, book, budget=args.budget)
-        if args.html is not None:
-            from img2img.report.watch import write_watch_html
-
-            written = write_watch_html(
-                check, args.html, pictures=lambda id: _bytes_of(book, id), client=client
-            )
-            session.out.note(f"Report written to {written}")
+        # From here on the check is kept: a report or webhook that fails is said, not fatal.
+        written = _write_html(session, check, book)
     changed = bool(check.new or check.gone)
     notified: bool | None = None
-    notify_failed = False
     if args.notify and changed:
-        from img2img.watch.notify import notify_webhook
-
-        try:
-            notify_webhook(args.notify, check, allowed_networks=args.allow_network or ())
-            notified = True
-        except Img2ImgError as exc:
-            session.out.error(f"the webhook was not told: {exc}")
-            notified, notify_failed = False, True
+        notified = _notify(session, check)
     if session.out.as_json:
         session.out.json(check_json(check, notified=notified))
     elif changed:
         session.out.show(changes_table(check))
     for problem in failed:
         session.out.error(problem)
-    if notify_failed or (failed and not changed):
+    if not written or notified is False or (failed and not changed):
         return ExitCode.PARTIAL
     return ExitCode.NEW if changed else ExitCode.OK
 
 
-def _bytes_of(book: WatchBook, id: str) -> bytes | None:
-    from img2img.errors import Img2ImgError
+def _write_html(session: Session, check: WatchCheck, book: WatchBook) -> bool:
+    """Write the report ``--html`` asks for, if it does; ``False`` when it could not be."""
+    if session.args.html is None:
+        return True
+    from img2img.report.watch import write_watch_html
 
+    try:
+        written = write_watch_html(
+            check,
+            session.args.html,
+            pictures=lambda id: _bytes_of(book, id),
+            client=session.client(),
+        )
+    except Img2ImgError as exc:
+        session.out.error(f"the report was not written: {exc}")
+        return False
+    session.out.note(f"Report written to {written}")
+    return True
+
+
+def _notify(session: Session, check: WatchCheck) -> bool:
+    """POST the check to ``--notify``; whether the webhook took it (a failure is said)."""
+    from img2img.watch.notify import notify_webhook
+
+    try:
+        notify_webhook(session.args.notify, check, allowed_networks=allowed_networks(session))
+    except Img2ImgError as exc:
+        session.out.error(f"the webhook was not told: {exc}")
+        return False
+    return True
+
+
+def _bytes_of(book: WatchBook, id: str) -> bytes | None:
     try:
         return book.picture_bytes(id)
     except Img2ImgError:
@@ -214,6 +227,7 @@ WATCH = Command(
     _configure,
     _run,
     store="write",
+    uses_model=False,  # no note about the model: cron mails whatever a check prints
     description="Keep a list of pictures and check where they are posted: 'watch check' asks "
     "the engines and reads the sources each picture names, prints nothing when nothing is "
     "new or gone (exit 0), else the postings (exit 10). Made for cron; see docs/watch.md.",
