@@ -196,6 +196,13 @@ def test_a_failed_engine_with_nothing_new_exits_3(scene: Scene) -> None:
     assert "tineye" in done.err
 
 
+def test_a_check_that_can_ask_nothing_says_so_and_exits_3(scene: Scene) -> None:
+    assert scene.run("add", scene.artwork).code == 0
+    done = scene.run("check", TINEYE_API_KEY="")
+    assert done.code == 3
+    assert "no engine to ask" in done.err
+
+
 def test_html_report_shows_what_is_new(
     scene: Scene, photos: dict[str, Image.Image], tmp_path: Path
 ) -> None:

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["failed_problems", "run_watch_check"]
 
 _BUDGET_SKIP = " skipped: budget"
+#: Said when a check could ask nothing at all: a cron job would stay silent for ever.
+_NOTHING_TO_ASK = (
+    "no engine to ask: none is named and none has its key set "
+    "('img2img plugins' lists the engines and the keys they need)"
+)
 
 
 def _engines(pictures: Sequence[WatchedPicture]) -> tuple[list[ReverseImageSource], dict[str, str]]:
@@ -114,6 +119,8 @@ def run_watch_check(
                 for name, why in broken_engines.items()
                 if name in each.picture.engines
             ] + [f"{name} could not be read: {why}" for name, why in broken_sources.items()]
+            if not engines and not each.picture.sources:
+                said.append(_NOTHING_TO_ASK)
             checks[each.picture.id] = dataclasses.replace(
                 each,
                 problems=tuple(p for p in each.problems if not _names_broken(p, broken_sources))
