@@ -265,3 +265,26 @@ def test_a_report_or_webhook_that_cannot_be_is_refused_before_the_check(
     assert scene.run("check", "--html", tmp_path).code == 2
     assert scene.run("check", "--notify", "ftp://example.com/hook").code == 2
     assert scene.tineye.searches == []  # nothing was spent
+
+
+def test_one_budget_across_pictures_reading_different_channels(
+    scene: Scene, photos: dict[str, Image.Image], tmp_path: Path
+) -> None:
+    coffee = tmp_path / "coffee.jpg"
+    coffee.write_bytes(jpeg_bytes(photos["coffee"]))
+    with FakeDiscord() as discord:
+        discord.add_channel("1100", guild_id="900", name="fan-art")
+        discord.add_channel("1200", guild_id="900", name="other")
+        env = {"DISCORD_BASE_URL": discord.api_url, "DISCORD_BOT_TOKEN": discord.token}
+        for picture, channel in ((scene.artwork, "1100"), (coffee, "1200")):
+            added = scene.run(
+                "add", picture, "--engine", "tineye", "--source", "discord", "--channel", channel,
+                **env,
+            )  # fmt: skip
+            assert added.code == 0, added.err
+        done = scene.run("check", "--budget", "1", "--json", *LOOPBACK, **env)
+    assert done.code == 0, done.err
+    answer = done.json()
+    assert len(scene.tineye.searches) == answer["searches"] == 1
+    assert [p["searches"] for p in answer["pictures"]] == [1, 0]
+    assert answer["skipped"] == ["coffee.jpg: tineye skipped: budget: 1 searches needed, 0 left"]
