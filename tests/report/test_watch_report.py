@@ -72,7 +72,7 @@ def test_each_picture_then_new_marked_then_still_there_then_gone_folded(watch_pa
             "https://blog.example/still",
             '<details class="folded-group">',
             "https://gone.example/p",
-            "coffee: no postings found yet",
+            "no postings found yet",
         )
     ]
     assert order == sorted(order)

@@ -85,7 +85,7 @@ def _groups(check: PictureCheck, lookup: ThumbnailLookup, picture: PictureBytes)
     ]
     groups = [
         Group(
-            f"{watched.label}: {len(postings)} {title}",
+            f"{len(postings)} {title}",
             tuple(_card(p, lookup, mark) for p in postings),
             folded=folded,
         )
@@ -93,7 +93,7 @@ def _groups(check: PictureCheck, lookup: ThumbnailLookup, picture: PictureBytes)
         if postings
     ]
     if not groups:
-        groups = [Group(f"{watched.label}: no postings found yet", ())]
+        groups = [Group("no postings found yet", ())]
     first = groups[0]
     groups[0] = Group(first.heading, first.cards, first.note, picture=top, folded=first.folded)
     return groups
