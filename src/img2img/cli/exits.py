@@ -7,6 +7,7 @@ code  meaning
 1     an error: nothing useful was done (every item failed, a bad store, no key…)
 2     the command line itself is wrong (unknown option, ``-k 0``…)
 3     finished, but some items failed; the rest were done
+10    ``watch check``: something is new or gone since the last check
 130   interrupted (Ctrl-C)
 ====  =========================================================================
 """
@@ -23,6 +24,7 @@ class ExitCode(IntEnum):
     ERROR = 1
     USAGE = 2
     PARTIAL = 3
+    NEW = 10
     INTERRUPTED = 130
 
 

@@ -20,10 +20,11 @@ from img2img.options import positive_int
 if TYPE_CHECKING:
     from img2img.cli.command import Command
 
-__all__ = ["build_parser", "cosine", "json_filter", "positive_int"]
+__all__ = ["add_global_options", "build_parser", "cosine", "json_filter", "positive_int"]
 
 _EPILOG = """\
-exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 130 interrupted.
+exit codes: 0 done, 1 error, 2 usage, 3 some items failed, 10 watch check found
+something new or gone, 130 interrupted.
 The store remembers its model: --embedder is needed only when creating a store.
 Guide: https://github.com/img2img/img2img/tree/main/docs/cli.md"""
 
@@ -78,6 +79,11 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default(False),
         help="no notes and no progress bars",
     )
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """The global options again on a subcommand's own subcommand (``watch check --json``)."""
+    _global_options(parser, suppress=True)
 
 
 def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from img2img.cli.commands.locating import LOCATE
 from img2img.cli.commands.plugins import PLUGINS
 from img2img.cli.commands.postings import DUPLICATES, POSTINGS
 from img2img.cli.commands.searching import SEARCH, SEARCH_TEXT
+from img2img.cli.commands.watching import WATCH
 
 __all__ = ["COMMANDS"]
 
@@ -25,6 +26,7 @@ COMMANDS: tuple[Command, ...] = (
     POSTINGS,
     LOCATE,
     DUPLICATES,
+    WATCH,
     INFO,
     LIST,
     DELETE,

@@ -50,6 +50,8 @@ class Card:
     evidence: str = ""
     #: The SVG polygon's points in a 0..1 box over the thumbnail ("x,y x,y ..."), or "".
     outline: str = ""
+    #: A word shown on the card and used as its class, e.g. "new" for a watch check.
+    mark: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,10 @@ class Group:
     heading: str
     cards: tuple[Card, ...]
     note: str = ""
+    #: The picture the group is about, shown above it (a watched picture).
+    picture: Card | None = None
+    #: Drawn folded away, opened by a click (postings that are gone).
+    folded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@
     postings  watch_id, posting_id, where it is, found_by, relation, first_seen, last_seen,
               present, reported
     seen      watch_id, claim_id: claims already judged, so a check downloads only what is new
+    source_options  watch_id, options: each named source's options (JSON), so a check
+              can build the sources again (``--channel`` of a Discord source …)
 
 A check writes each picture's outcome in one transaction, so a check that is
 killed leaves every picture either as it was or fully checked. A new posting
@@ -20,10 +22,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from img2img.errors import ConfigurationError, StoreError
 
@@ -59,6 +62,10 @@ CREATE TABLE IF NOT EXISTS seen (
     watch_id TEXT NOT NULL REFERENCES watched (id) ON DELETE CASCADE,
     claim_id TEXT NOT NULL,
     PRIMARY KEY (watch_id, claim_id)
+);
+CREATE TABLE IF NOT EXISTS source_options (
+    watch_id TEXT PRIMARY KEY REFERENCES watched (id) ON DELETE CASCADE,
+    options TEXT NOT NULL
 );
 """
 #: The long side a watched picture is kept at: enough to verify against, small on disk.
@@ -234,6 +241,27 @@ class WatchBook:
         if row is None:
             raise ConfigurationError(f"no watched picture {id!r}")
         return bytes(row["picture"])
+
+    def set_source_options(self, id: str, options: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep the options of each source the picture names (by source name), replacing any."""
+        text = json.dumps({name: dict(values) for name, values in options.items()}, sort_keys=True)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO source_options (watch_id, options) VALUES (?, ?) "
+                "ON CONFLICT (watch_id) DO UPDATE SET options = excluded.options",
+                (id, text),
+            )
+
+    def source_options(self, id: str) -> dict[str, dict[str, Any]]:
+        """The options kept for each source the picture names; ``{}`` when none were given."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT options FROM source_options WHERE watch_id = ?", (id,)
+            ).fetchone()
+        if row is None:
+            return {}
+        options: dict[str, dict[str, Any]] = json.loads(row["options"])
+        return options
 
     def _pictures(self, where: str, args: tuple[object, ...]) -> list[WatchedPicture]:
         with self._lock:
