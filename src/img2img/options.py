@@ -113,15 +113,35 @@ def require_env(variable: str, why: str, where: str = "") -> str:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An option type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number_type(
+    convert: Callable[[str], Any],
+    *,
+    least: float | None = None,
+    most: float | None = None,
+    refusal: str = "",
+) -> Callable[[str], Any]:
+    """An option type: ``convert`` (``int`` or ``float``) of the text, kept from ``least``
+    to ``most``; ``refusal`` words a value out of range (``{value}`` is the text given)."""
+    what = "a whole number" if convert is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        too_low = least is not None and not value >= least  # NaN is out of every range
+        if too_low or (most is not None and not value <= most):
+            if refusal:
+                raise argparse.ArgumentTypeError(refusal.format(value=text))
+            bound = f"at least {least:g}" if most is None else f"from {least:g} to {most:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    return parse
+
+
+#: An option type: an integer of at least 1.
+positive_int = number_type(int, least=1)
 
 
 def iso_time(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from img2img._version import __version__
 from img2img.cli.embedding import EMBEDDER_OPTIONS
-from img2img.options import positive_int
+from img2img.options import number_type, positive_int
 
 if TYPE_CHECKING:
     from img2img.cli.command import Command
@@ -29,15 +29,8 @@ The store remembers its model: --embedder is needed only when creating a store.
 Guide: https://github.com/img2img/img2img/tree/main/docs/cli.md"""
 
 
-def cosine(text: str) -> float:
-    """An argparse type: a cosine similarity, from -1 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not -1 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"a score is from -1 to 1, got {text}")
-    return value
+#: An argparse type: a cosine similarity, from -1 to 1.
+cosine = number_type(float, least=-1, most=1, refusal="a score is from -1 to 1, got {value}")
 
 
 def json_filter(text: str) -> dict[str, Any]:

@@ -7,42 +7,17 @@ import argparse
 from dataclasses import replace
 from typing import TypeVar
 
+from img2img.options import number_type
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 
 __all__ = ["add_threshold_options", "fraction", "thresholds_from"]
 
 T = TypeVar("T", int, float)
 
-
-def fraction(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 3:
-        raise argparse.ArgumentTypeError(f"a fit needs at least 3 keypoints, got {value}")
-    return value
+#: Option types: a number from 0 to 1, one of 0 or more, a count of keypoints.
+fraction = number_type(float, least=0, most=1)
+_non_negative = number_type(float, least=0, refusal="must be 0 or more, got {value}")
+_count = number_type(int, least=3, refusal="a fit needs at least 3 keypoints, got {value}")
 
 
 def add_threshold_options(parser: argparse.ArgumentParser) -> None:

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from img2img.errors import ConfigurationError
 from img2img.loading import ImageInput, local_image_bytes
-from img2img.models import UploadedImage
+from img2img.models import ImageCandidate, UploadedImage
+from img2img.provenance import normalise_url
 from img2img.sources.fields import http_url
 
-__all__ = ["HELD_PREFIX", "HeldUploads", "Quota", "remote_or_bytes"]
+__all__ = ["HELD_PREFIX", "HeldUploads", "Quota", "read_claims", "remote_or_bytes"]
 
 #: The ``upload_id`` prefix of images held here rather than by the service.
 HELD_PREFIX = "held:"
@@ -109,3 +112,24 @@ class HeldUploads:
                 f"{engine} holds no upload {seen.upload_id!r}: upload it through this source"
             )
         return data
+
+
+#: Reads one entry of a reply (an object, its 1-based rank) into a candidate, or ``None``.
+EntryReader = Callable[[Mapping[str, Any], int], "ImageCandidate | None"]
+
+
+def read_claims(
+    entries: object, read: EntryReader, limit: int, *, seen: set[str] | None = None
+) -> Iterator[ImageCandidate]:
+    """The candidates of a reply's list of entries, in its order: an entry that is not
+    an object or holds no usable image is skipped, each image URL comes once (``seen``
+    carries that across pages), and no more than ``limit`` in all are yielded."""
+    seen = set() if seen is None else seen
+    for rank, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+        if len(seen) >= limit:
+            return
+        candidate = read(entry, rank) if isinstance(entry, Mapping) else None
+        if candidate is None or normalise_url(candidate.image_url) in seen:
+            continue
+        seen.add(normalise_url(candidate.image_url))
+        yield candidate

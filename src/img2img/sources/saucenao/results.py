@@ -67,7 +67,7 @@ def _site(index_name: str | None) -> str | None:
     return _INDEX_PREFIX.sub("", index_name).split(" - ", 1)[0].strip() or None
 
 
-def candidate_from_result(result: Mapping[str, Any], *, rank: int) -> ImageCandidate | None:
+def candidate_from_result(result: Mapping[str, Any], rank: int) -> ImageCandidate | None:
     """One result: SauceNAO's thumbnail to verify, the first ``ext_url`` as the page.
 
     The other ``ext_urls`` (the same work on other sites) go to ``extra`` as

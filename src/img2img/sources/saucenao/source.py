@@ -22,9 +22,8 @@ from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.api_client import ApiClient, ApiReply, RateLimit
 from img2img.net.retry import RetryPolicy
 from img2img.options import Option, OptionValues, require_env
-from img2img.provenance import normalise_url
 from img2img.sources.fields import text
-from img2img.sources.reverse_parts import HeldUploads, Quota
+from img2img.sources.reverse_parts import HeldUploads, Quota, read_claims
 from img2img.sources.saucenao.results import SauceQuota, candidate_from_result, quota_of
 from img2img.sources.settings import required_setting, service_url
 
@@ -183,17 +182,7 @@ class SauceNaoSource:
             raise
         payload = self._checked(reply)
         results = payload.get("results")
-        seen: set[str] = set()
-        for rank, result in enumerate(results if isinstance(results, list) else [], start=1):
-            candidate = (
-                candidate_from_result(result, rank=rank) if isinstance(result, Mapping) else None
-            )
-            if candidate is None or normalise_url(candidate.image_url) in seen:
-                continue
-            seen.add(normalise_url(candidate.image_url))
-            yield candidate
-            if len(seen) >= limit:
-                return
+        yield from read_claims(results, candidate_from_result, limit)
 
     def _limits(self, response: httpx.Response, payload: Any) -> RateLimit:
         """Every reply, a 429 included, says what is left: keep it for the next lookup."""

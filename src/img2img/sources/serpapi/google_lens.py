@@ -14,9 +14,9 @@ from img2img.models import ImageCandidate, MatchKind, MetadataValue, UploadedIma
 from img2img.net.retry import RetryPolicy
 from img2img.options import Option, OptionValues, require_env
 from img2img.protocols import ImageUploader
-from img2img.provenance import domain_of, normalise_url
+from img2img.provenance import domain_of
 from img2img.sources.fields import http_url, positive_int, text
-from img2img.sources.reverse_parts import remote_or_bytes
+from img2img.sources.reverse_parts import read_claims, remote_or_bytes
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
@@ -276,14 +276,8 @@ class GoogleLensSource:
         results = payload.get(lens_type) if payload else None
         if not isinstance(results, list):
             return
-        seen: set[str] = set()
-        for rank, result in enumerate(results, start=1):
-            if not isinstance(result, Mapping):
-                continue
-            candidate = candidate_from_lens_result(result, lens_type=lens_type, rank=rank)
-            if candidate is None or normalise_url(candidate.image_url) in seen:
-                continue
-            seen.add(normalise_url(candidate.image_url))
-            yield candidate
-            if len(seen) >= limit:
-                return
+
+        def read(entry: Mapping[str, Any], rank: int) -> ImageCandidate | None:
+            return candidate_from_lens_result(entry, lens_type=lens_type, rank=rank)
+
+        yield from read_claims(results, read, limit)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from img2img.arguments import check_timeout
 from img2img.errors import ConfigurationError
@@ -25,17 +24,13 @@ from img2img.loading import ImageInput
 from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.retry import RetryPolicy
 from img2img.protocols import ImageUploader
-from img2img.provenance import normalise_url
-from img2img.sources.reverse_parts import remote_or_bytes
+from img2img.sources.reverse_parts import EntryReader, read_claims, remote_or_bytes
 from img2img.sources.serpapi.google_images import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_RETRY
 from img2img.sources.serpapi.http import API_KEY_ENV, SearchCall, resolve_key
 from img2img.sources.serpapi.upload import SerpApiImageUploader
 from img2img.sources.settings import service_url
 
-__all__ = ["EngineSpec", "EntryReader", "SerpApiReverseSource"]
-
-#: Reads one reply entry into a candidate (``None`` without an image to verify).
-EntryReader = Callable[[Mapping[str, Any], int], "ImageCandidate | None"]
+__all__ = ["EngineSpec", "SerpApiReverseSource"]
 
 
 @dataclass(frozen=True)
@@ -151,13 +146,4 @@ class SerpApiReverseSource:
         params = {"engine": self.spec.engine, "image_url": self._image_url(image), **self.params}
         payload = call(params)
         reply_key, read = self.spec.keys[kind]
-        entries = payload.get(reply_key) if payload else None
-        seen: set[str] = set()
-        for rank, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
-            candidate = read(entry, rank) if isinstance(entry, Mapping) else None
-            if candidate is None or normalise_url(candidate.image_url) in seen:
-                continue
-            seen.add(normalise_url(candidate.image_url))
-            yield candidate
-            if len(seen) >= limit:
-                return
+        yield from read_claims(payload.get(reply_key) if payload else None, read, limit)

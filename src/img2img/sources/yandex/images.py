@@ -33,7 +33,7 @@ def whole(value: object) -> int | None:
 
 
 def candidate_from_image(
-    image: Mapping[str, Any], *, rank: int, page: int
+    image: Mapping[str, Any], rank: int, *, page: int
 ) -> ImageCandidate | None:
     """One ``images[]`` entry; ``None`` without an ``http(s)`` image URL."""
     url = http_url(image.get("url"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 from img2img.arguments import check_timeout, check_whole
@@ -18,9 +19,8 @@ from img2img.models import ImageCandidate, MatchKind, UploadedImage
 from img2img.net.api_client import ApiClient, ApiReply
 from img2img.net.retry import RetryPolicy
 from img2img.options import Option, OptionValues, positive_int
-from img2img.provenance import normalise_url
 from img2img.sources.fields import text
-from img2img.sources.reverse_parts import HeldUploads
+from img2img.sources.reverse_parts import HeldUploads, read_claims
 from img2img.sources.settings import service_url, setting
 from img2img.sources.yandex.images import candidate_from_image, whole
 
@@ -207,18 +207,10 @@ class YandexSource:
                     client.request("POST", _PATH, json_body={**body, "page": str(page)})
                 )
                 images = payload.get("images")
-                for rank, entry in enumerate(images if isinstance(images, list) else [], start=1):
-                    candidate = (
-                        candidate_from_image(entry, rank=rank, page=page)
-                        if isinstance(entry, Mapping)
-                        else None
-                    )
-                    if candidate is None or normalise_url(candidate.image_url) in seen:
-                        continue
-                    seen.add(normalise_url(candidate.image_url))
-                    yield candidate
-                    if len(seen) >= limit:
-                        return
+                on_page = partial(candidate_from_image, page=page)
+                yield from read_claims(images, on_page, limit, seen=seen)
+                if len(seen) >= limit:
+                    return
                 cbir_id = text(payload.get("id"))
                 last = whole(payload.get("maxPage"))
                 if cbir_id:  # later pages name the image instead of sending it again
