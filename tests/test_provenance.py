@@ -6,15 +6,9 @@ import pytest
 from PIL import Image
 
 from img2img import ImageCandidate
+from img2img.hashes import difference_hash, hamming_distance
 from img2img.images import decode_image
-from img2img.provenance import (
-    build_metadata,
-    difference_hash,
-    domain_of,
-    hamming_distance,
-    image_id,
-    normalise_url,
-)
+from img2img.provenance import build_metadata, domain_of, image_id, normalise_url
 from img2img.testing.photos import edited_copy
 
 

@@ -46,7 +46,7 @@ def test_postings_lists_verified_copies(
     # Options after the subcommand, as everywhere in the command.
     assert main(["postings", str(query), "--sort", "size", *store_with_copies]) == 0
     out = capsys.readouterr().out
-    assert "points over" in out  # the evidence column
+    assert "points agree over" in out  # the evidence column
     assert "copy" in out
     assert "coffee" in out
 

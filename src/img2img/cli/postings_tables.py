@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from img2img.cli.tables import link, site
 from img2img.cli.text import plain
+from img2img.report.views import describe_evidence
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -49,22 +50,12 @@ def group_rows(group: PictureGroup) -> dict[str, Any]:
 
 def _how(posting: Posting) -> str:
     evidence = posting.evidence
-    if evidence is None:
-        return "same bytes" if posting.relation == "exact" else ""
-    parts = [f"{evidence.inliers} points over {evidence.coverage:.0%}"]
-    if abs(evidence.scale - 1) > 0.05:
-        parts.append(f"scale {evidence.scale:.2f}")
-    if abs(evidence.rotation) >= 1:
-        parts.append(f"rotated {evidence.rotation:+.0f}°")
-    if evidence.mirrored:
-        parts.append("mirrored")
-    if evidence.model != "similarity":
-        parts.append(f"{evidence.model} fit")
-        if evidence.corners:
-            xs = [x for x, _ in evidence.corners]
-            ys = [y for _, y in evidence.corners]
-            parts.append(f"at ({min(xs):.0f},{min(ys):.0f})-({max(xs):.0f},{max(ys):.0f})")
-    return ", ".join(parts)
+    said = describe_evidence(evidence, posting.relation)
+    if evidence is not None and evidence.model != "similarity" and evidence.corners:
+        xs = [x for x, _ in evidence.corners]
+        ys = [y for _, y in evidence.corners]
+        said += f", at ({min(xs):.0f},{min(ys):.0f})-({max(xs):.0f},{max(ys):.0f})"
+    return said
 
 
 def postings_table(postings: Sequence[Posting], *, title: str | None = None) -> Table:

@@ -171,6 +171,8 @@ def describe_evidence(evidence: Evidence | None, relation: str) -> str:
         parts.append(f"rotated {evidence.rotation:+.0f}°")
     if evidence.mirrored:
         parts.append("mirrored")
+    if evidence.model != "similarity":
+        parts.append(f"{evidence.model} fit")
     return ", ".join(parts)
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "is_image_type",
     "keyphrase_words",
     "matches_words",
+    "number",
     "positive_int",
     "text",
     "unix_time",
@@ -64,6 +65,20 @@ def positive_int(value: object) -> int | None:
     """``value`` if it is an integer above zero (``True`` is not a size), else ``None``."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
+    return None
+
+
+def number(value: object) -> float | None:
+    """``value`` as a float if it is a number or a numeric string (``"92.58"``), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
     return None
 
 

@@ -18,6 +18,7 @@ from img2img._version import __version__
 from img2img.errors import AuthenticationError, ServiceError
 from img2img.net.api_client import ApiClient, ApiReply, RateLimit
 from img2img.net.retry import RetryPolicy
+from img2img.sources.fields import number
 
 __all__ = [
     "BASE_URL_ENV",
@@ -43,25 +44,12 @@ READ_HELP = (
 USER_AGENT = f"DiscordBot (https://github.com/img2img/img2img, {__version__})"
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def discord_limits(response: httpx.Response, payload: Any) -> RateLimit:
     """The bucket state from ``X-RateLimit-*`` headers, and a 429 body's ``retry_after``."""
-    retry_after = _number(payload.get("retry_after")) if isinstance(payload, Mapping) else None
+    retry_after = number(payload.get("retry_after")) if isinstance(payload, Mapping) else None
     return RateLimit(
-        remaining=_number(response.headers.get("X-RateLimit-Remaining")),
-        reset_after=_number(response.headers.get("X-RateLimit-Reset-After")),
+        remaining=number(response.headers.get("X-RateLimit-Remaining")),
+        reset_after=number(response.headers.get("X-RateLimit-Reset-After")),
         retry_after=retry_after,
     )
 

@@ -25,24 +25,11 @@ from typing import Any
 
 from img2img.models import ImageCandidate
 from img2img.provenance import domain_of
-from img2img.sources.fields import compact, http_url, text
+from img2img.sources.fields import compact, http_url, number, text
 
 __all__ = ["SauceQuota", "candidate_from_result", "quota_of"]
 
 _INDEX_PREFIX = re.compile(r"^Index #\d+:\s*")
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +41,7 @@ class SauceQuota:
 
 
 def quota_of(header: Mapping[str, Any]) -> SauceQuota:
-    short, long = _number(header.get("short_remaining")), _number(header.get("long_remaining"))
+    short, long = number(header.get("short_remaining")), number(header.get("long_remaining"))
     return SauceQuota(
         int(short) if short is not None else None, int(long) if long is not None else None
     )
@@ -96,9 +83,9 @@ def candidate_from_result(result: Mapping[str, Any], rank: int) -> ImageCandidat
         extra=compact(
             {
                 "found_by": "saucenao",
-                "saucenao_similarity": _number(header.get("similarity")),
+                "saucenao_similarity": number(header.get("similarity")),
                 "saucenao_index": _site(index_name),
-                "saucenao_index_id": _number(header.get("index_id")),
+                "saucenao_index_id": number(header.get("index_id")),
                 "artist": text(data.get("member_name")) or text(data.get("creator_name")),
                 "work_source": http_url(data.get("source")),
                 "other_pages": pages[1:] or None,
