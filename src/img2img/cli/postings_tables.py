@@ -34,6 +34,8 @@ def posting_json(posting: Posting) -> dict[str, Any]:
         if key not in ("metadata", "evidence") and value is not None
     }
     data["score"] = round(posting.score, 6)
+    if posting.engines:
+        data["engines"] = list(posting.engines)
     if posting.evidence is not None:
         data["evidence"] = evidence_json(posting.evidence)
     return data
