@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli_helpers import run_cli
-from test_locate_cli import POSTED, Lookup, lookup  # noqa: F401 (the fixture)
+from test_locate_cli import POSTED, Lookup
+from test_locate_cli import lookup as lookup  # the fixture, shared
 
 from img2img.testing.fake_tineye import FakeTinEye, tineye_match
 
