@@ -80,3 +80,12 @@ def test_watch_leaks_reports_the_new_postings_then_the_one_gone() -> None:
     assert "0 new, 1 gone" in third
     assert "gone  https://blog.example/2026/12/coffee" in third
     assert "still https://discord.com/channels/900/2100/" in third
+
+
+def test_locate_everywhere_merges_four_engines_claims_into_one_posting() -> None:
+    out = run_example(str(EXAMPLES / "locate_everywhere.py"))
+    assert "https://blog.example/cats    found by lens, tineye, yandex, saucenao" in out
+    assert "found by bing" in out
+    assert "yandex   claims 2, verified 1, rejected 1" in out
+    assert "The blog's copy was downloaded 1 time(s)." in out
+    assert "Posted first: https://blog.example/cats" in out
