@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +74,10 @@ def test_other_weights_get_their_own_export(
     assert len(built(cache)) == 2
 
 
+#: Set in the process of its own that the OpenVINO case runs in (see below).
+OPENVINO_HERE = "IMG2IMG_TEST_OPENVINO_HERE"
+
+
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
 def test_fast_runtimes_agree_with_fp32_on_real_photos(
     runtime: str,
@@ -78,6 +85,8 @@ def test_fast_runtimes_agree_with_fp32_on_real_photos(
     tiny_clip_name: str,
     photos: dict[str, Image.Image],
 ) -> None:
+    if runtime == "openvino" and not os.environ.get(OPENVINO_HERE):
+        pytest.skip("runs in a process of its own: test_openvino_agrees_in_a_process_of_its_own")
     images = list(photos.values())
     exact = EfficientNetEmbedder(runtime="torch")
     fast = EfficientNetEmbedder(runtime=runtime)  # type: ignore[arg-type]
@@ -152,3 +161,18 @@ def test_clip_prepares_images_as_open_clip_does(
         ours = tiny_clip.prepare(photo)
         assert ours.flags["C_CONTIGUOUS"]
         np.testing.assert_allclose(ours, preprocess(photo).numpy(), atol=1e-4)
+
+
+def test_openvino_agrees_in_a_process_of_its_own() -> None:
+    # OpenVINO's CPU threads stay behind in the process, and a later test that sends
+    # itself Ctrl-C (the pipeline's interrupt tests) would then crash the whole run.
+    case = f"{__file__}::test_fast_runtimes_agree_with_fp32_on_real_photos[openvino]"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", case, "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, OPENVINO_HERE: "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
