@@ -84,4 +84,3 @@ def serp(serpapi_server: FakeSerpApi) -> FakeSerpApi:
     """The module's fake SerpAPI, serving 250 generated results, with no requests recorded yet."""
     serpapi_server.reset(total_results=250)
     return serpapi_server
-
