@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from img2img import ImageSearchClient
 from img2img.embedders.hashing import HashEmbedder
@@ -22,6 +21,7 @@ from img2img.models import IndexReport
 from img2img.net.fetch import HttpFetcher
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.scale import RaySettings, index_on_ray
+from img2img.sources.folder import FolderSource
 from img2img.stores.local.store import LocalStore
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 from img2img.testing.photos import sample_photos
@@ -123,7 +123,8 @@ def test_the_ray_job_stores_the_records_client_index_stores(
         wanted = _records(reference)
         assert space == reference.embedding_space()
 
-    assert sorted(got) == sorted(wanted) and len(got) == len(urls)
+    assert sorted(got) == sorted(wanted)
+    assert len(got) == len(urls)
     for identity, (vector, metadata) in wanted.items():
         assert metadata == got[identity][1]
         np.testing.assert_allclose(got[identity][0], vector, atol=1e-6)
@@ -141,3 +142,35 @@ def test_the_ray_job_stores_the_records_client_index_stores(
         (bad[0], "fetch"),
         (bad[1], "decode"),
     }
+
+
+def test_over_an_image_source_then_again_everything_is_skipped(
+    cluster: None, photo_folder: Path, tmp_path: Path
+) -> None:
+    with LocalStore(tmp_path / "client.sqlite3") as reference:
+        client = ImageSearchClient(
+            source=FolderSource(photo_folder),
+            embedder=HashEmbedder(),
+            store=reference,
+            cache_pictures=False,
+        )
+        expected = client.index("", limit=1000)
+        wanted = _records(reference)
+
+    with LocalStore(tmp_path / "ray.sqlite3") as store:
+        source = FolderSource(photo_folder)
+        first = index_on_ray(
+            source, embedder=HashEmbedder, store=store, limit=1000, settings=TWO_CPUS
+        )
+        got = _records(store)
+        again = index_on_ray(
+            source, embedder=HashEmbedder, store=store, limit=1000, settings=TWO_CPUS
+        )
+
+    assert first.indexed == expected.indexed == len(wanted) > 0
+    assert first.failures == ()
+    assert first.keyphrase is None
+    assert sorted(got) == sorted(wanted)
+    # Local files carry their size and time, so a later run notices a change.
+    assert all(got[i][1] == wanted[i][1] and "file_signature" in got[i][1] for i in wanted)
+    assert (again.discovered, again.skipped, again.indexed) == (len(wanted), len(wanted), 0)

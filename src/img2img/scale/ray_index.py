@@ -46,7 +46,7 @@ def import_ray() -> Any:
     """The ``ray`` module, with Ray Data; a clear error naming the extra when it is missing."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as exc:
         raise MissingDependencyError(
             "indexing on Ray needs Ray Data: pip install img2img-search[ray]"
@@ -176,7 +176,7 @@ def _pipeline(
         [{COLUMN: row} for chunk in chunks for row in chunk[COLUMN]],
         override_num_blocks=len(chunks),
     )
-    return (
+    embedded: ray.data.Dataset = (
         dataset.map_batches(
             Download,
             fn_constructor_args=(fetcher, settings.download_threads),
@@ -200,6 +200,7 @@ def _pipeline(
             num_gpus=settings.gpus_per_actor,
         )
     )
+    return embedded
 
 
 def _write(dataset: ray.data.Dataset, tally: Tally, store: VectorStore, batch_size: int) -> None:
@@ -216,7 +217,8 @@ def _write(dataset: ray.data.Dataset, tally: Tally, store: VectorStore, batch_si
                 if row.failure is not None:
                     tally.failures.append(row.failure)
                     continue
-                assert row.item is not None and row.vector is not None
+                assert row.item is not None
+                assert row.vector is not None
                 ready.append(row.item)
                 vectors[row.item.sha256] = row.vector
                 if row.embedded:

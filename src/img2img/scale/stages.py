@@ -29,7 +29,9 @@ __all__ = ["Decode", "Download", "Embed"]
 
 
 def _failed(row: Travelling, failed: ItemFailed) -> None:
-    row.failure = Failure(url=row.candidate.image_url, stage=failed.stage, reason=reason(failed.error))
+    row.failure = Failure(
+        url=row.candidate.image_url, stage=failed.stage, reason=reason(failed.error)
+    )
 
 
 class Download:
