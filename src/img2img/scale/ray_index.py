@@ -144,7 +144,7 @@ def index_on_ray(
     ]
     if todo:
         fetch = fetcher or functools.partial(_default_fetcher, settings.download_threads)
-        dataset = _pipeline(ray, todo, embedder, fetch, recorded, settings)
+        dataset = _pipeline(ray.data, todo, embedder, fetch, recorded, settings)
         _write(dataset, tally, writing, settings.batch_size)
     report = tally.report()
     if isinstance(images, SourceWithParts) and images.failures:
@@ -161,18 +161,19 @@ def _candidates(
 
 
 def _pipeline(
-    ray: Any,
+    data: Any,
     todo: list[Travelling],
     embedder: Callable[[], Embedder],
     fetcher: Callable[[], Fetcher],
     keyphrase: str | None,
     settings: RaySettings,
 ) -> ray.data.Dataset:
-    """The lazy dataset of every candidate through download, decode and embed."""
+    """The lazy dataset of every candidate through download, decode and embed (``data``
+    is the ``ray.data`` module)."""
     step = settings.download_batch
     chunks = [pack(todo[start : start + step]) for start in range(0, len(todo), step)]
     # One block per chunk of candidates, so downloads spread over the workers.
-    dataset = ray.data.from_items(
+    dataset = data.from_items(
         [{COLUMN: row} for chunk in chunks for row in chunk[COLUMN]],
         override_num_blocks=len(chunks),
     )
@@ -181,21 +182,21 @@ def _pipeline(
             Download,
             fn_constructor_args=(fetcher, settings.download_threads),
             batch_size=step,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=len(chunks)),
+            compute=data.ActorPoolStrategy(min_size=1, max_size=len(chunks)),
             num_cpus=settings.download_cpus,
         )
         .map_batches(
             Decode,
             fn_constructor_args=(embedder, keyphrase, settings.max_pixels),
             batch_size=settings.batch_size,
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=len(chunks)),
+            compute=data.ActorPoolStrategy(min_size=1, max_size=len(chunks)),
             num_cpus=settings.decode_cpus,
         )
         .map_batches(
             Embed,
             fn_constructor_args=(embedder,),
             batch_size=settings.batch_size,
-            compute=ray.data.ActorPoolStrategy(size=settings.embed_actors),
+            compute=data.ActorPoolStrategy(size=settings.embed_actors),
             num_cpus=settings.embed_cpus,
             num_gpus=settings.gpus_per_actor,
         )
