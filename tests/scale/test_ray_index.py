@@ -63,7 +63,7 @@ def photo_server() -> Iterator[LoopbackServer]:
     def serve(request: RecordedRequest) -> Reply:
         if request.path == "/broken.png":  # a PNG's start, then nothing
             return Reply(body=pngs["/coffee.png"][:300], headers={"Content-Type": "image/png"})
-        body = pngs.get(request.path)
+        body = pngs.get(request.path.replace("/copy-of-", "/"))
         if body is None:
             return Reply(status=404, body=b"no such picture")
         return Reply(body=body, headers={"Content-Type": "image/png"})
@@ -106,6 +106,8 @@ def test_the_ray_job_stores_the_records_client_index_stores(
 ) -> None:
     urls = _urls(photo_server)
     bad = [f"{photo_server.url}/missing.png", f"{photo_server.url}/broken.png"]
+    # The same bytes at a second URL: stored as its own record with the vector reused.
+    urls.append(f"{photo_server.url}/copy-of-coffee.png")
     expected = _by_client(urls + bad, tmp_path / "client.sqlite3", "photos")
 
     with LocalStore(tmp_path / "ray.sqlite3") as store:
@@ -128,12 +130,14 @@ def test_the_ray_job_stores_the_records_client_index_stores(
     for identity, (vector, metadata) in wanted.items():
         assert metadata == got[identity][1]
         np.testing.assert_allclose(got[identity][0], vector, atol=1e-6)
-    assert (report.discovered, report.indexed, report.skipped, report.keyphrase) == (
+    assert (report.discovered, report.indexed, report.skipped, report.reused) == (
         expected.discovered,
         expected.indexed,
         expected.skipped,
-        "photos",
+        expected.reused,
     )
+    assert report.reused == 1
+    assert report.keyphrase == "photos"
     # Failures item by item, as client.index reports them.
     assert sorted((f.url, f.stage, f.reason) for f in report.failures) == sorted(
         (f.url, f.stage, f.reason) for f in expected.failures
