@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from img2img.cores import available_cores
 from img2img.dedup import ContentIndex, signature_fields
 from img2img.loading import read_bytes
 from img2img.models import Failure
@@ -59,10 +60,12 @@ class Download:
 
 class Decode:
     """The decode stage: bytes to an item ready for the model, by the pipeline's
-    :class:`~img2img.pipeline.prepare.Preparer` (decode, provenance, prepare)."""
+    :class:`~img2img.pipeline.prepare.Preparer` (decode, provenance, prepare), a
+    thread per core as in the pipeline's workshop (decoding releases the GIL)."""
 
     def __init__(self, embedder: Callable[[], Embedder], keyphrase: str | None, max_pixels: int):
         self._prepare = Preparer(embedder(), keyphrase=keyphrase, max_pixels=max_pixels)
+        self._pool = ThreadPoolExecutor(available_cores(), thread_name_prefix="img2img-prepare")
 
     def _decode(self, row: Travelling) -> None:
         if not row.alive or row.content is None:
@@ -80,8 +83,7 @@ class Decode:
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, list[bytes]]:
         rows = unpack(batch)
-        for row in rows:
-            self._decode(row)
+        list(self._pool.map(self._decode, rows))
         return pack(rows)
 
 
