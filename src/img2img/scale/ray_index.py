@@ -80,7 +80,7 @@ class RaySettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     reindex: bool = False
     download_cpus: float = 0.25
-    decode_cpus: float = 1.0
+    decode_cpus: float = 0.75
     embed_cpus: float = 1.0
 
     def checked(self) -> RaySettings:
