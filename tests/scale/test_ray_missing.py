@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from img2img.embedders.hashing import HashEmbedder
-from img2img.errors import MissingDependencyError
-from img2img.scale import index_on_ray
+from img2img.errors import ConfigurationError, MissingDependencyError
+from img2img.scale import RaySettings, index_on_ray
 from img2img.stores.memory import InMemoryStore
 
 
@@ -34,3 +34,20 @@ def test_importing_the_package_does_not_import_ray() -> None:
         env={"PYTHONPATH": src},
     )
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("embed_actors", 0), ("batch_size", 2.5), ("gpus_per_actor", -1), ("decode_cpus", True)],
+)
+def test_bad_settings_are_refused_before_anything_runs(field: str, value: object) -> None:
+    store = InMemoryStore()
+    settings = RaySettings(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=field):
+        index_on_ray(["a.jpg"], embedder=HashEmbedder, store=store, settings=settings)
+    assert store.count() == 0
+
+
+def test_a_keyphrase_must_be_text() -> None:
+    with pytest.raises(ConfigurationError, match="keyphrase"):
+        index_on_ray([], embedder=HashEmbedder, store=InMemoryStore(), keyphrase=3)  # type: ignore[arg-type]

@@ -88,7 +88,7 @@ class RaySettings:
             check_whole(name, getattr(self, name))
         for name in ("gpus_per_actor", "download_cpus", "decode_cpus", "embed_cpus"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value >= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ConfigurationError(f"{name} must be 0 or more, not {value!r}")
         return self
 
@@ -122,10 +122,10 @@ def index_on_ray(
     Per-item problems become failures in the report; systemic ones (a missing
     model, a store that is down) end the job with their error.
     """
-    ray = import_ray()
     settings = (settings or RaySettings()).checked()
     if not isinstance(keyphrase, str):
         raise ConfigurationError(f"keyphrase must be text, got {keyphrase!r}")
+    ray = import_ray()
     model = embedder()
     space = EmbeddingSpace(model.model_id, model.dimension)
     check_accepts(store, space)
