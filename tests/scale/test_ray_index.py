@@ -38,17 +38,21 @@ TIMED = {"indexed_at"}
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}},
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    # A cluster on 127.0.0.1 for this module; its token would live in a HOME that
+    # other tests change, so a later cluster in this process could not read it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}},
+        )
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 @pytest.fixture(scope="module")
