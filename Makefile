@@ -15,7 +15,8 @@ BENCH_INSTALLED := $(VENV)/.installed-bench
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	# The [ray] extra too, for the Ray job's tests (it installs in under 20 s).
+	$(PIP) install -q -c constraints.txt -e '.[dev,ray]'
 	touch $@
 
 $(DEMO_INSTALLED): pyproject.toml
@@ -49,7 +50,7 @@ unit: $(INSTALLED) browser
 test: lint typecheck unit
 
 $(BENCH_INSTALLED): $(INSTALLED)
-	$(PIP) install -q -c constraints.txt -e '.[dev,bench]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,ray,bench]'
 	touch $@
 
 bench: $(BENCH_INSTALLED)
