@@ -98,3 +98,42 @@ def test_an_engine_that_is_not_installed_is_a_usage_error(
     )  # fmt: skip
     assert done.code == 2
     assert "altavista" in done.err
+
+
+def test_five_engines_from_the_command_in_one_locate(
+    lookup: Lookup, store: Path, home: Path
+) -> None:
+    from img2img.testing.fake_saucenao import FakeSauceNao, sauce_result
+    from img2img.testing.fake_yandex import FakeYandex, yandex_image
+
+    shared = lookup.web.url + "/a.jpg"
+    lookup.files["/query.png"] = lookup.query.read_bytes()
+    lookup.serp.reverse.serve(
+        "bing_reverse_image",
+        {"pages_including": [{"link": "https://walls.example/1", "original": shared}]},
+    )
+    with (
+        FakeTinEye() as tineye,
+        FakeYandex() as yandex,
+        FakeSauceNao(short_limit=50) as sauce,
+    ):
+        tineye.serve([tineye_match(shared, "https://old.example/2012/bike")])
+        yandex.serve([yandex_image(shared, "https://vk.example/1")])
+        sauce.serve([sauce_result(shared, ["https://art.example/works/1"])])
+        done = run_cli(
+            "--store", store, "locate", lookup.web.url + "/query.png", "--json",
+            "--engine", "lens,tineye,yandex,saucenao,bing", *LOOPBACK, home=home,
+            **lookup.env(), **_tineye_env(tineye),
+            YANDEX_SEARCH_API_KEY=yandex.api_key, YANDEX_SEARCH_BASE_URL=yandex.url,
+            YANDEX_FOLDER_ID="b1gfolder",
+            SAUCENAO_API_KEY=sauce.api_key, SAUCENAO_BASE_URL=sauce.url,
+        )  # fmt: skip
+    assert done.code == 0, done.err
+    answer = done.json()
+    engines = {e["engine"]: e for e in answer["report"]["engines"]}
+    assert list(engines) == ["lens", "tineye", "yandex", "saucenao", "bing"]
+    assert all(e["status"] == "ok" for e in engines.values())
+    gets = [r.path for r in lookup.web.requests if r.method == "GET"]
+    assert gets.count("/a.jpg") == 1  # five engines name it: downloaded once
+    posting = next(p for p in answer["postings"] if p["image_url"] == shared)
+    assert posting["engines"] == ["lens", "tineye", "yandex", "saucenao", "bing"]
