@@ -166,6 +166,13 @@ def _stand_ins(monkeypatch: pytest.MonkeyPatch, port: int, tiny: str) -> None:
         def fetch(self, url: str) -> bytes:  # a host on a default port is the local web server
             return super().fetch(re.sub(r"^https?://([^/:]+)(?=/|$)", rf"http://\1:{port}", url))
 
+    # The command keeps the adapter classes it loaded: let it load the stand-ins afresh.
+    from img2img.cli.commands.locating import ENGINE_OPTIONS
+    from img2img.cli.embedding import EMBEDDER_OPTIONS
+    from img2img.cli.sources import SOURCE_OPTIONS
+
+    for options in (EMBEDDER_OPTIONS, SOURCE_OPTIONS, ENGINE_OPTIONS):
+        monkeypatch.setattr(options, "_loaded", None)
     for module, name, stand_in in (
         (img2img.embedders.clip, "ClipEmbedder", OfflineClip),
         (img2img, "ClipEmbedder", OfflineClip),

@@ -281,6 +281,16 @@ def verify_features(
             )
         elif not loose_reason and few and loose.agreement < thresholds.min_agreement:
             loose_reason = f"only {loose.agreement:.0%} of the keypoints that could agree do"
+        elif not loose_reason and loose.evidence.coverage < thresholds.min_coverage:
+            # The caller's thresholds hold for every model, a stricter coverage included.
+            loose_reason = (
+                f"agreeing keypoints span {loose.evidence.coverage:.0%} of the common area, "
+                f"less than {thresholds.min_coverage:.0%}"
+            )
+        elif not loose_reason and loose.evidence.residual > thresholds.max_residual:
+            loose_reason = (
+                f"the fit is loose ({loose.evidence.residual:.2f} px > {thresholds.max_residual})"
+            )
         reason = f"{reason}; {loose_reason}" if loose_reason else ""
         if not reason:
             fit = loose
