@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import cpu_flags
 
 from img2img import ClipEmbedder, EfficientNetEmbedder
 from img2img.cores import available_cores
@@ -63,20 +64,6 @@ def photos(count: int) -> list[Any]:
             image = image.crop((int(w * m), int(h * m), int(w * (1 - m)), int(h * (1 - m))))
         out.append(image)
     return out
-
-
-def cpu_flags() -> str:
-    """The CPU's vector extensions that decide which runtime is fastest."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    found = {
-        f
-        for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile")
-        if f" {f} " in text.replace("\n", " ")
-    }
-    return " ".join(sorted(found)) or "none of avx2/avx512f/avx512_vnni/amx_tile"
 
 
 #: Set by ``--headline-only``: skip the options measured on prepared pixels.

@@ -19,7 +19,6 @@ import datetime
 import logging
 import os
 import platform
-import re
 import sys
 import time
 import warnings
@@ -28,20 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from index_pipeline import photo_server, photo_variants
+from machine import cpu_flags
 
 from img2img import HttpFetcher, ImageSearchClient, InMemoryStore
 from img2img.embedders.hashing import HashEmbedder
 from img2img.net.guard import LOOPBACK_NETWORKS
 from img2img.scale import RaySettings, index_on_ray
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = set(re.findall(r"\b(avx2|avx512f|avx512_vnni|amx_tile)\b", text))
-    return " ".join(sorted(flags)) or "none of avx2/avx512f/avx512_vnni/amx_tile"
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_flags
 
 from img2img.cores import available_cores
 from img2img.embedders import runtime as rt
@@ -43,14 +43,6 @@ import numpy as np
 forward(np.zeros((1, 3, 224, 224), dtype=np.float32))
 print(time.perf_counter() - started)
 """
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    return " ".join(sorted(set(re.findall(r"\b(avx2|avx512f|avx512_vnni|amx_tile)\b", text))))
 
 
 def package_mb(distribution: str) -> float:

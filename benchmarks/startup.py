@@ -33,18 +33,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"size_mb": 500.0, "search_s": 1.0, "search_ratio": 3.0}
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = set(re.findall(r"\b(avx2|avx512f|avx512_vnni|amx_tile)\b", text))
-    return " ".join(sorted(flags)) or "none of avx2/avx512f/avx512_vnni/amx_tile"
 
 
 def folder_size_mb(path: Path) -> float:
