@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from watch_helpers import Web
 
 from img2img import LOOPBACK_NETWORKS, HashEmbedder, HttpFetcher, ImageSearchClient, LocalStore
-from img2img.testing.edits import apply_edit, jpeg_bytes
 from img2img.testing.fake_tineye import FakeTinEye
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 from img2img.testing.photos import sample_photos
-
-
-@dataclass
-class Web:
-    """Every site on one loopback server: ``files`` by path; a path removed answers 404."""
-
-    server: LoopbackServer
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        return self.server.url + path
-
-    def post(self, path: str, photo: Image.Image, edit: str = "jpeg70") -> str:
-        self.files[path] = jpeg_bytes(apply_edit(photo, edit))
-        return self.url(path)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from watch_helpers import Web
 
-from conftest import Web
 from img2img import ImageCandidate, ImageSearchClient, StaticSource
 from img2img.testing.edits import jpeg_bytes
 from img2img.testing.fake_tineye import FakeTinEye, tineye_match

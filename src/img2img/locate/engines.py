@@ -183,6 +183,7 @@ def _ask(
     limit: int,
     sites: Sequence[str],
     searches: int,
+    quota_before: int | None,
 ) -> EngineAnswer:
     name = engine_name(engine)
     started = time.perf_counter()
@@ -209,7 +210,13 @@ def _ask(
         name,
         lookup=lookup,
         searches=searches,
-        quota_left=_quota_left(engine) if hasattr(engine, "quota") else None,
+        # Known before asking: what is left now follows, with no second call to the
+        # engine; otherwise the engine's replies may have said (SauceNAO's do).
+        quota_left=(
+            max(0, quota_before - lookup.report.searches)
+            if quota_before is not None
+            else _quota_left(engine)
+        ),
         elapsed_seconds=time.perf_counter() - started,
         kinds=kinds,
     )
@@ -248,8 +255,10 @@ def ask_engines(
             for i in asked:
                 plan = plans[i]
                 assert not isinstance(plan, EngineAnswer)
-                chosen, searches, _ = plan
-                futures[i] = pool.submit(_ask, engines[i], query, chosen, limit, sites, searches)
+                chosen, searches, quota = plan
+                futures[i] = pool.submit(
+                    _ask, engines[i], query, chosen, limit, sites, searches, quota
+                )
             for i, future in futures.items():
                 answers[i] = future.result()
     return [answer for answer in answers if answer is not None]

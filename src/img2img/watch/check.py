@@ -21,14 +21,14 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from img2img.errors import FetchError, ImageError, Img2ImgError
 from img2img.images import decode_image
 from img2img.locate.claims import Checked, CheckParts, Claims, check_claims
 from img2img.locate.engines import Budget, EngineAnswer, ask_engines, engine_name
 from img2img.locate.merge import merge_claims
-from img2img.models import ImageCandidate, LookupReport, ReverseLookup
+from img2img.models import LookupReport, ReverseLookup
 from img2img.postings.judge import DEFAULT_THRESHOLDS, Judge, Picture, Thresholds, one_blas_thread
 from img2img.protocols import ImageSource, ReverseImageSource
 from img2img.provenance import domain_of
@@ -103,18 +103,7 @@ def _source_answer(name: str, source: ImageSource, keyphrase: str) -> EngineAnsw
     except Img2ImgError as exc:
         return EngineAnswer(name, error=str(exc), error_type=type(exc).__name__, exception=exc)
     tagged = tuple(
-        ImageCandidate(
-            image_url=c.image_url,
-            page_url=c.page_url,
-            title=c.title,
-            domain=c.domain or domain_of(c.page_url),
-            thumbnail_url=c.thumbnail_url,
-            width=c.width,
-            height=c.height,
-            position=c.position,
-            extra={**c.extra, "found_by": name},
-            identity=c.identity,
-        )
+        replace(c, domain=c.domain or domain_of(c.page_url), extra={**c.extra, "found_by": name})
         for c in found
     )
     elapsed = time.perf_counter() - started

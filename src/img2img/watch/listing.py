@@ -37,7 +37,7 @@ def _label_of(image: ImageInput, loaded_url: str | None, index: int) -> str:
 
 def add_to_watch(
     book: WatchBook,
-    images: Sequence[ImageInput],
+    images: ImageInput | Sequence[ImageInput],
     fetcher: Fetcher,
     *,
     engines: Sequence[ReverseImageSource | str] = (),
@@ -56,15 +56,17 @@ def add_to_watch(
     Raises:
         ConfigurationError: no images, or an engine name that is empty.
     """
-    if isinstance(images, (str, bytes, Path)):
-        images = [images]
-    if not images:
+    # One picture (a path, URL, bytes, PIL image) or a list of them.
+    given: list[ImageInput] = (
+        list(images) if isinstance(images, (list, tuple)) else [images]  # type: ignore[list-item]
+    )
+    if not given:
         raise ConfigurationError("watch needs at least one picture")
     names = [e if isinstance(e, str) else engine_name(e) for e in engines]
     if any(not name.strip() for name in names):
         raise ConfigurationError("an engine name is empty")
     added = []
-    for n, image in enumerate(images):
+    for n, image in enumerate(given):
         loaded = load_input(image, fetcher, max_pixels=max_pixels)
         data = loaded.data if loaded.data is not None else local_image_bytes(loaded.image)
         added.append(

@@ -69,12 +69,9 @@ class WatchList(Closing):
     ) -> list[WatchedPicture]:
         from img2img.watch.listing import add_to_watch
 
-        given: list[ImageInput] = (
-            list(images) if isinstance(images, (list, tuple)) else [images]  # type: ignore[list-item]
-        )
         return add_to_watch(
             self.book,
-            given,
+            images,
             self._parts.fetcher,
             engines=engines,
             sources=sources,
