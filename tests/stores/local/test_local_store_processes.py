@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,38 @@ def test_many_readers_while_one_writes(tmp_path: Path) -> None:
     with LocalStore(path) as store:
         assert store.count() == 2000
         assert np.isfinite(store.fetch(["r1999"])["r1999"].vector).all()
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from img2img.stores.local.store import LocalStore
+
+    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
+    with LocalStore(sys.argv[1]) as store:
+        print(store.count(), flush=True)
+    """
+)
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    # Each round, several processes create the same store at the same moment: none is
+    # refused ("database is locked" or "another application's database") and one store results.
+    for round_ in range(3):
+        path = tmp_path / f"new-{round_}.sqlite3"
+        at = str(time.time() + 1.5)
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path), at],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for opener in openers:
+            out, err = opener.communicate(timeout=120)
+            assert opener.returncode == 0, err
+            assert out.strip() == "0"
+        with LocalStore(path) as store:
+            assert store.count() == 0

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,8 +93,9 @@ def default_store_path() -> Path:
 def _probe(path: Path) -> tuple[int, int, int]:
     """``(application_id, user_version, number of schema objects)`` read through SQLite."""
     try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
+            probe.execute("BEGIN")  # one snapshot: another process may be creating the store
             app_id = probe.execute("PRAGMA application_id").fetchone()[0]
             version = probe.execute("PRAGMA user_version").fetchone()[0]
             objects = probe.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -129,9 +131,10 @@ def _inspect(path: Path) -> bool:
         version = int.from_bytes(header[60:64], "big", signed=True)
         app_id = int.from_bytes(header[68:72], "big", signed=True)
         objects = -1 if app_id == 0 else 1
+    if app_id == 0 and objects < 0:
+        # Ask SQLite, and take all its answers: another process may have just made the store.
+        app_id, version, objects = _probe(path)
     if app_id != APPLICATION_ID:
-        if app_id == 0 and objects < 0:
-            objects = _probe(path)[2]
         if app_id == 0 and objects == 0:
             return True  # an empty SQLite database: nothing to lose by making it a store
         raise StoreFormatError(
@@ -212,6 +215,25 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     raise StoreError(f"cannot read the store at {path}")
 
 
+def _switch_to_wal(con: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting out another process that is opening it too.
+
+    The switch needs the file to itself, and SQLite answers "database is locked"
+    at once rather than calling its busy handler, so wait here as the handler would.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
 def open_store_file(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) the store at ``path`` and return an autocommit connection;
     with ``read_only``, open an existing store for reading only, creating and writing nothing.
@@ -242,7 +264,7 @@ def open_store_file(path: Path, *, read_only: bool = False) -> sqlite3.Connectio
     try:
         if new:
             con.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
-        con.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(con)
         # FULL: a write acknowledged to the caller survives power loss, not just a crash.
         con.execute("PRAGMA synchronous = FULL")
         # Random ids dirty about one index page per record, so a batch of 1,000
