@@ -111,7 +111,7 @@ def test_locate_prints_tables_and_a_gone_page_is_no_failure(
     assert html.count('<article class="posting">') == 3
     assert "claimed, not postings: " in html
     assert "404" in html
-    assert "3 postings, verified" in done.out
+    assert "3 postings, verified: 3 copy" in done.out
     assert "news.example" in done.out
     assert "claimed, not postings" in done.out
     assert "404" in done.out
@@ -167,7 +167,7 @@ def test_locate_shows_a_mockup_and_a_collage_with_their_relation_fit_and_place(
     assert (mockup["relation"], mockup["evidence"]["model"]) == ("warped", "perspective")
     assert len(mockup["evidence"]["corner_fractions"]) == 4
     grid = postings["https://blog.example/grid"]
-    assert grid["relation"] in ("copy", "part")
+    assert grid["relation"] in ("copy", "contains", "part")
     left, top, right, bottom = grid["evidence"]["box"]
     assert 0.3 < (right - left) * (bottom - top) < 0.6  # a quarter of the grid, the tile cropped
     assert [c["page_url"] for c in answer["rejected"]] == ["https://space.example/"]
@@ -178,3 +178,6 @@ def test_locate_shows_a_mockup_and_a_collage_with_their_relation_fit_and_place(
     assert "warped" in row
     assert "perspective fit" in row
     assert "% across" in row
+    title = next(line for line in shown.out.splitlines() if "postings, verified" in line)
+    assert title.startswith("2 postings, verified: ")
+    assert "1 warped" in title

@@ -23,8 +23,9 @@ REPOSTED = {
     "/collage.jpg": ("https://blog.example/best-of", "collage2x2"),
     "/inset.jpg": ("https://news.example/story", "inset30"),
 }
-#: Relations a collage or an inset may carry: a copy, or the query as part of the posting.
-PART_OF = {"copy", "part"}
+#: Relations a collage or an inset may carry: a copy matched whole, or a composite
+#: holding the query (named ``contains``; ``part`` is accepted too, for the naming's sake).
+PART_OF = {"copy", "contains", "part"}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,10 @@ def test_warped_and_composed_copies_are_kept_with_their_relation_and_place(
     assert rows == {"lens": (5, 4, 1), "tineye": (2, 1, 1)}
     # Kept in the store with the relation they were found as, so postings finds them later.
     assert client.store.count() == 5
+    relations = {page: posting.relation for page, posting in by_page.items()}
     again = client.find_postings(bike[0])
-    assert {p.page_url: p.relation for p in again if p.page_url in by_page} == {
-        page: posting.relation for page, posting in by_page.items()
-    }
+    assert {p.page_url: p.relation for p in again if p.page_url in by_page} == relations
+    # A second lookup judges the stored ones from the picture cache, to the same relations.
+    second = client.locate(web.url("/query.jpg"), engines=[serp.lens_source(), tineye.source()])
+    assert {p.page_url: p.relation for p in second} == relations
+    assert (second.report.known, second.report.stored) == (5, 0)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from img2img.errors import Img2ImgError
 from img2img.locate.results import Claim, Located
 from img2img.models import Match, PictureGroup, Posting, Postings, Unverified
-from img2img.report.placement import query_relation_words
+from img2img.report.placement import query_relation_words, relation_counts
 from img2img.report.thumbnails import Thumbnail, ThumbnailLookup, local_thumbnails, thumbnail_of
 from img2img.report.views import (
     Card,
@@ -153,6 +153,10 @@ def _groups_report(
     )
 
 
+def _verified_heading(postings: Sequence[Posting]) -> str:
+    return f"{len(postings)} postings, verified: {relation_counts(p.relation for p in postings)}"
+
+
 def build_report(
     result: ReportResult,
     *,
@@ -175,7 +179,7 @@ def build_report(
             heading="Where this picture is posted on the web",
             query=top,
             summary=(str(report),),
-            groups=(Group(f"{len(result)} postings, verified", _cards(result, lookup)),)
+            groups=(Group(_verified_heading(result), _cards(result, lookup)),)
             if len(result)
             else (),
             folded=tuple(

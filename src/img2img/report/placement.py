@@ -10,7 +10,8 @@ pixels) when the verifier matched a part of the posting.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "placement",
     "query_relation_words",
     "region_box",
+    "relation_counts",
 ]
 
 #: ``(left, top, right, bottom)`` as fractions of the posting's width and height (0..1).
@@ -103,6 +105,12 @@ def place_json(evidence: Evidence) -> dict[str, Any]:
     if box is not None:
         data["box"] = list(box)
     return data
+
+
+def relation_counts(relations: Iterable[str]) -> str:
+    """How many postings have each relation, in the order they first come: "3 copy, 1 warped"."""
+    counts = Counter(relations)
+    return ", ".join(f"{count} {relation}" for relation, count in counts.items())
 
 
 def query_relation_words(relation: str | None) -> str:
