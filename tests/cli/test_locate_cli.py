@@ -111,7 +111,7 @@ def test_locate_prints_tables_and_a_gone_page_is_no_failure(
     assert html.count('<article class="posting">') == 3
     assert "claimed, not postings: " in html
     assert "404" in html
-    assert "3 postings, verified" in done.out
+    assert "3 postings, verified: 3 copy" in done.out
     assert "news.example" in done.out
     assert "claimed, not postings" in done.out
     assert "404" in done.out
@@ -137,3 +137,47 @@ def test_locate_with_a_refused_upload_is_one_clear_line(
     assert done.code == 1
     assert done.err.startswith("img2img: error: SerpAPI refused the image upload (HTTP 403)")
     assert len(done.err.strip().splitlines()) == 1
+
+
+def test_locate_shows_a_mockup_and_a_collage_with_their_relation_fit_and_place(
+    lookup: Lookup, store: Path, home: Path
+) -> None:
+    from img2img.testing.photos import sample_photos
+    from img2img.testing.reposts import apply_repost
+
+    bike = Image.open(lookup.query).convert("RGB")
+    others = list(sample_photos(("astronaut", "chelsea", "coffee")).values())
+    lookup.files["/mockup.jpg"] = jpeg_bytes(apply_repost(bike, "perspective12", others=others))
+    lookup.files["/collage.jpg"] = jpeg_bytes(apply_repost(bike, "collage2x2", others=others))
+    lookup.files["/astronaut.jpg"] = jpeg_bytes(others[0])
+    lookup.serp.lens.serve(
+        exact=[
+            {"position": 1, "link": "https://shop.example/mockup", "image": lookup.web.url + "/mockup.jpg"},
+            {"position": 2, "link": "https://blog.example/grid", "image": lookup.web.url + "/collage.jpg"},
+            {"position": 3, "link": "https://space.example/", "image": lookup.web.url + "/astronaut.jpg"},
+        ]
+    )  # fmt: skip
+    asked = ("--store", store, "locate", lookup.query, "--allow-network", "127.0.0.0/8")
+    done = run_cli(*asked, "--no-index", "--json", home=home, **lookup.env())
+    assert done.code == 0, done.err
+    answer = done.json()
+    postings = {p["page_url"]: p for p in answer["postings"]}
+    assert set(postings) == {"https://shop.example/mockup", "https://blog.example/grid"}
+    mockup = postings["https://shop.example/mockup"]
+    assert (mockup["relation"], mockup["evidence"]["model"]) == ("warped", "perspective")
+    assert len(mockup["evidence"]["corner_fractions"]) == 4
+    grid = postings["https://blog.example/grid"]
+    assert grid["relation"] in ("copy", "contains", "part")
+    left, top, right, bottom = grid["evidence"]["box"]
+    assert 0.3 < (right - left) * (bottom - top) < 0.6  # a quarter of the grid, the tile cropped
+    assert [c["page_url"] for c in answer["rejected"]] == ["https://space.example/"]
+
+    shown = run_cli(*asked, "--no-index", home=home, **lookup.env())
+    assert shown.code == 0, shown.err
+    row = next(line for line in shown.out.splitlines() if "shop.example" in line)
+    assert "warped" in row
+    assert "perspective fit" in row
+    assert "% across" in row
+    title = next(line for line in shown.out.splitlines() if "postings, verified" in line)
+    assert title.startswith("2 postings, verified: ")
+    assert "1 warped" in title

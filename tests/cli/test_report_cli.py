@@ -109,3 +109,26 @@ def test_min_score_outside_minus_one_to_one_is_a_usage_error(
 ) -> None:
     assert main([*store, "search", str(query), "--min-score", score]) == 2
     assert "--min-score" in capsys.readouterr().err
+
+
+def test_a_mockup_of_the_query_is_its_picture_warped_in_every_table(
+    store: list[str],
+    photos: dict[str, Image.Image],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from img2img.testing.reposts import apply_repost
+
+    mockup = tmp_path / "mockup.jpg"
+    apply_repost(photos["coffee"], "perspective12", others=[photos["astronaut"]]).save(mockup)
+    capsys.readouterr()
+    assert main([*store, "--json", "search", str(mockup), "-k", "2", "--group"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert groups[0]["query_relation"] == "warped"
+    assert groups[0]["postings"][0]["evidence"]["model"] == "perspective"
+    assert main([*store, "search", str(mockup), "-k", "2", "--group"]) == 0
+    assert "the query's picture (warped)" in capsys.readouterr().out
+    assert main([*store, "postings", str(mockup)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "coffee" in line]
+    assert rows
+    assert all("warped" in row and "perspective fit" in row for row in rows)

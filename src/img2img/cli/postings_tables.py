@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from img2img.cli.tables import link, site
 from img2img.cli.text import plain
+from img2img.report.placement import describe_place, place_json
 from img2img.report.views import describe_evidence
 
 if TYPE_CHECKING:
@@ -19,11 +20,14 @@ __all__ = ["evidence_json", "group_rows", "posting_json", "postings_table", "unv
 
 
 def evidence_json(evidence: Evidence) -> dict[str, Any]:
-    """A verification's evidence as JSON-ready data, floats to four places."""
-    return {
+    """A verification's evidence as JSON-ready data, floats to four places, with where
+    the picture sits as fractions of the posting (``corner_fractions``, ``box``)."""
+    data = {
         key: round(value, 4) if isinstance(value, float) else value
         for key, value in asdict(evidence).items()
     }
+    data.update(place_json(evidence))
+    return data
 
 
 def posting_json(posting: Posting) -> dict[str, Any]:
@@ -51,13 +55,10 @@ def group_rows(group: PictureGroup) -> dict[str, Any]:
 
 
 def _how(posting: Posting) -> str:
-    evidence = posting.evidence
-    said = describe_evidence(evidence, posting.relation)
-    if evidence is not None and evidence.model != "similarity" and evidence.corners:
-        xs = [x for x, _ in evidence.corners]
-        ys = [y for _, y in evidence.corners]
-        said += f", at ({min(xs):.0f},{min(ys):.0f})-({max(xs):.0f},{max(ys):.0f})"
-    return said
+    """The verifier's figures, the fit, and where the picture sits when it does not fill the posting."""
+    said = describe_evidence(posting.evidence, posting.relation)
+    place = describe_place(posting.evidence)
+    return f"{said}, {place}" if said and place else said or place
 
 
 def postings_table(postings: Sequence[Posting], *, title: str | None = None) -> Table:

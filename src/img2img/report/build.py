@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from img2img.errors import Img2ImgError
 from img2img.locate.results import Claim, Located
 from img2img.models import Match, PictureGroup, Posting, Postings, Unverified
+from img2img.report.placement import query_relation_words, relation_counts
 from img2img.report.thumbnails import Thumbnail, ThumbnailLookup, local_thumbnails, thumbnail_of
 from img2img.report.views import (
     Card,
@@ -131,9 +132,7 @@ def _group_heading(group: PictureGroup, number: int, grouped_search: bool) -> st
     count = f"{len(group)} posting" + ("" if len(group) == 1 else "s")
     if not grouped_search:
         return f"picture {number}: {count}"
-    what = {"exact": "the query's own bytes", "copy": "the query's picture"}.get(
-        group.query_relation or "", "another picture"
-    )
+    what = query_relation_words(group.query_relation)
     return f"picture {number} ({what}, score {group.score:.3f}): {count}"
 
 
@@ -152,6 +151,10 @@ def _groups_report(
         ),
         empty="no picture is stored more than once" if kind == "duplicates" else "no matches",
     )
+
+
+def _verified_heading(postings: Sequence[Posting]) -> str:
+    return f"{len(postings)} postings, verified: {relation_counts(p.relation for p in postings)}"
 
 
 def build_report(
@@ -176,7 +179,7 @@ def build_report(
             heading="Where this picture is posted on the web",
             query=top,
             summary=(str(report),),
-            groups=(Group(f"{len(result)} postings, verified", _cards(result, lookup)),)
+            groups=(Group(_verified_heading(result), _cards(result, lookup)),)
             if len(result)
             else (),
             folded=tuple(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from img2img.models import Evidence, Metadata, Posting
+from img2img.report.placement import Box, describe_place, region_box
 from img2img.report.thumbnails import Thumbnail
 
 __all__ = [
@@ -50,6 +51,10 @@ class Card:
     evidence: str = ""
     #: The SVG polygon's points in a 0..1 box over the thumbnail ("x,y x,y ..."), or "".
     outline: str = ""
+    #: Where the picture sits in words, when it does not fill the posting, or "".
+    place: str = ""
+    #: The region the verifier matched, as SVG points like ``outline``, or "".
+    region: str = ""
     #: A word shown on the card and used as its class, e.g. "new" for a watch check.
     mark: str = ""
 
@@ -202,7 +207,16 @@ def posting_card(posting: Posting, thumbnail: Thumbnail | None) -> Card:
         engines=engines_of(posting.metadata),
         evidence=describe_evidence(evidence, posting.relation),
         outline=outline_points(evidence.corner_fractions()) if evidence is not None else "",
+        place=describe_place(evidence),
+        region=_box_points(region_box(evidence)),
     )
+
+
+def _box_points(box: Box | None) -> str:
+    if box is None:
+        return ""
+    left, top, right, bottom = box
+    return outline_points(((left, top), (right, top), (right, bottom), (left, bottom)))
 
 
 def metadata_str(metadata: Mapping[str, object], key: str) -> str:

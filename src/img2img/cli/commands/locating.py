@@ -17,6 +17,7 @@ from img2img.cli.postings_tables import posting_json, postings_table
 from img2img.cli.progress import ClaimsProgressBar
 from img2img.cli.reports import add_html_option, write_report
 from img2img.cli.thresholds import add_threshold_options, thresholds_from
+from img2img.report.placement import relation_counts
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
@@ -94,7 +95,8 @@ def _engines(args: argparse.Namespace) -> tuple[list[ReverseImageSource], bool]:
 def _show(session: Session, found: Located) -> None:
     out = session.out
     if found:
-        out.show(postings_table(found, title=f"{len(found)} postings, verified"))
+        kinds = relation_counts(p.relation for p in found)
+        out.show(postings_table(found, title=f"{len(found)} postings, verified: {kinds}"))
     else:
         out.show("no page the engines named shows this picture")
     if found.alike:

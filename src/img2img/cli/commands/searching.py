@@ -11,6 +11,7 @@ from img2img.cli.parser import cosine, json_filter, positive_int
 from img2img.cli.postings_tables import group_rows, postings_table
 from img2img.cli.reports import add_html_option, write_report
 from img2img.cli.tables import match_rows, matches_table
+from img2img.report.placement import query_relation_words
 
 if TYPE_CHECKING:
     from img2img.cli.session import Session
@@ -48,9 +49,7 @@ def _show_groups(session: Session, groups: list[PictureGroup]) -> int:
         session.out.json([group_rows(group) for group in groups])
         return ExitCode.OK
     for number, group in enumerate(groups, start=1):
-        what = {"exact": "the query's own bytes", "copy": "the query's picture"}.get(
-            group.query_relation or "", "another picture"
-        )
+        what = query_relation_words(group.query_relation)
         title = f"picture {number}, {what} (score {group.score:.3f}): {len(group)} postings"
         session.out.show(postings_table(group.postings, title=title))
     if not groups:
