@@ -552,8 +552,8 @@ class PictureGroup:
 
     @property
     def is_query_picture(self) -> bool:
-        """Whether the group shows the query's picture (its bytes, or a verified copy)."""
-        return self.query_relation in ("exact", "copy")
+        """Whether the group shows the query's picture (its bytes, or a verified copy, warped or not)."""
+        return self.query_relation in ("exact", "copy", "warped")
 
     @property
     def picture(self) -> Posting:

@@ -139,6 +139,7 @@ def test_the_html_report_shows_each_relation_its_place_and_the_region(
     assert html.count('<svg class="outline"') == 3
 
     group = PictureGroup(postings=(posted["mockup"],), score=0.8, query_relation="warped")
+    assert group.is_query_picture  # a warped copy still shows the query's picture
     grouped = write_html([group], tmp_path / "grouped.html").read_text("utf-8")
     assert "the query&#39;s picture (warped)" in grouped
 
