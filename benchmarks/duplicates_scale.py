@@ -3,6 +3,7 @@
     python benchmarks/duplicates_scale.py                    # 100,000 records, HNSW index
     python benchmarks/duplicates_scale.py --index exact      # blocked exact products instead
     python benchmarks/duplicates_scale.py --records 10000    # under a minute
+    python benchmarks/duplicates_scale.py --records 1000000 --store /tmp/dups-1m  # kept, reused
 
 It indexes a few real photos from scikit-image, each with three edited copies
 (``resize``, ``jpeg70``, ``crop90``), through ``client.add`` into a new
@@ -13,9 +14,9 @@ and cheap enough to index photos in a moment. The rest of the store is random
 not cached (their ``file://`` URLs do not exist).
 
 The duplicates pass runs in a child process that opens the store and calls
-``client.duplicates()``; its peak resident memory minus its memory just before
-the pass is the pass's growth, printed beside the size of the store's vectors
-(``records x 512 x 4`` bytes, which LocalStore keeps in memory anyway): the
+``client.duplicates()``; its peak resident memory during the pass (sampled
+every 20 ms) minus its memory just before is the pass's growth, printed beside
+the size of the store's vectors (``records x 512 x 4`` bytes, which LocalStore keeps in memory anyway): the
 ratio says how much of the store the pass holds. OpenCV and the verifier's
 modules are imported before that first reading; what remains in the growth is
 the pass's working memory (a batch of records, OpenCV's buffers while it
@@ -39,13 +40,16 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_flags
 
 DIM = 512
 BATCH = 1_000
@@ -61,8 +65,35 @@ def _rss_bytes() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _RssSampler:
+    """The highest resident memory seen, read every 20 ms on a thread of its own while
+    in the ``with`` block: the process's lifetime peak would include the graph's build."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> _RssSampler:
+        self.peak = _rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
 
 
 def build(path: Path, records: int, seed: int) -> list[list[str]]:
@@ -110,8 +141,9 @@ def build(path: Path, records: int, seed: int) -> list[list[str]]:
     return groups
 
 
-def numpy_knn_seconds(path: Path, k: int, sample: float) -> tuple[float, int]:
-    """Seconds for one exact k-NN of every record with numpy, from a timed sample of queries."""
+def numpy_knn_seconds(path: Path, k: int, sample: float) -> tuple[float, float, int]:
+    """Wall and CPU seconds for one exact k-NN of every record with numpy, from a timed
+    sample of queries, and the sample's size."""
     from img2img import LocalStore
 
     with LocalStore(path) as store:
@@ -119,12 +151,13 @@ def numpy_knn_seconds(path: Path, k: int, sample: float) -> tuple[float, int]:
             [np.stack([r.vector for r in page]) for page in store.scan(batch_size=10_000)]
         )
     queries = vectors[: max(256, int(vectors.shape[0] * sample))]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     for first in range(0, queries.shape[0], 256):
         scores = queries[first : first + 256] @ vectors.T
         np.argpartition(-scores, k, axis=1)[:, : k + 1]
-    seconds = time.perf_counter() - start
-    return seconds * vectors.shape[0] / queries.shape[0], queries.shape[0]
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    scale = vectors.shape[0] / queries.shape[0]
+    return seconds * scale, cpu * scale, queries.shape[0]
 
 
 def run_pass(path: Path, index: str, quantization: str) -> dict[str, object]:
@@ -143,25 +176,118 @@ def run_pass(path: Path, index: str, quantization: str) -> dict[str, object]:
         # the HNSW graph) are reported apart, and added to the pass's time.
         probe = np.zeros(DIM, dtype=np.float32)
         probe[0] = 1.0
-        begun = time.perf_counter()
+        begun, cpu_begun = time.perf_counter(), _cpu_seconds()
         client.store.query(probe, k=11)
-        first_query = time.perf_counter() - begun
+        first_query, first_cpu = time.perf_counter() - begun, _cpu_seconds() - cpu_begun
         before = _rss_bytes()
-        start = time.perf_counter()
-        groups = [sorted(p.title or "" for p in g.postings) for g in client.duplicates()]
-        seconds = time.perf_counter() - start
-        peak = _peak_rss_bytes()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
+        with _RssSampler() as sampler:
+            groups = [sorted(p.title or "" for p in g.postings) for g in client.duplicates()]
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+        peak = sampler.peak
         after = _rss_bytes()
     return {
         "records": records,
         "groups": sorted(groups),
         "seconds": seconds,
         "first_query": first_query,
+        "first_cpu": first_cpu,
+        "cpu": cpu,
+        "load": os.getloadavg()[0],
         "rss_opened": opened,
         "rss_before": before,
         "rss_after": after,
         "rss_growth": max(0, peak - before),
     }
+
+
+def _store_in(folder: Path, records: int, seed: int) -> tuple[Path, list[list[str]], float]:
+    """The store kept in ``folder`` (built there unless it holds this size and seed):
+    its path, the planted groups and the seconds spent building it (0 when reused)."""
+    path, about = folder / "store" / "index.sqlite3", folder / "planted.json"
+    wanted = {"records": records, "seed": seed}
+    if about.exists():
+        saved = json.loads(about.read_text())
+        if {key: saved.get(key) for key in wanted} == wanted and path.exists():
+            return path, saved["groups"], 0.0
+    if folder.exists():
+        shutil.rmtree(folder)
+    path.parent.mkdir(parents=True)
+    start = time.perf_counter()
+    planted = build(path, records, seed)
+    seconds = time.perf_counter() - start
+    about.write_text(json.dumps({**wanted, "groups": planted}))
+    return path, planted, seconds
+
+
+def _measure(args: argparse.Namespace, folder: Path) -> None:
+    path, planted, built = _store_in(folder, args.records, args.seed)
+    if built:
+        print(
+            f"built {args.records:,} records ({sum(map(len, planted))} planted in "
+            f"{len(planted)} groups) in {built:.1f} s"
+        )
+    else:
+        print(f"reused the store of {args.records:,} records in {folder}")
+    graph = path.with_name(path.name + ".hnsw")
+    graph.unlink(missing_ok=True)  # the build is part of what is timed
+    child = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--pass-only",
+            str(path),
+            "--index",
+            args.index,
+            "--quantization",
+            args.quantization,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    knn, knn_cpu, sampled = numpy_knn_seconds(path, 10, args.knn_sample)
+    knn_load = os.getloadavg()[0]
+    records, seconds = int(result["records"]), float(result["seconds"])
+    vectors = records * DIM * 4
+    growth = int(result["rss_growth"])
+    found = result["groups"]
+    print(f"records           {records:,} ({DIM}-d float32)")
+    print(
+        f"groups            {len(found)} found, {len(planted)} planted, "
+        f"{'exactly the planted ones' if found == sorted(planted) else 'DIFFERENT: ' + str(found)}"
+    )
+    first, first_cpu = float(result["first_query"]), float(result["first_cpu"])
+    print(
+        f"first query       {first:.1f} s wall, {first_cpu:.1f} s CPU "
+        f"(index={args.index}, quantization={args.quantization}: builds the graph)"
+    )
+    cpu = float(result["cpu"])
+    print(
+        f"duplicates pass   {seconds:.1f} s wall, {cpu:.1f} s CPU, "
+        f"{records / seconds:,.0f} records/s (load average {float(result['load']):.2f} at its end)"
+    )
+    total, total_cpu = first + seconds, first_cpu + cpu
+    print(f"build + pass      {total:.1f} s wall, {total_cpu:.1f} s CPU")
+    print(
+        f"numpy exact k-NN  {knn:.1f} s wall, {knn_cpu:.1f} s CPU for every record (timed on "
+        f"{sampled:,} queries, scaled; load average {knn_load:.2f}); "
+        f"(build + pass) / k-NN = {total / knn:.2f} wall, {total_cpu / knn_cpu:.2f} CPU"
+    )
+    opened, before = int(result["rss_opened"]), int(result["rss_before"])
+    print(f"RSS store open    {opened / 2**20:.1f} MiB (vectors loaded)")
+    print(
+        f"RSS before pass   {before / 2**20:.1f} MiB (after one query, the graph built: "
+        f"{(before - opened) / 2**20:+.1f})"
+    )
+    print(f"RSS after pass    {int(result['rss_after']) / 2**20:.1f} MiB")
+    print(f"vectors           {vectors / 2**20:.1f} MiB (records x {DIM} x 4 bytes, the baseline)")
+    print(
+        f"RSS peak growth   {growth / 2**20:.1f} MiB during the pass "
+        f"= {growth / vectors:.3f} x the vectors"
+    )
+    print(f"load average now  {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:
@@ -173,6 +299,9 @@ def main() -> None:
     parser.add_argument(
         "--knn-sample", type=float, default=0.1, help="share of queries the numpy k-NN times"
     )
+    parser.add_argument(
+        "--store", type=Path, help="a folder to keep the generated store in and reuse"
+    )
     parser.add_argument("--pass-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pass_only is not None:  # the child process
@@ -181,65 +310,13 @@ def main() -> None:
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+        f"{os.cpu_count()} cores, CPU flags {cpu_flags()}, load average {os.getloadavg()[0]:.2f}"
     )
+    if args.store is not None:
+        _measure(args, args.store)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "store" / "index.sqlite3"
-        path.parent.mkdir()
-        start = time.perf_counter()
-        planted = build(path, args.records, args.seed)
-        print(
-            f"built {args.records:,} records ({sum(map(len, planted))} planted in "
-            f"{len(planted)} groups) in {time.perf_counter() - start:.1f} s"
-        )
-        child = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--pass-only",
-                str(path),
-                "--index",
-                args.index,
-                "--quantization",
-                args.quantization,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        knn, sampled = numpy_knn_seconds(path, 10, args.knn_sample)
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    records, seconds = int(result["records"]), float(result["seconds"])
-    vectors = records * DIM * 4
-    growth = int(result["rss_growth"])
-    found = result["groups"]
-    print(f"records           {records:,} ({DIM}-d float32)")
-    print(
-        f"groups            {len(found)} found, {len(planted)} planted, "
-        f"{'exactly the planted ones' if found == sorted(planted) else 'DIFFERENT: ' + str(found)}"
-    )
-    first = float(result["first_query"])
-    print(
-        f"first query       {first:.1f} s (index={args.index}, quantization={args.quantization}: "
-        "builds the graph of a store that has none)"
-    )
-    print(f"duplicates pass   {seconds:.1f} s, {records / seconds:,.0f} records/s")
-    print(
-        f"numpy exact k-NN  {knn:.1f} s for every record (timed on {sampled:,} queries, "
-        f"scaled); (first query + pass) / k-NN = {(first + seconds) / knn:.2f}"
-    )
-    opened, before = int(result["rss_opened"]), int(result["rss_before"])
-    print(f"RSS store open    {opened / 2**20:.1f} MiB (vectors loaded)")
-    print(
-        f"RSS before pass   {before / 2**20:.1f} MiB (after one query: {(before - opened) / 2**20:+.1f})"
-    )
-    print(f"RSS after pass    {int(result['rss_after']) / 2**20:.1f} MiB")
-    print(f"vectors           {vectors / 2**20:.1f} MiB (records x {DIM} x 4 bytes, the baseline)")
-    print(
-        f"RSS peak growth   {growth / 2**20:.1f} MiB during the pass "
-        f"= {growth / vectors:.3f} x the vectors"
-    )
-    print(f"load average now  {os.getloadavg()[0]:.2f}")
+        _measure(args, Path(tmp) / "bench")
 
 
 if __name__ == "__main__":

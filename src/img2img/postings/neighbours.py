@@ -2,8 +2,9 @@
 
 Asking the store once per record costs n queries, each a pass over the store:
 n² work. A store that answers many queries in one call (``query_many``:
-LocalStore's blocked matrix products, or one batch search of its HNSW graph)
-is asked once per page of the scan instead; any other store is asked per
+LocalStore's blocked matrix products, or one batch search of its HNSW graph;
+PineconeStore's concurrent requests, paced under its rate limit) is asked once
+per page of the scan instead; any other store is asked per
 record, as before. This module finds neighbours only; judging whether a pair
 shows the same picture is the caller's.
 """
@@ -25,7 +26,8 @@ __all__ = ["ManyQueries", "nearest_neighbours"]
 
 @runtime_checkable
 class ManyQueries(Protocol):
-    """A store that answers a matrix of queries in one call (``LocalStore`` does)."""
+    """A store that answers a matrix of queries in one call (``LocalStore`` and
+    ``PineconeStore`` do)."""
 
     def query_many(
         self,

@@ -19,13 +19,19 @@ with metadata. Numbers in metadata come back as floats, as from the real
 service. Filters are evaluated by :mod:`img2img.filters`. A wrong ``Api-Key``
 gets a 401. Faults queued with :meth:`FakePinecone.queue` are served first,
 so a test can play a 429 then a 503 then the real answer. Every request is
-recorded.
+recorded. Given ``query_rate_limit``, it refuses queries past that many per
+second in one namespace with a 429, as Pinecone does; given ``query_seconds``,
+each query takes that long (outside its lock, so queries overlap as they do on
+the service), and :attr:`FakePinecone.most_queries_at_once` says how many did;
+:attr:`FakePinecone.queries_throttled` counts the queries refused for the rate.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +40,7 @@ import numpy as np
 from img2img.errors import InvalidFilterError
 from img2img.filters import compile_filter
 from img2img.testing.http import RecordedRequest, Reply
-from img2img.testing.service import FakeService, Stall
+from img2img.testing.service import FakeService, RateWindow, Stall
 
 __all__ = ["FakePinecone", "Stall"]
 
@@ -60,6 +66,9 @@ class FakePinecone(FakeService):
         index_name: the name the control plane knows the index by.
         api_key: the only key accepted; any other gets a 401.
         max_upsert_vectors, max_request_bytes, max_metadata_bytes: Pinecone's limits.
+        query_rate_limit: query requests allowed per second in one namespace
+            (Pinecone's is 100); ``None``: no limit.
+        query_seconds: how long each query takes to answer.
 
     Its :attr:`url` is the index host, which is also the control-plane host.
     """
@@ -79,6 +88,8 @@ class FakePinecone(FakeService):
         max_upsert_vectors: int = 1_000,
         max_request_bytes: int = 2 * 1024 * 1024,
         max_metadata_bytes: int = 40_960,
+        query_rate_limit: int | None = None,
+        query_seconds: float = 0.0,
     ) -> None:
         super().__init__()
         self.dimension = dimension
@@ -89,6 +100,12 @@ class FakePinecone(FakeService):
         self.max_metadata_bytes = max_metadata_bytes
         self.cloud, self.region = "aws", "us-east-1"
         self._namespaces: dict[str, dict[str, tuple[list[float], dict[str, Any]]]] = {}
+        self.query_rate_limit, self.query_seconds = query_rate_limit, query_seconds
+        self._query_windows: dict[str, RateWindow] = {}
+        self._queries_now = 0
+        self.most_queries_at_once = 0
+        self.queries_throttled = 0
+        self._counting = threading.Lock()
 
     # -- test controls -------------------------------------------------------
 
@@ -114,6 +131,44 @@ class FakePinecone(FakeService):
     # -- dispatch ------------------------------------------------------------
 
     def _answer(self, request: RecordedRequest) -> Reply:
+        if (request.method, request.path) != ("POST", "/query"):
+            return self._answer_now(request)
+        with self._counting:
+            self._queries_now += 1
+            self.most_queries_at_once = max(self.most_queries_at_once, self._queries_now)
+        try:
+            throttled = self._throttled(request)
+            if throttled is not None:
+                return throttled
+            time.sleep(self.query_seconds)
+            return self._answer_now(request)
+        finally:
+            with self._counting:
+                self._queries_now -= 1
+
+    def _throttled(self, request: RecordedRequest) -> Reply | None:
+        """Pinecone's 429 for a query past the namespace's requests per second, else ``None``."""
+        if self.query_rate_limit is None:
+            return None
+        try:
+            namespace = str(json.loads(request.body or b"{}").get("namespace") or "")
+        except (ValueError, AttributeError):
+            return None  # the query's own checks refuse it
+        with self._lock:
+            window = self._query_windows.setdefault(namespace, RateWindow(time.monotonic))
+            allowed, _, _ = window.take(self.query_rate_limit, 1.0)
+            if not allowed:
+                self.queries_throttled += 1
+        if allowed:
+            return None
+        return self.error(
+            429,
+            "Request failed. You've reached the max query requests per second limit "
+            f"({self.query_rate_limit}) for namespace {namespace or _DEFAULT_NAMESPACE}. "
+            "Pace your requests or contact Pinecone Support to request a higher limit.",
+        )
+
+    def _answer_now(self, request: RecordedRequest) -> Reply:
         if request.path.startswith("/indexes"):
             return self._control_plane(request)
         if request.headers.get("api-key") != self.api_key:

@@ -51,6 +51,7 @@ from img2img.stores.pinecone.fit import (
     fit_metadata,
     restore_numbers,
 )
+from img2img.stores.pinecone.pacing import RequestPace, run_paced
 from img2img.stores.validation import check_query_vector, check_same_space, stack_records
 
 __all__ = ["SPACE_NAMESPACE", "PineconeStore", "space_record_id"]
@@ -62,6 +63,8 @@ _MAX_TOP_K = 1_000  # Pinecone's ceiling on top_k when metadata is returned
 _MAX_IDS = 1_000  # per fetch or delete request
 _FETCH_URL_BUDGET = 4_000  # characters of ids in one fetch URL
 _MAX_LIST_PAGE = 100  # Pinecone's ceiling on ids in one list page
+#: Pinecone's limit on query requests per second in one namespace (a 429 past it).
+QUERIES_PER_SECOND = 100.0
 
 
 def space_record_id(namespace: str) -> str:
@@ -129,6 +132,11 @@ class PineconeStore(Closing):
         trim_metadata: fit oversized metadata by the documented rule; when
             ``False``, refuse it with ``InvalidMetadataError``.
         max_request_bytes: the size budget of one upsert request.
+        query_concurrency: most query requests in flight at once in
+            :meth:`query_many`.
+        queries_per_second: the fastest :meth:`query_many` starts query
+            requests (Pinecone allows 100 a second per namespace; lower it
+            when other clients query the same namespace).
     """
 
     def __init__(
@@ -147,6 +155,8 @@ class PineconeStore(Closing):
         retry: RetryPolicy = DEFAULT_RETRY,
         trim_metadata: bool = True,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        query_concurrency: int = 8,
+        queries_per_second: float = QUERIES_PER_SECOND,
     ) -> None:
         if not index and not host:
             raise ConfigurationError("PineconeStore needs an index name or an index host")
@@ -156,6 +166,12 @@ class PineconeStore(Closing):
             raise ConfigurationError(f"the namespace {SPACE_NAMESPACE!r} is reserved for img2img")
         if dimension is not None and dimension < 1:
             raise ConfigurationError(f"dimension must be positive, got {dimension}")
+        if query_concurrency < 1:
+            raise ConfigurationError(
+                f"query_concurrency must be at least 1, got {query_concurrency}"
+            )
+        self._query_concurrency = query_concurrency
+        self._pace = RequestPace(queries_per_second)
         key = api_key or os.environ.get("PINECONE_API_KEY", "")
         if not key:
             raise ConfigurationError(
@@ -268,8 +284,7 @@ class PineconeStore(Closing):
 
     def query(self, vector: Vector, *, k: int = 5, filter: Filter | None = None) -> list[Match]:
         compile_filter(filter)  # a malformed filter fails here, before any request
-        if k > _MAX_TOP_K:
-            raise StoreError(f"Pinecone returns at most {_MAX_TOP_K} matches, asked for {k}")
+        self._check_k(k)
         index = self._connection.open()
         dimension = self._connection.dimension(index) if index is not None else None
         probe = check_query_vector(vector, dimension)
@@ -277,6 +292,55 @@ class PineconeStore(Closing):
             return []
         if not np.any(probe):
             raise InvalidVectorError("a query vector of zeros has no cosine similarity")
+        return self._query(index, probe, k, filter)
+
+    def query_many(
+        self,
+        vectors: Vector,
+        *,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+    ) -> list[list[Match]]:
+        """:meth:`query` for every row of ``vectors`` (float32 ``(n, dim)``), concurrently.
+
+        Pinecone takes one query vector per request: up to ``query_concurrency``
+        requests are in flight at once, started no faster than
+        ``queries_per_second`` (Pinecone allows 100 a second per namespace), and
+        a throttled one is retried like any other call. Matches scoring below
+        ``min_score`` are left out. Every row is checked before anything is sent.
+        """
+        compile_filter(filter)
+        self._check_k(k)
+        rows = np.asarray(vectors, dtype=np.float32)
+        index = self._connection.open()
+        dimension = self._connection.dimension(index) if index is not None else None
+        if rows.ndim != 2 or (dimension is not None and rows.shape[1] != dimension):
+            wanted = f"{dimension}-d " if dimension is not None else ""
+            raise InvalidVectorError(
+                f"expected a matrix of {wanted}query rows, got shape {rows.shape}"
+            )
+        if not np.isfinite(rows).all():
+            raise InvalidVectorError("query vectors must be finite")
+        if rows.shape[0] and not np.all(np.any(rows != 0, axis=1)):
+            raise InvalidVectorError("a query vector of zeros has no cosine similarity")
+        if index is None or k <= 0:
+            return [[] for _ in range(rows.shape[0])]
+        answers = run_paced(
+            [partial(self._query, index, row, k, filter) for row in rows],
+            concurrency=self._query_concurrency,
+            pace=self._pace,
+        )
+        if min_score is None:
+            return answers
+        return [[m for m in matches if m.score >= min_score] for matches in answers]
+
+    @staticmethod
+    def _check_k(k: int) -> None:
+        if k > _MAX_TOP_K:
+            raise StoreError(f"Pinecone returns at most {_MAX_TOP_K} matches, asked for {k}")
+
+    def _query(self, index: Any, probe: Vector, k: int, filter: Filter | None) -> list[Match]:
         response = self._connection.call(
             lambda: index.query(
                 vector=probe.tolist(),
