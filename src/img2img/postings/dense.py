@@ -1,0 +1,185 @@
+"""The pixels under a fit: do the two pictures agree where the fit lays one on the other?
+
+Keypoints say *where* two pictures could be one; the pixels say whether they
+are. Once a geometric fit is found, the candidate's small grey picture (its
+*sketch*, kept with its features) is laid on the query's through the fit and
+cut into blocks. Each block of the common area that has something drawn in it,
+in either picture, is looked for in the other near where the fit puts it
+(normalised cross-correlation, so brightness, contrast and recolouring do not
+matter):
+
+- **in place**: it matches where the fit puts it: the same picture;
+- **displaced**: it matches only a few pixels away: a part of the scene that
+  moved on its own, as a nearer floor or sign does when the camera moves
+  (parallax), or a picture bent;
+- **missing**: it matches nowhere near: different content (two drawings on one
+  template share their panel borders, not what is in them), or an edit laid
+  over the picture (a sticker, a caption).
+
+A copy has most of its blocks in place and hardly any displaced; two shots of
+a scene with depth have a part displaced; two drawings on one template have
+most blocks missing. :func:`dense_check` measures; the verifier judges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from img2img.postings.features import opencv
+
+__all__ = [
+    "BLOCK",
+    "DEFAULT_DENSE_GUARD",
+    "SEARCH",
+    "DenseCheck",
+    "DenseGuard",
+    "dense_check",
+    "judge_dense",
+]
+
+#: Side of a block, in sketch pixels (a twelfth of the long side).
+BLOCK = 16
+#: How far, in sketch pixels, a block is looked for around where the fit puts it.
+SEARCH = 4
+#: Least standard deviation of grey levels for a block to count as drawn in.
+MIN_CONTRAST = 6.0
+#: Least correlation for a block to match.
+MATCH = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class DenseCheck:
+    """Blocks of the common area with something drawn in them, and what became of them.
+
+    ``blocks`` counts them; ``in_place``, ``displaced`` and ``missing`` are
+    shares of ``blocks`` (summing to 1 when ``blocks`` > 0).
+    """
+
+    blocks: int
+    in_place: float
+    displaced: float
+    missing: float
+
+
+def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
+    """Matrix from working-frame pixels (``frame`` = width, height) to ``sketch`` pixels."""
+    sx = sketch.shape[1] / frame[0]
+    sy = sketch.shape[0] / frame[1]
+    return np.diag([sx, sy, 1.0])
+
+
+def dense_check(
+    query: npt.NDArray[np.uint8],
+    query_frame: tuple[int, int],
+    candidate: npt.NDArray[np.uint8],
+    candidate_frame: tuple[int, int],
+    matrix: npt.NDArray[np.float64],
+) -> DenseCheck:
+    """Lay ``candidate``'s sketch on ``query``'s through ``matrix`` and sort their blocks.
+
+    ``query`` and ``candidate`` are sketches (uint8 ``(h, w)``) of pictures whose
+    working frames are ``query_frame`` and ``candidate_frame`` (width, height);
+    ``matrix`` (3 x 3) takes candidate working-frame points onto query ones, as
+    :class:`~img2img.postings.fits.Fit` keeps it.
+    """
+    cv2 = opencv()
+    height, width = query.shape
+    to_query = (
+        _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
+    )
+    laid = cv2.warpPerspective(
+        candidate,
+        to_query,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    inside = cv2.warpPerspective(
+        np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
+    )
+    query_f = query.astype(np.float32)
+    laid_f = laid.astype(np.float32)
+    counts = {"in_place": 0, "displaced": 0, "missing": 0}
+    for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
+        for left in range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK):
+            around = inside[
+                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
+            ]
+            if around.min() == 0:
+                continue  # not wholly in the common area
+            mine = query_f[top : top + BLOCK, left : left + BLOCK]
+            theirs = laid_f[top : top + BLOCK, left : left + BLOCK]
+            here, there = float(mine.std()), float(theirs.std())
+            if here < MIN_CONTRAST or there < MIN_CONTRAST:
+                # Flat on one side: missing only when clearly drawn on the other.
+                if max(here, there) >= 3 * MIN_CONTRAST:
+                    counts["missing"] += 1
+                continue
+            window = laid_f[
+                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
+            ]
+            scores = cv2.matchTemplate(window, mine, cv2.TM_CCOEFF_NORMED)
+            if scores[SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2].max() >= MATCH:
+                counts["in_place"] += 1  # within a pixel of where the fit puts it
+            elif scores.max() >= MATCH:
+                counts["displaced"] += 1
+            else:
+                counts["missing"] += 1
+    blocks = sum(counts.values())
+    if not blocks:
+        return DenseCheck(0, 0.0, 0.0, 0.0)
+    return DenseCheck(
+        blocks,
+        counts["in_place"] / blocks,
+        counts["displaced"] / blocks,
+        counts["missing"] / blocks,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DenseGuard:
+    """When the pixels under a fit confirm it, refute it, or vouch for a fit the
+    keypoints found too thin. Chosen on the tuning pictures of
+    ``benchmarks/guard_change.py``, checked on the held-out ones."""
+
+    #: Fewest blocks drawn in the common area for the pixels to have a say.
+    min_blocks: int = 6
+    #: Largest share of blocks displaced: a copy has hardly any; a scene shot
+    #: from two places has its nearer part displaced.
+    max_displaced: float = 0.15
+    #: Least share of blocks in place for a fit the keypoints accept.
+    min_in_place: float = 0.5
+    #: Least share in place for the pixels to vouch for a fit the keypoints
+    #: found too thin (too few agreeing, or too little of the area spanned).
+    vouch_in_place: float = 0.75
+    #: Fewest agreeing keypoints of a fit the pixels may vouch for.
+    vouch_min_inliers: int = 8
+
+
+DEFAULT_DENSE_GUARD = DenseGuard()
+
+
+def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
+    """Why the pixels do not show the same picture under the fit, or ``""`` when they do.
+
+    ``vouching``: the keypoints alone refused the fit, so the pixels must agree
+    more (``vouch_in_place``) to accept it.
+    """
+    if check.blocks < guard.min_blocks:
+        return "" if not vouching else f"only {check.blocks} blocks drawn in the common area"
+    if check.displaced > guard.max_displaced:
+        return (
+            f"{check.displaced:.0%} of the common area's blocks match a few pixels away from "
+            f"where the fit puts them (> {guard.max_displaced:.0%}), as a nearer part of a scene "
+            "shot from another place"
+        )
+    least = guard.vouch_in_place if vouching else guard.min_in_place
+    if check.in_place < least:
+        return (
+            f"only {check.in_place:.0%} of the common area's blocks match under the fit "
+            f"(< {least:.0%}): different pictures on one layout"
+        )
+    return ""
