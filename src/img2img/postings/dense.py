@@ -48,6 +48,8 @@ SEARCH = 4
 MIN_CONTRAST = 6.0
 #: Least correlation for a block to match.
 MATCH = 0.7
+#: Fewest blocks found for a fit to be corrected by them.
+MIN_REFIT_BLOCKS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,71 @@ def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArr
     return np.diag([sx, sy, 1.0])
 
 
+def _sort_blocks(
+    query: npt.NDArray[np.uint8],
+    candidate: npt.NDArray[np.uint8],
+    to_query: npt.NDArray[np.float64],
+) -> tuple[DenseCheck, npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The blocks under ``to_query`` (candidate sketch -> query sketch pixels), and
+    for those found (in place or displaced) their centres and where they were found
+    (float32 ``(n, 2)`` each, query sketch pixels)."""
+    cv2 = opencv()
+    height, width = query.shape
+    laid = cv2.warpPerspective(
+        candidate,
+        to_query,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    ).astype(np.float32)
+    inside = cv2.warpPerspective(
+        np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
+    )
+    mine_all = query.astype(np.float32)
+    counts = {"in_place": 0, "displaced": 0, "missing": 0}
+    centres, found = [], []
+    for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
+        for left in range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK):
+            window = laid[
+                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
+            ]
+            if (
+                inside[
+                    top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
+                ].min()
+                == 0
+            ):
+                continue  # not wholly in the common area
+            mine = mine_all[top : top + BLOCK, left : left + BLOCK]
+            here = float(mine.std())
+            there = float(window[SEARCH:-SEARCH, SEARCH:-SEARCH].std())
+            if here < MIN_CONTRAST or there < MIN_CONTRAST:
+                # Flat on one side: missing only when clearly drawn on the other.
+                if max(here, there) >= 3 * MIN_CONTRAST:
+                    counts["missing"] += 1
+                continue
+            scores = cv2.matchTemplate(window, mine, cv2.TM_CCOEFF_NORMED)
+            _, best, _, (x, y) = cv2.minMaxLoc(scores)
+            if scores[SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2].max() >= MATCH:
+                counts["in_place"] += 1  # within a pixel of where the fit puts it
+            elif best >= MATCH:
+                counts["displaced"] += 1
+            else:
+                counts["missing"] += 1
+                continue
+            centre = (left + BLOCK / 2, top + BLOCK / 2)
+            centres.append(centre)
+            found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
+    blocks = sum(counts.values())
+    shares = [counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")]
+    check = DenseCheck(blocks, *shares)
+    return (
+        check,
+        np.array(centres, np.float32).reshape(-1, 2),
+        np.array(found, np.float32).reshape(-1, 2),
+    )
+
+
 def dense_check(
     query: npt.NDArray[np.uint8],
     query_frame: tuple[int, int],
@@ -84,59 +151,31 @@ def dense_check(
     working frames are ``query_frame`` and ``candidate_frame`` (width, height);
     ``matrix`` (3 x 3) takes candidate working-frame points onto query ones, as
     :class:`~img2img.postings.fits.Fit` keeps it.
+
+    A fit made from few keypoints, or from keypoints in one part of the frame,
+    can be a pixel or two off elsewhere. So when blocks are displaced, the fit
+    is corrected once by the homography most found blocks agree on (a small one:
+    no corner moves more than :data:`SEARCH`), and the blocks sorted again: a
+    copy then has its blocks in place, while a part of a scene that moved on its
+    own stays displaced.
     """
     cv2 = opencv()
-    height, width = query.shape
     to_query = (
         _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
-    laid = cv2.warpPerspective(
-        candidate,
-        to_query,
-        (width, height),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    inside = cv2.warpPerspective(
-        np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
-    )
-    query_f = query.astype(np.float32)
-    laid_f = laid.astype(np.float32)
-    counts = {"in_place": 0, "displaced": 0, "missing": 0}
-    for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
-        for left in range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK):
-            around = inside[
-                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
-            ]
-            if around.min() == 0:
-                continue  # not wholly in the common area
-            mine = query_f[top : top + BLOCK, left : left + BLOCK]
-            theirs = laid_f[top : top + BLOCK, left : left + BLOCK]
-            here, there = float(mine.std()), float(theirs.std())
-            if here < MIN_CONTRAST or there < MIN_CONTRAST:
-                # Flat on one side: missing only when clearly drawn on the other.
-                if max(here, there) >= 3 * MIN_CONTRAST:
-                    counts["missing"] += 1
-                continue
-            window = laid_f[
-                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
-            ]
-            scores = cv2.matchTemplate(window, mine, cv2.TM_CCOEFF_NORMED)
-            if scores[SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2].max() >= MATCH:
-                counts["in_place"] += 1  # within a pixel of where the fit puts it
-            elif scores.max() >= MATCH:
-                counts["displaced"] += 1
-            else:
-                counts["missing"] += 1
-    blocks = sum(counts.values())
-    if not blocks:
-        return DenseCheck(0, 0.0, 0.0, 0.0)
-    return DenseCheck(
-        blocks,
-        counts["in_place"] / blocks,
-        counts["displaced"] / blocks,
-        counts["missing"] / blocks,
-    )
+    check, centres, found = _sort_blocks(query, candidate, to_query)
+    if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
+        return check
+    correction, _ = cv2.findHomography(centres, found, cv2.RANSAC, 1.0)
+    if correction is None or not np.isfinite(correction).all():
+        return check
+    height, width = query.shape
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
+    moved = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), correction).reshape(-1, 2)
+    if np.abs(moved - corners).max() > SEARCH:
+        return check
+    refined, _, _ = _sort_blocks(query, candidate, np.linalg.inv(correction) @ to_query)
+    return refined if refined.in_place > check.in_place else check
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +188,9 @@ class DenseGuard:
     min_blocks: int = 6
     #: Largest share of blocks displaced: a copy has hardly any; a scene shot
     #: from two places has its nearer part displaced.
-    max_displaced: float = 0.15
+    max_displaced: float = 0.1
     #: Least share of blocks in place for a fit the keypoints accept.
-    min_in_place: float = 0.5
+    min_in_place: float = 0.35
     #: Least share in place for the pixels to vouch for a fit the keypoints
     #: found too thin (too few agreeing, or too little of the area spanned).
     vouch_in_place: float = 0.75
