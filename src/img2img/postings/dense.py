@@ -50,6 +50,12 @@ MIN_CONTRAST = 6.0
 MATCH = 0.7
 #: Fewest blocks found for a fit to be corrected by them.
 MIN_REFIT_BLOCKS = 8
+#: Most corrections of a fit by the blocks it finds.
+REFITS = 2
+#: Least correlation for a block to be found far from where the fit puts it.
+FAR_MATCH = 0.8
+#: Fewest blocks found far off, moved alike, to count as a part that moved.
+MIN_MOVED_TOGETHER = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +63,15 @@ class DenseCheck:
     """Blocks of the common area with something drawn in them, and what became of them.
 
     ``blocks`` counts them; ``in_place``, ``displaced`` and ``missing`` are
-    shares of ``blocks`` (summing to 1 when ``blocks`` > 0).
+    shares of ``blocks`` (summing to 1 when ``blocks`` > 0). ``moved`` counts the
+    missing blocks found far off, all moved alike (see :func:`_moved_far`).
     """
 
     blocks: int
     in_place: float
     displaced: float
     missing: float
+    moved: int = 0
 
 
 def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -96,6 +104,7 @@ def _sort_blocks(
     mine_all = query.astype(np.float32)
     counts = {"in_place": 0, "displaced": 0, "missing": 0}
     centres, found = [], []
+    unmatched: list[tuple[int, int]] = []
     for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
         for left in range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK):
             window = laid[
@@ -124,18 +133,50 @@ def _sort_blocks(
                 counts["displaced"] += 1
             else:
                 counts["missing"] += 1
+                if here >= 2 * MIN_CONTRAST:
+                    unmatched.append((left, top))
                 continue
             centre = (left + BLOCK / 2, top + BLOCK / 2)
             centres.append(centre)
             found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
+    moved = _moved_far(mine_all, laid, inside, unmatched)
     blocks = sum(counts.values())
     shares = [counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")]
-    check = DenseCheck(blocks, *shares)
+    check = DenseCheck(blocks, *shares, moved=moved)
     return (
         check,
         np.array(centres, np.float32).reshape(-1, 2),
         np.array(found, np.float32).reshape(-1, 2),
     )
+
+
+def _moved_far(
+    query: npt.NDArray[np.float32],
+    laid: npt.NDArray[np.float32],
+    inside: npt.NDArray[np.uint8],
+    unmatched: list[tuple[int, int]],
+) -> int:
+    """How many of the ``unmatched`` blocks (top-left corners in the query) are found
+    far off, anywhere in the common area, all moved alike: a nearer part of a scene
+    (a sign, a lamp post) moves as one when the camera moves, farther than
+    :data:`SEARCH`, while a sticker or other content is found nowhere."""
+    if len(unmatched) < MIN_MOVED_TOGETHER:
+        return 0
+    cv2 = opencv()
+    shifts = []
+    for left, top in unmatched:
+        scores = cv2.matchTemplate(
+            laid, query[top : top + BLOCK, left : left + BLOCK], cv2.TM_CCOEFF_NORMED
+        )
+        _, best, _, (x, y) = cv2.minMaxLoc(scores)
+        if best >= FAR_MATCH and inside[y + BLOCK // 2, x + BLOCK // 2]:
+            shifts.append((x - left, y - top))
+    if len(shifts) < MIN_MOVED_TOGETHER:
+        return 0
+    at = np.array(shifts, np.float64)
+    together = (np.linalg.norm(at[:, None, :] - at[None, :, :], axis=2) <= SEARCH).sum(axis=1)
+    most = int(together.max())
+    return most if most >= MIN_MOVED_TOGETHER else 0
 
 
 def dense_check(
@@ -154,8 +195,9 @@ def dense_check(
 
     A fit made from few keypoints, or from keypoints in one part of the frame,
     can be a pixel or two off elsewhere. So when blocks are displaced, the fit
-    is corrected once by the homography most found blocks agree on (a small one:
-    no corner moves more than :data:`SEARCH`), and the blocks sorted again: a
+    is corrected by the homography most found blocks agree on (a small one: no
+    found block moves by more than :data:`SEARCH` and a pixel), and the blocks sorted again
+    (up to :data:`REFITS` times, while more blocks fall in place): a
     copy then has its blocks in place, while a part of a scene that moved on its
     own stays displaced.
     """
@@ -164,18 +206,22 @@ def dense_check(
         _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
     check, centres, found = _sort_blocks(query, candidate, to_query)
-    if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
-        return check
-    correction, _ = cv2.findHomography(centres, found, cv2.RANSAC, 1.0)
-    if correction is None or not np.isfinite(correction).all():
-        return check
-    height, width = query.shape
-    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
-    moved = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), correction).reshape(-1, 2)
-    if np.abs(moved - corners).max() > SEARCH:
-        return check
-    refined, _, _ = _sort_blocks(query, candidate, np.linalg.inv(correction) @ to_query)
-    return refined if refined.in_place > check.in_place else check
+    for _ in range(REFITS):
+        if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
+            break
+        correction, _ = cv2.findHomography(centres, found, cv2.RANSAC, 1.0)
+        if correction is None or not np.isfinite(correction).all():
+            break
+        # Small where the blocks are: no found block moved by more than the search allows.
+        moved = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), correction).reshape(-1, 2)
+        if np.abs(moved - centres).max() > SEARCH + 1:
+            break
+        corrected = np.linalg.inv(correction) @ to_query
+        refined, refined_centres, refined_found = _sort_blocks(query, candidate, corrected)
+        if refined.in_place <= check.in_place:
+            break
+        check, centres, found, to_query = refined, refined_centres, refined_found, corrected
+    return check
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +235,9 @@ class DenseGuard:
     #: Largest share of blocks displaced: a copy has hardly any; a scene shot
     #: from two places has its nearer part displaced.
     max_displaced: float = 0.1
+    #: Most blocks found far off, moved alike: a copy has none; a sign or a post
+    #: nearer the camera than the wall behind it moves as one.
+    max_moved: int = 3
     #: Least share of blocks in place for a fit the keypoints accept.
     min_in_place: float = 0.35
     #: Least share in place for the pixels to vouch for a fit the keypoints
@@ -214,6 +263,11 @@ def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
             f"{check.displaced:.0%} of the common area's blocks match a few pixels away from "
             f"where the fit puts them (> {guard.max_displaced:.0%}), as a nearer part of a scene "
             "shot from another place"
+        )
+    if check.moved > guard.max_moved:
+        return (
+            f"{check.moved} blocks of the common area are found far from where the fit puts "
+            f"them, all moved alike (> {guard.max_moved}), as a nearer part of a scene"
         )
     least = guard.vouch_in_place if vouching else guard.min_in_place
     if check.in_place < least:
