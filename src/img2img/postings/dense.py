@@ -185,6 +185,8 @@ def dense_check(
     candidate: npt.NDArray[np.uint8],
     candidate_frame: tuple[int, int],
     matrix: npt.NDArray[np.float64],
+    *,
+    correct: bool = False,
 ) -> DenseCheck:
     """Lay ``candidate``'s sketch on ``query``'s through ``matrix`` and sort their blocks.
 
@@ -193,8 +195,8 @@ def dense_check(
     ``matrix`` (3 x 3) takes candidate working-frame points onto query ones, as
     :class:`~img2img.postings.fits.Fit` keeps it.
 
-    A fit made from few keypoints, or from keypoints in one part of the frame,
-    can be a pixel or two off elsewhere. So when blocks are displaced, the fit
+    A looser fit (``correct``: a homography) made from keypoints in one part of
+    the frame can be a pixel or two off elsewhere. So when blocks are displaced, the fit
     is corrected by the homography most found blocks agree on (a small one: no
     found block moves by more than :data:`SEARCH` and a pixel), and the blocks sorted again
     (up to :data:`REFITS` times, while more blocks fall in place): a
@@ -206,7 +208,7 @@ def dense_check(
         _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
     check, centres, found = _sort_blocks(query, candidate, to_query)
-    for _ in range(REFITS):
+    for _ in range(REFITS if correct else 0):
         if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
             break
         correction, _ = cv2.findHomography(centres, found, cv2.RANSAC, 1.0)

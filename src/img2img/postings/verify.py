@@ -299,7 +299,16 @@ def _pixels_say(
     side = query.flipped if fit.evidence.mirrored else query.direct
     if guard is None or side.sketch is None or candidate.sketch is None or fit.matrix is None:
         return "no pixels to compare" if vouching else ""
-    check = dense_check(side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix)
+    # A similarity is exact for a copy; only a looser fit may be corrected by the pixels
+    # (a correction would also smooth a small parallax away).
+    check = dense_check(
+        side.sketch,
+        side.size,
+        candidate.sketch,
+        candidate.size,
+        fit.matrix,
+        correct=fit.evidence.model != "similarity",
+    )
     return judge_dense(check, guard, vouching=vouching)
 
 
