@@ -141,8 +141,10 @@ def _sort_blocks(
             found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
     moved = _moved_far(mine_all, laid, inside, unmatched)
     blocks = sum(counts.values())
-    shares = [counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")]
-    check = DenseCheck(blocks, *shares, moved=moved)
+    in_place, displaced, missing = (
+        counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")
+    )
+    check = DenseCheck(blocks, in_place, displaced, missing, moved)
     return (
         check,
         np.array(centres, np.float32).reshape(-1, 2),
