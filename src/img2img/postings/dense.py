@@ -247,8 +247,10 @@ class DenseGuard:
     #: Least share in place for the pixels to vouch for a fit the keypoints
     #: found too thin (too few agreeing, or too little of the area spanned).
     vouch_in_place: float = 0.75
-    #: Fewest agreeing keypoints of a fit the pixels may vouch for.
-    vouch_min_inliers: int = 8
+    #: Share of the keypoints a fit needs alone (``min_inliers`` of the verifier's
+    #: thresholds and of the warp guard) that a fit the pixels vouch for needs:
+    #: 8 of the default 12 for a similarity; a caller's stricter count stays stricter.
+    vouch_inliers: float = 2 / 3
 
 
 DEFAULT_DENSE_GUARD = DenseGuard()

@@ -35,10 +35,18 @@ different motion, as a nearer part of a scene does when the camera moves.
 Drawings with few agreeing keypoints must have a fair share of what could
 agree (``few_inliers``, ``min_agreement``): two drawings on one template share
 a dozen corners.
+
+Then the pixels (:mod:`img2img.postings.dense`, when both sides kept a sketch):
+a fit the keypoints accept is refused when the pixels under it disagree (a
+part displaced or moved on its own, as parallax does; too little in place, as
+two drawings on one layout), and then looser fits are tried; a fit the
+keypoints refuse only for being thin (a flat-colour drawing has few corners,
+bunched on its outlines) is accepted when the pixels under it agree all over.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -272,17 +280,18 @@ def _loose_reason(loose: Fit, thresholds: Thresholds) -> str:
 
 
 def _thin(thresholds: Thresholds, dense: DenseGuard) -> Thresholds:
-    """``thresholds`` asking of keypoints only that they fit: how many and how much of
-    the area they span left to the pixels (:attr:`DenseGuard.vouch_in_place`)."""
+    """``thresholds`` asking of keypoints only that they fit, tightly, with a share
+    (:attr:`DenseGuard.vouch_inliers`) of the keypoints a fit needs alone: how much of
+    the area they span, and whether they are a fair share of what could agree, is
+    left to the pixels, whose blocks cover the whole common area."""
     warp = thresholds.warp
+    fewest = max(3, math.ceil(thresholds.min_inliers * dense.vouch_inliers))
     return replace(
         thresholds,
-        min_inliers=dense.vouch_min_inliers,
+        min_inliers=fewest,
         min_coverage=0.0,
         few_inliers=0,
-        warp=None
-        if warp is None
-        else replace(warp, min_inliers=dense.vouch_min_inliers, min_coverage=0.0),
+        warp=None if warp is None else replace(warp, min_inliers=fewest, min_coverage=0.0),
     )
 
 
