@@ -336,6 +336,7 @@ def verify_features(
     dense = thresholds.dense
     thin = _thin(thresholds, dense) if dense is not None else None
     fit, pairs = _similarity(query.direct, candidate, mirrored=False)
+    seen = fit, pairs
     reason = _judge(fit, thresholds)
     if reason:
         flipped, flipped_pairs = _similarity(query.flipped, candidate, mirrored=True)
@@ -343,7 +344,12 @@ def verify_features(
         if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
     near = [fit] if reason and thin is not None and not _judge(fit, thin) else []
-    reason = reason or _pixels_say(query, candidate, fit, dense, vouching=False)
+    if not reason:
+        reason = _pixels_say(query, candidate, fit, dense, vouching=False)
+        if reason and fit.evidence.mirrored:
+            # A mirrored fit the pixels refute (a symmetric badge fits both ways):
+            # the looser fits look at the picture as seen.
+            fit, pairs = seen
     guard = thresholds.warp
     # Looser fits only where enough pairs could pass their guard and the similarity's
     # own least support: a stricter ``min_inliers`` holds for every model.
