@@ -160,7 +160,7 @@ def main() -> None:
         "--tuning", action="store_true", help="the tuning third instead of the held-out part"
     )
     parser.add_argument("--only", choices=("reposts", "templates", "scenes"), nargs="*")
-    args, _unknown = parser.parse_known_args()
+    args = parser.parse_args()
     parts = args.only or ("reposts", "templates", "scenes")
     print(f"CPU flags: {cpu_flags()}")
     photos, _ = load_photos()
