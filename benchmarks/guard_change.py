@@ -1,10 +1,14 @@
-"""What a change of the verifier's thresholds does, pair by pair, without a store.
+"""What a change of the verifier does, pair by pair, without a store.
 
-Verifies every held-out picture of ``benchmarks/reposts.py`` against each of
-its reposts (the pairs its table counts) under two sets of thresholds, and the
-pairs that must stay refused (stereo, bent photos, flat scenes shot twice), and
-prints what each set accepts. The shortlist is left out: a verdict that does
-not change cannot change the table's recall.
+Verifies every held-out picture of ``benchmarks/reposts.py`` (or the tuning
+third, ``--tuning``) against each of its reposts, the pairs its table counts,
+as ``find_postings`` does (the repost is the query, the original's cached
+thumbnail the candidate), under two settings: the keypoints alone (the
+verifier before the dense check) and the shipped one. Then the pairs that must
+stay refused, both ways: drawings on one template (other drawings of the same
+style: the same comic layout, the same badge and word mark), the stereo pair,
+flat scenes shot from two places, bent photos. The shortlist is left out: a
+verdict that does not change cannot change the table's recall.
 
     python benchmarks/guard_change.py --every 3
 """
@@ -12,62 +16,118 @@ not change cannot change the table's recall.
 from __future__ import annotations
 
 import argparse
-import math
+import random
 import sys
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from flatscenes import flat_scene_pairs
+from machine import cpu_flags
 from photoset import SAME_SCENE, load_photos
 from quality import BEND_EDITS, BEND_PIXELS, is_tuning_photo
 from reposts import ART, companions
 
-from img2img.postings.features import extract_features
-from img2img.postings.verify import DEFAULT_THRESHOLDS, QueryFeatures, Thresholds, verify_features
-from img2img.postings.warps import WarpGuard
-from img2img.testing.drawings import drawing
+from img2img.images import decode_image
+from img2img.postings.cache import encode_thumbnail
+from img2img.postings.features import LocalFeatures, extract_features
+from img2img.postings.verify import (
+    DEFAULT_THRESHOLDS,
+    QueryFeatures,
+    Thresholds,
+    one_blas_thread,
+    verify_features,
+)
+from img2img.testing.drawings import STYLES, drawing
 from img2img.testing.edits import apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
-#: The thresholds before the second-motion check and the stricter containment.
-BEFORE = Thresholds(
-    max_second_motion=math.inf, warp=WarpGuard(min_contained=0.9, max_second_motion=math.inf)
-)
+SETTINGS = {"keypoints alone": Thresholds(dense=None), "shipped": DEFAULT_THRESHOLDS}
+#: Other drawings of one style each drawing is checked against (besides the benchmark's own).
+TEMPLATE_CROWD = 30
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--every", type=int, default=3)
-    args = parser.parse_args()
-    photos, _ = load_photos()
-    pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}
-    queries = [n for n in sorted(pictures) if not is_tuning_photo(n)][:: args.every]
+def cached(image):  # type: ignore[no-untyped-def]
+    """The candidate as the picture cache keeps it: a 512-pixel JPEG thumbnail."""
+    return decode_image(encode_thumbnail(image))
+
+
+def verdicts(query: LocalFeatures, candidate: LocalFeatures) -> dict[str, bool]:
+    pair = QueryFeatures.of(query)
+    return {
+        label: verify_features(pair, candidate, thresholds=thresholds).same
+        for label, thresholds in SETTINGS.items()
+    }
+
+
+def reposts_verified(pictures, names) -> None:  # type: ignore[no-untyped-def]
     pools = {
         k: [n for n in pictures if n.startswith("art/") == (k == "art")] for k in ("art", "photo")
     }
-    settings = {"before": BEFORE, "now": DEFAULT_THRESHOLDS}
-    kept: dict[str, Counter[str]] = {label: Counter() for label in settings}
-    for seed, name in enumerate(queries):
-        original = QueryFeatures.of(extract_features(pictures[name]))
+    kept: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    per_form: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    count: Counter[str] = Counter()
+    for seed, name in enumerate(names):
+        original = extract_features(cached(pictures[name]))
         kind = "art" if name.startswith("art/") else "photo"
         for form in REPOSTS:
             others = [pictures[o] for o in companions(name, form, pools[kind], seed)]
             repost = extract_features(apply_repost(pictures[name], form, others=others, seed=seed))
-            for label, thresholds in settings.items():
-                kept[label][kind] += verify_features(original, repost, thresholds=thresholds).same
+            count[kind] += 1
+            for label, same in verdicts(repost, original).items():
+                kept[label][kind] += same
+                per_form[(kind, form)][label] += same
+    print(f"\n{len(names)} pictures x {len(REPOSTS)} forms: reposts verified")
+    for label, counts in kept.items():
+        print(f"  {label:16} " + ", ".join(f"{k} {counts[k]} of {count[k]}" for k in sorted(count)))
     print(
-        f"{len(queries)} held-out pictures x {len(REPOSTS)} forms: reposts verified "
-        + ", ".join(f"{label} {dict(c)}" for label, c in kept.items())
+        f"  {'form':14} "
+        + " ".join(f"{k + ' ' + label:>24}" for k in ("photo", "art") for label in SETTINGS)
     )
+    for form in REPOSTS:
+        cells = [per_form[(k, form)][label] for k in ("photo", "art") for label in SETTINGS]
+        print(f"  {form:14} " + " ".join(f"{c:>24}" for c in cells))
+
+
+def template_pairs(names: list[str]) -> None:
+    """Each drawing against the other drawings of its style, both as drawn and as a thumbnail."""
+    seeds = [int(n.split("/")[1]) for n in names if n.startswith("art/")]
+    crowd = [10_000 + i for i in range(3 * TEMPLATE_CROWD)]
+    stored = {s: extract_features(cached(drawing(s))) for s in range(ART) if True} | {
+        s: extract_features(cached(drawing(s))) for s in crowd
+    }
+    called: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    checks: Counter[str] = Counter()
+    for seed in seeds:
+        style = STYLES[seed % len(STYLES)]
+        queries = {
+            "as drawn": extract_features(jpeg(drawing(seed))),
+            "thumb160": extract_features(apply_repost(drawing(seed), "thumb160", seed=seed)),
+        }
+        for other in stored:
+            if other == seed or other % len(STYLES) != seed % len(STYLES):
+                continue
+            for query in queries.values():
+                checks[style] += 1
+                for label, same in verdicts(query, stored[other]).items():
+                    called[label][style] += same
+    print(f"\ndrawings on one template (each of {len(seeds)} against the others of its style):")
+    for label, counts in called.items():
+        print(
+            f"  {label:16} " + ", ".join(f"{s} {counts[s]} of {checks[s]}" for s in sorted(checks))
+        )
+
+
+def refused_pairs(photos, every: int, tuning: bool) -> None:  # type: ignore[no-untyped-def]
     pairs = [("stereo", photos[a], photos[b]) for a, b in SAME_SCENE if a in photos and b in photos]
     pairs += [(n, jpeg(a), jpeg(b)) for n, a, b in flat_scene_pairs(photos)]
     pairs += [
         (n, jpeg(a), jpeg(b)) for n, a, b in flat_scene_pairs(photos, count=6, kinds=("wall",))
     ]
     order = sorted(photos)
-    held = [n for n in order if not is_tuning_photo(n)][:: args.every]
+    held = [n for n in order if is_tuning_photo(n) == tuning][::every]
     pairs += [
         (
             f"bent {n} {e}",
@@ -77,15 +137,45 @@ def main() -> None:
         for n in held
         for e in BEND_EDITS
     ]
-    for label, thresholds in settings.items():
-        called: Counter[str] = Counter()
-        for pair, a, b in pairs:
-            fa, fb = extract_features(a), extract_features(b)
-            for x, y in ((fa, fb), (fb, fa)):
-                called[pair.split("-")[0].split(" ")[0]] += verify_features(
-                    QueryFeatures.of(x), y, thresholds=thresholds
-                ).same
-        print(f"{label}: pairs called a copy (of 2 checks per pair): {dict(called)}")
+    called: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    checks: Counter[str] = Counter()
+    for pair, a, b in pairs:
+        kind = pair.split("-")[0].split(" ")[0]
+        fa, fb = extract_features(a), extract_features(b)
+        for x, y in ((fa, fb), (fb, fa)):
+            checks[kind] += 1
+            for label, same in verdicts(x, y).items():
+                called[label][kind] += same
+    print("\npairs that must be refused, called a copy (both ways):")
+    for label, counts in called.items():
+        print(
+            f"  {label:16} " + ", ".join(f"{k} {counts[k]} of {checks[k]}" for k in sorted(checks))
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--every", type=int, default=3)
+    parser.add_argument(
+        "--tuning", action="store_true", help="the tuning third instead of the held-out part"
+    )
+    parser.add_argument("--only", choices=("reposts", "templates", "scenes"), nargs="*")
+    args = parser.parse_args()
+    parts = args.only or ("reposts", "templates", "scenes")
+    print(f"CPU flags: {cpu_flags()}")
+    photos, _ = load_photos()
+    pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}
+    names = [n for n in sorted(pictures) if is_tuning_photo(n) == args.tuning][:: args.every]
+    started = time.process_time()
+    random.seed(0)
+    with one_blas_thread():
+        if "reposts" in parts:
+            reposts_verified(pictures, names)
+        if "templates" in parts:
+            template_pairs(names)
+        if "scenes" in parts:
+            refused_pairs(photos, args.every, args.tuning)
+    print(f"\nCPU time {time.process_time() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ thresholds; the table is the other two thirds.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import statistics
@@ -40,10 +41,12 @@ from PIL import Image, ImageEnhance, ImageOps
 sys.path.insert(0, str(Path(__file__).parent))
 
 from flatscenes import flat_scene_pairs
+from machine import cpu_flags
 from photoset import SAME_SCENE, load_photos
 from quality import BEND_EDITS, BEND_PIXELS, is_tuning_photo
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore, verify_copy
+from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.testing.drawings import drawing
 from img2img.testing.edits import EDITS, apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
@@ -99,9 +102,26 @@ def name_of(url: str | None) -> str:
     return unquote(Path(urlsplit(url or "").path).stem).replace("__", "/")
 
 
-def evaluate(client, pictures, source, queries, forms):
-    """Tallies per (kind, form): queries, found, top5, returned, correct, relations."""
-    tallies: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+def wrong_kind(picture: str, name: str, others: list[str], source: dict[str, str]) -> str:
+    """What a wrongly returned picture is, for the precision breakdown."""
+    made_from = source.get(picture, picture)
+    if made_from in others:
+        return "the backdrop or a companion (or a crowd variant of it)"
+    art = made_from.startswith(("art/", "crowd/art"))
+    same_style = art and name.startswith("art/") and _style(made_from) == _style(name)
+    what = "drawing of the same style" if same_style else "drawing" if art else "photo"
+    return f"another {what}" + (" (a crowd variant)" if picture in source else "")
+
+
+def _style(name: str) -> int:
+    number = int(name.rsplit("art", 1)[-1].lstrip("/"))
+    return (number if name.startswith("art/") else 10_000 + number) % 3
+
+
+def evaluate(client, pictures, source, queries, forms, settings):
+    """Tallies per (setting, kind, form): queries, found, top5, returned, correct, relations,
+    and what the wrong postings were."""
+    tallies: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     pools = {
         kind: [n for n in pictures if n.startswith("art/") == (kind == "art")]
         for kind in ("art", "photo")
@@ -116,27 +136,33 @@ def evaluate(client, pictures, source, queries, forms):
                 )
             else:
                 query = apply_edit(pictures[name], form, seed=seed)
-            tally = tallies[(kind, form)]
-            tally["queries"] += 1
-            tally["top5"] += name in [name_of(m.image_url) for m in client.search(query, k=5)]
-            found = client.find_postings(query)
+            top5 = name in [name_of(m.image_url) for m in client.search(query, k=5)]
             shown = {name, *(others if form in COMPANIONS or form.startswith("inset") else ())}
-            for posting in found:
-                picture = name_of(posting.image_url)
-                tally["returned"] += 1
-                tally["correct"] += picture in shown or source.get(picture) in shown
-                if picture == name:
-                    tally["found"] += 1
-                    tally[posting.relation] += 1
+            for label, thresholds in settings.items():
+                tally = tallies[(label, kind, form)]
+                tally["queries"] += 1
+                tally["top5"] += top5
+                for posting in client.find_postings(query, thresholds=thresholds):
+                    picture = name_of(posting.image_url)
+                    tally["returned"] += 1
+                    right = picture in shown or source.get(picture) in shown
+                    tally["correct"] += right
+                    if not right:
+                        tally["wrong: " + wrong_kind(picture, name, others, source)] += 1
+                        tally[f"wrong as {posting.relation}"] += 1
+                    if picture == name:
+                        tally["found"] += 1
+                        tally[posting.relation] += 1
     return tallies
 
 
-def print_table(tallies, forms) -> None:
-    print(f"\n{'form':14} {'kind':5} {'n':>4} {'R':>6} {'P':>6} {'top5':>6}  relations")
+def print_table(tallies, forms, label) -> None:
+    print(f"\n== {label} ==")
+    print(f"{'form':14} {'kind':5} {'n':>4} {'R':>6} {'P':>6} {'top5':>6}  relations")
     for kind in ("photo", "art"):
         total: Counter[str] = Counter()
         for form in forms:
-            t = tallies[(kind, form)]
+            t = tallies[(label, kind, form)]
             total.update(t)
             rel = ", ".join(f"{r} {t[r]}" for r in ("copy", "warped", "exact") if t[r])
             print(
@@ -147,6 +173,16 @@ def print_table(tallies, forms) -> None:
             f"{'all':14} {kind:5} {total['queries']:4} {total['found'] / max(1, total['queries']):6.3f} "
             f"{total['correct'] / max(1, total['returned']):6.3f} {total['top5'] / max(1, total['queries']):6.3f}"
         )
+        wrong = {k: v for k, v in total.items() if k.startswith("wrong")}
+        print(
+            f"  wrong postings ({total['returned'] - total['correct']} of {total['returned']}): "
+            + "; ".join(f"{k[6:]} {v}" for k, v in sorted(wrong.items()))
+        )
+        by_form = {
+            f: tallies[(label, kind, f)]["returned"] - tallies[(label, kind, f)]["correct"]
+            for f in forms
+        }
+        print("  by form: " + ", ".join(f"{f} {n}" for f, n in by_form.items() if n))
 
 
 def refused_pairs(photos: dict[str, Image.Image], names: list[str]) -> None:
@@ -192,6 +228,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="query every n-th picture only")
     parser.add_argument("--tuning", action="store_true", help="query the tuning third instead")
     parser.add_argument("--forms", nargs="*", help="only these forms")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also verify with the keypoints alone (no dense check)",
+    )
     args = parser.parse_args()
 
     photos, notes = load_photos()
@@ -201,6 +242,7 @@ def main() -> None:
     crowd, source = build_crowd(pictures, args.crowd)
     queries = [n for n in sorted(pictures) if is_tuning_photo(n) == args.tuning][:: args.every]
     forms = args.forms or [*REPOSTS, *EDITS]
+    print(f"CPU flags: {cpu_flags()}; load average at the start {os.getloadavg()[0]:.1f}")
     print(
         f"python {platform.python_version()}; {len(photos)} photos, {ART} drawings, crowd of "
         f"{len(crowd)}; {len(queries)} {'tuning' if args.tuning else 'held-out'} pictures x {len(forms)} forms"
@@ -215,14 +257,19 @@ def main() -> None:
     print(
         f"indexing: {(time.perf_counter() - started) / max(1, report.indexed) * 1000:.0f} ms per image, {report.indexed} images"
     )
+    settings = {"shipped": DEFAULT_THRESHOLDS}
+    if args.compare:
+        settings["keypoints alone (no dense check)"] = Thresholds(dense=None)
     started = time.perf_counter()
-    tallies = evaluate(client, pictures, source, queries, forms)
+    tallies = evaluate(client, pictures, source, queries, forms, settings)
     print(f"queries took {time.perf_counter() - started:.0f} s")
-    print_table(tallies, forms)
+    for label in settings:
+        print_table(tallies, forms, label)
     refused_pairs(
         photos, [n for n in sorted(photos) if is_tuning_photo(n) == args.tuning][:: args.every]
     )
     warm_timing(client, pictures, queries)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

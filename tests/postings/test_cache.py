@@ -112,6 +112,10 @@ def test_features_can_be_stored_directly(photos: dict[str, Image.Image]) -> None
         assert cached is not None
         assert len(cached) == len(features)
         assert cache.thumbnail("x") is None
+        # The sketch the dense check lays under a fit is kept with the keypoints.
+        assert features.sketch is not None
+        assert cached.sketch is not None
+        assert np.array_equal(cached.sketch, features.sketch)
 
 
 def test_where_the_cache_lives_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,6 +42,7 @@ from img2img.postings.features import (
     CONTRAST_THRESHOLD,
     FEATURE_SIDE,
     MAX_FEATURES,
+    SKETCH_SIDE,
     LocalFeatures,
     extract_features,
 )
@@ -68,8 +69,9 @@ THUMBNAIL_QUALITY = 90
 #: at most half of this.
 KEPT_AS_DOWNLOADED_BYTES = 160_000
 #: Changes whenever features computed by this version would differ from stored ones.
-FEATURES_VERSION = f"sift-{FEATURE_SIDE}-{MAX_FEATURES}-{CONTRAST_THRESHOLD}-1"
-_HEADER = struct.Struct("<IIIII")  # keypoints, width, height, source width, source height
+FEATURES_VERSION = f"sift-{FEATURE_SIDE}-{MAX_FEATURES}-{CONTRAST_THRESHOLD}-sketch{SKETCH_SIDE}-2"
+# keypoints, width, height, source width, source height, sketch width, sketch height
+_HEADER = struct.Struct("<IIIIIII")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pictures (
@@ -96,25 +98,34 @@ def default_cache_path() -> Path:
 def _pack(features: LocalFeatures) -> bytes:
     width, height = features.size
     source_width, source_height = features.source_size or (0, 0)
+    sketch = features.sketch if features.sketch is not None else np.zeros((0, 0), np.uint8)
     raw = (
-        _HEADER.pack(len(features), width, height, source_width, source_height)
+        _HEADER.pack(len(features), width, height, source_width, source_height, *sketch.shape[::-1])
         + features.points.astype("<f4").tobytes()
         + features.descriptors.astype(np.uint8).tobytes()
+        + np.ascontiguousarray(sketch, np.uint8).tobytes()
     )
     return zlib.compress(raw, 1)
 
 
 def _unpack(blob: bytes) -> LocalFeatures:
     raw = zlib.decompress(blob)
-    count, width, height, source_width, source_height = _HEADER.unpack_from(raw)
+    count, width, height, source_width, source_height, sketch_width, sketch_height = (
+        _HEADER.unpack_from(raw)
+    )
     start = _HEADER.size
     points = np.frombuffer(raw, "<f4", count * 2, start).reshape(count, 2).astype(np.float32)
     start += count * 8
     descriptors = np.frombuffer(raw, np.uint8, count * 128, start).reshape(count, 128)
-    if start + count * 128 != len(raw):
+    start += count * 128
+    pixels = sketch_width * sketch_height
+    sketch = np.frombuffer(raw, np.uint8, pixels, start).reshape(sketch_height, sketch_width)
+    if start + pixels != len(raw):
         raise ValueError("features blob has trailing bytes")
     source = (source_width, source_height) if source_width and source_height else None
-    return LocalFeatures(points, descriptors.copy(), (width, height), source)
+    return LocalFeatures(
+        points, descriptors.copy(), (width, height), source, sketch.copy() if pixels else None
+    )
 
 
 def _kept_as_downloaded(image: Image.Image, source: bytes) -> bool:

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FEATURE_SIDE",
     "MAX_FEATURES",
+    "SKETCH_SIDE",
     "LocalFeatures",
     "extract_features",
     "grey_pixels",
     "mirrored",
     "opencv",
+    "sketch_of",
 ]
 
 #: Long side, in pixels, of the grey picture features are computed on. 512 keeps
@@ -38,6 +40,10 @@ MAX_FEATURES = 800
 #: :data:`MAX_FEATURES` keypoints are kept anyway, so this only lets smooth
 #: pictures (a blurred clock, a product on a plain background) have enough.
 CONTRAST_THRESHOLD = 0.005
+#: Long side, in pixels, of the small grey picture kept beside the keypoints for
+#: the dense check (:mod:`img2img.postings.dense`): a comic's lines survive it,
+#: and it costs a fifth of what the keypoints cost to keep.
+SKETCH_SIDE = 192
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -49,13 +55,17 @@ class LocalFeatures:
       :data:`FEATURE_SIDE` or less);
     - ``descriptors``: uint8 ``(n, 128)`` SIFT descriptors, row ``i`` for point ``i``;
     - ``source_size``: ``(width, height)`` of the picture as posted, when known,
-      so a fit's scale can be told in the pictures' own pixels.
+      so a fit's scale can be told in the pictures' own pixels;
+    - ``sketch``: uint8 ``(h, w)``, the working frame in grey shrunk to
+      :data:`SKETCH_SIDE` on its long side, for the dense check of the pixels
+      under a fit; ``None`` when not kept (the keypoints then decide alone).
     """
 
     points: npt.NDArray[np.float32]
     descriptors: npt.NDArray[np.uint8]
     size: tuple[int, int]
     source_size: tuple[int, int] | None = None
+    sketch: npt.NDArray[np.uint8] | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -95,6 +105,17 @@ def grey_pixels(image: Image.Image, side: int = FEATURE_SIDE) -> npt.NDArray[np.
     return np.asarray(grey, dtype=np.uint8)
 
 
+def sketch_of(grey: npt.NDArray[np.uint8], side: int = SKETCH_SIDE) -> npt.NDArray[np.uint8]:
+    """``grey`` uint8 ``(h, w)`` shrunk (never enlarged) to ``side`` on its long side,
+    by area averaging (which also averages noise and JPEG blocks away)."""
+    height, width = grey.shape
+    scale = side / max(height, width)
+    if scale >= 1:
+        return np.ascontiguousarray(grey)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(opencv().resize(grey, size, interpolation=opencv().INTER_AREA), np.uint8)
+
+
 def _mirror_permutation() -> npt.NDArray[np.intp]:
     # A SIFT descriptor is 4 x 4 cells (rows across the keypoint's orientation,
     # columns along it) of 8 orientation bins. Mirroring the picture mirrors each
@@ -115,8 +136,9 @@ def mirrored(features: LocalFeatures) -> LocalFeatures:
     """
     points = features.points.copy()
     points[:, 0] = (features.size[0] - 1) - points[:, 0]
+    sketch = None if features.sketch is None else np.ascontiguousarray(features.sketch[:, ::-1])
     return LocalFeatures(
-        points, features.descriptors[:, _MIRROR], features.size, features.source_size
+        points, features.descriptors[:, _MIRROR], features.size, features.source_size, sketch
     )
 
 
@@ -143,11 +165,18 @@ def extract_features(
     sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=CONTRAST_THRESHOLD)
     keypoints, descriptors = sift.detectAndCompute(pixels, None)
     height, width = pixels.shape
+    sketch = sketch_of(pixels)
     if descriptors is None or not keypoints:
         return LocalFeatures(
-            np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), (width, height), source_size
+            np.zeros((0, 2), np.float32),
+            np.zeros((0, 128), np.uint8),
+            (width, height),
+            source_size,
+            sketch,
         )
     points = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2)
     # OpenCV's SIFT values are whole numbers in 0..255 stored as float: uint8 loses nothing.
     packed = np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)
-    return LocalFeatures(points[:max_features], packed[:max_features], (width, height), source_size)
+    return LocalFeatures(
+        points[:max_features], packed[:max_features], (width, height), source_size, sketch
+    )

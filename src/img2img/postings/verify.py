@@ -35,19 +35,28 @@ different motion, as a nearer part of a scene does when the camera moves.
 Drawings with few agreeing keypoints must have a fair share of what could
 agree (``few_inliers``, ``min_agreement``): two drawings on one template share
 a dozen corners.
+
+Then the pixels (:mod:`img2img.postings.dense`, when both sides kept a sketch):
+a fit the keypoints accept is refused when the pixels under it disagree (a
+part displaced or moved on its own, as parallax does; too little in place, as
+two drawings on one layout), and then looser fits are tried; a fit the
+keypoints refuse only for being thin (a flat-colour drawing has few corners,
+bunched on its outlines) is accepted when the pixels under it agree all over.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from img2img.models import Evidence, Relation
+from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
@@ -116,6 +125,10 @@ class Thresholds:
     #: must pass to call the candidate the same picture ``warped`` (see
     #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
     warp: WarpGuard | None = DEFAULT_WARP_GUARD
+    #: When the pixels under a fit confirm or refute it, or vouch for a fit too
+    #: thin for the keypoints alone (see :mod:`img2img.postings.dense`); ``None``
+    #: lets the keypoints decide alone.
+    dense: DenseGuard | None = DEFAULT_DENSE_GUARD
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -237,16 +250,75 @@ def _similarity(
 
 def _warped(
     query: LocalFeatures, candidate: LocalFeatures, pairs: Pairs, mirrored: bool, guard: WarpGuard
-) -> tuple[Fit, str]:
-    """The first looser fit that passes ``guard``, else the last one tried and why not."""
-    fit, reason = None, ""
+) -> list[tuple[Fit, str]]:
+    """The looser fits tried, each with why ``guard`` refuses it, up to the first it passes."""
+    tried = []
     for model in ("affine", "perspective"):
         fit = fit_model(model, pairs, query, candidate, mirrored)
         reason = judge_warp(fit, query, candidate, guard)
+        tried.append((fit, reason))
         if not reason:
             break
-    assert fit is not None
-    return fit, reason
+    return tried
+
+
+def _loose_reason(loose: Fit, thresholds: Thresholds) -> str:
+    """Why the caller's own thresholds, which hold for every model, refuse a looser fit."""
+    evidence = loose.evidence
+    if evidence.inliers < thresholds.min_inliers:
+        return f"{evidence.inliers} keypoints agree, fewer than {thresholds.min_inliers}"
+    if evidence.inliers < thresholds.few_inliers and loose.agreement < thresholds.min_agreement:
+        return f"only {loose.agreement:.0%} of the keypoints that could agree do"
+    if evidence.coverage < thresholds.min_coverage:
+        return (
+            f"agreeing keypoints span {evidence.coverage:.0%} of the common area, "
+            f"less than {thresholds.min_coverage:.0%}"
+        )
+    if evidence.residual > thresholds.max_residual:
+        return f"the fit is loose ({evidence.residual:.2f} px > {thresholds.max_residual})"
+    return ""
+
+
+def _thin(thresholds: Thresholds, dense: DenseGuard) -> Thresholds:
+    """``thresholds`` asking of keypoints only that they fit, tightly, with a share
+    (:attr:`DenseGuard.vouch_inliers`) of the keypoints a fit needs alone: how much of
+    the area they span, and whether they are a fair share of what could agree, is
+    left to the pixels, whose blocks cover the whole common area."""
+    warp = thresholds.warp
+    fewest = max(3, math.ceil(thresholds.min_inliers * dense.vouch_inliers))
+    return replace(
+        thresholds,
+        min_inliers=fewest,
+        min_coverage=0.0,
+        few_inliers=0,
+        warp=None if warp is None else replace(warp, min_inliers=fewest, min_coverage=0.0),
+    )
+
+
+def _pixels_say(
+    query: QueryFeatures,
+    candidate: LocalFeatures,
+    fit: Fit,
+    guard: DenseGuard | None,
+    *,
+    vouching: bool,
+) -> str:
+    """Why the pixels under ``fit`` do not show the same picture, or ``""`` (also when
+    either side kept no sketch, unless the pixels must vouch for a thin fit)."""
+    side = query.flipped if fit.evidence.mirrored else query.direct
+    if guard is None or side.sketch is None or candidate.sketch is None or fit.matrix is None:
+        return "no pixels to compare" if vouching else ""
+    # A similarity is exact for a copy; only a looser fit may be corrected by the pixels
+    # (a correction would also smooth a small parallax away).
+    check = dense_check(
+        side.sketch,
+        side.size,
+        candidate.sketch,
+        candidate.size,
+        fit.matrix,
+        correct=fit.evidence.model != "similarity",
+    )
+    return judge_dense(check, guard, vouching=vouching)
 
 
 def verify_features(
@@ -255,15 +327,29 @@ def verify_features(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Verification:
-    """Compare precomputed features: the query as seen first, then mirrored; then,
-    if no similarity passes, looser fits under ``thresholds.warp``."""
+    """Compare precomputed features: a similarity, the query as seen first, then
+    mirrored; then, if none passes, looser fits under ``thresholds.warp``. Each fit
+    the keypoints accept must be confirmed by the pixels under it
+    (``thresholds.dense``, when both sides kept a sketch); a fit refused only for
+    being thin (few keypoints, or spread over little of the area) is accepted
+    when the pixels vouch for it."""
+    dense = thresholds.dense
+    thin = _thin(thresholds, dense) if dense is not None else None
     fit, pairs = _similarity(query.direct, candidate, mirrored=False)
+    seen = fit, pairs
     reason = _judge(fit, thresholds)
     if reason:
         flipped, flipped_pairs = _similarity(query.flipped, candidate, mirrored=True)
         flipped_reason = _judge(flipped, thresholds)
         if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
+    near = [fit] if reason and thin is not None and not _judge(fit, thin) else []
+    if not reason:
+        reason = _pixels_say(query, candidate, fit, dense, vouching=False)
+        if reason and fit.evidence.mirrored:
+            # A mirrored fit the pixels refute (a symmetric badge fits both ways):
+            # the looser fits look at the picture as seen.
+            fit, pairs = seen
     guard = thresholds.warp
     # Looser fits only where enough pairs could pass their guard and the similarity's
     # own least support: a stricter ``min_inliers`` holds for every model.
@@ -273,27 +359,29 @@ def verify_features(
         and len(pairs) >= max(guard.min_inliers, thresholds.min_inliers)
     ):
         side = query.flipped if fit.evidence.mirrored else query.direct
-        loose, loose_reason = _warped(side, candidate, pairs, fit.evidence.mirrored, guard)
-        few = loose.evidence.inliers < thresholds.few_inliers
-        if not loose_reason and loose.evidence.inliers < thresholds.min_inliers:
-            loose_reason = (
-                f"{loose.evidence.inliers} keypoints agree, fewer than {thresholds.min_inliers}"
+        for loose, loose_reason in _warped(side, candidate, pairs, fit.evidence.mirrored, guard):
+            loose_reason = loose_reason or _loose_reason(loose, thresholds)
+            if (
+                thin is not None
+                and thin.warp is not None
+                and loose_reason
+                and not (
+                    judge_warp(loose, side, candidate, thin.warp) or _loose_reason(loose, thin)
+                )
+            ):
+                near.append(loose)
+            loose_reason = loose_reason or _pixels_say(
+                query, candidate, loose, dense, vouching=False
             )
-        elif not loose_reason and few and loose.agreement < thresholds.min_agreement:
-            loose_reason = f"only {loose.agreement:.0%} of the keypoints that could agree do"
-        elif not loose_reason and loose.evidence.coverage < thresholds.min_coverage:
-            # The caller's thresholds hold for every model, a stricter coverage included.
-            loose_reason = (
-                f"agreeing keypoints span {loose.evidence.coverage:.0%} of the common area, "
-                f"less than {thresholds.min_coverage:.0%}"
-            )
-        elif not loose_reason and loose.evidence.residual > thresholds.max_residual:
-            loose_reason = (
-                f"the fit is loose ({loose.evidence.residual:.2f} px > {thresholds.max_residual})"
-            )
-        reason = f"{reason}; {loose_reason}" if loose_reason else ""
-        if not reason:
-            fit = loose
+            if not loose_reason:
+                fit, reason = loose, ""
+                break
+        else:
+            reason = f"{reason}; {loose_reason}"
+    for candidate_fit in near if reason else ():
+        if not _pixels_say(query, candidate, candidate_fit, dense, vouching=True):
+            fit, reason = candidate_fit, ""
+            break
     return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
 
 

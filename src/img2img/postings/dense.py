@@ -1,0 +1,284 @@
+"""The pixels under a fit: do the two pictures agree where the fit lays one on the other?
+
+Keypoints say *where* two pictures could be one; the pixels say whether they
+are. Once a geometric fit is found, the candidate's small grey picture (its
+*sketch*, kept with its features) is laid on the query's through the fit and
+cut into blocks. Each block of the common area that has something drawn in it,
+in either picture, is looked for in the other near where the fit puts it
+(normalised cross-correlation, so brightness, contrast and recolouring do not
+matter):
+
+- **in place**: it matches where the fit puts it: the same picture;
+- **displaced**: it matches only a few pixels away: a part of the scene that
+  moved on its own, as a nearer floor or sign does when the camera moves
+  (parallax), or a picture bent;
+- **missing**: it matches nowhere near: different content (two drawings on one
+  template share their panel borders, not what is in them), or an edit laid
+  over the picture (a sticker, a caption).
+
+A copy has most of its blocks in place and hardly any displaced; two shots of
+a scene with depth have a part displaced; two drawings on one template have
+most blocks missing. :func:`dense_check` measures; the verifier judges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from img2img.postings.features import opencv
+
+__all__ = [
+    "BLOCK",
+    "DEFAULT_DENSE_GUARD",
+    "SEARCH",
+    "DenseCheck",
+    "DenseGuard",
+    "dense_check",
+    "judge_dense",
+]
+
+#: Side of a block, in sketch pixels (a twelfth of the long side).
+BLOCK = 16
+#: How far, in sketch pixels, a block is looked for around where the fit puts it.
+SEARCH = 4
+#: Least standard deviation of grey levels for a block to count as drawn in.
+MIN_CONTRAST = 6.0
+#: Least correlation for a block to match.
+MATCH = 0.7
+#: Fewest blocks found for a fit to be corrected by them.
+MIN_REFIT_BLOCKS = 8
+#: Most corrections of a fit by the blocks it finds.
+REFITS = 2
+#: Least correlation for a block to be found far from where the fit puts it.
+FAR_MATCH = 0.8
+#: Fewest blocks found far off, moved alike, to count as a part that moved.
+MIN_MOVED_TOGETHER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DenseCheck:
+    """Blocks of the common area with something drawn in them, and what became of them.
+
+    ``blocks`` counts them; ``in_place``, ``displaced`` and ``missing`` are
+    shares of ``blocks`` (summing to 1 when ``blocks`` > 0). ``moved`` counts the
+    missing blocks found far off, all moved alike (see :func:`_moved_far`).
+    """
+
+    blocks: int
+    in_place: float
+    displaced: float
+    missing: float
+    moved: int = 0
+
+
+def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
+    """Matrix from working-frame pixels (``frame`` = width, height) to ``sketch`` pixels."""
+    sx = sketch.shape[1] / frame[0]
+    sy = sketch.shape[0] / frame[1]
+    return np.diag([sx, sy, 1.0])
+
+
+def _sort_blocks(
+    query: npt.NDArray[np.uint8],
+    candidate: npt.NDArray[np.uint8],
+    to_query: npt.NDArray[np.float64],
+) -> tuple[DenseCheck, npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The blocks under ``to_query`` (candidate sketch -> query sketch pixels), and
+    for those found (in place or displaced) their centres and where they were found
+    (float32 ``(n, 2)`` each, query sketch pixels)."""
+    cv2 = opencv()
+    height, width = query.shape
+    laid = cv2.warpPerspective(
+        candidate,
+        to_query,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    ).astype(np.float32)
+    inside = cv2.warpPerspective(
+        np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
+    )
+    mine_all = query.astype(np.float32)
+    counts = {"in_place": 0, "displaced": 0, "missing": 0}
+    centres, found = [], []
+    unmatched: list[tuple[int, int]] = []
+    for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
+        for left in range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK):
+            window = laid[
+                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
+            ]
+            if (
+                inside[
+                    top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
+                ].min()
+                == 0
+            ):
+                continue  # not wholly in the common area
+            mine = mine_all[top : top + BLOCK, left : left + BLOCK]
+            here = float(mine.std())
+            there = float(window[SEARCH:-SEARCH, SEARCH:-SEARCH].std())
+            if here < MIN_CONTRAST or there < MIN_CONTRAST:
+                # Flat on one side: missing only when clearly drawn on the other.
+                if max(here, there) >= 3 * MIN_CONTRAST:
+                    counts["missing"] += 1
+                continue
+            scores = cv2.matchTemplate(window, mine, cv2.TM_CCOEFF_NORMED)
+            _, best, _, (x, y) = cv2.minMaxLoc(scores)
+            if scores[SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2].max() >= MATCH:
+                counts["in_place"] += 1  # within a pixel of where the fit puts it
+            elif best >= MATCH:
+                counts["displaced"] += 1
+            else:
+                counts["missing"] += 1
+                if here >= 2 * MIN_CONTRAST:
+                    unmatched.append((left, top))
+                continue
+            centre = (left + BLOCK / 2, top + BLOCK / 2)
+            centres.append(centre)
+            found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
+    moved = _moved_far(mine_all, laid, inside, unmatched)
+    blocks = sum(counts.values())
+    in_place, displaced, missing = (
+        counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")
+    )
+    check = DenseCheck(blocks, in_place, displaced, missing, moved)
+    return (
+        check,
+        np.array(centres, np.float32).reshape(-1, 2),
+        np.array(found, np.float32).reshape(-1, 2),
+    )
+
+
+def _moved_far(
+    query: npt.NDArray[np.float32],
+    laid: npt.NDArray[np.float32],
+    inside: npt.NDArray[np.uint8],
+    unmatched: list[tuple[int, int]],
+) -> int:
+    """How many of the ``unmatched`` blocks (top-left corners in the query) are found
+    far off, anywhere in the common area, all moved alike: a nearer part of a scene
+    (a sign, a lamp post) moves as one when the camera moves, farther than
+    :data:`SEARCH`, while a sticker or other content is found nowhere."""
+    if len(unmatched) < MIN_MOVED_TOGETHER:
+        return 0
+    cv2 = opencv()
+    shifts = []
+    for left, top in unmatched:
+        scores = cv2.matchTemplate(
+            laid, query[top : top + BLOCK, left : left + BLOCK], cv2.TM_CCOEFF_NORMED
+        )
+        _, best, _, (x, y) = cv2.minMaxLoc(scores)
+        if best >= FAR_MATCH and inside[y + BLOCK // 2, x + BLOCK // 2]:
+            shifts.append((x - left, y - top))
+    if len(shifts) < MIN_MOVED_TOGETHER:
+        return 0
+    at = np.array(shifts, np.float64)
+    together = (np.linalg.norm(at[:, None, :] - at[None, :, :], axis=2) <= SEARCH).sum(axis=1)
+    most = int(together.max())
+    return most if most >= MIN_MOVED_TOGETHER else 0
+
+
+def dense_check(
+    query: npt.NDArray[np.uint8],
+    query_frame: tuple[int, int],
+    candidate: npt.NDArray[np.uint8],
+    candidate_frame: tuple[int, int],
+    matrix: npt.NDArray[np.float64],
+    *,
+    correct: bool = False,
+) -> DenseCheck:
+    """Lay ``candidate``'s sketch on ``query``'s through ``matrix`` and sort their blocks.
+
+    ``query`` and ``candidate`` are sketches (uint8 ``(h, w)``) of pictures whose
+    working frames are ``query_frame`` and ``candidate_frame`` (width, height);
+    ``matrix`` (3 x 3) takes candidate working-frame points onto query ones, as
+    :class:`~img2img.postings.fits.Fit` keeps it.
+
+    A looser fit (``correct``: a homography) made from keypoints in one part of
+    the frame can be a pixel or two off elsewhere. So when blocks are displaced, the fit
+    is corrected by the homography most found blocks agree on (a small one: no
+    found block moves by more than :data:`SEARCH` and a pixel), and the blocks sorted again
+    (up to :data:`REFITS` times, while more blocks fall in place): a
+    copy then has its blocks in place, while a part of a scene that moved on its
+    own stays displaced.
+    """
+    cv2 = opencv()
+    to_query = (
+        _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
+    )
+    check, centres, found = _sort_blocks(query, candidate, to_query)
+    for _ in range(REFITS if correct else 0):
+        if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
+            break
+        correction, _ = cv2.findHomography(centres, found, cv2.RANSAC, 1.0)
+        if correction is None or not np.isfinite(correction).all():
+            break
+        # Small where the blocks are: no found block moved by more than the search allows.
+        moved = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), correction).reshape(-1, 2)
+        if np.abs(moved - centres).max() > SEARCH + 1:
+            break
+        corrected = np.linalg.inv(correction) @ to_query
+        refined, refined_centres, refined_found = _sort_blocks(query, candidate, corrected)
+        if refined.in_place <= check.in_place:
+            break
+        check, centres, found, to_query = refined, refined_centres, refined_found, corrected
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class DenseGuard:
+    """When the pixels under a fit confirm it, refute it, or vouch for a fit the
+    keypoints found too thin. Chosen on the tuning pictures of
+    ``benchmarks/guard_change.py``, checked on the held-out ones."""
+
+    #: Fewest blocks drawn in the common area for the pixels to have a say.
+    min_blocks: int = 6
+    #: Largest share of blocks displaced: a copy has hardly any; a scene shot
+    #: from two places has its nearer part displaced.
+    max_displaced: float = 0.1
+    #: Most blocks found far off, moved alike: a copy has none; a sign or a post
+    #: nearer the camera than the wall behind it moves as one.
+    max_moved: int = 3
+    #: Least share of blocks in place for a fit the keypoints accept.
+    min_in_place: float = 0.35
+    #: Least share in place for the pixels to vouch for a fit the keypoints
+    #: found too thin (too few agreeing, or too little of the area spanned).
+    vouch_in_place: float = 0.75
+    #: Share of the keypoints a fit needs alone (``min_inliers`` of the verifier's
+    #: thresholds and of the warp guard) that a fit the pixels vouch for needs:
+    #: 8 of the default 12 for a similarity; a caller's stricter count stays stricter.
+    vouch_inliers: float = 2 / 3
+
+
+DEFAULT_DENSE_GUARD = DenseGuard()
+
+
+def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
+    """Why the pixels do not show the same picture under the fit, or ``""`` when they do.
+
+    ``vouching``: the keypoints alone refused the fit, so the pixels must agree
+    more (``vouch_in_place``) to accept it.
+    """
+    if check.blocks < guard.min_blocks:
+        return "" if not vouching else f"only {check.blocks} blocks drawn in the common area"
+    if check.displaced > guard.max_displaced:
+        return (
+            f"{check.displaced:.0%} of the common area's blocks match a few pixels away from "
+            f"where the fit puts them (> {guard.max_displaced:.0%}), as a nearer part of a scene "
+            "shot from another place"
+        )
+    if check.moved > guard.max_moved:
+        return (
+            f"{check.moved} blocks of the common area are found far from where the fit puts "
+            f"them, all moved alike (> {guard.max_moved}), as a nearer part of a scene"
+        )
+    least = guard.vouch_in_place if vouching else guard.min_in_place
+    if check.in_place < least:
+        return (
+            f"only {check.in_place:.0%} of the common area's blocks match under the fit "
+            f"(< {least:.0%}): different pictures on one layout"
+        )
+    return ""
