@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from machine import cpu_flags
+from machine import cpu_flags, seen_flags
 
 from img2img import ClipEmbedder, EfficientNetEmbedder
 from img2img.cores import available_cores
@@ -320,7 +320,8 @@ def main() -> None:
     print(
         f"date: {datetime.date.today()}  machine: {platform.machine()}, {available_cores()} cores"
     )
-    print(f"CPU vector extensions: {cpu_flags()}")
+    print(f"CPU vector extensions: {cpu_flags()} (the machine, /proc/cpuinfo)")
+    print(f"seen by this process (CPUID): {seen_flags()}")
     print(
         f"python {platform.python_version()}, torch {torch.__version__}, torch threads {torch.get_num_threads()}"
     )
@@ -334,7 +335,7 @@ def main() -> None:
         if args.model in ("clip", "both"):
             results["clip"] = bench_clip(images, args.rounds, cache)
     print("\n== targets ==")
-    print(f"CPU vector extensions: {cpu_flags()}")
+    print(f"CPU vector extensions: {cpu_flags()}; seen by this process: {seen_flags()}")
     for name, target in (("efficientnet", 1.5), ("clip", 2.5)):
         if name in results:
             ratio = results[name]["default"] / results[name]["naive"]
