@@ -29,7 +29,7 @@ SOURCE = Path(__file__).with_name("avx2_view.c")
 REPORT = r"""
 import io, json, os, re, subprocess, sys, time, contextlib
 import numpy as np
-from img2img.cpu_features import seen_vector_flags
+from img2img.embedders.cpu_features import seen_vector_flags
 print(f"  CPUID seen by the process: {' '.join(seen_vector_flags())}")
 import torch
 print(f"  torch.backends.cpu.get_cpu_capability(): {torch.backends.cpu.get_cpu_capability()}")

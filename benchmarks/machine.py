@@ -29,6 +29,6 @@ def seen_flags() -> str:
 
     Differs from :func:`cpu_flags` under ``benchmarks/as_avx2.py`` or in a VM that hides some.
     """
-    from img2img.cpu_features import seen_vector_flags
+    from img2img.embedders.cpu_features import seen_vector_flags
 
     return " ".join(seen_vector_flags()) or "none"
