@@ -128,7 +128,13 @@ def report(library: Path) -> None:
         for line in done.stdout.splitlines():
             if line.startswith("  "):
                 print(line)
-        isa = [part for line in done.stdout.splitlines() if line.startswith("onednn_verbose") and "isa:" in line for part in line.split(",") if part.startswith("isa:")]
+        isa = [
+            part
+            for line in done.stdout.splitlines()
+            if line.startswith("onednn_verbose") and "isa:" in line
+            for part in line.split(",")
+            if part.startswith("isa:")
+        ]
         print(f"  oneDNN (inside torch): {isa[0] if isa else 'no verbose line'}")
         if done.returncode != 0:
             print(done.stderr[-2000:])

@@ -41,7 +41,7 @@ def test_the_int8_tower_is_kept_when_it_agrees_on_held_out_photos(with_int8: Pat
     record = json.loads((with_int8 / "visual" / INT8_RECORD).read_text())
     assert record["kept"] is True
     assert record["min_cosine"] >= MIN_COSINE
-    assert record["calibration_photos"] == 5 and record["held_out_photos"] == 5
+    assert (record["calibration_photos"], record["held_out_photos"]) == (5, 5)
     assert (with_int8 / "visual" / INT8_FILE).is_file()
 
 
@@ -105,8 +105,10 @@ def test_a_route_whose_vectors_stray_is_passed_over(
     assert "under 0.99" in json.loads(record.read_text())["passed_over"]["onnxruntime-int8"]
 
 
-def test_a_broken_record_is_measured_again(exported: Path, tmp_path: Path, tiny_clip_name: str) -> None:
-    ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path).runtime_in_use
+def test_a_broken_record_is_measured_again(
+    exported: Path, tmp_path: Path, tiny_clip_name: str
+) -> None:
+    assert ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path).runtime_in_use
     (record,) = _records(tmp_path)
     record.write_text("{not json")
     again = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path)

@@ -39,7 +39,7 @@ from img2img.errors import ConfigurationError, ModelUnavailableError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["INT8_FILE", "INT8_RECORD", "Int8Report", "add_int8_tower"]
+__all__ = ["INT8_FILE", "INT8_RECORD", "Int8Report", "add_int8_tower", "quantise_static_int8"]
 
 INT8_FILE = "model.int8.onnx"
 INT8_RECORD = "int8.json"
@@ -75,7 +75,9 @@ def add_int8_tower(
     says either way. Takes a minute or so for ViT-B-32 on two cores.
     """
     if len(photos) < 4:
-        raise ConfigurationError("add_int8_tower needs at least 4 photos (half calibrate, half check)")
+        raise ConfigurationError(
+            "add_int8_tower needs at least 4 photos (half calibrate, half check)"
+        )
     clip = OnnxClip(folder)
     visual = clip.folder / "visual"
     source = visual / "model.onnx"
@@ -84,7 +86,9 @@ def add_int8_tower(
 
     pixels = np.stack(
         [
-            prepare_pixels(p, size=settings.size, mean=settings.mean, std=settings.std, fit="shortest")
+            prepare_pixels(
+                p, size=settings.size, mean=settings.mean, std=settings.std, fit="shortest"
+            )
             for p in photos
         ]
     )
@@ -93,7 +97,7 @@ def add_int8_tower(
     calibration = np.delete(pixels, np.s_[1::step], axis=0)
     with tempfile.TemporaryDirectory(prefix="img2img-int8-") as scratch:
         candidate = Path(scratch) / INT8_FILE
-        _quantise(source, candidate, calibration, Path(scratch))
+        quantise_static_int8(source, candidate, calibration)
         reference = Tower(source).run(checked)
         cosines = _cosines(Tower(candidate).run(checked), reference)
         report = Int8Report(
@@ -110,9 +114,11 @@ def add_int8_tower(
     return report
 
 
-def _quantise(
-    source: Path, target: Path, calibration: np.ndarray[Any, Any], scratch: Path
-) -> None:
+def quantise_static_int8(source: Path, target: Path, calibration: np.ndarray[Any, Any]) -> None:
+    """Write ``source`` (one float32 input) as static int8 to ``target``, as described above.
+
+    ``calibration`` is float32 ``(n, ...)``: prepared photos, fed one at a time.
+    """
     import_model_package("onnxruntime", package="onnxruntime", needed_by="an int8 CLIP tower")
     from onnxruntime import InferenceSession
     from onnxruntime.quantization import (
@@ -124,7 +130,9 @@ def _quantise(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    input_name = InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    input_name = (
+        InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    )
 
     class Photos(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -135,7 +143,8 @@ def _quantise(
         def get_next(self) -> dict[str, Any] | None:
             return next(self.rows, None)
 
-    prepared = scratch / "prepared.onnx"
+    scratch = tempfile.TemporaryDirectory(prefix="img2img-int8-")
+    prepared = Path(scratch.name) / "prepared.onnx"
     quiet = logging.getLogger()
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the quantiser logs advice to the root logger
@@ -157,3 +166,4 @@ def _quantise(
         raise ModelUnavailableError(f"could not quantise {source}: {exc}") from exc
     finally:
         quiet.setLevel(level)
+        scratch.cleanup()

@@ -100,7 +100,9 @@ def _key(clip: OnnxClip) -> str:
 def _probe(clip: OnnxClip, rows: int) -> np.ndarray[Any, np.dtype[np.float32]]:
     settings = clip.preprocess
     pixels = [
-        prepare_pixels(image, size=settings.size, mean=settings.mean, std=settings.std, fit="shortest")
+        prepare_pixels(
+            image, size=settings.size, mean=settings.mean, std=settings.std, fit="shortest"
+        )
         for image in probe_images()
     ]
     return np.stack([pixels[i % len(pixels)] for i in range(rows)])
@@ -131,7 +133,9 @@ def choose_visual_route(
         try:
             return VisualRoute(remembered, _load(remembered, clip, cache_dir))
         except (MissingDependencyError, ModelUnavailableError) as exc:
-            logger.info("img2img: the remembered route %s failed, measuring again: %s", remembered, exc)
+            logger.info(
+                "img2img: the remembered route %s failed, measuring again: %s", remembered, exc
+            )
     return _measure(clip, cache_dir, record, batch_size)
 
 

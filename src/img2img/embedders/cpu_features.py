@@ -45,7 +45,7 @@ VECTOR_FLAGS = tuple(name for name, *_ in _BITS)
 # void cpuid(uint32 leaf, uint32 subleaf, uint32 out[4]), System V calling convention:
 # push rbx; mov eax,edi; mov ecx,esi; mov r8,rdx; cpuid; mov [r8],eax; mov [r8+4],ebx;
 # mov [r8+8],ecx; mov [r8+12],edx; pop rbx; ret
-_CODE = bytes.fromhex("53" "89f8" "89f1" "4989d0" "0fa2" "418900" "41895804" "41894808" "4189500c" "5b" "c3")
+_CODE = bytes.fromhex("5389f889f14989d00fa241890041895804418948084189500c5bc3")
 
 
 @functools.cache
@@ -54,9 +54,7 @@ def _cpuid_function() -> tuple[mmap.mmap, ctypes._CFuncPtr] | None:  # type: ign
     if machine not in ("x86_64", "amd64") or sys.platform not in ("linux", "darwin"):
         return None
     try:
-        page = mmap.mmap(
-            -1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC
-        )
+        page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     except (OSError, ValueError, AttributeError):  # executable memory refused
         return None
     page.write(_CODE)
