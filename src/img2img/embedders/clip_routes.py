@@ -5,7 +5,8 @@ The routes:
 - ``"onnxruntime"``: ``visual/model.onnx`` in fp32, the reference;
 - ``"onnxruntime-int8"``: ``visual/model.int8.onnx`` when the folder has one
   (:func:`img2img.embedders.clip_int8.add_int8_tower`);
-- ``"openvino"``: the fp32 tower compiled by OpenVINO (the ``[openvino]`` extra).
+- ``"openvino"``: the fp32 tower compiled by OpenVINO (the ``[openvino]`` extra);
+- ``"openvino-int8"``: the int8 tower compiled by OpenVINO (its own int8 kernels).
 
 Which is fastest depends on the CPU: int8 gains most where the CPU has VNNI,
 OpenVINO's kernels and ONNX Runtime's differ per instruction set. So at first
@@ -52,7 +53,7 @@ __all__ = ["ROUTES", "VisualRoute", "choose_visual_route"]
 logger = logging.getLogger("img2img")
 
 #: Every route, in the order they are tried.
-ROUTES = ("onnxruntime", "onnxruntime-int8", "openvino")
+ROUTES = ("onnxruntime", "onnxruntime-int8", "openvino", "openvino-int8")
 _ROUNDS = 3
 
 
@@ -66,15 +67,12 @@ class VisualRoute:
 
 
 def _load(name: str, clip: OnnxClip, cache_dir: Path) -> Forward:
-    visual = clip.folder / "visual"
-    if name == "onnxruntime":
-        return Tower(visual / "model.onnx").run
-    if name == "onnxruntime-int8":
-        path = visual / INT8_FILE
-        if not path.is_file():
-            raise ModelUnavailableError(f"{clip.folder} has no int8 tower ({path})")
+    path = clip.folder / "visual" / (INT8_FILE if name.endswith("-int8") else "model.onnx")
+    if not path.is_file():
+        raise ModelUnavailableError(f"{clip.folder} has no int8 tower ({path})")
+    if name.startswith("onnxruntime"):
         return Tower(path).run
-    return openvino_forward(visual / "model.onnx", available_cores(), cache_dir)
+    return openvino_forward(path, available_cores(), cache_dir)
 
 
 def _versions() -> str:
