@@ -10,7 +10,11 @@ Two ways to run it:
   ONNX, in the layout Immich publishes (:mod:`img2img.embedders.clip_onnx`):
   ``ClipEmbedder("ViT-B-32", pretrained="/models/ViT-B-32__laion2b")``. Write
   one from any open_clip checkpoint with
-  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra).
+  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra);
+  add an int8 image tower calibrated on photos with
+  :func:`img2img.embedders.clip_int8.add_int8_tower` (no torch). The image
+  tower runs with the route found fastest on the CPU at first use
+  (:mod:`img2img.embedders.clip_routes`).
 - **an open_clip checkpoint** (the ``[torch]`` extra): weights from the Hugging
   Face hub on first use, or a local file:
   ``ClipEmbedder("ViT-B-32", pretrained="/models/vit-b-32.safetensors")``.
