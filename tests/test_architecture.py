@@ -63,6 +63,7 @@ SEAMS = {
         "built",
         "checkpoint",
         "clip_options",
+        "cpu_features",
         "export",
         "runtime",
         "stack",

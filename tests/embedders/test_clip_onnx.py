@@ -56,13 +56,17 @@ def test_tokens_are_open_clips(exported: Path, tiny_clip: ClipEmbedder) -> None:
 def test_vectors_equal_open_clips(
     exported: Path, tiny_clip: ClipEmbedder, photos: dict[str, Image.Image]
 ) -> None:
-    onnx = ClipEmbedder(tiny_clip.model_name, pretrained=exported)
+    onnx = ClipEmbedder(tiny_clip.model_name, pretrained=exported, runtime="onnxruntime")
     exact = ClipEmbedder(tiny_clip.model_name, pretrained=None, runtime="torch")
     assert onnx.dimension == exact.dimension == 32
     assert onnx.runtime_in_use == "onnxruntime"
     images = list(photos.values())[:6]
     image_cosines = np.sum(onnx.embed_images(images) * exact.embed_images(images), axis=1)
     assert image_cosines.min() >= 0.999, image_cosines
+    # The default runs whichever route was fastest here, within the store's 0.99.
+    fastest = ClipEmbedder(tiny_clip.model_name, pretrained=exported)
+    fast_cosines = np.sum(fastest.embed_images(images) * exact.embed_images(images), axis=1)
+    assert fast_cosines.min() >= 0.99, (fastest.runtime_in_use, fast_cosines)
     text_cosines = np.sum(onnx.embed_texts(TEXTS) * exact.embed_texts(TEXTS), axis=1)
     assert text_cosines.min() >= 0.999, text_cosines
 

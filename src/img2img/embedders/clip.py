@@ -10,7 +10,11 @@ Two ways to run it:
   ONNX, in the layout Immich publishes (:mod:`img2img.embedders.clip_onnx`):
   ``ClipEmbedder("ViT-B-32", pretrained="/models/ViT-B-32__laion2b")``. Write
   one from any open_clip checkpoint with
-  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra).
+  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra);
+  add an int8 image tower calibrated on photos with
+  :func:`img2img.embedders.clip_int8.add_int8_tower` (no torch). The image
+  tower runs with the route found fastest on the CPU at first use
+  (:mod:`img2img.embedders.clip_routes`).
 - **an open_clip checkpoint** (the ``[torch]`` extra): weights from the Hugging
   Face hub on first use, or a local file:
   ``ClipEmbedder("ViT-B-32", pretrained="/models/vit-b-32.safetensors")``.
@@ -35,6 +39,7 @@ from img2img.embedders.batching import (
 )
 from img2img.embedders.clip_onnx import OnnxClip, is_onnx_folder
 from img2img.embedders.clip_options import CLIP_OPTIONS, RECORDED_PREFIX, clip_from_options
+from img2img.embedders.clip_routes import VisualRoute, choose_visual_route
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
     CompiledModel,
@@ -116,8 +121,11 @@ class ClipEmbedder:
             the image tower with OpenVINO, else ONNX Runtime with int8 weights,
             on a CPU (built once, cached on disk, checked against fp32 PyTorch);
             ``"torch"`` is exact fp32 PyTorch; ``"onnxruntime"`` and
-            ``"openvino"`` ask for one. Text runs in PyTorch. An ONNX folder
-            always runs both towers with ONNX Runtime.
+            ``"openvino"`` ask for one. Text runs in PyTorch. With an ONNX
+            folder, ``"auto"`` runs the image tower with the fastest of fp32
+            ONNX Runtime, the folder's int8 tower and OpenVINO that keeps
+            cosine 0.99 to fp32, timed on this CPU at first use and remembered
+            (:mod:`~img2img.embedders.clip_routes`); text runs with ONNX Runtime.
         cache_dir: where exported models are kept; defaults to
             ``$IMG2IMG_CACHE_DIR`` or ``~/.cache/img2img``.
 
@@ -177,6 +185,7 @@ class ClipEmbedder:
         self._dimension: int | None = None
         self._loaded: tuple[Any, Any, Any] | None = None
         self._onnx: OnnxClip | None = None
+        self._route: VisualRoute | None = None
         if self.pretrained is not None and is_onnx_folder(self.pretrained):
             self._onnx = OnnxClip(self.pretrained)
         self._lock = threading.Lock()
@@ -294,11 +303,23 @@ class ClipEmbedder:
                 )
             return self._compiled
 
+    def _onnx_visual(self, onnx: OnnxClip) -> VisualRoute:
+        with self._compile_lock:
+            if self._route is None:
+                self._route = choose_visual_route(
+                    onnx,
+                    self.runtime,
+                    self.cache_dir or default_cache_dir(),
+                    batch_size=self.batch_size,
+                )
+            return self._route
+
     @property
     def runtime_in_use(self) -> str:
-        """What runs the image tower (``"onnxruntime"``, ``"openvino"``, ``"torch"``, …); loads it."""
+        """What runs the image tower (``"onnxruntime"``, ``"onnxruntime-int8"``, ``"openvino"``,
+        ``"torch"``, …); loads it."""
         if self._onnx is not None:
-            return "onnxruntime"
+            return self._onnx_visual(self._onnx).name
         return self._visual().runtime
 
     def prepare(self, image: Image.Image) -> Pixels:
@@ -332,7 +353,8 @@ class ClipEmbedder:
         if not len(pixels):
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._onnx is not None:
-            return l2_normalise(run_in_batches(self._onnx.embed_pixels, pixels, self.batch_size))
+            forward = self._onnx_visual(self._onnx).forward
+            return l2_normalise(run_in_batches(forward, pixels, self.batch_size))
         compiled = self._visual()
         return l2_normalise(run_in_batches(compiled.forward, pixels, self.batch_size))
 
@@ -341,9 +363,8 @@ class ClipEmbedder:
         if not images:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._onnx is not None:
-            return l2_normalise(
-                prepare_and_run(images, self.prepare, self._onnx.embed_pixels, self.batch_size)
-            )
+            forward = self._onnx_visual(self._onnx).forward
+            return l2_normalise(prepare_and_run(images, self.prepare, forward, self.batch_size))
         return self.embed_prepared([self.prepare(image) for image in images])
 
     def embed_texts(self, texts: Sequence[str]) -> Vector:

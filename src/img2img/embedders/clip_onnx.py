@@ -28,7 +28,7 @@ from img2img.cores import available_cores
 from img2img.embedders.stack import import_model_package
 from img2img.errors import ModelUnavailableError
 
-__all__ = ["OnnxClip", "is_onnx_folder"]
+__all__ = ["OnnxClip", "Tower", "is_onnx_folder"]
 
 _INT_TYPES = {"tensor(int32)": np.int32, "tensor(int64)": np.int64}
 
@@ -58,7 +58,7 @@ class Preprocess:
     std: tuple[float, float, float]
 
 
-class _Tower:
+class Tower:
     """One ONNX Runtime session; rows run one at a time when the batch axis is fixed."""
 
     def __init__(self, path: Path) -> None:
@@ -111,8 +111,8 @@ class OnnxClip:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelUnavailableError(f"{self.folder}/config.json lacks embed_dim") from exc
         self.preprocess = self._preprocess()
-        self._visual: _Tower | None = None
-        self._textual: _Tower | None = None
+        self._visual: Tower | None = None
+        self._textual: Tower | None = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
@@ -141,7 +141,7 @@ class OnnxClip:
         """float32 ``(n, 3, height, width)`` prepared pixels -> ``(n, dim)``, not normalised."""
         with self._lock:
             if self._visual is None:
-                self._visual = _Tower(self.folder / "visual" / "model.onnx")
+                self._visual = Tower(self.folder / "visual" / "model.onnx")
         return self._visual.run(np.ascontiguousarray(pixels, dtype=np.float32))
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -151,7 +151,7 @@ class OnnxClip:
                 path = self.folder / "textual" / "model.onnx"
                 if not path.is_file():
                     raise ModelUnavailableError(f"{self.folder} has no text tower ({path})")
-                self._textual = _Tower(path)
+                self._textual = Tower(path)
                 self._tokenizer = self._load_tokenizer()
         encodings = self._tokenizer.encode_batch(list(texts))
         dtype = _INT_TYPES.get(self._textual.input_type, np.int64)
