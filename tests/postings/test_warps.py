@@ -129,6 +129,7 @@ def test_the_table_says_which_fit_and_where() -> None:
         residual=0.4,
         model="affine",
         corners=((0.0, 0.0), (300.0, 0.0), (300.0, 300.0), (0.0, 300.0)),
+        frame=(600, 400),
     )
     posting = Posting.from_match(Match(id="a", score=0.9), "copy", evidence)
     console = Console(width=200, record=True)
@@ -136,7 +137,7 @@ def test_the_table_says_which_fit_and_where() -> None:
     text = console.export_text()
     assert "warped" in text
     assert "affine fit" in text
-    assert "(0,0)-(300,300)" in text
+    assert "at 0%-50% across, 0%-75% down" in text
 
 
 def test_two_parts_moving_apart_are_a_scene_not_a_copy(photos: dict[str, Image.Image]) -> None:
