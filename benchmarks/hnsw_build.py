@@ -8,13 +8,23 @@ benchmarks/store_search.py (the same seed, so the same vectors), and for each
 search beam (expansion_search) reports recall@10 against an exact scan after
 the store's exact re-rank of 32 candidates. Build time is wall and CPU
 (user+sys, every thread) with the load average. Needs the ``ann`` extra.
+
+    python benchmarks/hnsw_build.py --open STORE.sqlite3
+
+times opening the graph saved beside a store (``STORE.sqlite3.hnsw``, say
+the one store_search.py ``--keep`` left) memory-mapped and read into memory,
+each in a new process: wall, CPU, and resident memory after one search.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from machine import cpu_flags
@@ -35,14 +45,68 @@ def recall(graph: Index, vectors: np.ndarray, probes: np.ndarray, truth: np.ndar
     return hits / truth.size
 
 
+OPEN = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+import usearch.index  # imported before the clock starts
+from img2img.stores.local.approximate import ApproximateIndex
+
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+path, header = Path(sys.argv[1]), json.loads(sys.argv[2])
+before, wall, cpu = rss(), time.perf_counter(), time.process_time()
+graph = ApproximateIndex.load(
+    path, store_id=header["store_id"], dimension=header["dimension"],
+    quantization=header["quantization"], view=sys.argv[3] == "mapped",
+)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+probe = np.ones((1, header["dimension"]), np.float32) / header["dimension"] ** 0.5
+begun = time.perf_counter()
+graph.search(probe, 32)
+print(wall, cpu, time.perf_counter() - begun, rss() - before, len(graph))
+"""
+
+
+def time_open(store: Path) -> None:
+    from img2img.stores.local.approximate import index_path
+
+    path = index_path(store)
+    with path.open("rb") as file:
+        header = file.readline().decode()
+    print(f"{path}: {path.stat().st_size / 1e6:,.0f} MB, {json.loads(header)['quantization']}")
+    for how in ("mapped", "read", "mapped", "read"):
+        done = subprocess.run(
+            [sys.executable, "-c", OPEN, str(path), header, how],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall, cpu, first, rss, size = (float(x) for x in done.stdout.split())
+        print(
+            f"{how:<7} open wall {wall:6.2f} s, CPU {cpu:5.2f} s; first search "
+            f"{first * 1e3:6.1f} ms; memory +{rss:,.0f} MiB; {size:,.0f} vectors; "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=200_000)
     parser.add_argument("--expansion-add", type=int, nargs="+", default=[40, 128])
     parser.add_argument("--expansion-search", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--open", type=Path, help="time opening this store's saved graph")
     args = parser.parse_args()
     print(f"CPU flags: {cpu_flags()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    if args.open is not None:
+        time_open(args.open)
+        return
 
     rng = np.random.default_rng(args.size)  # store_search's seed: the same vectors
     vectors = clustered_rows(rng, args.size)
