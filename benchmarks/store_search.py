@@ -338,7 +338,7 @@ def bench_size(
         for probe in probes
     )
     store.close()
-    del index
+    index.reset()  # faiss's copy of the vectors: freed before the HNSW handles load theirs
     if ann is not None:
         ann_results = bench_ann(path, probes, ann)
 
