@@ -8,15 +8,19 @@ the store brings it up to date from SQLite (slots written or freed since that
 saved before the crash is caught up, a missing or damaged one is rebuilt.
 
 File format (``<store>.hnsw``): one line of JSON (``format``, ``store_id``,
-``seq``, ``dimension``, ``quantization``), a newline, then usearch's bytes.
-It is written to a temporary file and renamed over the old one, so a reader
-sees the old graph or the new one, never half of one.
+``seq``, ``dimension``, ``quantization``, ``bytes``), a newline, then
+usearch's bytes (``bytes`` of them). It is written to a temporary file and
+renamed over the old one, so a reader sees the old graph or the new one,
+never half of one. A graph that is only searched is memory-mapped, not read:
+opening it takes no time whatever its size, and only the pages a search
+touches are read (and may be dropped again by the system).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import tempfile
 from pathlib import Path
@@ -89,11 +93,20 @@ class ApproximateIndex:
     Not thread-safe: the store calls it under its own lock.
     """
 
-    def __init__(self, dimension: int, quantization: str = "f32", *, graph: Any = None) -> None:
+    def __init__(
+        self,
+        dimension: int,
+        quantization: str = "f32",
+        *,
+        graph: Any = None,
+        mapping: memoryview | None = None,
+    ) -> None:
         check_quantization(quantization)
         self.dimension = dimension
         self.quantization = quantization
         self.seq = -1  # the store's seq this graph reflects; -1: nothing yet
+        # The file's pages a viewed graph searches in place: kept alive with it.
+        self._mapping = mapping
         self._graph = graph or _usearch()(
             ndim=dimension,
             metric="ip",
@@ -106,13 +119,25 @@ class ApproximateIndex:
     def __len__(self) -> int:
         return int(self._graph.size)
 
+    @property
+    def viewed(self) -> bool:
+        """Whether the graph is searched in its memory-mapped file (and so cannot change)."""
+        return self._mapping is not None
+
+    def _check_changeable(self) -> None:
+        # usearch refuses an add to a viewed graph but crashes the process on a removal.
+        if self.viewed:
+            raise RuntimeError("a memory-mapped graph cannot change: load it into memory first")
+
     def remove(self, slots: Slots) -> None:
         """Take ``slots`` out; slots not in the graph are ignored."""
+        self._check_changeable()
         if slots.shape[0]:
             self._graph.remove(slots.astype(np.uint64))
 
     def add(self, slots: Slots, rows: npt.NDArray[np.float32]) -> None:
         """Put ``rows[i]`` in at ``slots[i]``, replacing what was there."""
+        self._check_changeable()
         if not slots.shape[0]:
             return
         keys = slots.astype(np.uint64)
@@ -141,14 +166,15 @@ class ApproximateIndex:
 
     def save(self, path: Path, store_id: str) -> None:
         """Write the graph and the ``seq`` it reflects to ``path``, atomically."""
+        body = self._graph.save()
         header = {
             "format": _FORMAT,
             "store_id": store_id,
             "seq": self.seq,
             "dimension": self.dimension,
             "quantization": self.quantization,
+            "bytes": len(body),
         }
-        body = self._graph.save()
         handle, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
@@ -164,30 +190,43 @@ class ApproximateIndex:
 
     @classmethod
     def load(
-        cls, path: Path, *, store_id: str, dimension: int, quantization: str
+        cls, path: Path, *, store_id: str, dimension: int, quantization: str, view: bool = False
     ) -> ApproximateIndex | None:
         """The graph saved at ``path`` if it belongs to this store and shape; else ``None``.
 
-        A missing, damaged or foreign file is not an error: the store rebuilds.
+        ``view=True`` maps the file instead of reading it (see the module's
+        docstring); the graph then cannot change. A missing, damaged or
+        foreign file is not an error: the store rebuilds.
         """
         try:
-            data = path.read_bytes()
-            newline = data.index(b"\n")
+            with path.open("rb") as file:
+                data: Any = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            newline = data.find(b"\n", 0, 4096)
+            if newline < 0:
+                return None
             header = json.loads(data[:newline])
-            if header != {
+            expected = {
                 "format": _FORMAT,
                 "store_id": store_id,
                 "seq": header.get("seq"),
                 "dimension": dimension,
                 "quantization": quantization,
-            } or not isinstance(header["seq"], int):
+            }
+            if "bytes" in header:  # graphs saved before it was recorded have no length
+                expected["bytes"] = len(data) - newline - 1
+            if header != expected or not isinstance(header["seq"], int):
                 return None
-            graph = _usearch().restore(memoryview(data)[newline + 1 :])
+            body = memoryview(data)[newline + 1 :]
+            if view and "bytes" in header:
+                graph = _usearch().restore(body, view=True)
+            else:
+                view, graph = False, _usearch().restore(body)
+                body.release()
         except (OSError, ValueError, RuntimeError, KeyError, TypeError):
             return None
         if graph is None or graph.ndim != dimension:
             return None
-        index = cls(dimension, quantization, graph=graph)
+        index = cls(dimension, quantization, graph=graph, mapping=body if view else None)
         index.seq = header["seq"]
         return index
 

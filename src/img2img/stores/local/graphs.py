@@ -5,7 +5,9 @@ The graph answers for the store only once it reflects the store's current
 damaged, or another store's), then caught up with every slot written or freed
 since the ``seq`` it reflects. The catching up is the same whether the writes
 were this handle's, another process's, or lost with a crash before the graph
-was saved.
+was saved. A saved graph that is already up to date is memory-mapped, so a
+store that is only searched opens its graph at once; one that must catch up
+is read into memory, where it can change.
 """
 
 from __future__ import annotations
@@ -60,15 +62,10 @@ class GraphKeeper:
         self._store_id = store_id
         count = int(np.count_nonzero(live))
         graph = self.graph
-        if graph is None and store_id is not None:
-            graph = ApproximateIndex.load(
-                self.path,
-                store_id=store_id,
-                dimension=vectors.dimension,
-                quantization=self.quantization,
-            )
-            if graph is not None and graph.seq > seq:
-                graph = None  # ahead of the file: not a graph of this file
+        if graph is None:
+            graph = self._load(seq, vectors.dimension, view=True)
+        if graph is not None and graph.viewed and graph.seq < seq:
+            graph = self._load(seq, vectors.dimension, view=False)  # to be caught up
         if graph is None:
             return self._rebuild(seq, vectors, live)
         if graph.seq < seq:
@@ -84,6 +81,21 @@ class GraphKeeper:
             return self._rebuild(seq, vectors, live)
         if self._unsaved >= max(_SAVE_AFTER_CHANGES, count // 4):
             self.save()
+        return graph
+
+    def _load(self, seq: int, dimension: int, *, view: bool) -> ApproximateIndex | None:
+        """The graph saved beside the file, if it is this store's and not ahead of ``seq``."""
+        if self._store_id is None:
+            return None
+        graph = ApproximateIndex.load(
+            self.path,
+            store_id=self._store_id,
+            dimension=dimension,
+            quantization=self.quantization,
+            view=view,
+        )
+        if graph is not None and graph.seq > seq:
+            return None  # ahead of the file: not a graph of this file
         return graph
 
     def _rebuild(
