@@ -94,6 +94,15 @@ def test_a_drawing_too_small_for_its_keypoints_is_verified_by_its_pixels() -> No
     assert result.relation == "copy"
 
 
+def test_a_caller_s_stricter_coverage_holds_when_the_pixels_vouch() -> None:
+    # The pixels stand in for the default coverage only: asking for more refuses the thin fit.
+    art = drawing(10)
+    thumbnail = apply_repost(art, "thumb120")
+    assert verify_copy(thumbnail, cached(art)).same
+    strict = verify_copy(thumbnail, cached(art), thresholds=Thresholds(min_coverage=0.99))
+    assert not strict.same
+
+
 def test_a_drawing_at_an_angle_is_verified_warped_when_its_keypoints_bunch() -> None:
     art = drawing(10)
     mockup = apply_repost(art, "perspective15", others=[drawing(20)], seed=3)

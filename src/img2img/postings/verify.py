@@ -286,13 +286,26 @@ def _thin(thresholds: Thresholds, dense: DenseGuard) -> Thresholds:
     left to the pixels, whose blocks cover the whole common area."""
     warp = thresholds.warp
     fewest = max(3, math.ceil(thresholds.min_inliers * dense.vouch_inliers))
+    # The pixels stand in for the default coverage only: a caller's stricter one still holds.
+    coverage = _stricter(thresholds.min_coverage, DEFAULT_THRESHOLDS.min_coverage)
     return replace(
         thresholds,
         min_inliers=fewest,
-        min_coverage=0.0,
+        min_coverage=coverage,
         few_inliers=0,
-        warp=None if warp is None else replace(warp, min_inliers=fewest, min_coverage=0.0),
+        warp=None
+        if warp is None
+        else replace(
+            warp,
+            min_inliers=fewest,
+            min_coverage=_stricter(warp.min_coverage, DEFAULT_WARP_GUARD.min_coverage),
+        ),
     )
+
+
+def _stricter(asked: float, default: float) -> float:
+    """``asked`` where a caller raised it above ``default``, else no floor at all."""
+    return asked if asked > default else 0.0
 
 
 def _pixels_say(
