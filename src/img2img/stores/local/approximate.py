@@ -44,13 +44,12 @@ __all__ = [
 #: with the store's float32 vectors.
 QUANTIZATIONS = ("f32", "f16", "i8")
 _FORMAT = 1
-# Links per node and the beam while building: measured on 100,000 clustered
-# 512-d vectors (docs/performance.md, benchmarks/hnsw_parameters.py), a build
-# beam of 64 reaches recall@10 1.000 at a search beam of 64 with the exact
-# re-rank, as 128 did, in half the build time; 40 builds in a quarter but
-# falls to 0.97, 24 to 0.83.
+# Links per node and the beam while building: on 100,000 clustered 512-d vectors
+# a build beam of 64 reached recall@10 1.000 (search beam 64, exact re-rank) in
+# half the time of 128, but at 1,000,000 it fell to 0.72 where 128 keeps 0.97
+# (docs/performance.md, benchmarks/hnsw_build.py): the store keeps 128.
 _CONNECTIVITY = 16
-_EXPANSION_ADD = 64
+_EXPANSION_ADD = 128
 _EXPANSION_SEARCH = 64
 
 Slots = npt.NDArray[np.intp]
