@@ -236,12 +236,18 @@ def _similarity(
 
 
 def _warped(
-    query: LocalFeatures, candidate: LocalFeatures, pairs: Pairs, mirrored: bool, guard: WarpGuard
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    pairs: Pairs,
+    mirrored: bool,
+    guard: WarpGuard,
+    least_inliers: int,
 ) -> tuple[Fit, str]:
-    """The first looser fit that passes ``guard``, else the last one tried and why not."""
+    """The first looser fit that passes ``guard``, else the last one tried and why not.
+    A fit with fewer than ``least_inliers`` is refused, so RANSAC looks no longer for one."""
     fit, reason = None, ""
     for model in ("affine", "perspective"):
-        fit = fit_model(model, pairs, query, candidate, mirrored)
+        fit = fit_model(model, pairs, query, candidate, mirrored, least_inliers=least_inliers)
         reason = judge_warp(fit, query, candidate, guard)
         if not reason:
             break
@@ -267,13 +273,10 @@ def verify_features(
     guard = thresholds.warp
     # Looser fits only where enough pairs could pass their guard and the similarity's
     # own least support: a stricter ``min_inliers`` holds for every model.
-    if (
-        reason
-        and guard is not None
-        and len(pairs) >= max(guard.min_inliers, thresholds.min_inliers)
-    ):
+    least = max(guard.min_inliers, thresholds.min_inliers) if guard is not None else 0
+    if reason and guard is not None and len(pairs) >= least:
         side = query.flipped if fit.evidence.mirrored else query.direct
-        loose, loose_reason = _warped(side, candidate, pairs, fit.evidence.mirrored, guard)
+        loose, loose_reason = _warped(side, candidate, pairs, fit.evidence.mirrored, guard, least)
         few = loose.evidence.inliers < thresholds.few_inliers
         if not loose_reason and loose.evidence.inliers < thresholds.min_inliers:
             loose_reason = (
