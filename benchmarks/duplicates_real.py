@@ -98,10 +98,30 @@ class Tally:
         return timed
 
 
-def instrument() -> tuple[Tally, Tally]:
-    """Count the verifier's fits and the features computed (the benchmark's own probes)."""
-    from img2img.postings import cache, judge, pictures
+LINKS: list[tuple[str, str]] = []  # pairs the pass verified to be one picture
 
+
+def instrument() -> tuple[Tally, Tally]:
+    """Count the verifier's fits and the features computed, and note the links the
+    pass makes (the benchmark's own probes)."""
+    from img2img.postings import cache, duplicates, judge, pictures
+
+    judge_of, relation_to = duplicates.judge_of, duplicates.relation_to
+    first: dict[int, str] = {}
+
+    def noted_judge(match, *args):  # type: ignore[no-untyped-def]
+        made = judge_of(match, *args)
+        first[id(made)] = _name(match.image_url)
+        return made
+
+    def noted_relation(made, other, *args, **kwargs):  # type: ignore[no-untyped-def]
+        judgement = relation_to(made, other, *args, **kwargs)
+        if judgement.same:
+            LINKS.append((first.get(id(made), "?"), _name(other.image_url)))
+        return judgement
+
+    duplicates.judge_of = noted_judge  # type: ignore[assignment]
+    duplicates.relation_to = noted_relation  # type: ignore[assignment]
     fits, features = Tally(), Tally()
     judge.verify_features = fits.wrap(judge.verify_features)  # type: ignore[assignment]
     cache.extract_features = features.wrap(cache.extract_features)  # type: ignore[assignment]
@@ -158,6 +178,37 @@ def score(found: list[list[str]], names: list[str], apart: list[tuple[str, str]]
             "photo-photo" if not (a.startswith("d") or b.startswith("d")) else "with a drawing"
         ] += 1
     print(f"wrong pairs       {dict(wrong)}")
+    direct = Counter()
+    examples = []
+    for a, b in set(LINKS):
+        if group_of(a) != group_of(b):
+            kind = (
+                "drawings"
+                if a.startswith("d") and b.startswith("d")
+                else (
+                    "stereo views"
+                    if a.startswith("s") and b.startswith("s")
+                    else ("cuts of one photo" if a.split("c")[0] == b.split("c")[0] else "other")
+                )
+            )
+            direct[kind] += 1
+            examples.append((a, b))
+    print(
+        f"wrong links       {sum(direct.values())} of {len(set(LINKS))} verified: {dict(direct)} {sorted(examples)[:12]}"
+    )
+
+
+def _progress(
+    stop: threading.Event, started: float, cpu: float, fits: Tally, features: Tally
+) -> None:
+    """A line a minute, so a long pass shows its rate."""
+    while not stop.wait(60):
+        print(
+            f"  ... {time.perf_counter() - started:.0f} s wall, {_cpu() - cpu:.0f} s CPU, "
+            f"{features.calls:,} features, {fits.calls:,} pairs fitted, "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
 
 def run(folder: Path, args: argparse.Namespace) -> None:
@@ -179,7 +230,12 @@ def run(folder: Path, args: argparse.Namespace) -> None:
         records = client.store.count()
         load = os.getloadavg()
         started, cpu = time.perf_counter(), _cpu()
+        stop = threading.Event()
+        threading.Thread(
+            target=_progress, args=(stop, started, cpu, fits, features), daemon=True
+        ).start()
         groups = list(client.duplicates(**options))
+        stop.set()
         wall, cpu = time.perf_counter() - started, _cpu() - cpu
     found = [sorted(_name(p.image_url) for p in g.postings) for g in groups]
     print(

@@ -100,3 +100,29 @@ def test_duplicates_judge_each_close_pair_once_on_any_number_of_threads(
         # Every other look-up is one pair judged: each close pair from one side.
         assert sum(pictures.asked.values()) - judges - grouping <= len(close)
     assert outcomes[0] == outcomes[1] == [["coffee-crop.jpg", "coffee.png"]]
+
+
+class CountingCache(PictureCache):
+    """A picture cache counting the features it is given to keep (one per computation)."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.kept = 0
+
+    def put_features(self, id: str, features: LocalFeatures, thumbnail: bytes | None) -> None:
+        self.kept += 1
+        super().put_features(id, features, thumbnail)
+
+
+def test_threads_asking_for_one_record_compute_its_features_once(
+    photos: dict[str, Image.Image],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = CountingCache()
+    cache.put_image("coffee", photos["coffee"])
+    pictures = CandidatePictures(cache, lambda url: b"")
+    with ThreadPoolExecutor(6) as pool:
+        found = list(pool.map(lambda _: pictures.features("coffee", None), range(6)))
+    assert cache.kept == 1
+    assert all(len(f) == len(found[0]) > 100 for f in found)
