@@ -3,22 +3,33 @@
 One pass over the store (``VectorStore.scan``, a bounded list at a time) finds
 each record's nearest neighbours (a page at a time where the store can:
 :mod:`img2img.postings.neighbours`) and links those verified to be the same
-picture; memory holds the links, not the store. Once the pass is over, the
+picture; memory holds the links and one number per record with neighbours (to
+judge a mutual pair once), not the store. Once the pass is over, the
 groups are read back from the store one at a time and yielded.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
 from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, judge_of, relation_to
 from img2img.postings.judge import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
+from img2img.postings.judged_pairs import JudgedPairs
 from img2img.postings.neighbours import nearest_neighbours
 from img2img.postings.pictures import CandidatePictures
 from img2img.protocols import VectorStore
 
-__all__ = ["find_duplicates"]
+__all__ = ["WORKERS", "find_duplicates"]
+
+#: Threads judging records at once (OpenCV and numpy release the GIL).
+WORKERS = min(4, os.cpu_count() or 1)
+#: Records each thread is handed at a time.
+CHUNK = 16
 
 
 def _as_match(record: VectorRecord, score: float = 1.0) -> Match:
@@ -41,18 +52,30 @@ def _link_neighbours(
     filter: Filter | None,
     batch_size: int,
     thresholds: Thresholds,
+    workers: int,
 ) -> UnionFind:
     links = UnionFind()
-    for record, nearest in nearest_neighbours(
-        store, k=k, min_score=min_score, filter=filter, batch_size=batch_size
-    ):
-        neighbours = [m for m in nearest if not links.same(m.id, record.id)]
-        if not neighbours:
-            continue
+    lock = threading.Lock()  # the links, shared by the judging threads
+    judged = JudgedPairs(k=k)
+
+    def link(record: VectorRecord, neighbours: list[Match]) -> None:
         judge = judge_of(_as_match(record), pictures, thresholds)
         for neighbour in neighbours:
+            with lock:
+                if links.same(neighbour.id, record.id):
+                    continue
             if relation_to(judge, neighbour, pictures).same:
-                links.union(record.id, neighbour.id)
+                with lock:
+                    links.union(record.id, neighbour.id)
+
+    found = nearest_neighbours(
+        store, k=k, min_score=min_score, filter=filter, batch_size=batch_size
+    )
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="img2img-duplicates") as pool:
+        # A few records per thread at a time: memory holds those, not the store's lists.
+        while chunk := list(itertools.islice(found, CHUNK * max(1, workers))):
+            fresh = [(record, judged.fresh(record.id, nearest)) for record, nearest in chunk]
+            list(pool.map(lambda pair: link(*pair), [p for p in fresh if p[1]]))
     return links
 
 
@@ -65,6 +88,7 @@ def find_duplicates(
     filter: Filter | None = None,
     batch_size: int = 1000,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    workers: int = WORKERS,
 ) -> Iterator[PictureGroup]:
     """Groups of two or more records showing one picture, lazily.
 
@@ -72,6 +96,9 @@ def find_duplicates(
     ``min_score``. In each group the largest image comes first; the others'
     relation and evidence compare them with it (or, for a posting that was
     linked through another, with that one's evidence missing: ``None``).
+    A pair that is each other's neighbour is judged once
+    (:class:`~img2img.postings.judged_pairs.JudgedPairs`); records are judged
+    on ``workers`` threads.
     """
     with one_blas_thread():
         links = _link_neighbours(
@@ -82,6 +109,7 @@ def find_duplicates(
             filter=filter,
             batch_size=batch_size,
             thresholds=thresholds,
+            workers=workers,
         )
     for ids in links.groups():
         records = store.fetch(ids)

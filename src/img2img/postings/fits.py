@@ -36,10 +36,17 @@ __all__ = [
     "noise_ratio",
     "polygon_area",
     "project",
+    "ransac_iterations",
 ]
 
 #: RANSAC's inlier distance, in pixels of the 512-pixel working frame.
 RANSAC_THRESHOLD = 4.0
+#: RANSAC's most iterations, and the confidence with which it must find a model
+#: that has the inliers asked for (see :func:`ransac_iterations`).
+RANSAC_MAX_ITERS = 2000
+RANSAC_CONFIDENCE = 0.995
+#: Points a model of each kind is drawn from.
+_SAMPLE = {"similarity": 2, "affine": 3, "perspective": 4}
 #: Agreeing keypoints whose misfits each keypoint's misfit is compared with
 #: (:func:`noise_ratio`): enough to average scatter out, few enough to stay local.
 NEIGHBOURS = 6
@@ -159,14 +166,42 @@ def _textured_common_part(
     return np.vstack([query_side.astype(np.float64), candidate_side]), fewer
 
 
-def _estimate(model: FitModel, pairs: Pairs) -> tuple[Matrix | None, npt.NDArray[np.bool_] | None]:
+def ransac_iterations(model: FitModel, pairs: int, least_inliers: int = 0) -> int:
+    """Iterations RANSAC needs to find, with :data:`RANSAC_CONFIDENCE`, a ``model`` that
+    ``least_inliers`` of ``pairs`` agree with, if there is one; at most :data:`RANSAC_MAX_ITERS`.
+
+    A fit with fewer inliers is refused whatever it is, so searching longer for
+    one only costs time: among few pairs (two alike photos that share no
+    pixels have a dozen or two) a model that could pass must have most of them,
+    and a few dozen draws find it. OpenCV stops as early on its own once it
+    finds such a model; this bound stops it when there is none.
+    """
+    share = least_inliers / pairs if pairs else 0.0
+    if share <= 0:
+        return RANSAC_MAX_ITERS
+    if share >= 1:
+        return 1
+    all_in = share ** _SAMPLE[model]  # chance that one draw holds inliers only
+    needed = math.log(1 - RANSAC_CONFIDENCE) / math.log1p(-all_in)
+    return max(1, min(RANSAC_MAX_ITERS, math.ceil(needed)))
+
+
+def _estimate(
+    model: FitModel, pairs: Pairs, least_inliers: int = 0
+) -> tuple[Matrix | None, npt.NDArray[np.bool_] | None]:
     cv2 = opencv()
     source, target = pairs.candidate, pairs.query
+    iterations = ransac_iterations(model, len(pairs), least_inliers)
     if model == "perspective":
         if len(pairs) < 4:
             return None, None
         matrix, mask = cv2.findHomography(
-            source, target, cv2.RANSAC, RANSAC_THRESHOLD, maxIters=2000, confidence=0.995
+            source,
+            target,
+            cv2.RANSAC,
+            RANSAC_THRESHOLD,
+            maxIters=iterations,
+            confidence=RANSAC_CONFIDENCE,
         )
     else:
         estimate = cv2.estimateAffine2D if model == "affine" else cv2.estimateAffinePartial2D
@@ -175,8 +210,8 @@ def _estimate(model: FitModel, pairs: Pairs) -> tuple[Matrix | None, npt.NDArray
             target,
             method=cv2.RANSAC,
             ransacReprojThreshold=RANSAC_THRESHOLD,
-            maxIters=2000,
-            confidence=0.995,
+            maxIters=iterations,
+            confidence=RANSAC_CONFIDENCE,
             refineIters=10,
         )
         matrix = None if affine is None else np.vstack([affine, [0.0, 0.0, 1.0]])
@@ -203,12 +238,19 @@ def fit_model(
     query: LocalFeatures,
     candidate: LocalFeatures,
     mirrored: bool,
+    *,
+    least_inliers: int = 0,
 ) -> Fit:
-    """The best ``model`` taking candidate points onto query points, and its evidence."""
+    """The best ``model`` taking candidate points onto query points, and its evidence.
+
+    With ``least_inliers``, RANSAC searches only as long as it takes to find a
+    model that many pairs agree with (:func:`ransac_iterations`): for a caller
+    that refuses any fit with fewer.
+    """
     matches = len(pairs)
     if matches < 3:
         return no_fit(matches, mirrored, model)
-    matrix, inlying = _estimate(model, pairs)
+    matrix, inlying = _estimate(model, pairs, least_inliers)
     if matrix is None or inlying is None:
         return no_fit(matches, mirrored, model)
     misfits = project(matrix, pairs.candidate[inlying]) - pairs.query[inlying]

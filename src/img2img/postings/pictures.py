@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from img2img.errors import FetchError
@@ -19,7 +20,8 @@ class CandidatePictures:
     through the client's fetcher). Raises :class:`~img2img.errors.FetchError`
     when the image cannot be downloaded (or no URL was stored) and
     :class:`~img2img.errors.ImageError` when it does not decode; the caller
-    reports such a candidate as unverified.
+    reports such a candidate as unverified. Thread-safe: threads asking for one
+    record at once wait for one computation of its features, not one each.
     """
 
     def __init__(
@@ -32,9 +34,21 @@ class CandidatePictures:
         self.cache = cache
         self._read = read
         self._max_pixels = max_pixels
+        self._guard = threading.Lock()
+        self._asked: dict[str, threading.Lock] = {}  # ids being looked up now
 
     def features(self, id: str, image_url: str | None) -> LocalFeatures:
         """The features of record ``id``, whose image lives at ``image_url``."""
+        with self._guard:
+            lock = self._asked.setdefault(id, threading.Lock())
+        try:
+            with lock:  # a second thread finds what the first one computed
+                return self._features(id, image_url)
+        finally:
+            with self._guard:
+                self._asked.pop(id, None)
+
+    def _features(self, id: str, image_url: str | None) -> LocalFeatures:
         cached = self.cache.features(id)
         if cached is not None:
             return cached

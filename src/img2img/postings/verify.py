@@ -249,12 +249,18 @@ def _similarity(
 
 
 def _warped(
-    query: LocalFeatures, candidate: LocalFeatures, pairs: Pairs, mirrored: bool, guard: WarpGuard
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    pairs: Pairs,
+    mirrored: bool,
+    guard: WarpGuard,
+    least_inliers: int,
 ) -> list[tuple[Fit, str]]:
-    """The looser fits tried, each with why ``guard`` refuses it, up to the first it passes."""
+    """The looser fits tried, each with why ``guard`` refuses it, up to the first it passes.
+    A fit with fewer than ``least_inliers`` is of no use, so RANSAC looks no longer for one."""
     tried = []
     for model in ("affine", "perspective"):
-        fit = fit_model(model, pairs, query, candidate, mirrored)
+        fit = fit_model(model, pairs, query, candidate, mirrored, least_inliers=least_inliers)
         reason = judge_warp(fit, query, candidate, guard)
         tried.append((fit, reason))
         if not reason:
@@ -366,13 +372,13 @@ def verify_features(
     guard = thresholds.warp
     # Looser fits only where enough pairs could pass their guard and the similarity's
     # own least support: a stricter ``min_inliers`` holds for every model.
-    if (
-        reason
-        and guard is not None
-        and len(pairs) >= max(guard.min_inliers, thresholds.min_inliers)
-    ):
+    least = max(guard.min_inliers, thresholds.min_inliers) if guard is not None else 0
+    if reason and guard is not None and len(pairs) >= least:
         side = query.flipped if fit.evidence.mirrored else query.direct
-        for loose, loose_reason in _warped(side, candidate, pairs, fit.evidence.mirrored, guard):
+        # A thin fit the pixels may vouch for needs fewer keypoints than one alone.
+        useful = least if thin is None or thin.warp is None else min(least, thin.warp.min_inliers)
+        tried = _warped(side, candidate, pairs, fit.evidence.mirrored, guard, useful)
+        for loose, loose_reason in tried:
             loose_reason = loose_reason or _loose_reason(loose, thresholds)
             if (
                 thin is not None

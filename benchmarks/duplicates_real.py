@@ -1,0 +1,279 @@
+"""``client.duplicates()`` over a store of real-looking pictures: time, the verifier's share, groups.
+
+    python benchmarks/duplicates_real.py                      # 10,000 pictures
+    python benchmarks/duplicates_real.py --records 1000       # a few minutes, to try things
+    python benchmarks/duplicates_real.py --min-score 0.3      # another gate than the default
+
+The pictures are :mod:`real_crowd`'s: cuts of real photos and flat-colour
+drawings, each posted once or reposted up to 18 times in the web's forms,
+with the truth in their file names. The first run writes them under
+``--folder`` (``/tmp/img2img-dupreal-<records>``) and indexes them with the
+offline embedder (EfficientNet-Lite0 on ONNX Runtime) into a ``LocalStore``
+there; later runs reuse that store. The picture cache the indexing wrote
+(thumbnails, no features) is kept aside, and put back before each pass
+(``--warm`` keeps the features the last pass computed), so each pass starts
+as the first ``duplicates()`` after indexing does: every feature computed.
+
+Prints the pass's wall and CPU time (user + sys of this process) and the load
+average; the verifier's share: pairs verified and the seconds spent in them,
+features computed and their seconds (summed over threads); and the groups
+against the planted truth: pair precision and recall (pairs of postings put
+in one group), groups found exactly, and the known non-group pairs (overlapping
+cuts of one photo, the two stereo views) put in one group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import resource
+import shutil
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from machine import cpu_flags
+from real_crowd import crowd, group_of
+
+STORE = "store.sqlite3"
+PICTURES = "store.pictures.sqlite3"
+PRISTINE = "pictures-after-indexing.sqlite3"
+
+
+def build(folder: Path, records: int) -> None:
+    """Write the pictures and index them into a new store in ``folder``."""
+    from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
+
+    postings, _ = crowd(records)
+    pictures = folder / "pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for posting in postings:
+        path = pictures / f"{posting.name}.jpg"
+        if not path.exists():
+            posting.make().save(path, quality=90)  # type: ignore[operator]
+    print(f"made {len(postings):,} pictures in {time.perf_counter() - started:.0f} s")
+    started, cpu = time.perf_counter(), _cpu()
+    with ImageSearchClient(
+        embedder=EfficientNetEmbedder(), store=LocalStore(folder / STORE)
+    ) as client:
+        report = client.add([pictures])
+    print(
+        f"indexed {report.indexed:,} in {time.perf_counter() - started:.0f} s wall, "
+        f"{_cpu() - cpu:.0f} s CPU; {report.failed} failed"
+    )
+    shutil.copyfile(folder / PICTURES, folder / PRISTINE)
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Tally:
+    """Calls and seconds (per thread, summed) of a wrapped function."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def wrap(self, function):  # type: ignore[no-untyped-def]
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.calls += 1
+                    self.seconds += time.perf_counter() - started
+
+        return timed
+
+
+LINKS: list[tuple[str, str]] = []  # pairs the pass verified to be one picture
+
+
+def instrument() -> tuple[Tally, Tally]:
+    """Count the verifier's fits and the features computed, and note the links the
+    pass makes (the benchmark's own probes)."""
+    from img2img.postings import cache, duplicates, judge, pictures
+
+    judge_of, relation_to = duplicates.judge_of, duplicates.relation_to
+    first: dict[int, str] = {}
+
+    def noted_judge(match, *args):  # type: ignore[no-untyped-def]
+        made = judge_of(match, *args)
+        first[id(made)] = _name(match.image_url)
+        return made
+
+    def noted_relation(made, other, *args, **kwargs):  # type: ignore[no-untyped-def]
+        judgement = relation_to(made, other, *args, **kwargs)
+        if judgement.same:
+            LINKS.append((first.get(id(made), "?"), _name(other.image_url)))
+        return judgement
+
+    duplicates.judge_of = noted_judge  # type: ignore[assignment]
+    duplicates.relation_to = noted_relation  # type: ignore[assignment]
+    fits, features = Tally(), Tally()
+    judge.verify_features = fits.wrap(judge.verify_features)  # type: ignore[assignment]
+    cache.extract_features = features.wrap(cache.extract_features)  # type: ignore[assignment]
+    pictures.extract_features = features.wrap(pictures.extract_features)  # type: ignore[assignment]
+    return fits, features
+
+
+def _name(url: str | None) -> str:
+    return unquote(Path(urlsplit(url or "").path).stem)
+
+
+def pairs_of(groups: list[list[str]]) -> set[tuple[str, str]]:
+    return {tuple(sorted(p)) for g in groups for p in itertools.combinations(g, 2)}  # type: ignore[misc]
+
+
+def score(found: list[list[str]], names: list[str], apart: list[tuple[str, str]]) -> None:
+    planted: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        planted[group_of(name)].append(name)
+    truth = [sorted(g) for g in planted.values() if len(g) > 1]
+    true_pairs, found_pairs = pairs_of(truth), pairs_of(found)
+    right = true_pairs & found_pairs
+    print(
+        f"groups            {len(found):,} found, {len(truth):,} planted; "
+        f"{len({tuple(g) for g in found} & {tuple(g) for g in truth}):,} found exactly"
+    )
+    for kind, test in (
+        ("photos", lambda n: not n.startswith("d")),
+        ("drawings", lambda n: n.startswith("d")),
+    ):
+        t = {p for p in true_pairs if test(p[0])}
+        f = {p for p in found_pairs if test(p[0]) or test(p[1])}
+        print(
+            f"pairs, {kind:9} precision {len(t & f) / max(1, len(f)):.4f}, recall "
+            f"{len(t & f) / max(1, len(t)):.4f} ({len(f):,} found, {len(t):,} planted)"
+        )
+    print(
+        f"pairs, all       precision {len(right) / max(1, len(found_pairs)):.4f}, "
+        f"recall {len(right) / max(1, len(true_pairs)):.4f}"
+    )
+    group_at = {name: i for i, g in enumerate(found) for name in g}
+    joined = [
+        (a, b)
+        for a, b in apart
+        if group_at.get(f"{a}__0") is not None
+        and group_at.get(f"{a}__0") == group_at.get(f"{b}__0")
+    ]
+    print(
+        f"known non-groups  {len(joined)} of {len(apart)} base pairs put in one group {joined[:5]}"
+    )
+    wrong = Counter()
+    for a, b in found_pairs - true_pairs:
+        wrong[
+            "photo-photo" if not (a.startswith("d") or b.startswith("d")) else "with a drawing"
+        ] += 1
+    print(f"wrong pairs       {dict(wrong)}")
+    direct = Counter()
+    examples = []
+    for a, b in set(LINKS):
+        if group_of(a) != group_of(b):
+            kind = (
+                "drawings"
+                if a.startswith("d") and b.startswith("d")
+                else (
+                    "stereo views"
+                    if a.startswith("s") and b.startswith("s")
+                    else ("cuts of one photo" if a.split("c")[0] == b.split("c")[0] else "other")
+                )
+            )
+            direct[kind] += 1
+            examples.append((a, b))
+    print(
+        f"wrong links       {sum(direct.values())} of {len(set(LINKS))} verified: {dict(direct)} {sorted(examples)[:12]}"
+    )
+
+
+def _progress(
+    stop: threading.Event, started: float, cpu: float, fits: Tally, features: Tally
+) -> None:
+    """A line a minute, so a long pass shows its rate."""
+    while not stop.wait(60):
+        print(
+            f"  ... {time.perf_counter() - started:.0f} s wall, {_cpu() - cpu:.0f} s CPU, "
+            f"{features.calls:,} features, {fits.calls:,} pairs fitted, "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+
+
+def run(folder: Path, args: argparse.Namespace) -> None:
+    from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
+
+    if not args.warm:
+        for suffix in ("", "-wal", "-shm"):
+            (folder / (PICTURES + suffix)).unlink(missing_ok=True)
+        shutil.copyfile(folder / PRISTINE, folder / PICTURES)
+    fits, features = instrument()
+    import cv2  # noqa: F401  (imported before the clock starts, as any second pass finds it)
+
+    options = {"k": args.k}
+    if args.min_score is not None:
+        options["min_score"] = args.min_score
+    with ImageSearchClient(
+        embedder=EfficientNetEmbedder(), store=LocalStore(folder / STORE)
+    ) as client:
+        records = client.store.count()
+        load = os.getloadavg()
+        started, cpu = time.perf_counter(), _cpu()
+        stop = threading.Event()
+        threading.Thread(
+            target=_progress, args=(stop, started, cpu, fits, features), daemon=True
+        ).start()
+        groups = list(client.duplicates(**options))
+        stop.set()
+        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    found = [sorted(_name(p.image_url) for p in g.postings) for g in groups]
+    print(
+        f"records           {records:,}; duplicates({', '.join(f'{k}={v}' for k, v in options.items())})"
+    )
+    print(
+        f"duplicates pass   {wall:.1f} s wall, {cpu:.1f} s CPU (user+sys), "
+        f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    print(f"verifier          {fits.calls:,} pairs fitted, {fits.seconds:.1f} s")
+    print(f"features          {features.calls:,} computed, {features.seconds:.1f} s")
+    names = sorted(p.stem for p in (folder / "pictures").glob("*.jpg"))
+    _, apart = crowd(args.records)
+    bases = {group_of(name) for name in names}
+    score(found, names, [(a, b) for a, b in apart if a in bases and b in bases])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--folder", type=Path, help="default /tmp/img2img-dupreal-<records>")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--min-score", type=float)
+    parser.add_argument("--warm", action="store_true", help="keep features of the last pass")
+    parser.add_argument("--build-only", action="store_true", help="make and index the set, no pass")
+    args = parser.parse_args()
+    folder = args.folder or Path(f"/tmp/img2img-dupreal-{args.records}")
+    import numpy
+
+    print(
+        f"python {platform.python_version()}, numpy {numpy.__version__}, {platform.machine()}, "
+        f"{os.cpu_count()} cores; CPU flags: {cpu_flags()}"
+    )
+    if not (folder / PRISTINE).exists():
+        build(folder, args.records)
+    if not args.build_only:
+        run(folder, args)
+
+
+if __name__ == "__main__":
+    main()
