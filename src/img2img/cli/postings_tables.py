@@ -38,6 +38,8 @@ def posting_json(posting: Posting) -> dict[str, Any]:
         data["engines"] = list(posting.engines)
     if posting.evidence is not None:
         data["evidence"] = evidence_json(posting.evidence)
+    if posting.region is not None:
+        data["region"] = list(posting.region)
     return data
 
 
@@ -57,6 +59,10 @@ def _how(posting: Posting) -> str:
         xs = [x for x, _ in evidence.corners]
         ys = [y for _, y in evidence.corners]
         said += f", at ({min(xs):.0f},{min(ys):.0f})-({max(xs):.0f},{max(ys):.0f})"
+    if posting.region is not None:
+        left, top, right, bottom = posting.region
+        whose = "the query" if posting.relation == "contains" else "the posting"
+        said += f", in {whose} at ({left},{top})-({right},{bottom})"
     return said
 
 

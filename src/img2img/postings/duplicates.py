@@ -51,7 +51,8 @@ def _link_neighbours(
             continue
         judge = judge_of(_as_match(record), pictures, thresholds)
         for neighbour in neighbours:
-            if relation_to(judge, neighbour, pictures).same:
+            # A composite and one of its pictures are related, not duplicates.
+            if relation_to(judge, neighbour, pictures).whole:
                 links.union(record.id, neighbour.id)
     return links
 

@@ -93,7 +93,9 @@ def default_store_path() -> Path:
 def _probe(path: Path) -> tuple[int, int, int]:
     """``(application_id, user_version, number of schema objects)`` read through SQLite."""
     try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        probe = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+        )
         try:
             probe.execute("BEGIN")  # one snapshot: another process may be creating the store
             app_id = probe.execute("PRAGMA application_id").fetchone()[0]
