@@ -11,9 +11,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from img2img.postings.region_records import is_region
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Metadata, VectorRecord
+from img2img.postings.region_records import is_region
 from img2img.protocols import VectorStore
 
 __all__ = ["NO_VALUE", "StoreStats", "matching_records", "source_of", "store_stats"]

@@ -32,9 +32,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from img2img.postings.region_records import REGION_OF
 from img2img.errors import ConfigurationError
 from img2img.models import Failure, ImageCandidate, IndexReport, MetadataValue, VectorRecord
+from img2img.postings.region_records import REGION_OF
 from img2img.protocols import VectorStore
 from img2img.provenance import record_id
 from img2img.sources.folder import FolderSource, candidate_for_path

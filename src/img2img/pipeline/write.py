@@ -13,8 +13,8 @@ from img2img.pipeline.embed import Embedded
 from img2img.pipeline.failures import is_systemic
 from img2img.pipeline.interrupts import Interrupts
 from img2img.pipeline.items import Item, PictureKeeper
-from img2img.pipeline.tally import Tally
 from img2img.pipeline.regions import store_regions
+from img2img.pipeline.tally import Tally
 from img2img.protocols import Embedder, VectorStore
 
 __all__ = ["upsert_isolated", "write_batch"]

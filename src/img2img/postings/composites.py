@@ -155,35 +155,38 @@ def _box(quad: npt.NDArray[np.float64], width: float, height: float) -> Box:
     )
 
 
+def _line(grey: npt.NDArray[np.float32], box: Box, side: str, away: int) -> npt.NDArray[np.float32]:
+    """The line of ``grey`` ``away`` pixels outside ``side`` of ``box``, along it (empty
+    past the picture's edge)."""
+    left, top, right, bottom = box
+    height, width = grey.shape
+    if side == "left":
+        return grey[top:bottom, left - away] if left - away >= 0 else grey[:0, 0]
+    if side == "right":
+        at = right + away - 1
+        return grey[top:bottom, at] if at < width else grey[:0, 0]
+    if side == "top":
+        return grey[top - away, left:right] if top - away >= 0 else grey[0, :0]
+    at = bottom + away - 1
+    return grey[at, left:right] if at < height else grey[0, :0]
+
+
 def _seamed(pixels: QueryPixels, box: Box) -> bool:
     """Whether a line of one colour runs just outside every side of ``box`` (query
     pixels) that is not the query's own edge, and at least one such side exists."""
     grey = pixels.grey
     height, width = grey.shape
-    left, top, right, bottom = (round(v / pixels.scale) for v in box)
+    at = tuple(round(v / pixels.scale) for v in box)
+    left, top, right, bottom = at
     reach = max(2, round(SEAM_REACH / pixels.scale))
     edge = max(2, reach // 2)
-    sides = {
-        "left": (left > edge, lambda d: grey[top:bottom, left - d] if left - d >= 0 else None),
-        "right": (
-            width - right > edge,
-            lambda d: grey[top:bottom, right + d - 1] if right + d - 1 < width else None,
-        ),
-        "top": (top > edge, lambda d: grey[top - d, left:right] if top - d >= 0 else None),
-        "bottom": (
-            height - bottom > edge,
-            lambda d: grey[bottom + d - 1, left:right] if bottom + d - 1 < height else None,
-        ),
-    }
-    inner = [line for inside_, line in sides.values() if inside_]
+    room = {"left": left, "top": top, "right": width - right, "bottom": height - bottom}
+    inner = [side for side, space in room.items() if space > edge]
     if not inner or bottom - top < 4 or right - left < 4:
         return False
-    for line in inner:
-        stds = [
-            float(values.std())
-            for d in range(1, reach + 1)
-            if (values := line(d)) is not None and len(values)
-        ]
+    for side in inner:
+        lines = (_line(grey, (left, top, right, bottom), side, d) for d in range(1, reach + 1))
+        stds = [float(line.std()) for line in lines if len(line)]
         if not stds or min(stds) > SEAM_STD:
             return False
     return True
@@ -244,7 +247,7 @@ def composed(
         to_side = np.linalg.inv(to_candidate)
     except np.linalg.LinAlgError:
         return None
-    quad = _place(to_side, _frame(cand_w, cand_h))
+    quad = _place(np.asarray(to_side, np.float64), _frame(cand_w, cand_h))
     if evidence.mirrored:  # the fit placed the flipped query: flip back
         quad[:, 0] = side_w - quad[:, 0]
     quad = quad * side.scale + np.array(side.origin, np.float64)

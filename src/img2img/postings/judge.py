@@ -283,7 +283,9 @@ class Judge:
         side = Side(direct.size, 1 / direct.shrink)
         verification = verify_features(query.features, features, thresholds=self.thresholds)
         image = query.image
-        for box in regions if not verification.same and image is not None else ():
+        for box in regions if not verification.same else ():
+            if image is None:
+                break
             cut = self._region_features(image, box)
             tried = verify_features(cut, features, thresholds=self.thresholds)
             if tried.same:

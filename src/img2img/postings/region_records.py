@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from img2img.models import Match, Metadata, Vector, VectorRecord
+from img2img.models import Filter, Match, Metadata, Vector, VectorRecord
 from img2img.postings.regions import Box, box_text
 from img2img.protocols import VectorStore
 
@@ -57,9 +57,9 @@ def region_records(parent: str, boxes: Sequence[Box], vectors: Vector) -> list[V
     ]
 
 
-def without_regions(filter: Metadata | None) -> dict[str, object]:
+def without_regions(filter: Filter | None) -> Filter:
     """``filter`` that also leaves region records out (for scans of pictures only)."""
-    leave_out = {REGION_OF: {"$exists": False}}
+    leave_out: Filter = {REGION_OF: {"$exists": False}}
     return {"$and": [dict(filter), leave_out]} if filter else leave_out
 
 

@@ -230,7 +230,9 @@ def crop_regions(image: Image.Image, boxes: Sequence[Box]) -> list[Image.Image]:
     """``image`` cut to each box (in its pixels as given), as RGB pictures of their own."""
     rgb = image.convert("RGB")
     scale = image.width / given_size(image)[0]
-    return [rgb.crop(tuple(round(v * scale) for v in box)) for box in boxes]
+    return [
+        rgb.crop((box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)) for box in boxes
+    ]
 
 
 def box_text(box: Box) -> str:
