@@ -235,8 +235,7 @@ def composed(
         return None
     # The query in the candidate: is it one of the candidate's pictures?
     if side.whole:
-        placed = _box(corners, cand_w, cand_h)
-        cell = _cell(candidate_regions, placed, cand_w * cand_h)
+        cell = _cell(candidate_regions, corners, cand_w, cand_h)
         if cell is not None:
             return Composed("part", cell)
     # The candidate in the query: is it one of the query's pictures?
@@ -253,7 +252,7 @@ def composed(
     quad = quad * side.scale + np.array(side.origin, np.float64)
     if not np.isfinite(quad).all():
         return None
-    cell = _cell(query_regions, _box(quad, query_w, query_h), query_w * query_h)
+    cell = _cell(query_regions, quad, query_w, query_h)
     if cell is not None:  # a tile of a grid, perhaps cut to fit it
         return Composed("contains", cell)
     if query_pixels is None:
@@ -264,20 +263,30 @@ def composed(
     return Composed("contains", region) if _seamed(query_pixels, region) else None
 
 
-def _cell(regions: Sequence[Box], placed: Box, area: float) -> Box | None:
-    """The region of a split picture (of ``area`` pixels) that ``placed`` fills or lies in:
-    where one picture of a composite is. Their common box, or ``None``."""
+def _cell(
+    regions: Sequence[Box], quad: npt.NDArray[np.float64], width: float, height: float
+) -> Box | None:
+    """The region of a split picture (``width`` x ``height``) where the frame placed at
+    ``quad`` is one of its pictures: the frame fills the region, with at least half
+    of it shown there (a picture cut to fit a collage's cell), or lies in it. Their
+    common box, or ``None``."""
+    placed = (
+        float(quad[:, 0].min()),
+        float(quad[:, 1].min()),
+        float(quad[:, 0].max()),
+        float(quad[:, 1].max()),
+    )
+    placed_area = (placed[2] - placed[0]) * (placed[3] - placed[1])
     for region in regions:
         left, top = max(region[0], placed[0]), max(region[1], placed[1])
         right, bottom = min(region[2], placed[2]), min(region[3], placed[3])
         if right <= left or bottom <= top:
             continue
         common = (right - left) * (bottom - top)
-        placed_area = (placed[2] - placed[0]) * (placed[3] - placed[1])
         region_area = (region[2] - region[0]) * (region[3] - region[1])
-        if region_area > MAX_SHARE * area:
+        if region_area > MAX_SHARE * width * height:
             continue
-        fills = common >= 0.8 * region_area and common >= 0.3 * placed_area
+        fills = common >= 0.8 * region_area and common >= 0.5 * placed_area
         if fills or common >= 0.8 * placed_area:
-            return (left, top, right, bottom)
+            return (round(left), round(top), round(right), round(bottom))
     return None

@@ -55,6 +55,8 @@ MIN_PIXELS = 32
 MAX_REGIONS = 16
 #: Least margin (share of the side) that counts as a background around a picture.
 MIN_MARGIN = 0.02
+#: Widest gutter between two pictures, as a share of the side it cuts.
+MAX_GUTTER = 0.06
 #: Largest share of the area a picture on a background may cover: a logo or a
 #: product shot with a little white around it is one picture, not a composite.
 MAX_INNER_AREA = 0.7
@@ -85,9 +87,13 @@ def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 
 def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """The stretches of ``[0, length)`` between runs of uniform lines."""
+    """The stretches of ``[0, length)`` between runs of uniform lines: margins at either
+    end, and gutters inside no wider than :data:`MAX_GUTTER` of ``length`` (a wider
+    plain band, a sky or a wall, is part of a picture)."""
     pieces, start = [], 0
     for a, b in _runs(uniform):
+        if 0 < a and b < length and b - a > MAX_GUTTER * length:
+            continue
         if a > start:
             pieces.append((start, a))
         start = b
