@@ -92,7 +92,7 @@ def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]
     plain band, a sky or a wall, is part of a picture)."""
     pieces, start = [], 0
     for a, b in _runs(uniform):
-        if 0 < a and b < length and b - a > MAX_GUTTER * length:
+        if a > 0 and b < length and b - a > MAX_GUTTER * length:
             continue
         if a > start:
             pieces.append((start, a))
