@@ -58,8 +58,10 @@ MIN_MARGIN = 0.02
 #: Widest gutter between two pictures, as a share of the side it cuts.
 MAX_GUTTER = 0.06
 #: Largest share of the area a picture on a background may cover: a logo or a
-#: product shot with a little white around it is one picture, not a composite.
-MAX_INNER_AREA = 0.7
+#: product shot with a little white around it is one picture, not a composite
+#: (and a bigger region could not be told ``part`` of it: see
+#: :data:`~img2img.postings.composites.MAX_SHARE`).
+MAX_INNER_AREA = 0.5
 #: Tiles searched when a query is not split: (tiles a side, tile's share of the side).
 TILE_SCALES: tuple[tuple[int, float], ...] = ((2, 0.6), (3, 0.45))
 
