@@ -111,7 +111,7 @@ def test_regions_are_never_results_of_their_own(
 def test_duplicates_pair_copies_only_never_a_composite_or_its_regions(
     client: ImageSearchClient,
 ) -> None:
-    groups = [sorted(Path(p.image_url or "").stem for p in g) for g in client.duplicates()]
+    groups = [sorted(Path(p.image_url or "").stem for p in g.postings) for g in client.duplicates()]
     assert groups == [["coffee", "coffee-crop"]]
 
 
@@ -129,7 +129,9 @@ def test_a_regions_free_client_stores_one_vector_per_image(
 
 def test_the_command_shows_the_relation_and_the_region() -> None:
     evidence = Evidence(inliers=80, coverage=0.6, residual=0.3, region=(10, 20, 300, 310))
-    posting = Posting("id1", "contains", 0.4, image_url="https://a.example/x.jpg", evidence=evidence)
+    posting = Posting(
+        "id1", "contains", 0.4, image_url="https://a.example/x.jpg", evidence=evidence
+    )
     data = posting_json(posting)
     assert data["relation"] == "contains"
     assert data["region"] == [10, 20, 300, 310]

@@ -212,10 +212,11 @@ def _prepare(query: Picture) -> _Prepared:
             _dhash(query),
             image=image,
             grey=QueryPixels.of(image) if image is not None else None,
-            cells=tuple(split_regions(image)) if image is not None else (),
+            # A stored query (duplicates, groups) brings the regions found when it was indexed.
+            cells=tuple(split_regions(image)) if image is not None else query.regions,
         )
     try:
-        return _Prepared(QueryFeatures.of(pixels()), query.dhash)
+        return _Prepared(QueryFeatures.of(pixels()), query.dhash, cells=query.regions)
     except (FetchError, ImageError) as exc:
         return _Prepared(None, query.dhash, f"the query's pixels cannot be had: {exc}")
 
