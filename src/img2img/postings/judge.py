@@ -283,26 +283,33 @@ class Judge:
         size = _own_size(direct)  # the query's pixels, as given
         side = Side(direct.size, 1 / direct.shrink)
         verification = verify_features(query.features, features, thresholds=self.thresholds)
-        image = query.image
-        for box in regions if not verification.same else ():
-            if image is None:
-                break
-            cut = self._region_features(image, box)
-            tried = verify_features(cut, features, thresholds=self.thresholds)
-            if tried.same:
-                verification = tried
-                given = size[0] / image.width  # a decoded query may have been shrunk
-                side = Side(cut.direct.size, given / cut.direct.shrink, (box[0], box[1]))
-                break
-        evidence = replace(
-            verification.evidence, hash_distance=hash_distance(query.dhash, _dhash(candidate))
-        )
+        dhash = hash_distance(query.dhash, _dhash(candidate))
+        evidence = replace(verification.evidence, hash_distance=dhash)
         relation = relation_of(verification)
+        found = None
         if relation is not None:
             found = composed(evidence, side, size, query.grey, candidate.regions, query.cells)
-            if found is not None:
-                relation = found.relation
-                evidence = replace(evidence, region=found.region)
+        elif query.image is not None:
+            # A region's fit counts only as a picture the query contains: a tile of one
+            # photo fits a nearby view of its scene more easily than the whole does.
+            given = size[0] / query.image.width  # a decoded query may have been shrunk
+            for box in regions:
+                cut = self._region_features(query.image, box)
+                tried = verify_features(cut, features, thresholds=self.thresholds)
+                if not tried.same:
+                    continue
+                side = Side(cut.direct.size, given / cut.direct.shrink, (box[0], box[1]))
+                tried_evidence = replace(tried.evidence, hash_distance=dhash)
+                found = composed(
+                    tried_evidence, side, size, query.grey, candidate.regions, query.cells
+                )
+                if found is not None and found.relation == "contains":
+                    verification, evidence = tried, tried_evidence
+                    break
+                found = None
+        if found is not None:
+            relation = found.relation
+            evidence = replace(evidence, region=found.region)
         return Judgement(relation, evidence, verification.reason, features)
 
 
