@@ -20,7 +20,7 @@ import numpy as np
 from img2img.models import Filter, Match, Vector
 from img2img.postings.neighbours import ManyQueries
 from img2img.postings.region_records import to_parents
-from img2img.postings.regions import Box, crop_regions, query_regions
+from img2img.postings.regions import Box, crop_regions, query_regions, split_regions
 from img2img.protocols import Embedder, VectorStore
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ __all__ = ["REGION_K", "Shortlist", "shortlist"]
 REGION_K = 5
 #: Regions of the query the judge may verify one picture with, nearest first.
 MAX_TRIED = 2
+#: Whether tiles (not only the cells of a split query) are offered to the judge to
+#: verify with: each costs a SIFT pass over the tile.
+TRY_TILES = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ def shortlist(
     """The ``k`` pictures nearest ``image``, plus the ``region_k`` nearest each of its
     regions (when ``regions``), embedded in one call and searched together."""
     boxes = query_regions(image) if regions else []
+    tried = boxes if TRY_TILES else split_regions(image) if len(boxes) < 13 else []
     vectors = embedder.embed_images([image, *crop_regions(image, boxes)])
     rows = np.asarray(vectors, dtype=np.float32)
     # Region hits may stand for the same picture: ask for a little more than is kept.
@@ -74,7 +78,8 @@ def shortlist(
     extra: dict[str, Match] = {}
     for box, answer in zip(boxes, answers[1:], strict=True):
         for match in to_parents(store, answer)[:region_k]:
-            found.setdefault(match.id, []).append((match.score, box))
+            if box in tried:
+                found.setdefault(match.id, []).append((match.score, box))
             if match.id not in seen and (
                 match.id not in extra or match.score > extra[match.id].score
             ):
