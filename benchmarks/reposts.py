@@ -12,6 +12,10 @@ Prints, per form and per kind of picture (photo, art):
   collage or an inset, one of the pictures composed with it), ``top5``: the
   original in the search's top 5 (the shortlist's part), and the relations;
 
+and for the composite forms (collages, insets) the other way round too: the
+composite stored (made with other companions), the original as the query
+(rows ``<form> stored``: found when the composite is returned);
+
 then the pairs that must not be called copies (the stereo pair, bent photos,
 and :mod:`flatscenes`' pairs of one flat scene shot from two places, both
 ways), the seconds a warm ``find_postings`` query takes at the default ``k``,
@@ -19,6 +23,8 @@ and indexing time per image. Pictures whose name hashes to 0 mod 3 tuned the
 thresholds; the table is the other two thirds.
 
     python benchmarks/reposts.py                   # crowd of 1,000
+    python benchmarks/reposts.py --no-regions      # the shortlist of the whole query only
+    python benchmarks/reposts.py --compare         # also the keypoints alone, beside the dense check
     python benchmarks/reposts.py --crowd 150 --every 3 --tuning   # quick, on the tuning third
 """
 
@@ -54,6 +60,10 @@ from img2img.testing.reposts import REPOSTS, apply_repost
 ART = 36
 #: Other pictures each form composes the query with (collage tiles, a backdrop).
 COMPANIONS = {"collage2x2": 3, "collage3x3": 8}
+#: Forms that compose the picture with others: also measured stored, with the original as query.
+COMPOSITES = ("collage2x2", "collage3x3", "inset15", "inset30", "inset40")
+#: Seeds of the stored composites are apart from the queries' (other companions, other places).
+STORED_SEED = 1000
 
 
 def variant(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -118,14 +128,39 @@ def _style(name: str) -> int:
     return (number if name.startswith("art/") else 10_000 + number) % 3
 
 
-def evaluate(client, pictures, source, queries, forms, settings):
-    """Tallies per (setting, kind, form): queries, found, top5, returned, correct, relations,
-    and what the wrong postings were."""
-    tallies: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
-    pools = {
+def pools_of(pictures):
+    return {
         kind: [n for n in pictures if n.startswith("art/") == (kind == "art")]
         for kind in ("art", "photo")
     }
+
+
+def stored_composites(pictures, queries, forms):
+    """For each query picture and composite form, the composite to store (by name) and
+    the picture each shows."""
+    pools = pools_of(pictures)
+    made: dict[str, Image.Image] = {}
+    shows: dict[str, set[str]] = {}
+    for seed, name in enumerate(queries):
+        kind = "art" if name.startswith("art/") else "photo"
+        for form in (f for f in forms if f in COMPOSITES):
+            others = companions(name, form, pools[kind], STORED_SEED + seed)
+            key = f"composite/{form}/{name}"
+            made[key] = apply_repost(
+                pictures[name],
+                form,
+                others=[pictures[o] for o in others],
+                seed=STORED_SEED + seed,
+            )
+            shows[key] = {name, *others}
+    return made, shows
+
+
+def evaluate(client, pictures, source, queries, forms, shows, regions, settings):
+    """Tallies per (setting, kind, form): queries, found, top5, returned, correct, relations,
+    and what the wrong postings were."""
+    tallies: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    pools = pools_of(pictures)
     for seed, name in enumerate(queries):
         kind = "art" if name.startswith("art/") else "photo"
         for form in forms:
@@ -142,10 +177,14 @@ def evaluate(client, pictures, source, queries, forms, settings):
                 tally = tallies[(label, kind, form)]
                 tally["queries"] += 1
                 tally["top5"] += top5
-                for posting in client.find_postings(query, thresholds=thresholds):
+                for posting in client.find_postings(query, thresholds=thresholds, regions=regions):
                     picture = name_of(posting.image_url)
                     tally["returned"] += 1
-                    right = picture in shown or source.get(picture) in shown
+                    right = (
+                        picture in shown
+                        or source.get(picture) in shown
+                        or bool(shows.get(picture, set()) & shown)
+                    )
                     tally["correct"] += right
                     if not right:
                         tally["wrong: " + wrong_kind(picture, name, others, source)] += 1
@@ -153,24 +192,45 @@ def evaluate(client, pictures, source, queries, forms, settings):
                     if picture == name:
                         tally["found"] += 1
                         tally[posting.relation] += 1
+        # The other way round: the original asked, its composites stored.
+        for form in (f for f in forms if f in COMPOSITES):
+            stored = f"composite/{form}/{name}"
+            top5 = stored in [name_of(m.image_url) for m in client.search(pictures[name], k=5)]
+            for label, thresholds in settings.items():
+                tally = tallies[(label, kind, f"{form} stored")]
+                tally["queries"] += 1
+                tally["top5"] += top5
+                found = client.find_postings(pictures[name], thresholds=thresholds, regions=regions)
+                for posting in found:
+                    picture = name_of(posting.image_url)
+                    tally["returned"] += 1
+                    tally["correct"] += name in (picture, source.get(picture)) or name in shows.get(
+                        picture, set()
+                    )
+                    if picture == stored:
+                        tally["found"] += 1
+                        tally[posting.relation] += 1
     return tallies
 
 
 def print_table(tallies, forms, label) -> None:
     print(f"\n== {label} ==")
-    print(f"{'form':14} {'kind':5} {'n':>4} {'R':>6} {'P':>6} {'top5':>6}  relations")
+    print(f"{'form':20} {'kind':5} {'n':>4} {'R':>6} {'P':>6} {'top5':>6}  relations")
+    rows = [*forms, *(f"{f} stored" for f in forms if f in COMPOSITES)]
     for kind in ("photo", "art"):
         total: Counter[str] = Counter()
-        for form in forms:
+        for form in rows:
             t = tallies[(label, kind, form)]
             total.update(t)
-            rel = ", ".join(f"{r} {t[r]}" for r in ("copy", "warped", "exact") if t[r])
+            rel = ", ".join(
+                f"{r} {t[r]}" for r in ("copy", "warped", "contains", "part", "exact") if t[r]
+            )
             print(
-                f"{form:14} {kind:5} {t['queries']:4} {t['found'] / t['queries']:6.3f} "
-                f"{t['correct'] / max(1, t['returned']):6.3f} {t['top5'] / t['queries']:6.3f}  {rel}"
+                f"{form:20} {kind:5} {t['queries']:4} {t['found'] / max(1, t['queries']):6.3f} "
+                f"{t['correct'] / max(1, t['returned']):6.3f} {t['top5'] / max(1, t['queries']):6.3f}  {rel}"
             )
         print(
-            f"{'all':14} {kind:5} {total['queries']:4} {total['found'] / max(1, total['queries']):6.3f} "
+            f"{'all':20} {kind:5} {total['queries']:4} {total['found'] / max(1, total['queries']):6.3f} "
             f"{total['correct'] / max(1, total['returned']):6.3f} {total['top5'] / max(1, total['queries']):6.3f}"
         )
         wrong = {k: v for k, v in total.items() if k.startswith("wrong")}
@@ -180,7 +240,7 @@ def print_table(tallies, forms, label) -> None:
         )
         by_form = {
             f: tallies[(label, kind, f)]["returned"] - tallies[(label, kind, f)]["correct"]
-            for f in forms
+            for f in rows
         }
         print("  by form: " + ", ".join(f"{f} {n}" for f, n in by_form.items() if n))
 
@@ -208,18 +268,53 @@ def refused_pairs(photos: dict[str, Image.Image], names: list[str]) -> None:
     )
 
 
-def warm_timing(client, pictures, names) -> None:
-    queries = [apply_repost(pictures[n], "perspective10", seed=i) for i, n in enumerate(names[:12])]
-    for query in queries:
-        client.find_postings(query)
-    times = []
-    for query in queries:
-        started = time.perf_counter()
-        client.find_postings(query)
-        times.append(time.perf_counter() - started)
-    print(
-        f"warm find_postings, default k: median {statistics.median(times):.3f} s, max {max(times):.3f} s"
-    )
+def warm_timing(client, pictures, names, regions) -> None:
+    """Wall and CPU seconds (this process, all threads) of a warm query at the default k."""
+    pools = pools_of(pictures)
+    for form in ("perspective10", "collage2x2"):
+        queries = []
+        for i, n in enumerate(names[:12]):
+            kind = "art" if n.startswith("art/") else "photo"
+            others = [pictures[o] for o in companions(n, form, pools[kind], i)]
+            queries.append(apply_repost(pictures[n], form, others=others, seed=i))
+        for query in queries:
+            client.find_postings(query, regions=regions)
+        walls, cpus = [], []
+        for query in queries:
+            started, cpu = time.perf_counter(), time.process_time()
+            client.find_postings(query, regions=regions)
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu)
+        print(
+            f"warm find_postings ({form} queries), default k: wall median "
+            f"{statistics.median(walls):.3f} s, max {max(walls):.3f} s; CPU median "
+            f"{statistics.median(cpus):.3f} s; load average {os.getloadavg()[0]:.1f}"
+        )
+
+
+def add_cost(folder: Path, names: list[str], embedder) -> None:
+    """Seconds per image and vectors per image of ``add`` with and without the regions
+    of composites, on the same files, in one run (each twice, the faster kept)."""
+    files = [folder / (n.replace("/", "__") + ".jpg") for n in names]
+    results = {}
+    for regions in (False, True, False, True):
+        client = ImageSearchClient(
+            embedder=embedder, store=InMemoryStore(), index_regions=regions, cache_pictures=True
+        )
+        started, cpu = time.perf_counter(), time.process_time()
+        report = client.add(files)
+        wall, used = time.perf_counter() - started, time.process_time() - cpu
+        best = results.get(regions)
+        if best is None or wall < best[0]:
+            results[regions] = (wall, used, client.store.count() / max(1, report.indexed))
+    for regions, (wall, used, per) in sorted(results.items()):
+        print(
+            f"add {len(files)} images, regions {'on ' if regions else 'off'}: "
+            f"{wall / len(files) * 1000:.0f} ms wall, {used / len(files) * 1000:.0f} ms CPU per image, "
+            f"{per:.2f} vectors per image"
+        )
+    off, on = results[False], results[True]
+    print(f"add with regions / without: wall {on[0] / off[0]:.2f}x, CPU {on[1] / off[1]:.2f}x")
 
 
 def main() -> None:
@@ -229,11 +324,18 @@ def main() -> None:
     parser.add_argument("--tuning", action="store_true", help="query the tuning third instead")
     parser.add_argument("--forms", nargs="*", help="only these forms")
     parser.add_argument(
+        "--no-regions", action="store_true", help="no regions: whole-image shortlist, as before"
+    )
+    parser.add_argument(
+        "--add-sample", type=int, default=300, help="images timed for add with and without regions"
+    )
+    parser.add_argument(
         "--compare",
         action="store_true",
         help="also verify with the keypoints alone (no dense check)",
     )
     args = parser.parse_args()
+    regions = not args.no_regions
 
     photos, notes = load_photos()
     for note in notes:
@@ -247,28 +349,33 @@ def main() -> None:
         f"python {platform.python_version()}; {len(photos)} photos, {ART} drawings, crowd of "
         f"{len(crowd)}; {len(queries)} {'tuning' if args.tuning else 'held-out'} pictures x {len(forms)} forms"
     )
+    composites, shows = stored_composites(pictures, queries, forms)
     folder = Path(tempfile.mkdtemp(prefix="img2img-reposts-"))
-    save_all(folder, pictures | crowd)
+    save_all(folder, pictures | crowd | composites)
     embedder = EfficientNetEmbedder()
-    client = ImageSearchClient(embedder=embedder, store=InMemoryStore())
+    client = ImageSearchClient(embedder=embedder, store=InMemoryStore(), index_regions=regions)
     embedder.embed_images([photos[queries[0]] if queries[0] in photos else pictures[queries[0]]])
     started = time.perf_counter()
     report = client.add([folder])
     print(
-        f"indexing: {(time.perf_counter() - started) / max(1, report.indexed) * 1000:.0f} ms per image, {report.indexed} images"
+        f"indexing: {(time.perf_counter() - started) / max(1, report.indexed) * 1000:.0f} ms per image, {report.indexed} images "
+        f"({len(composites)} stored composites), {client.store.count()} vectors, regions {'on' if regions else 'off'}"
     )
+    if args.add_sample:
+        sample = random.Random("add").sample(sorted(pictures | crowd), args.add_sample)
+        add_cost(folder, sample, embedder)
     settings = {"shipped": DEFAULT_THRESHOLDS}
     if args.compare:
         settings["keypoints alone (no dense check)"] = Thresholds(dense=None)
     started = time.perf_counter()
-    tallies = evaluate(client, pictures, source, queries, forms, settings)
+    tallies = evaluate(client, pictures, source, queries, forms, shows, regions, settings)
     print(f"queries took {time.perf_counter() - started:.0f} s")
     for label in settings:
         print_table(tallies, forms, label)
     refused_pairs(
         photos, [n for n in sorted(photos) if is_tuning_photo(n) == args.tuning][:: args.every]
     )
-    warm_timing(client, pictures, queries)
+    warm_timing(client, pictures, queries, regions)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

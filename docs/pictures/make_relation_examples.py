@@ -5,8 +5,8 @@
 Each picture sets the query beside postings made from a photo scikit-image ships
 (the motorcycle of its stereo pair), reposted with :mod:`img2img.testing.reposts`
 and judged by the one same-picture service (:mod:`img2img.postings.judge`). Where
-the fit put the query's frame corners is drawn in red on the posting; for a posting
-that is part of the query, where the posting's corners land in the query. Under
+the fit put the query's frame corners is drawn in red on the posting; for a query
+that contains the posting, where the posting's corners land in the query. Under
 each picture: the relation and the verifier's figures (or why it refused).
 The output is the same on every run (seeded reposts, Pillow's own font).
 """
@@ -174,8 +174,8 @@ def main() -> int:
     inset = apply_repost(query, "inset30", others=others, seed=3)
     collage = apply_repost(query, "collage2x2", others=others, seed=2)
     _save(
-        "contains",
-        [shown, _posting(judge, inset, "contains"), _posting(judge, collage, "contains")],
+        "part",
+        [shown, _posting(judge, inset, "part"), _posting(judge, collage, "part")],
     )
 
     # The other way round: the query is the bigger picture, the posting one picture in it.
@@ -185,7 +185,7 @@ def main() -> int:
     placed = Judge(Picture(query)).judge(Picture(whole))
     where = describe_place(placed.evidence)
     on_query = Panel(whole, ("query", f"the posting sits {where}"), _corners(placed.evidence))
-    _save("part", [on_query, Panel(query, ("posting: part", _figures(forward)))])
+    _save("contains", [on_query, Panel(query, ("posting: contains", _figures(forward)))])
     return 0
 
 

@@ -71,6 +71,9 @@ class ImageSearchClient(Closing):
             ``find_postings`` need not download it again later.
         reverse_source: where ``locate()`` asks which pages show a picture;
             defaults to Google Lens through SerpAPI (``SERPAPI_API_KEY``).
+        index_regions: where an indexed image is a composite (a grid of pictures,
+            a picture on a plain background), also store a vector per region, so
+            ``find_postings`` finds it for a picture that is ``part`` of it.
 
     The client closes the parts it created, not the ones you passed in.
     """
@@ -88,9 +91,10 @@ class ImageSearchClient(Closing):
         picture_cache: PictureCache | str | os.PathLike[str] | None = None,
         cache_pictures: bool = True,
         reverse_source: ReverseImageSource | None = None,
+        index_regions: bool = True,
     ) -> None:
         self._parts = ClientParts(
-            settings=index_settings(workers, batch_size, max_pixels),
+            settings=index_settings(workers, batch_size, max_pixels, index_regions),
             embedder=embedder,
             store=store,
             source=source,
@@ -297,6 +301,7 @@ class ImageSearchClient(Closing):
         filter: Filter | None = None,
         sort_by: PostingSort = "match",
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        regions: bool = True,
     ) -> Postings:
         """Every stored posting of the same picture as ``image``: where it is posted.
 
@@ -310,23 +315,34 @@ class ImageSearchClient(Closing):
         (the same URL or file) is left out. See docs/postings.md for the
         thresholds and the cost; ``sort_by`` orders the result (see
         :data:`~img2img.models.PostingSort`).
+
+        Composites are found both ways: with ``regions``, the query's regions
+        (where it is split, else tiles) are searched too, so a collage or a
+        picture-in-picture finds the pictures it ``contains``; and a picture
+        that is ``part`` of a stored composite is found through the regions
+        stored with it. Such postings carry the ``region`` where one sits in
+        the other (see docs/postings.md).
         """
         from img2img.postings.finder import find_postings
         from img2img.postings.query import load_query
+        from img2img.postings.shortlist import shortlist
 
         check_query(k, filter, None)
         query = load_query(image, self.fetcher, max_pixels=self._parts.settings.max_pixels)
         if not holds_space(self.store, self.space):
             return Postings(())
-        vector = self.embedder.embed_images([query.image])[0]
+        listed = shortlist(
+            query.image, self.embedder, self.store, k=k, filter=filter, regions=regions
+        )
         return find_postings(
             query.image,
-            nearest(self.store, vector, k, filter),
+            listed.matches,
             self._parts.candidate_pictures(),
             sha256=query.sha256,
             exclude_id=query.id,
             thresholds=thresholds,
             sort_by=sort_by,
+            regions=listed.regions,
         )
 
     def locate(

@@ -41,12 +41,15 @@ if TYPE_CHECKING:
 __all__ = ["ClientParts", "index_settings"]
 
 
-def index_settings(workers: object, batch_size: object, max_pixels: object) -> IndexSettings:
-    """The pipeline's settings, each checked to be a positive whole number."""
+def index_settings(
+    workers: object, batch_size: object, max_pixels: object, regions: bool = True
+) -> IndexSettings:
+    """The pipeline's settings, each number checked to be a positive whole number."""
     return IndexSettings(
         workers=check_whole("workers", workers),
         batch_size=check_whole("batch_size", batch_size),
         max_pixels=check_whole("max_pixels", max_pixels),
+        regions=bool(regions),
     )
 
 

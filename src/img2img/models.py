@@ -315,9 +315,13 @@ class ReverseLookup:
 #: ``warped`` is the same picture under a looser fit: stretched to another aspect
 #: ratio (``affine``) or seen at an angle, as a photo of a screen or a mockup shows
 #: it (``perspective``); its evidence's ``corners`` place the query in the posting.
+#: ``contains``: the query contains the posting's picture, whole, as one part of a
+#: composite (a collage's tile, a picture-in-picture); ``part``: the query is one
+#: part of the posting (a tile of a stored collage); the evidence's ``region`` says
+#: where (see :class:`Evidence`).
 #: ``alike`` is another picture, near the query only by embedding (the leading
 #: posting of a grouped search's group that is not the query's picture).
-Relation = Literal["exact", "copy", "warped", "alike"]
+Relation = Literal["exact", "copy", "warped", "contains", "part", "alike"]
 #: The geometric model a verification fitted, loosest last: ``similarity`` (rotation,
 #: uniform scale, shift), ``affine`` (also stretch and shear), ``perspective`` (a homography).
 FitModel = Literal["similarity", "affine", "perspective"]
@@ -354,7 +358,12 @@ class Evidence:
       right, bottom left) in the posting's own pixels under that fit, ``None``
       when no fit was found: where, and how turned, the picture sits in the posting;
     - ``frame``: the posting's ``(width, height)`` in those pixels, so
-      :meth:`corner_fractions` can place the corners on a thumbnail.
+      :meth:`corner_fractions` can place the corners on a thumbnail;
+    - ``region``: for a composite, the box ``(left, top, right, bottom)`` where
+      one picture sits in the other: in the query's pixels when the query
+      ``contains`` the posting, in the posting's pixels when the query is
+      ``part`` of it; ``None`` otherwise. A fit made with a region of the query
+      has ``corners`` of that region, not of the whole query.
     """
 
     inliers: int
@@ -367,6 +376,7 @@ class Evidence:
     model: FitModel = "similarity"
     corners: tuple[tuple[float, float], ...] | None = None
     frame: tuple[int, int] | None = None
+    region: tuple[int, int, int, int] | None = None
 
     def corner_fractions(self) -> tuple[tuple[float, float], ...]:
         """``corners`` as fractions of the posting's width and height (0..1 inside it);
@@ -432,6 +442,12 @@ class Posting:
             evidence=evidence,
             metadata=md,
         )
+
+    @property
+    def region(self) -> tuple[int, int, int, int] | None:
+        """Where the picture sits, for a ``contains`` or ``part`` posting (see
+        :class:`Evidence`); ``None`` for others."""
+        return self.evidence.region if self.evidence is not None else None
 
     @property
     def engines(self) -> tuple[str, ...]:

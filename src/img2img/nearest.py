@@ -52,10 +52,24 @@ def nearest(
     min_score: float | None = None,
 ) -> list[Match]:
     """The ``k`` records nearest ``vector`` (float32, shape ``(dim,)``) that pass
-    ``filter``, best first; those scoring under ``min_score`` left out."""
+    ``filter``, best first; those scoring under ``min_score`` left out. A hit on
+    a region of a stored composite counts as the composite (never as a result of
+    its own)."""
     import numpy as np
 
-    matches = store.query(np.asarray(vector, dtype=np.float32), k=k, filter=filter)
+    from img2img.postings.region_records import to_parents
+
+    query = np.asarray(vector, dtype=np.float32)
+    asked = k
+    matches = store.query(query, k=asked, filter=filter)
+    found = to_parents(store, matches)
+    # Regions of stored composites stand for their picture: ask again for more
+    # when hits on regions of one picture left fewer than ``k`` pictures.
+    while len(found) < k and len(matches) == asked and asked < 8 * k:
+        asked *= 2
+        matches = store.query(query, k=asked, filter=filter)
+        found = to_parents(store, matches)
+    matches = found[:k]
     if min_score is not None:
         matches = [m for m in matches if m.score >= min_score]
     return matches

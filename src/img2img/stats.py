@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Metadata, VectorRecord
+from img2img.postings.region_records import is_region
 from img2img.protocols import VectorStore
 
 __all__ = ["NO_VALUE", "StoreStats", "matching_records", "source_of", "store_stats"]
@@ -62,6 +63,8 @@ def store_stats(store: VectorStore, *, batch_size: int = 1000) -> StoreStats:
     count = 0
     for page in store.scan(batch_size=batch_size):
         for record in page:
+            if is_region(record.metadata):  # a composite's region, not a picture
+                continue
             count += 1
             keyphrases[_text(record.metadata, "keyphrase")] += 1
             domains[_text(record.metadata, "domain")] += 1

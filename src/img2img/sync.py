@@ -34,6 +34,7 @@ from urllib.request import url2pathname
 
 from img2img.errors import ConfigurationError
 from img2img.models import Failure, ImageCandidate, IndexReport, MetadataValue, VectorRecord
+from img2img.postings.region_records import REGION_OF
 from img2img.protocols import VectorStore
 from img2img.provenance import record_id
 from img2img.sources.folder import FolderSource, candidate_for_path
@@ -301,4 +302,6 @@ def sync_folder(
     rewrite_records(store, plan.rewrites)
     if plan.delete:
         store.delete(plan.delete)
+        # A composite's regions go with it (see img2img.postings.region_records).
+        store.delete(filter={REGION_OF: {"$in": list(plan.delete)}})
     return sync_report(plan, embed(plan.embed), started)

@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["evidence_json", "group_rows", "posting_json", "postings_table", "unverified_table"]
 
 
-def evidence_json(evidence: Evidence) -> dict[str, Any]:
+def evidence_json(evidence: Evidence, relation: str | None = None) -> dict[str, Any]:
     """A verification's evidence as JSON-ready data, floats to four places, with where
     the picture sits as fractions of the posting (``corner_fractions``, ``box``)."""
     data = {
         key: round(value, 4) if isinstance(value, float) else value
         for key, value in asdict(evidence).items()
     }
-    data.update(place_json(evidence))
+    data.update(place_json(evidence, relation))
     return data
 
 
@@ -41,7 +41,9 @@ def posting_json(posting: Posting) -> dict[str, Any]:
     if posting.engines:
         data["engines"] = list(posting.engines)
     if posting.evidence is not None:
-        data["evidence"] = evidence_json(posting.evidence)
+        data["evidence"] = evidence_json(posting.evidence, posting.relation)
+    if posting.region is not None:
+        data["region"] = list(posting.region)
     return data
 
 
@@ -55,9 +57,13 @@ def group_rows(group: PictureGroup) -> dict[str, Any]:
 
 
 def _how(posting: Posting) -> str:
-    """The verifier's figures, the fit, and where the picture sits when it does not fill the posting."""
+    """The verifier's figures, the fit, and where one picture sits in the other."""
     said = describe_evidence(posting.evidence, posting.relation)
-    place = describe_place(posting.evidence)
+    if posting.region is not None and posting.relation == "contains":
+        left, top, right, bottom = posting.region
+        place = f"in the query at ({left},{top})-({right},{bottom})"
+    else:
+        place = describe_place(posting.evidence, posting.relation)
     return f"{said}, {place}" if said and place else said or place
 
 

@@ -6,7 +6,7 @@ draw no import circle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from img2img.images import DEFAULT_MAX_PIXELS
@@ -24,6 +24,8 @@ class IndexSettings:
     batch_size: int = 32
     max_pixels: int = DEFAULT_MAX_PIXELS
     reindex: bool = False
+    #: Embed and store the regions of composites (see :mod:`img2img.pipeline.regions`).
+    regions: bool = True
 
     @property
     def window(self) -> int:
@@ -55,6 +57,8 @@ class Item:
     payload: Any
     prepared: bool
     picture: bytes | None = None
+    #: Where the image is split: each region's box, model input, and whether it is prepared.
+    regions: list[tuple[tuple[int, int, int, int], Any, bool]] = field(default_factory=list)
 
 
 class PictureKeeper(Protocol):

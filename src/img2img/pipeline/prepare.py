@@ -18,6 +18,7 @@ from img2img.images import decode_image
 from img2img.pipeline.failures import guarded, is_systemic
 from img2img.pipeline.handoff import HandOff, Outcome, Ready, Refused
 from img2img.pipeline.items import Downloaded, Gate, Item, PictureKeeper
+from img2img.pipeline.regions import cut_regions, regions_metadata
 from img2img.protocols import Embedder, PreparingEmbedder
 from img2img.provenance import build_metadata
 
@@ -35,7 +36,9 @@ class Preparer:
         max_pixels: int,
         pictures: PictureKeeper | None = None,
         gate: Gate | None = None,
+        regions: bool = False,
     ) -> None:
+        self._regions = regions
         self._embedder = embedder
         self._preparing = isinstance(embedder, PreparingEmbedder)
         self._keyphrase = keyphrase
@@ -68,7 +71,11 @@ class Preparer:
                     raise
                 payload = image  # embedded whole on the model thread, where failures are isolated
         picture = self._pictures.shrink(image, content) if self._pictures is not None else None
-        item = Item(identity, candidate, sha256, metadata, payload, payload is not image, picture)
+        regions = cut_regions(image, self._embedder, self._preparing) if self._regions else []
+        metadata.update(regions_metadata(regions))
+        item = Item(
+            identity, candidate, sha256, metadata, payload, payload is not image, picture, regions
+        )
         return Ready(item)
 
 

@@ -58,7 +58,12 @@ def run_index(
     )
     handoff = HandOff(settings.window)
     preparer = Preparer(
-        embedder, keyphrase=keyphrase, max_pixels=settings.max_pixels, pictures=pictures, gate=gate
+        embedder,
+        keyphrase=keyphrase,
+        max_pixels=settings.max_pixels,
+        pictures=pictures,
+        gate=gate,
+        regions=settings.regions,
     )
     workshop = Workshop(preparer, handoff, backlog=settings.workers)
     downloads = Downloads(read, settings.workers, workshop.submit, handoff)
@@ -74,7 +79,7 @@ def run_index(
             )
             for batch in _ready_batches(todo, downloads, handoff, tally, settings.batch_size):
                 embedded = embed_batch(batch, embedder, known, tally)
-                write_batch(batch, embedded, tally, store, interrupts, pictures)
+                write_batch(batch, embedded, tally, store, interrupts, pictures, embedder)
                 tally.notify()
         finished = True
     except KeyboardInterrupt as exc:

@@ -13,8 +13,9 @@ from img2img.pipeline.embed import Embedded
 from img2img.pipeline.failures import is_systemic
 from img2img.pipeline.interrupts import Interrupts
 from img2img.pipeline.items import Item, PictureKeeper
+from img2img.pipeline.regions import store_regions
 from img2img.pipeline.tally import Tally
-from img2img.protocols import VectorStore
+from img2img.protocols import Embedder, VectorStore
 
 __all__ = ["upsert_isolated", "write_batch"]
 
@@ -26,8 +27,10 @@ def write_batch(
     store: VectorStore,
     interrupts: Interrupts,
     pictures: PictureKeeper | None = None,
+    embedder: Embedder | None = None,
 ) -> None:
-    """Upsert a record for every item of ``batch`` with a vector, and keep its picture."""
+    """Upsert a record for every item of ``batch`` with a vector, and keep its picture;
+    with ``embedder``, the regions of the stored composites too."""
     vectors = embedded.vectors
     records = [
         VectorRecord(id=item.id, vector=vectors[item.sha256], metadata=item.metadata)
@@ -40,6 +43,10 @@ def write_batch(
         tally.reused += sum(
             1 for item in batch if item.id in stored and item.id not in embedded.embedded_ids
         )
+
+    if embedder is not None:  # after the images: their regions only help find them
+        with interrupts.held():
+            store_regions(batch, stored, embedder, store)
     if pictures is not None:
         for item in batch:
             if item.id in stored and item.picture is not None:

@@ -64,7 +64,8 @@ def _link_neighbours(
             with lock:
                 if links.same(neighbour.id, record.id):
                     continue
-            if relation_to(judge, neighbour, pictures).same:
+            # A composite and one of its pictures are related, not duplicates.
+            if relation_to(judge, neighbour, pictures).whole:
                 with lock:
                     links.union(record.id, neighbour.id)
 

@@ -10,7 +10,7 @@ cache lacks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from img2img.postings.judge import (
     one_blas_thread,
 )
 from img2img.postings.pictures import CandidatePictures
+from img2img.postings.regions import Box
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -51,6 +52,7 @@ def find_postings(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     sort_by: PostingSort = "match",
     workers: int = WORKERS,
+    regions: Mapping[str, Sequence[Box]] | None = None,
 ) -> Postings:
     """The postings among ``shortlist`` that show the same picture as ``image``.
 
@@ -58,13 +60,19 @@ def find_postings(
     file or a URL: equal digests are ``exact`` without looking at pixels.
     ``exclude_id`` is the query's own record, when it is stored. Candidates
     whose image cannot be had are returned in ``Postings.unverified``.
+    ``regions`` maps a candidate's id to the boxes of the query whose embedding
+    found it (:func:`~img2img.postings.shortlist.shortlist`): the judge verifies
+    with them when the whole query does not.
     """
+    hints = regions or {}
     candidates = [m for m in shortlist if m.id != exclude_id]
     judge = Judge(Picture(image, sha256), thresholds=thresholds)
 
     def check(match: Match) -> Posting | Unverified | None:
         try:
-            judgement = judge.judge(Picture.of_match(match, pictures))
+            judgement = judge.judge(
+                Picture.of_match(match, pictures), regions=hints.get(match.id, ())
+            )
         except (FetchError, ImageError) as exc:
             return Unverified(match.id, match.score, match.image_url, match.page_url, str(exc))
         return judgement.posting(match) if judgement.same else None

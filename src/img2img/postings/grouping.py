@@ -131,7 +131,7 @@ def _group(
                 and float(np.dot(vector, group.vector)) >= min_cosine
             )
             judgement = relation_to(group.judge, match, pictures, pixels=close)
-            if judgement.same:
+            if judgement.whole:  # a composite is not a posting of one of its pictures
                 group.members.append(judgement.posting(match))
                 joined = True
                 break

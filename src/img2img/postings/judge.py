@@ -28,14 +28,16 @@ matrices, for which BLAS threads cost more than they give).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeAlias
 
 from img2img.errors import FetchError, ImageError
 from img2img.hashes import difference_hash, hamming_distance
 from img2img.models import Evidence, Match, Metadata, Posting, Relation
+from img2img.postings.composites import QueryPixels, Side, composed, stored_regions
 from img2img.postings.features import LocalFeatures, extract_features
+from img2img.postings.regions import Box, crop_regions, split_regions
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
@@ -76,12 +78,14 @@ class Picture:
     function returning them when first needed (so a picture with the same
     bytes as the query is never downloaded); ``None`` compares bytes only.
     ``sha256`` is the hex digest of its bytes, ``dhash`` its perceptual hash
-    (computed from a decoded image when not given).
+    (computed from a decoded image when not given). ``regions`` are the boxes a
+    stored picture was split into when indexed (its pictures, if a composite).
     """
 
     pixels: Pixels | None = None
     sha256: str | None = None
     dhash: str | None = None
+    regions: tuple[Box, ...] = ()
 
     @classmethod
     def stored(
@@ -99,6 +103,7 @@ class Picture:
             lambda: pictures.features(id, url if isinstance(url, str) else None),
             sha256 if isinstance(sha256, str) else None,
             dhash if isinstance(dhash, str) else None,
+            tuple(stored_regions(metadata)),
         )
 
     @classmethod
@@ -111,8 +116,10 @@ class Picture:
 class Judgement:
     """A candidate compared with the query.
 
-    ``relation`` is ``exact`` (same bytes), ``copy`` (the fit verified) or
-    ``None`` (another picture: ``reason`` says why). ``evidence`` holds the
+    ``relation`` is ``exact`` (same bytes), ``copy`` or ``warped`` (the fit
+    verified), ``contains`` or ``part`` (verified, one picture composed into the
+    other: the evidence's ``region`` says where) or ``None`` (another picture:
+    ``reason`` says why). ``evidence`` holds the
     fit's figures whenever pixels were compared, for a near miss too.
     ``features`` are the candidate's, when the judge had them, for a picture
     cache to keep.
@@ -125,8 +132,14 @@ class Judgement:
 
     @property
     def same(self) -> bool:
-        """Whether the candidate shows the query's picture."""
+        """Whether the candidate shows the query's picture (or a part of it, or it in part)."""
         return self.relation is not None
+
+    @property
+    def whole(self) -> bool:
+        """Whether the candidate is the query's picture as a whole: the same, and not
+        a composite's part or the composite (duplicates and groups join only these)."""
+        return self.relation is not None and self.relation not in ("contains", "part")
 
     def posting(self, match: Match) -> Posting:
         """The posting ``match`` is, by this judgement; only for a candidate that is the same."""
@@ -177,6 +190,12 @@ class _Prepared:
     features: QueryFeatures | None
     dhash: str | None
     missing: str = ""
+    #: The decoded query and its grey pixels, when it was given decoded: to cut its
+    #: regions and to look for seams around a picture it contains.
+    image: Image.Image | None = None
+    grey: QueryPixels | None = None
+    #: Where the decoded query is split (a grid of pictures), in its pixels as given.
+    cells: tuple[Box, ...] = ()
 
 
 def _prepare(query: Picture) -> _Prepared:
@@ -186,9 +205,18 @@ def _prepare(query: Picture) -> _Prepared:
     if pixels is None:
         return _Prepared(None, query.dhash, "the query's pixels were not given")
     if isinstance(pixels, LocalFeatures) or not callable(pixels):
-        return _Prepared(QueryFeatures.of(_features(pixels)), _dhash(query))
+        image = None if isinstance(pixels, LocalFeatures) else pixels
+        features = QueryFeatures.of(_features(pixels))
+        return _Prepared(
+            features,
+            _dhash(query),
+            image=image,
+            grey=QueryPixels.of(image) if image is not None else None,
+            # A stored query (duplicates, groups) brings the regions found when it was indexed.
+            cells=tuple(split_regions(image)) if image is not None else query.regions,
+        )
     try:
-        return _Prepared(QueryFeatures.of(pixels()), query.dhash)
+        return _Prepared(QueryFeatures.of(pixels()), query.dhash, cells=query.regions)
     except (FetchError, ImageError) as exc:
         return _Prepared(None, query.dhash, f"the query's pixels cannot be had: {exc}")
 
@@ -210,6 +238,7 @@ class Judge:
         self._query = query
         self._lock = threading.Lock()
         self._prepared: _Prepared | None = None
+        self._regions: dict[Box, QueryFeatures] = {}
 
     def _prepare(self) -> _Prepared:
         """The query's features and hash, computed on first need, once, whichever
@@ -219,8 +248,23 @@ class Judge:
                 self._prepared = _prepare(self._query)
             return self._prepared
 
-    def judge(self, candidate: Picture) -> Judgement:
-        """Compare ``candidate`` with the query: ``exact``, ``copy`` or not the same.
+    def _region_features(self, image: Image.Image, box: Box) -> QueryFeatures:
+        """Features of one region of the query, computed once per region."""
+        with self._lock:
+            cached = self._regions.get(box)
+        if cached is None:
+            cached = QueryFeatures.of(extract_features(crop_regions(image, [box])[0]))
+            with self._lock:
+                self._regions[box] = cached
+        return cached
+
+    def judge(self, candidate: Picture, *, regions: Sequence[Box] = ()) -> Judgement:
+        """Compare ``candidate`` with the query: ``exact``, ``copy``, ``warped``,
+        ``contains``, ``part`` or not the same.
+
+        ``regions`` are boxes of the query (its pixels) whose own embedding found
+        the candidate: when the whole query does not verify, each is verified in
+        turn (a collage's small tile has few keypoints of the whole query's).
 
         Raises :class:`~img2img.errors.FetchError` or
         :class:`~img2img.errors.ImageError` when the candidate's pixels are
@@ -235,8 +279,40 @@ class Judge:
         if query.features is None:
             return Judgement(None, reason=f"the bytes differ and {query.missing}")
         features = _features(candidate.pixels)
+        direct = query.features.direct
+        size = _own_size(direct)  # the query's pixels, as given
+        side = Side(direct.size, 1 / direct.shrink)
         verification = verify_features(query.features, features, thresholds=self.thresholds)
-        evidence = replace(
-            verification.evidence, hash_distance=hash_distance(query.dhash, _dhash(candidate))
-        )
-        return Judgement(relation_of(verification), evidence, verification.reason, features)
+        dhash = hash_distance(query.dhash, _dhash(candidate))
+        evidence = replace(verification.evidence, hash_distance=dhash)
+        relation = relation_of(verification)
+        found = None
+        if relation is not None:
+            found = composed(evidence, side, size, query.grey, candidate.regions, query.cells)
+        elif query.image is not None:
+            # A region's fit counts only as a picture the query contains: a tile of one
+            # photo fits a nearby view of its scene more easily than the whole does.
+            given = size[0] / query.image.width  # a decoded query may have been shrunk
+            for box in regions:
+                cut = self._region_features(query.image, box)
+                tried = verify_features(cut, features, thresholds=self.thresholds)
+                if not tried.same:
+                    continue
+                side = Side(cut.direct.size, given / cut.direct.shrink, (box[0], box[1]))
+                tried_evidence = replace(tried.evidence, hash_distance=dhash)
+                found = composed(
+                    tried_evidence, side, size, query.grey, candidate.regions, query.cells
+                )
+                if found is not None and found.relation == "contains":
+                    verification, evidence = tried, tried_evidence
+                    break
+                found = None
+        if found is not None:
+            relation = found.relation
+            evidence = replace(evidence, region=found.region)
+        return Judgement(relation, evidence, verification.reason, features)
+
+
+def _own_size(features: LocalFeatures) -> tuple[int, int]:
+    """The picture's ``(width, height)`` as given, from its features."""
+    return features.source_size or features.size

@@ -19,6 +19,7 @@ import numpy as np
 
 from img2img.filters import compile_filter
 from img2img.models import Filter, Match, Vector, VectorRecord
+from img2img.postings.region_records import is_region, without_regions
 from img2img.protocols import VectorStore
 
 __all__ = ["ManyQueries", "nearest_neighbours"]
@@ -56,8 +57,13 @@ def nearest_neighbours(
 
     wanted = compile_filter(filter)
     batched = isinstance(store, ManyQueries)
+    # Regions of stored composites are neither scanned nor neighbours: a record is
+    # never paired with its own regions, nor with a picture through them.
+    filter = without_regions(filter)
     for page in store.scan(batch_size=batch_size):
-        records = [record for record in page if wanted(record.metadata)]
+        records = [
+            record for record in page if wanted(record.metadata) and not is_region(record.metadata)
+        ]
         if not records:
             continue
         answers: Iterable[list[Match]]

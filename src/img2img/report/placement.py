@@ -63,11 +63,12 @@ def _numbers(region: object) -> Sequence[float] | None:
     return [float(v) for v in region]
 
 
-def region_box(evidence: Evidence | None) -> Box | None:
-    """The part of the posting the verifier matched (its ``region``, in the posting's
-    pixels) as fractions of the posting; ``None`` when there is none or the frame is unknown."""
-    # Evidence gains a region where the verifier cuts composites; read it by name so the
-    # display works with evidence that has one and evidence that has not.
+def region_box(evidence: Evidence | None, relation: str | None = None) -> Box | None:
+    """The part of the posting the query is (its ``region``, in the posting's pixels,
+    only when the relation is ``part``) as fractions of the posting; ``None`` when there
+    is none, the region is in the query's pixels (``contains``) or the frame is unknown."""
+    if relation != "part":
+        return None
     numbers = _numbers(getattr(evidence, "region", None))
     frame = evidence.frame if evidence is not None else None
     if numbers is None or not frame or min(frame) <= 0:
@@ -77,15 +78,15 @@ def region_box(evidence: Evidence | None) -> Box | None:
     return _clipped(left / width, top / height, right / width, bottom / height)
 
 
-def placement(evidence: Evidence | None) -> Box | None:
+def placement(evidence: Evidence | None, relation: str | None = None) -> Box | None:
     """Where the query's picture sits in the posting: the matched region, else the fitted corners."""
-    return region_box(evidence) or corner_box(evidence)
+    return region_box(evidence, relation) or corner_box(evidence)
 
 
-def describe_place(evidence: Evidence | None) -> str:
+def describe_place(evidence: Evidence | None, relation: str | None = None) -> str:
     """Where the picture sits, in words ("at 5-48 % across, 52-95 % down"); "" when it
     fills the posting or nobody knows."""
-    box = placement(evidence)
+    box = placement(evidence, relation)
     if box is None:
         return ""
     left, top, right, bottom = box
@@ -94,14 +95,14 @@ def describe_place(evidence: Evidence | None) -> str:
     return f"at {left:.0%}-{right:.0%} across, {top:.0%}-{bottom:.0%} down"
 
 
-def place_json(evidence: Evidence) -> dict[str, Any]:
+def place_json(evidence: Evidence, relation: str | None = None) -> dict[str, Any]:
     """Where the picture sits, for JSON: the corners as fractions of the posting and the
     box around them (or around the matched region), when known."""
     data: dict[str, Any] = {}
     corners = evidence.corner_fractions()
     if corners:
         data["corner_fractions"] = [list(corner) for corner in corners]
-    box = placement(evidence)
+    box = placement(evidence, relation)
     if box is not None:
         data["box"] = list(box)
     return data

@@ -207,8 +207,8 @@ def posting_card(posting: Posting, thumbnail: Thumbnail | None) -> Card:
         engines=engines_of(posting.metadata),
         evidence=describe_evidence(evidence, posting.relation),
         outline=outline_points(evidence.corner_fractions()) if evidence is not None else "",
-        place=describe_place(evidence),
-        region=_box_points(region_box(evidence)),
+        place=describe_place(evidence, posting.relation),
+        region=_box_points(region_box(evidence, posting.relation)),
     )
 
 
