@@ -19,7 +19,7 @@ import numpy as np
 
 from img2img.filters import compile_filter
 from img2img.models import Filter, Match, Vector, VectorRecord
-from img2img.postings.region_records import is_region, without_regions
+from img2img.postings.region_records import is_region
 from img2img.protocols import VectorStore
 
 __all__ = ["ManyQueries", "nearest_neighbours"]
@@ -58,9 +58,14 @@ def nearest_neighbours(
     wanted = compile_filter(filter)
     batched = isinstance(store, ManyQueries)
     # Regions of stored composites are neither scanned nor neighbours: a record is
-    # never paired with its own regions, nor with a picture through them.
-    filter = without_regions(filter)
+    # never paired with its own regions, nor with a picture through them. They are
+    # dropped from the answers, not filtered in the store (a filter takes a store off
+    # its fastest path, and most stores hold no regions); from the first page that
+    # shows the store has some, more are asked for in their place.
+    ask = k + 1
     for page in store.scan(batch_size=batch_size):
+        if ask == k + 1 and any(is_region(record.metadata) for record in page):
+            ask = 2 * k + 1
         records = [
             record for record in page if wanted(record.metadata) and not is_region(record.metadata)
         ]
@@ -73,11 +78,15 @@ def nearest_neighbours(
             with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
                 answers = store.query_many(  # type: ignore[attr-defined]
                     np.stack([record.vector for record in records]),
-                    k=k + 1,
+                    k=ask,
                     filter=filter,
                     min_score=min_score,
                 )
         else:  # one record at a time: only one answer is held
-            answers = (store.query(record.vector, k=k + 1, filter=filter) for record in records)
+            answers = (store.query(record.vector, k=ask, filter=filter) for record in records)
         for record, matches in zip(records, answers, strict=True):
-            yield record, [m for m in matches if m.id != record.id and m.score >= min_score]
+            yield record, [
+                m
+                for m in matches
+                if m.id != record.id and m.score >= min_score and not is_region(m.metadata)
+            ][:k]

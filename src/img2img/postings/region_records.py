@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from img2img.models import Filter, Match, Metadata, Vector, VectorRecord
+from img2img.models import Match, Metadata, Vector, VectorRecord
 from img2img.postings.regions import Box, box_text
 from img2img.protocols import VectorStore
 
@@ -25,7 +25,6 @@ __all__ = [
     "parent_of",
     "region_records",
     "to_parents",
-    "without_regions",
 ]
 
 #: Metadata field of a region record naming the stored picture it is a region of.
@@ -55,12 +54,6 @@ def region_records(parent: str, boxes: Sequence[Box], vectors: Vector) -> list[V
         )
         for index, box in enumerate(boxes)
     ]
-
-
-def without_regions(filter: Filter | None) -> Filter:
-    """``filter`` that also leaves region records out (for scans of pictures only)."""
-    leave_out: Filter = {REGION_OF: {"$exists": False}}
-    return {"$and": [dict(filter), leave_out]} if filter else leave_out
 
 
 def to_parents(store: VectorStore, matches: Sequence[Match]) -> list[Match]:
