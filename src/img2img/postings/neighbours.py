@@ -85,8 +85,11 @@ def nearest_neighbours(
         else:  # one record at a time: only one answer is held
             answers = (store.query(record.vector, k=ask, filter=filter) for record in records)
         for record, matches in zip(records, answers, strict=True):
-            yield record, [
-                m
-                for m in matches
-                if m.id != record.id and m.score >= min_score and not is_region(m.metadata)
-            ][:k]
+            yield (
+                record,
+                [
+                    m
+                    for m in matches
+                    if m.id != record.id and m.score >= min_score and not is_region(m.metadata)
+                ][:k],
+            )
