@@ -16,8 +16,8 @@ Each page runs top to bottom in a fresh folder (the "stage"):
   a ``text`` block right after a ``python`` block is what that block prints,
   and is compared with what it does print (run times aside).
 
-The stage has what the docs name: ``photo.jpg`` and ``query.jpg`` in the
-folder, real photos in ``~/Pictures``. Nothing leaves this machine, so three
+The stage has what the docs name: ``photo.jpg``, ``query.jpg`` and
+``collage.jpg`` (``photo.jpg`` as one tile of four) in the folder, real photos in ``~/Pictures``. Nothing leaves this machine, so three
 things differ from a user's machine, each a loopback stand-in or local model:
 
 - SerpAPI is :class:`~img2img.testing.fake_serpapi.FakeSerpApi`, whose results
@@ -73,6 +73,7 @@ from img2img.testing.fake_pinecone import FakePinecone
 from img2img.testing.fake_serpapi import FakeSerpApi
 from img2img.testing.http import LoopbackServer, RecordedRequest, Reply
 from img2img.testing.photos import edited_copy
+from img2img.testing.reposts import apply_repost
 
 PAGES = pages()
 PAGE_IDS = [str(page.relative_to(ROOT)) for page in PAGES]
@@ -115,6 +116,10 @@ def stage(
     photos["chelsea"].save(folder / "photo.jpg", quality=90)
     for name in ("query.jpg", "screenshot-from-a-forum.jpg"):
         edited_copy(photos["rocket"]).save(folder / name, quality=70)
+    others = [photo for name, photo in photos.items() if name != "chelsea"][:3]
+    apply_repost(photos["chelsea"], "collage2x2", others=others, seed=1).save(
+        folder / "collage.jpg", quality=90
+    )
     jpegs = [jpeg_bytes(photo) for photo in photos.values()]
 
     def web(request: RecordedRequest) -> Reply:

@@ -5,7 +5,7 @@ added later (a composite's ``part`` and its ``region``) shows too, not dropped."
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,18 +15,11 @@ from rich.console import Console
 from img2img import Match, Posting, write_html
 from img2img.cli.postings_tables import group_rows, posting_json, postings_table
 from img2img.locate.results import Located, LocateReport
-from img2img.models import Evidence, LookupReport, PictureGroup, Relation
+from img2img.models import LookupReport, PictureGroup, Relation
 from img2img.postings.judge import Judge, Picture
 from img2img.report.placement import describe_place, placement, query_relation_words
 from img2img.testing.photos import sample_photos
 from img2img.testing.reposts import apply_repost
-
-
-@dataclass(frozen=True, slots=True)
-class RegionEvidence(Evidence):
-    """Evidence as a verifier that cuts composites gives it: with the matched region."""
-
-    region: tuple[int, int, int, int] | None = None
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +55,13 @@ def posted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Posting]:
     region = (
         round(box[0] * width), round(box[1] * height), round(box[2] * width), round(box[3] * height)
     )  # fmt: skip
-    fields = {name: getattr(collage.evidence, name) for name in Evidence.__dataclass_fields__}
     postings["part"] = replace(
         collage,
         id="part",
         page_url="https://part.example/post",
         domain="part.example",
         relation=cast(Relation, "part"),
-        evidence=RegionEvidence(**fields, region=region),
+        evidence=replace(collage.evidence, region=region),
     )
     return postings
 
