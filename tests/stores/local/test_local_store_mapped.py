@@ -29,7 +29,7 @@ import pytest
 from img2img.errors import ConfigurationError
 from img2img.models import VectorRecord
 from img2img.stores.local import mapped as mapped_module
-from img2img.stores.local import store as store_module
+from img2img.stores.local import mirror as mirror_module
 from img2img.stores.local.mapped import vectors_path
 from img2img.stores.local.rowfile import RowFile
 from img2img.stores.local.store import LocalStore
@@ -169,7 +169,7 @@ def count_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return read
 
     monkeypatch.setattr(mapped_module, "read_blocks", counting(mapped_module.read_blocks))
-    monkeypatch.setattr(store_module, "read_blocks", counting(store_module.read_blocks))
+    monkeypatch.setattr(mirror_module, "read_blocks", counting(mirror_module.read_blocks))
     return seen
 
 
