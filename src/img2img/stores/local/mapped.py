@@ -155,7 +155,9 @@ class MappedVectors:
 
     def get(self, slots: Slots) -> Rows:
         """float32 copies of the rows at ``slots`` (slots the files vouch for)."""
-        return self._full.decoded(self._full.rows[np.asarray(slots, dtype=np.intp)])
+        return self._full.decoded(
+            np.take(self._full.rows, np.asarray(slots, dtype=np.intp), axis=0)
+        )
 
     def read(self, start: int, stop: int) -> Rows:
         """A copy of rows ``start .. stop-1``; rows past the files' slots are zeros."""
@@ -175,7 +177,7 @@ class MappedVectors:
         out = np.empty(count, dtype=np.float32)
         for start in range(0, count, _SCAN_ROWS):
             stop = min(count, start + _SCAN_ROWS)
-            out[start:stop] = self._small.decoded(self._small.rows[start:stop]) @ query
+            out[start:stop] = self._small.scores(self._small.rows[start:stop], query)
         return out
 
     def scores_of(self, slots: Slots, query: Rows) -> Rows:
@@ -183,5 +185,6 @@ class MappedVectors:
         out = np.empty(slots.shape[0], dtype=np.float32)
         for start in range(0, slots.shape[0], _SCAN_ROWS):
             part = slots[start : start + _SCAN_ROWS]
-            out[start : start + part.shape[0]] = self._small.decoded(self._small.rows[part]) @ query
+            rows = np.take(self._small.rows, part, axis=0)
+            out[start : start + part.shape[0]] = self._small.scores(rows, query)
         return out
