@@ -350,3 +350,62 @@ def test_a_writer_killed_at_moments_set_by_the_clock_loses_nothing(tmp_path: Pat
         assert acknowledged <= set(truth)
         check_holds(path, truth)
         batch = acked + 2  # a batch committed but not acknowledged may be there too
+
+
+# -- processes at once ---------------------------------------------------------------
+
+VERSIONED = PRELUDE + textwrap.dedent(
+    """
+    def versioned(i, v):
+        w = np.random.default_rng(i * 1000 + v).standard_normal(DIM).astype(np.float32)
+        return w / np.linalg.norm(w)
+
+    with LocalStore(sys.argv[1], index="hnsw", quantization="i8") as store:
+        v = 1
+        while True:
+            v += 1
+            first = (v * 37) % 400
+            ids = range(first, first + 50)
+            store.upsert([VectorRecord(f"r{i}", versioned(i, v), {"n": i, "v": v}) for i in ids])
+            store.delete([f"r{i}" for i in range(first + 1, first + 50, 7)])  # slots reused
+            print(v, flush=True)
+    """
+)
+
+
+def versioned(i: int, v: int) -> np.ndarray:
+    w = np.random.default_rng(i * 1000 + v).standard_normal(DIM).astype(np.float32)
+    return w / np.linalg.norm(w)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="needs signals")
+def test_a_reader_sees_rows_that_match_its_snapshot_while_another_process_writes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    with LocalStore(path, index="hnsw", quantization="i8") as store:
+        store.upsert([VectorRecord(f"r{i}", versioned(i, 1), {"n": i, "v": 1}) for i in range(450)])
+    child = subprocess.Popen(
+        [sys.executable, "-c", VERSIONED, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    checked = 0
+    try:
+        child.stdout.readline()  # writing has begun
+        deadline = time.monotonic() + 4
+        with LocalStore(path, index="hnsw", quantization="i8") as store:
+            while time.monotonic() < deadline:
+                # Every vector read agrees with the metadata of the same snapshot.
+                for record_id, got in store.fetch([f"r{i}" for i in range(450)]).items():
+                    want = versioned(int(record_id[1:]), int(got.metadata["v"]))
+                    assert np.array_equal(got.vector, want)
+                    checked += 1
+                probe = versioned(checked % 450, 1)
+                for f in (None, {"n": {"$lt": 40}}):
+                    for m in store.query(probe, k=10, filter=f):
+                        want = versioned(int(m.id[1:]), int(m.metadata["v"]))
+                        assert m.score == pytest.approx(float(want @ probe), abs=1e-5)
+    finally:
+        child.terminate()
+        child.wait()
+    assert checked > 450
