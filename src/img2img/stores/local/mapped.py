@@ -41,6 +41,10 @@ Slots = npt.NDArray[np.intp]
 # Rows decoded at a time in a scan: 2,048 x 512 float32 = 4 MB, kept in cache.
 _SCAN_ROWS = 2048
 _PIECE_ROWS = 16_384
+# A query's few candidates are read with one system call each rather than through
+# the mapping: the first touch of each mapped page cost ~13 us of page-table work
+# on this virtual machine, and mapped pages all count as the process's memory.
+_READ_BELOW = 256
 
 
 def vectors_path(store_path: Path, kind: str = "f32") -> Path:
@@ -155,9 +159,10 @@ class MappedVectors:
 
     def get(self, slots: Slots) -> Rows:
         """float32 copies of the rows at ``slots`` (slots the files vouch for)."""
-        return self._full.decoded(
-            np.take(self._full.rows, np.asarray(slots, dtype=np.intp), axis=0)
-        )
+        slots = np.asarray(slots, dtype=np.intp)
+        if slots.shape[0] <= _READ_BELOW:
+            return self._full.decoded(self._full.read_rows(slots))
+        return self._full.decoded(np.take(self._full.rows, slots, axis=0))
 
     def read(self, start: int, stop: int) -> Rows:
         """A copy of rows ``start .. stop-1``; rows past the files' slots are zeros."""
