@@ -15,10 +15,15 @@ faiss-cpu is needed for this script only (``pip install img2img-search[bench]``)
 Machines are noisy: compare the ratios printed here, measured in one run.
 
 With ``--ann QUANTIZATION`` the same store is then opened with
-``index="hnsw"``: the first query builds the graph (timed), a reopen in a new
-process loads it (timed), and the same probes are timed (p50) with their
-recall@10 against the exact scan's answers, unfiltered and with the 10 %
-filter. ``--clustered`` draws vectors around 1,000 centres, as embeddings of
+``index="hnsw"``: the first query builds the graph (timed), the first open
+with the vectors mapped writes the vector files (timed), and then each
+handle runs in a new process of its own: the exact scan (the truth), HNSW
+with the vectors in memory (``vectors="memory"``) and HNSW with them mapped
+(``vectors="mapped"``, twice in turn). Each reports its open and first
+query (wall and CPU), its memory (peak, anonymous and file-backed, from
+``/proc``), and p50/p95 of wall and CPU time with recall@10 against the
+exact scan, unfiltered, with a filter keeping 10 % (through the graph) and
+one keeping 1 % (under ``scan_below``: scanned). ``--clustered`` draws vectors around 1,000 centres, as embeddings of
 real photos lie, rather than uniformly on the sphere (HNSW's worst case).
 
 ``--keep DIR`` keeps each store file (and its graph) in ``DIR`` and reuses it
