@@ -156,6 +156,18 @@ def test_a_read_only_store_holds_its_vectors_in_memory(tmp_path: Path) -> None:
     assert not vectors_path(path).exists()
 
 
+def test_a_store_that_cannot_keep_its_vector_files_holds_them_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    with LocalStore(path) as exact:
+        fill(exact, range(300))
+    vectors_path(path).mkdir()  # in the way, as a folder the user may not write would be
+    with pytest.warns(UserWarning, match="holding the vectors in memory"):
+        store = LocalStore(path, index="hnsw")
+    with store:
+        assert store.query(vector(9), k=1)[0].id == "r9"
+        assert store.fetch(["r9"])["r9"].vector.tolist() == vector(9).tolist()
+
+
 def count_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record the number of rows every read of SQLite's vector blocks returns."""
     seen: list[int] = []

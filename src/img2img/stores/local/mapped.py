@@ -18,6 +18,7 @@ shared one, so another process never rewrites rows under a search.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from img2img.errors import StoreError
 from img2img.stores.local.blocks import read_blocks
 from img2img.stores.local.rowfile import RowFile
 
@@ -33,7 +35,10 @@ try:
 except ImportError:  # Windows: no flock; one process at a time per store there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FilesAhead", "MappedVectors", "vectors_path"]
+__all__ = ["MAPPED_AVAILABLE", "FilesAhead", "MappedVectors", "vectors_path"]
+
+#: Whether this system can share the files between processes safely (POSIX).
+MAPPED_AVAILABLE = fcntl is not None and hasattr(os, "pread")
 
 Rows = npt.NDArray[np.float32]
 Slots = npt.NDArray[np.intp]
@@ -105,6 +110,17 @@ class MappedVectors:
         ``reset_ahead`` (the store's latest state is what ``con`` sees): they
         are then another history's and are rebuilt.
         """
+        try:
+            self._catch_up(con, seq, slots, per_block, reset_ahead=reset_ahead)
+        except OSError as exc:  # the disk is full, say: the store's file is untouched
+            self.release()
+            raise StoreError(
+                f"cannot bring the vector files beside the store up to date: {exc}"
+            ) from exc
+
+    def _catch_up(
+        self, con: sqlite3.Connection, seq: int, slots: int, per_block: int, *, reset_ahead: bool
+    ) -> None:
         shared = fcntl.LOCK_SH if fcntl is not None else 0
         for _ in range(3):
             self._lock(shared)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,17 @@ class FileMirror:
 
     def _set_dimension(self, dim: int, per_block: int) -> None:
         self._dim, self._per_block = dim, per_block
+        self._matrix = None
         if self.vectors == "mapped" and self._store_id is not None:
-            self._matrix = MappedVectors(self.path, dim, self.quantization, self._store_id)
-        else:
+            try:
+                self._matrix = MappedVectors(self.path, dim, self.quantization, self._store_id)
+            except OSError as exc:  # say, a folder this user may read but not write
+                warnings.warn(
+                    f"{self!r}: cannot keep the vector files beside the store ({exc}); "
+                    "holding the vectors in memory",
+                    stacklevel=2,
+                )
+        if self._matrix is None:
             self._matrix = SlotMatrix(dim)
         self._matrix.reserve(self._slots)
 

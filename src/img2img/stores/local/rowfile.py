@@ -185,8 +185,14 @@ class RowFile:
         self.remap()
         if slots <= self.rows.shape[0]:
             return
-        rows = max(slots, self.rows.shape[0] * 3 // 2, self.rows.shape[0] + _GROW_ROWS)
-        os.ftruncate(self.fd, HEADER_BYTES + rows * self.width)
+        old = HEADER_BYTES + self.rows.shape[0] * self.width
+        rows = max(slots, self.rows.shape[0] + _GROW_ROWS)
+        # Allocated, not just extended: a write through the mapping into a hole on
+        # a full disk would kill the process (SIGBUS) instead of raising here.
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(self.fd, old, HEADER_BYTES + rows * self.width - old)
+        else:
+            os.ftruncate(self.fd, HEADER_BYTES + rows * self.width)
         self.remap()
 
     def write(self, start: int, rows: Rows) -> None:

@@ -43,7 +43,7 @@ from img2img.stores.local.approximate import (
 )
 from img2img.stores.local.blocks import write_blocks
 from img2img.stores.local.graphs import GraphKeeper
-from img2img.stores.local.mapped import FilesAhead, MappedVectors
+from img2img.stores.local.mapped import MAPPED_AVAILABLE, FilesAhead, MappedVectors
 from img2img.stores.local.matrix import SlotMatrix
 from img2img.stores.local.mirror import FileMirror
 from img2img.stores.local.ranking import EXACT_BELOW, Ranked, matches_of, rank
@@ -139,8 +139,10 @@ class LocalStore(FileMirror, Closing):
         self.read_only = read_only
         #: Where the vectors are held (``mapped`` by default with ``index="hnsw"``;
         #: a read-only store holds them in memory, as it may write no file).
+        if vectors == "mapped" and not MAPPED_AVAILABLE:
+            raise ConfigurationError("vectors='mapped' needs a POSIX system (flock, pread)")
         self.vectors = vectors or ("mapped" if index == "hnsw" else "memory")
-        if read_only:
+        if read_only or not MAPPED_AVAILABLE:
             self.vectors = "memory"
         self._lock = threading.RLock()
         self._claimed: EmbeddingSpace | None = None  # the space this handle recorded
