@@ -232,11 +232,15 @@ class LocalStore(FileMirror, Closing):
         the snapshot is the newest state (a write holds the lock), so files
         still ahead of it belong to another history and are rebuilt.
         """
-        for attempt in range(4):
+        attempts = 4
+        for attempt in range(attempts):
             try:
-                self._catch_up(con, reset_ahead=latest or attempt == 3)
+                self._catch_up(con, reset_ahead=latest or attempt == attempts - 1)
                 return
-            except FilesAhead:
+            except FilesAhead as exc:
+                if attempt == attempts - 1:
+                    self._reset()
+                    raise StoreError(f"{self!r}: {exc}") from exc
                 con.execute("ROLLBACK")
                 con.execute(begin)
             except BaseException:
