@@ -4,7 +4,7 @@
   and filtered, in every quantisation; the exact default store makes no such file;
 - opening with files up to date reads no vector block from SQLite; files behind it
   read only the blocks written since;
-- missing, cut short, garbage, foreign or ahead-of-the-store files are rebuilt;
+- missing, cut short, emptied, garbage, foreign or ahead-of-the-store files are rebuilt;
 - a process SIGKILLed at any point (rows half written, one file's header written and
   not the other's, or at moments set by the clock) loses nothing, and the next open
   repairs the files;
@@ -213,6 +213,9 @@ def damage_files(path: Path, tmp_path: Path, how: str) -> None:
     elif how == "cut short":
         with f32.open("r+b") as file:
             file.truncate(f32.stat().st_size // 2)
+    elif how == "emptied":  # cut inside its header
+        with i8.open("r+b") as file:
+            file.truncate(10)
     elif how == "garbage":
         with i8.open("r+b") as file:
             file.write(b'{"format": 1, "seq": 99999}\n')
@@ -224,7 +227,7 @@ def damage_files(path: Path, tmp_path: Path, how: str) -> None:
         shutil.copy(vectors_path(other, "i8"), i8)
 
 
-@pytest.mark.parametrize("how", ["missing", "cut short", "garbage", "foreign", "ahead"])
+@pytest.mark.parametrize("how", ["missing", "cut short", "emptied", "garbage", "foreign", "ahead"])
 def test_bad_vector_files_are_rebuilt(tmp_path: Path, how: str) -> None:
     path = tmp_path / "store.sqlite3"
     with LocalStore(path, index="hnsw", quantization="i8") as store:

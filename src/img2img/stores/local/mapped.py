@@ -149,8 +149,11 @@ class MappedVectors:
             if state is not None and state[0] > seq and not reset_ahead:
                 self.release()
                 raise FilesAhead(f"{file.path} reflects seq {state[0]}, newer than {seq}")
-            if state is None or state[0] > seq or state[1] > slots:
-                file.reset()  # damaged, foreign, cut short, or another history: rebuild
+            # Damaged, foreign, cut short, ahead (another history) or not the shape
+            # its seq had: rebuild from every block.
+            wrong_shape = state is not None and state[0] == seq and state[1] != slots
+            if state is None or state[0] > seq or state[1] > slots or wrong_shape:
+                file.reset()
                 since = -1
             elif state[0] < seq:
                 since = min(since, state[0])

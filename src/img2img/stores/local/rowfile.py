@@ -104,9 +104,10 @@ class RowFile:
         self._dirty: tuple[int, int] | None = None  # slots written since the last commit
         self._seen: tuple[bytes, tuple[int, int] | None] = (b"", None)  # last header parsed
         self.rows: Raw = np.zeros((0, self.width), dtype=np.uint8)
+        # A new (empty) file has no header: its state is None, and the caller
+        # resets it under its exclusive lock, never here, where another process
+        # may be writing it.
         try:
-            if os.fstat(self.fd).st_size < HEADER_BYTES:
-                self.reset()
             self.remap()
         except BaseException:
             os.close(self.fd)
@@ -121,6 +122,9 @@ class RowFile:
         """Map the whole file again if another process (or this one) changed its size."""
         size = os.fstat(self.fd).st_size
         if self._map is not None and len(self._map) == size:
+            return
+        if size < HEADER_BYTES:  # new, or cut inside its header: nothing to map
+            self._map, self.rows = None, np.zeros((0, self.width), dtype=np.uint8)
             return
         self._map = mmap.mmap(self.fd, size)
         capacity = (size - HEADER_BYTES) // self.width
