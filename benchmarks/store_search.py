@@ -15,10 +15,15 @@ faiss-cpu is needed for this script only (``pip install img2img-search[bench]``)
 Machines are noisy: compare the ratios printed here, measured in one run.
 
 With ``--ann QUANTIZATION`` the same store is then opened with
-``index="hnsw"``: the first query builds the graph (timed), a reopen in a new
-process loads it (timed), and the same probes are timed (p50) with their
-recall@10 against the exact scan's answers, unfiltered and with the 10 %
-filter. ``--clustered`` draws vectors around 1,000 centres, as embeddings of
+``index="hnsw"``: the first query builds the graph (timed), the first open
+with the vectors mapped writes the vector files (timed), and then each
+handle runs in a new process of its own: the exact scan (the truth), HNSW
+with the vectors in memory (``vectors="memory"``) and HNSW with them mapped
+(``vectors="mapped"``, twice in turn). Each reports its open and first
+query (wall and CPU), its memory (peak, anonymous and file-backed, from
+``/proc``), and p50/p95 of wall and CPU time with recall@10 against the
+exact scan, unfiltered, with a filter keeping 10 % (through the graph) and
+one keeping 1 % (under ``scan_below``: scanned). ``--clustered`` draws vectors around 1,000 centres, as embeddings of
 real photos lie, rather than uniformly on the sphere (HNSW's worst case).
 
 ``--keep DIR`` keeps each store file (and its graph) in ``DIR`` and reuses it
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -181,76 +187,163 @@ def reopen_in_new_process(path: Path) -> float:
     return float(done.stdout)
 
 
+#: Filters of the layout runs: none; a tenth (100,000 of 1M: through the graph,
+#: over-fetched); a hundredth (10,000: under ``scan_below``, an exact scan of the
+#: selected vectors, from the quantised copy in the mapped layout).
+LAYOUT_FILTERS: dict[str, dict[str, Any] | None] = {
+    "unfiltered": None,
+    "filtered 10%": FILTER,
+    "filtered 1%": {"position": 7},
+}
+
+
+def memory_mib() -> dict[str, float]:
+    """This process's peak resident memory, and the anonymous and file-backed parts of it now.
+
+    From ``/proc/self/status``: ``ru_maxrss`` would carry over the parent's peak
+    across ``exec`` (Linux keeps it), so a child started by a big parent reads big.
+    File-backed pages (the mapped files) are the system's cache, which it may drop.
+    """
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmHWM", "RssAnon", "RssFile"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def measure(path: Path, index: str, vectors: str, quantization: str, probes: Path) -> None:
+    """Run in a new process: open the store, query every probe, print JSON of what it cost."""
+    rows = np.load(probes)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    store = LocalStore(path, index=index, quantization=quantization, vectors=vectors)
+    opened = (time.perf_counter() - start, cpu_seconds() - cpu)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    store.query(rows[0], k=K)
+    first = (time.perf_counter() - start, cpu_seconds() - cpu)
+    out: dict[str, Any] = {"open": opened, "first": first, "rss_first": memory_mib(), "cases": {}}
+    rounds = 1 if index == "exact" else 2
+    for label, filter in LAYOUT_FILTERS.items():
+        for probe in rows[:3]:  # warm-up (the first filter on a field loads its column)
+            store.query(probe, k=K, filter=filter)
+        wall, cpus, ids = [], [], []
+        for _ in range(rounds):
+            for probe in rows:
+                begun, begun_cpu = time.perf_counter(), cpu_seconds()
+                answer = store.query(probe, k=K, filter=filter)
+                wall.append(time.perf_counter() - begun)
+                cpus.append(cpu_seconds() - begun_cpu)
+                ids.append([m.id for m in answer])
+        out["cases"][label] = {"wall": wall, "cpu": cpus, "ids": ids[: rows.shape[0]]}
+    out["rss_peak"] = memory_mib()
+    store.close()
+    print(json.dumps(out))
+
+
+def measure_in_new_process(
+    path: Path, index: str, vectors: str, quantization: str, probes: Path
+) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--measure",
+            str(path),
+            index,
+            vectors,
+            quantization,
+            str(probes),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
 def bench_ann(path: Path, probes: np.ndarray, quantization: str) -> dict[str, float]:
-    """The HNSW index of the store at ``path`` against its exact scan, same probes."""
+    """The HNSW index of the store at ``path`` against its exact scan, same probes.
+
+    Each handle runs in a process of its own (its open, memory and queries
+    measured apart): the exact scan (the truth), then HNSW with the vectors
+    held in memory (``vectors="memory"``, the layout before 2026-12-07) and
+    with the vectors in mapped files (``vectors="mapped"``, the default).
+    """
     from img2img.stores.local.approximate import index_path
+    from img2img.stores.local.mapped import vectors_path
 
     kept = index_path(path).exists()
     start, cpu = time.perf_counter(), cpu_seconds()
-    store = LocalStore(path, index="hnsw", quantization=quantization)
-    store.query(probes[0], k=K)
+    with LocalStore(path, index="hnsw", quantization=quantization, vectors="memory") as store:
+        store.query(probes[0], k=K)
     build, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-    store.close()
     what = "loaded, kept from an earlier run" if kept else "built"
     print(
         f"HNSW {what}: wall {build:.1f} s, CPU {cpu:.1f} s ({quantization}; graph file "
         f"{index_path(path).stat().st_size / 1e6:.0f} MB; {load()})",
         flush=True,
     )
-    code = (
-        "import resource, sys, time\n"
-        "from img2img.stores.local.store import LocalStore\n"
-        "import numpy as np\n"
-        "start, cpu = time.perf_counter(), time.process_time()\n"
-        "s = LocalStore(sys.argv[1], index='hnsw', quantization=sys.argv[2])\n"
-        f"s.query(np.ones({DIM}, np.float32) / {DIM**0.5}, k=1)\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(time.perf_counter() - start, time.process_time() - cpu, rss)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(path), quantization],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    wall, cpu, rss = (float(x) for x in done.stdout.split())
+    files = [vectors_path(path), vectors_path(path, quantization)]
+    kept = all(f.exists() for f in files)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    LocalStore(path, index="hnsw", quantization=quantization).close()
+    build, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:,.0f} MB" for f in dict.fromkeys(files))
     print(
-        f"HNSW reopen     wall {wall:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:,.0f} MiB "
-        "(new process: store and graph loaded, one query)",
+        f"vector files {'kept' if kept else 'built'}: wall {build:.1f} s, CPU {cpu:.1f} s "
+        f"({sizes}; {load()})",
         flush=True,
     )
-    # One handle open at a time (each holds every vector): exact first, then HNSW.
-    answers: dict[str, dict[str, list[list[str]]]] = {}
-    seconds: dict[str, dict[str, list[float]]] = {}
-    for name, kind in (("exact", "exact"), ("hnsw", "hnsw")):
-        with LocalStore(path, index=kind, quantization=quantization) as store:
-            for label, filter in (("unfiltered", None), ("filtered", FILTER)):
-                for probe in probes[:3]:  # warm-up
-                    store.query(probe, k=K, filter=filter)
-                timings = seconds.setdefault(label, {}).setdefault(name, [])
-                for _ in range(2):
-                    for probe in probes:
-                        begun = time.perf_counter()
-                        answer = store.query(probe, k=K, filter=filter)
-                        timings.append(time.perf_counter() - begun)
-                        answers.setdefault(label, {}).setdefault(name, []).append(
-                            [m.id for m in answer]
-                        )
-    results: dict[str, float] = {}
-    for label in ("unfiltered", "filtered"):
-        truth, found = answers[label]["exact"], answers[label]["hnsw"]
-        recall = sum(len(set(f) & set(t)) for f, t in zip(found, truth, strict=True)) / sum(
-            len(t) for t in truth
-        )
-        exact_p50, exact_p95 = percentiles(seconds[label]["exact"])
-        hnsw_p50, hnsw_p95 = percentiles(seconds[label]["hnsw"])
+    with tempfile.TemporaryDirectory() as folder:
+        probe_file = Path(folder) / "probes.npy"
+        np.save(probe_file, probes)
+        # The two layouts twice, in turn, so the machine's load drifts over both alike.
+        plan = [("exact", "exact", "memory")] + [
+            (f"HNSW, vectors {layout}{suffix}", "hnsw", layout)
+            for suffix in ("", " (2)")
+            for layout in ("memory", "mapped")
+        ]
+        runs = {
+            name: measure_in_new_process(path, index, vectors, quantization, probe_file)
+            for name, index, vectors in plan
+        }
+    print(f"each in a new process, {load()} (memory in MiB: peak, then anonymous + file now):")
+    print(
+        f"{'':<28} {'open wall':>9} {'CPU':>6} {'1st query':>9} {'CPU':>6} "
+        f"{'after 1st query':>22} {'after every query':>22}"
+    )
+
+    def memory(m: dict[str, float]) -> str:
+        return f"{m['VmHWM']:6,.0f} ({m['RssAnon']:5,.0f}+{m['RssFile']:5,.0f})"
+
+    for name, run in runs.items():
         print(
-            f"{label:<10} exact p50 {exact_p50:7.2f} ms p95 {exact_p95:7.2f} ms   "
-            f"HNSW p50 {hnsw_p50:6.2f} ms p95 {hnsw_p95:6.2f} ms "
-            f"({exact_p50 / hnsw_p50:.1f}x)   recall@{K} {recall:.3f}",
-            flush=True,
+            f"{name:<28} {run['open'][0]:8.2f}s {run['open'][1]:5.2f}s "
+            f"{run['first'][0]:8.3f}s {run['first'][1]:5.2f}s "
+            f"{memory(run['rss_first']):>22} {memory(run['rss_peak']):>22}"
         )
-        results[f"{label}_p50"], results[f"{label}_recall"] = hnsw_p50, recall
+    results: dict[str, float] = {}
+    truth = runs["exact"]["cases"]
+    for label in LAYOUT_FILTERS:
+        for name, run in runs.items():
+            case = run["cases"][label]
+            wall50, wall95 = percentiles(case["wall"])
+            cpu50, cpu95 = percentiles(case["cpu"])
+            found, want = case["ids"], truth[label]["ids"]
+            hits = sum(len(set(f) & set(t)) for f, t in zip(found, want, strict=True))
+            recall = hits / sum(len(t) for t in want)
+            print(
+                f"{label:<13} {name:<28} wall p50 {wall50:7.2f} ms p95 {wall95:7.2f} ms   "
+                f"CPU p50 {cpu50:7.2f} ms p95 {cpu95:7.2f} ms   recall@{K} {recall:.3f}",
+                flush=True,
+            )
+            if name == "HNSW, vectors mapped":
+                key = label.replace(" ", "_").replace("%", "")
+                results[f"{key}_p50"], results[f"{key}_recall"] = wall50, recall
+    mapped = runs["HNSW, vectors mapped"]
+    results["open_wall"], results["open_cpu"] = mapped["open"]
+    results["rss_peak"] = mapped["rss_peak"]["VmHWM"]
     return results
 
 
@@ -290,10 +383,8 @@ def bench_size(
     print(f"files           {size_gb:.2f} GB (store, journal and any graph)", flush=True)
 
     if ann_only and ann is not None:
-        del vectors  # the store holds them; this process needs its memory for two handles
-        fresh = statistics.median(reopen_in_new_process(path) for _ in range(3))
-        print(f"reopen          {fresh:>10.2f} s (new process, median of 3, imports not counted)")
-        return {**bench_ann(path, probes, ann), "upsert": rate, "reopen": fresh}
+        del vectors  # the store holds them; each handle runs in a process of its own
+        return {**bench_ann(path, probes, ann), "upsert": rate}
 
     import faiss
 
@@ -374,7 +465,12 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="keep the stores in this folder and reuse them on the next run"
     )
+    parser.add_argument("--measure", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        path, index, vectors, quantization, probes = args.measure
+        measure(Path(path), index, vectors, quantization, Path(probes))
+        return
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
@@ -449,6 +545,15 @@ def main() -> None:
                 f">= {ANN_TARGETS['recall']}",
                 largest["unfiltered_recall"] >= ANN_TARGETS["recall"],
             ),
+        ]
+        checks += [
+            (
+                f"HNSW recall@{K}, {label}",
+                largest[f"{key}_recall"],
+                f">= {ANN_TARGETS['recall']}",
+                largest[f"{key}_recall"] >= ANN_TARGETS["recall"],
+            )
+            for label, key in (("filtered 10%", "filtered_10"), ("filtered 1%", "filtered_1"))
         ]
     print(load())
     for name, value, target, ok in checks:

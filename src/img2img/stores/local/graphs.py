@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from img2img.stores.local.approximate import ApproximateIndex, index_path
+from img2img.stores.local.mapped import MappedVectors
 from img2img.stores.local.matrix import SlotMatrix
 
 __all__ = ["GraphKeeper"]
@@ -51,7 +52,7 @@ class GraphKeeper:
         *,
         store_id: str | None,
         seq: int,
-        vectors: SlotMatrix,
+        vectors: SlotMatrix | MappedVectors,
         live: npt.NDArray[np.bool_],
     ) -> ApproximateIndex:
         """The graph of the store as of ``seq``, read in the transaction ``con`` is in.
@@ -99,7 +100,7 @@ class GraphKeeper:
         return graph
 
     def _rebuild(
-        self, seq: int, vectors: SlotMatrix, live: npt.NDArray[np.bool_]
+        self, seq: int, vectors: SlotMatrix | MappedVectors, live: npt.NDArray[np.bool_]
     ) -> ApproximateIndex:
         graph = ApproximateIndex(vectors.dimension, self.quantization)
         _add(graph, np.flatnonzero(live), vectors)
@@ -123,7 +124,9 @@ class GraphKeeper:
         return self.graph is not None and self._unsaved > 0
 
 
-def _add(graph: ApproximateIndex, slots: npt.NDArray[Any], vectors: SlotMatrix) -> None:
+def _add(
+    graph: ApproximateIndex, slots: npt.NDArray[Any], vectors: SlotMatrix | MappedVectors
+) -> None:
     for start in range(0, slots.shape[0], _ADD_BATCH):
         part = slots[start : start + _ADD_BATCH]
         graph.add(part, vectors.get(part))

@@ -55,6 +55,9 @@ def _zeroed(rows: int, dimension: int, *, populate: bool) -> Rows:
 class SlotMatrix:
     """float32 rows of ``dimension`` values; rows never written read as zeros."""
 
+    #: Scan scores are the exact float32 dot products (no re-rank needed).
+    exact_scores = True
+
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
         self.chunk_rows = max(1, CHUNK_BYTES // (4 * dimension))

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from img2img.models import Match
+from img2img.stores.local.mapped import MappedVectors
 from img2img.stores.local.matrix import SlotMatrix
 from img2img.stores.local.schema import rows_in
 from img2img.stores.search import top_k
@@ -30,6 +31,8 @@ Slots = npt.NDArray[np.intp]
 Scores = npt.NDArray[np.float32]
 #: ``(slots, scores)``, best first.
 Ranked = tuple[Slots, Scores]
+#: The vectors held in memory, or read from mapped files (scanned quantised).
+Vectors = SlotMatrix | MappedVectors
 
 #: Candidates asked of the graph per result wanted, before filtering: the exact
 #: re-rank then picks the best ``k`` of them, which lifts recall for little cost.
@@ -42,8 +45,31 @@ EXACT_BELOW = 50_000
 _QUERY_BLOCK = 256
 
 
-def exact_top(matrix: SlotMatrix, slots: int, mask: Mask | None, query: Scores, k: int) -> Ranked:
-    """The best ``k`` of slots ``0 .. slots-1`` (those in ``mask``, if given), scanned."""
+def exact_top(matrix: Vectors, slots: int, mask: Mask | None, query: Scores, k: int) -> Ranked:
+    """The best ``k`` of slots ``0 .. slots-1`` (those in ``mask``, if given), scanned.
+
+    From quantised rows, the best ``3k`` (at least 32) are re-ranked with
+    their float32 rows, so the scores returned are exact.
+    """
+    if not matrix.exact_scores:
+        candidates, _ = _scan_top(matrix, slots, mask, query, _widened(k))
+        return _rerank(matrix, candidates, query, k)
+    return _scan_top(matrix, slots, mask, query, k)
+
+
+def _widened(k: int) -> int:
+    return max(_MIN_CANDIDATES, k * OVERFETCH)
+
+
+def _rerank(matrix: Vectors, candidates: Slots, query: Scores, k: int) -> Ranked:
+    """The best ``k`` of ``candidates`` by their float32 rows; equal scores: lower slot first."""
+    candidates = np.sort(candidates)
+    scores = (matrix.get(candidates) @ query).astype(np.float32, copy=False)
+    best = top_k(scores, k)
+    return candidates[best], scores[best]
+
+
+def _scan_top(matrix: Vectors, slots: int, mask: Mask | None, query: Scores, k: int) -> Ranked:
     if mask is None:
         scores = matrix.scores(query, slots)
         best = top_k(scores, k)
@@ -59,13 +85,26 @@ def exact_top(matrix: SlotMatrix, slots: int, mask: Mask | None, query: Scores, 
 
 
 def exact_top_many(
-    matrix: SlotMatrix, slots: int, mask: Mask, queries: Scores, k: int
+    matrix: Vectors, slots: int, mask: Mask, queries: Scores, k: int
 ) -> list[Ranked]:
     """:func:`exact_top` for every row of ``queries`` ``(n, dim)``, by blocked matrix products.
 
     One product of a block of queries with a chunk of vectors runs at BLAS
-    speed: many times the throughput of one query at a time.
+    speed: many times the throughput of one query at a time. From quantised
+    rows, each query's best ``3k`` are re-ranked as in :func:`exact_top`.
     """
+    if not matrix.exact_scores:
+        wide = _scan_top_many(matrix, slots, mask, queries, _widened(k))
+        return [
+            _rerank(matrix, found, query, k)
+            for (found, _), query in zip(wide, queries, strict=True)
+        ]
+    return _scan_top_many(matrix, slots, mask, queries, k)
+
+
+def _scan_top_many(
+    matrix: Vectors, slots: int, mask: Mask, queries: Scores, k: int
+) -> list[Ranked]:
     k = min(k, int(np.count_nonzero(mask)))
     out: list[Ranked] = []
     for first in range(0, queries.shape[0], _QUERY_BLOCK):
@@ -99,7 +138,7 @@ def _keep_best(slots: Slots, scores: Scores, k: int) -> tuple[Slots, Scores]:
 
 def approximate_top(
     index: ApproximateIndex,
-    matrix: SlotMatrix,
+    matrix: Vectors,
     live: int,
     mask: Mask | None,
     selected: int,
@@ -142,7 +181,7 @@ def approximate_top(
 
 
 def _rerank_all(
-    matrix: SlotMatrix,
+    matrix: Vectors,
     queries: Scores,
     rows: Slots,
     found: Slots,
@@ -170,7 +209,7 @@ def rank(
     queries: Scores,
     k: int,
     *,
-    matrix: SlotMatrix,
+    matrix: Vectors,
     live: Mask,
     mask: Mask | None,
     graph: ApproximateIndex | None,

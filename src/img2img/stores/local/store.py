@@ -31,27 +31,26 @@ from img2img.errors import (
     InvalidVectorError,
     MissingDependencyError,
     StoreError,
-    StoreFormatError,
     StoreNotFoundError,
 )
 from img2img.filters import compile_filter
 from img2img.models import EmbeddingSpace, Filter, Match, Vector, VectorRecord
-from img2img.stores.columns import MetadataColumns
 from img2img.stores.local.access import can_write, check_can_create
 from img2img.stores.local.approximate import (
     ApproximateIndex,
     check_quantization,
     usearch_available,
 )
+from img2img.stores.local.blocks import write_blocks
 from img2img.stores.local.graphs import GraphKeeper
+from img2img.stores.local.mapped import MAPPED_AVAILABLE, FilesAhead, MappedVectors
 from img2img.stores.local.matrix import SlotMatrix
+from img2img.stores.local.mirror import FileMirror
 from img2img.stores.local.ranking import EXACT_BELOW, Ranked, matches_of, rank
 from img2img.stores.local.schema import (
     default_store_path,
     encodable,
-    load_column,
     open_store_file,
-    read_meta,
     rows_in,
     set_meta,
 )
@@ -68,12 +67,15 @@ BLOCK_BYTES = 256 * 1024
 #: approximate index; ``auto`` scans below :data:`AUTO_HNSW_FROM` vectors and
 #: uses the index from there on (if usearch is installed).
 INDEX_KINDS = ("exact", "hnsw", "auto")
+#: Where the vectors are held: ``memory`` (a float32 copy, read from the file at
+#: open) or ``mapped`` (files beside the store, see :mod:`img2img.stores.local.mapped`).
+VECTOR_HOLDERS = ("memory", "mapped")
 #: Where ``index="auto"`` switches: an exact scan of 100,000 512-d vectors takes
 #: about 6 ms here, and building the graph of that many about a minute.
 AUTO_HNSW_FROM = 100_000
 
 
-class LocalStore(Closing):
+class LocalStore(FileMirror, Closing):
     """A ``VectorStore`` in one SQLite file: durable, embedded, no server.
 
     ``LocalStore(path)`` opens the store at ``path`` (``~`` expanded), creating
@@ -112,6 +114,7 @@ class LocalStore(Closing):
         quantization: str = "f32",
         scan_below: int = EXACT_BELOW,
         read_only: bool = False,
+        vectors: str | None = None,
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise ConfigurationError(f"LocalStore takes a path, got {type(path).__name__}")
@@ -120,6 +123,10 @@ class LocalStore(Closing):
                 f"index must be one of {', '.join(INDEX_KINDS)}, got {index!r}"
             )
         check_quantization(quantization)
+        if vectors is not None and vectors not in VECTOR_HOLDERS:
+            raise ConfigurationError(
+                f"vectors must be one of {', '.join(VECTOR_HOLDERS)}, got {vectors!r}"
+            )
         if not isinstance(scan_below, int) or isinstance(scan_below, bool) or scan_below < 0:
             raise ConfigurationError(f"scan_below must be a count >= 0, got {scan_below!r}")
         if index == "hnsw" and not usearch_available():
@@ -130,47 +137,32 @@ class LocalStore(Closing):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         #: Opened for reading only (``read_only=True``): writes raise ``StoreError``.
         self.read_only = read_only
+        #: Where the vectors are held (``mapped`` by default with ``index="hnsw"``;
+        #: a read-only store holds them in memory, as it may write no file).
+        if vectors == "mapped" and not MAPPED_AVAILABLE:
+            raise ConfigurationError("vectors='mapped' needs a POSIX system (flock, pread)")
+        self.vectors = vectors or ("mapped" if index == "hnsw" else "memory")
+        if read_only or not MAPPED_AVAILABLE:
+            self.vectors = "memory"
         self._lock = threading.RLock()
         self._claimed: EmbeddingSpace | None = None  # the space this handle recorded
         self._graphs = GraphKeeper(self.path, quantization)
         self._con: sqlite3.Connection | None = open_store_file(self.path, read_only=read_only)
+        self._matrix: SlotMatrix | MappedVectors | None = None
         self._reset()
         try:
-            with self._lock, self._transaction():
-                pass
-            if index != "exact" and self._store_id is None:  # a store made before graphs
-                with self._lock, self._transaction(write=True) as con:
-                    con.execute(
+            if (index != "exact" or self.vectors == "mapped") and not read_only:
+                # A store made before graphs has no id for the files beside it to carry.
+                with self._lock:
+                    self._con.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)",
                         (uuid.uuid4().hex,),
                     )
+            with self._lock, self._transaction():
+                pass
         except BaseException:
             self.close()
             raise
-
-    def _reset(self) -> None:
-        """Forget everything held in memory; the next transaction reloads it from the file."""
-        self._seq = -1
-        self._space: EmbeddingSpace | None = None
-        self._dim: int | None = None
-        self._per_block = 0
-        self._slots = 0  # slots in use or once used; all below are in the blocks
-        self._matrix: SlotMatrix | None = None
-        self._live = np.zeros(0, dtype=np.bool_)
-        self._count = 0
-        self._columns = MetadataColumns(self._load_column)
-        self._store_id: str | None = None
-        self._graphs.forget()
-
-    def _set_dimension(self, dim: int, per_block: int) -> None:
-        self._dim, self._per_block = dim, per_block
-        self._matrix = SlotMatrix(dim)
-        self._matrix.reserve(self._slots)
-
-    @property
-    def _vectors(self) -> SlotMatrix:
-        assert self._matrix is not None, "no vectors before the dimension is known"
-        return self._matrix
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.path)!r})"
@@ -213,14 +205,11 @@ class LocalStore(Closing):
         con = self._con
         if con is None:
             raise StoreError(f"{self!r} is closed")
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
         try:
-            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            con.execute(begin)
             try:
-                try:
-                    self._catch_up(con)
-                except BaseException:
-                    self._reset()
-                    raise
+                self._begin(con, begin, latest=write)
                 yield con
                 con.execute("COMMIT")
             except BaseException:
@@ -229,80 +218,34 @@ class LocalStore(Closing):
                 if con.in_transaction:
                     con.execute("ROLLBACK")
                 raise
+            finally:
+                if self._mapped is not None:
+                    self._mapped.release()
         except sqlite3.Error as exc:
             raise StoreError(f"{self!r}: {exc}") from exc
 
-    def _catch_up(self, con: sqlite3.Connection) -> None:
-        meta = read_meta(con)
-        store_id = meta.get("store_id")
-        self._store_id = store_id if isinstance(store_id, str) else None
-        seq = int(meta["seq"])  # type: ignore[call-overload]
-        if seq == self._seq:
-            return
-        if seq < self._seq or (self._dim is not None and meta.get("dimension") != self._dim):
-            # The file was replaced under us, or emptied and given another
-            # embedding space of another dimension: start again.
-            self._reset()
-        self._read_shape(meta)
-        since = self._seq
-        freed = [slot for (slot,) in con.execute("SELECT slot FROM freed WHERE seq > ?", (since,))]
-        self._live[freed] = False
-        self._columns.clear(freed)
-        if self._matrix is not None:
-            width = self._matrix.dimension * 4
-            for block, blob in con.execute(
-                "SELECT block, vectors FROM blocks WHERE seq > ?", (since,)
-            ):
-                if len(blob) % width:
-                    raise StoreFormatError(f"{self!r}: vector block {block} is damaged")
-                start = block * self._per_block
-                rows = np.frombuffer(blob, dtype="<f4").reshape(-1, self._matrix.dimension)
-                self._matrix.write(start, rows)
-        if self._columns.loaded:
-            changed = con.execute(
-                "SELECT slot, metadata FROM records WHERE seq > ?", (since,)
-            ).fetchall()
-            self._columns.update([s for s, _ in changed], [json.loads(md) for _, md in changed])
-            slots = np.asarray([s for s, _ in changed], dtype=np.intp)
-        else:
-            # One string parsed by numpy: three times faster than a million Python rows.
-            (text,) = con.execute(
-                "SELECT group_concat(slot) FROM records WHERE seq > ?", (since,)
-            ).fetchone()
-            slots = np.fromstring(text or "", dtype=np.intp, sep=",")
-        self._live[slots] = True
-        self._count = int(np.count_nonzero(self._live[: self._slots]))
-        self._seq = seq
+    def _begin(self, con: sqlite3.Connection, begin: str, *, latest: bool) -> None:
+        """Catch memory (and the mapped files) up to the transaction's snapshot.
 
-    def _read_shape(self, meta: dict[str, object]) -> None:
-        model, dim, per_block = (
-            meta.get("model_id"),
-            meta.get("dimension"),
-            meta.get("rows_per_block"),
-        )
-        if dim is not None and (not isinstance(dim, int) or not isinstance(per_block, int)):
-            raise StoreFormatError(f"{self!r}: the store's dimension record is damaged")
-        if self._dim is not None and dim != self._dim:
-            raise StoreFormatError(f"{self!r}: the store's dimension changed under it")
-        self._space = EmbeddingSpace(str(model), int(dim)) if model is not None and dim else None
-        if self._dim is None and isinstance(dim, int) and isinstance(per_block, int):
-            self._set_dimension(dim, per_block)
-        self._grow(int(meta["slots"]))  # type: ignore[call-overload]
-
-    def _grow(self, slots: int) -> None:
-        """Make room for ``slots`` slots; new slots are empty and zero."""
-        if slots > self._live.shape[0]:
-            live = np.zeros(max(slots, self._live.shape[0] * 3 // 2), dtype=np.bool_)
-            live[: self._slots] = self._live[: self._slots]
-            self._live = live
-        if self._matrix is not None:
-            self._matrix.reserve(slots)
-        self._slots = max(self._slots, slots)
-        self._columns.resize(self._slots)
-
-    def _load_column(self, field: str) -> tuple[list[int], list[Any]]:
-        assert self._con is not None
-        return load_column(self._con, field)
+        Mapped files already ahead of a reading snapshot were caught up by
+        another process since it began: begin again, so both agree. ``latest``:
+        the snapshot is the newest state (a write holds the lock), so files
+        still ahead of it belong to another history and are rebuilt.
+        """
+        attempts = 4
+        for attempt in range(attempts):
+            try:
+                self._catch_up(con, reset_ahead=latest or attempt == attempts - 1)
+                return
+            except FilesAhead as exc:
+                if attempt == attempts - 1:
+                    self._reset()
+                    raise StoreError(f"{self!r}: {exc}") from exc
+                con.execute("ROLLBACK")
+                con.execute(begin)
+            except BaseException:
+                self._reset()
+                raise
 
     # -- writes --------------------------------------------------------------------
 
@@ -313,17 +256,15 @@ class LocalStore(Closing):
         self, con: sqlite3.Connection, seq: int, slots: np.ndarray[Any, Any], rows: Vector
     ) -> None:
         """Rewrite every block holding ``slots`` with ``rows`` put in; memory is untouched."""
-        blocks = slots // self._per_block
-        for block in np.unique(blocks).tolist():
-            start = block * self._per_block
-            stop = min(start + self._per_block, self._slots)
-            data = self._vectors.read(start, stop)
-            inside = blocks == block
-            data[slots[inside] - start] = rows[inside]
-            con.execute(
-                "INSERT OR REPLACE INTO blocks (block, seq, vectors) VALUES (?, ?, ?)",
-                (block, seq, data.astype("<f4", copy=False).tobytes()),
-            )
+        write_blocks(
+            con,
+            seq,
+            slots,
+            rows,
+            per_block=self._per_block,
+            total=self._slots,
+            current=self._vectors.read,
+        )
 
     def upsert(self, records: Sequence[VectorRecord]) -> None:
         with self._lock:
