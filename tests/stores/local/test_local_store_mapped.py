@@ -87,13 +87,20 @@ def check_holds(path: Path, alive: dict[int, np.ndarray], quantization: str = "i
         assert set(got) == {f"r{i}" for i in alive}
         for i, v in alive.items():
             assert np.array_equal(got[f"r{i}"].vector, v)  # the float32 rows, exactly
-        for i in list(alive)[::37]:
-            best = store.query(alive[i], k=1)[0]
-            assert best.id == f"r{i}"
-            assert best.score == pytest.approx(float(alive[i] @ alive[i]), abs=1e-6)
+        probes = list(alive)[::37]
+        found = 0
+        for i in probes:
+            # The graph is approximate (its threaded build differs run to run and may
+            # miss a record or two of 1,500), but every score it returns is re-ranked
+            # from the float32 rows: stale or foreign rows would show here.
+            for match in store.query(alive[i], k=10):
+                row = alive[int(match.id[1:])]
+                assert match.score == pytest.approx(float(alive[i] @ row), abs=1e-5)
+            found += store.query(alive[i], k=10)[0].id == f"r{i}"
             # A filter selecting a few: scanned from the quantised copy, re-ranked.
             scanned = store.query(alive[i], k=1, filter={"n": i})
             assert [m.id for m in scanned] == [f"r{i}"]
+        assert found >= len(probes) - 1
     assert file_states(path, quantization) == [store_seq(path)] * len(files(path, quantization))
 
 
