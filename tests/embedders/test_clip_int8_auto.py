@@ -70,7 +70,8 @@ def test_the_tower_is_made_after_enough_pictures_and_joins_the_routes(
     clip.embed_images(pictures[20:40])  # 40 distinct now, more than AUTO_INT8_PHOTOS
     (folder,) = _built(tmp_path)
     record = json.loads((folder / INT8_RECORD).read_text())
-    assert record["kept"] is True and record["min_cosine"] >= MIN_COSINE
+    assert record["kept"] is True
+    assert record["min_cosine"] >= MIN_COSINE
     assert record["calibration_photos"] + record["held_out_photos"] == AUTO_INT8_PHOTOS
     assert (folder / INT8_FILE).is_file()
     assert not list((exported / "visual").glob("*int8*"))  # the model's folder is left alone
@@ -172,7 +173,8 @@ def test_a_tower_that_falls_short_is_recorded_and_not_tried_again(
     assert vectors.shape == (40, 32)
     (built,) = _built(tmp_path / "cache")
     record = json.loads((built / INT8_RECORD).read_text())
-    assert record["kept"] is False and record["min_cosine"] < MIN_COSINE
+    assert record["kept"] is False
+    assert record["min_cosine"] < MIN_COSINE
     assert not (built / INT8_FILE).exists()
     assert any("not kept" in r.getMessage() for r in caplog.records)
     assert clip.runtime_in_use in ("onnxruntime", "openvino")
@@ -197,7 +199,8 @@ def test_a_missing_quantiser_is_recorded_and_never_fails_the_embedding(
     assert clip.embed_images(pictures[:40]).shape == (40, 32)
     (built,) = _built(tmp_path)
     record = json.loads((built / INT8_RECORD).read_text())
-    assert record["kept"] is False and "onnxruntime.quantization" in record["error"]
+    assert record["kept"] is False
+    assert "onnxruntime.quantization" in record["error"]
     monkeypatch.delitem(sys.modules, "onnxruntime.quantization")
     again = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path)
     again.embed_images(pictures[:40])
@@ -245,7 +248,8 @@ def test_two_processes_making_it_at_once_leave_one_whole_copy(
     ]
     deadline = time.monotonic() + 120
     while not all((cache / f"ready-{me}").exists() for me in (1, 2)):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
+        assert time.monotonic() < deadline
+        assert all(p.poll() is None for p in processes)
         time.sleep(0.05)
     (cache / "go").touch()
     outputs = [p.communicate(timeout=180) for p in processes]
