@@ -261,3 +261,18 @@ def test_two_processes_making_it_at_once_leave_one_whole_copy(
     first /= np.linalg.norm(first, axis=1, keepdims=True)
     second /= np.linalg.norm(second, axis=1, keepdims=True)
     assert _min_cosine(first, second) >= MIN_COSINE
+
+
+def test_a_cache_that_cannot_be_written_makes_nothing_and_embeds_in_fp32(
+    exported: Path,
+    tmp_path: Path,
+    pictures: list[Image.Image],
+    tiny_clip_name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="img2img")
+    (tmp_path / "a-file").write_text("not a folder")
+    clip = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path / "a-file" / "c")
+    assert clip.embed_images(pictures[:40]).shape == (40, 32)
+    assert clip.runtime_in_use in ("onnxruntime", "openvino")
+    assert not any(MAKING in r.getMessage() for r in caplog.records)  # not made, lost, remade

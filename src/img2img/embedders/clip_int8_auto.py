@@ -116,6 +116,16 @@ def _decided(clip: OnnxClip, cache_dir: Path) -> bool:
     return own.is_file() or _outcome(built_int8_folder(clip, cache_dir)) is not None
 
 
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` (or the nearest folder above it that exists) may be written.
+
+    A copy that could not be kept would be made again by every process."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
+
+
 class _Gathered:
     """Distinct prepared pictures, up to ``wanted``, gathered across calls."""
 
@@ -227,6 +237,9 @@ class VisualTower:
         tower = int8_tower(clip, mode, cache_dir)
         self.route: VisualRoute = self._choose(tower)
         wanted = runtime == "auto" and mode == "auto" and tower is None
+        if wanted and not _writable(cache_dir):
+            logger.info("img2img: %s is read-only: CLIP's int8 tower is not made", cache_dir)
+            wanted = False
         self._gathered = _Gathered(photos) if wanted and not _decided(clip, cache_dir) else None
         self._building = threading.Lock()
 
