@@ -61,10 +61,13 @@ def test_the_tower_is_made_after_enough_pictures_and_joins_the_routes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="img2img")
+    abandoned = tmp_path / "clip-int8" / ".build-killed"  # a builder killed two hours ago
+    abandoned.mkdir(parents=True)
+    os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
     clip = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path)
     before = clip.embed_images(pictures[:20])
     clip.embed_images(pictures[:20])  # the same pictures again do not count twice
-    assert _built(tmp_path) == []
+    assert _built(tmp_path) == [abandoned]
     assert clip.runtime_in_use in ("onnxruntime", "openvino")
 
     clip.embed_images(pictures[20:40])  # 40 distinct now, more than AUTO_INT8_PHOTOS

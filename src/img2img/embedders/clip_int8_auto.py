@@ -164,18 +164,17 @@ def _build(clip: OnnxClip, cache_dir: Path, pixels: Pixels) -> Path | None:
     staging: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _drop_abandoned(target.parent)
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
         try:
-            report = check_int8_tower(clip, pixels, staging / INT8_FILE)
-            record: dict[str, Any] = asdict(report)
+            record: dict[str, Any] = asdict(check_int8_tower(clip, pixels, staging / INT8_FILE))
         except Exception as exc:  # the quantiser and the runtime raise many kinds: recorded
-            report = None
             record = {"kept": False, "error": f"{type(exc).__name__}: {exc}".split("\n")[0]}
         record["seconds"] = round(time.perf_counter() - started, 1)
         record["source"] = str(clip.folder / "visual" / "model.onnx")
         (staging / INT8_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
         _publish(staging, target)
-    except OSError as exc:  # a read-only cache: this process goes on in fp32
+    except OSError as exc:  # a cache that cannot be written: this process goes on in fp32
         logger.warning("img2img: could not keep CLIP's int8 tower in %s: %s", target, exc)
         return None
     finally:
@@ -200,6 +199,16 @@ def _build(clip: OnnxClip, cache_dir: Path, pixels: Pixels) -> Path | None:
         target / INT8_RECORD,
     )
     return None
+
+
+def _drop_abandoned(folder: Path, *, older_than: float = 3600.0) -> None:
+    """Remove what builders killed mid-way left (a tower each): none takes an hour."""
+    for staging in folder.glob(".build-*"):
+        try:
+            if time.time() - staging.stat().st_mtime > older_than:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _publish(staging: Path, target: Path) -> None:
