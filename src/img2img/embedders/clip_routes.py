@@ -71,7 +71,7 @@ def _load(name: str, clip: OnnxClip, cache_dir: Path, int8: Path | None) -> Forw
     path = clip.folder / "visual" / "model.onnx"
     if name.endswith("-int8"):
         if int8 is None or not int8.is_file():
-            raise ModelUnavailableError(f"no int8 tower for {clip.folder} (yet)")
+            raise ModelUnavailableError(f"no int8 tower for {clip.folder}")
         path = int8
     if name.startswith("onnxruntime"):
         return Tower(path).run
