@@ -131,6 +131,23 @@ def test_the_setting_comes_from_the_command_options_and_is_checked(
         ClipEmbedder(tiny_clip_name, pretrained=exported, int8="sometimes")  # type: ignore[arg-type]
 
 
+def test_the_command_takes_clip_int8(exported: Path) -> None:
+    from img2img.cli.embedding import choose_embedder
+    from img2img.cli.exits import UsageError
+    from img2img.cli.parser import build_parser
+    from img2img.cli.registry import COMMANDS
+
+    def chosen(*argv: str) -> object:
+        parsed = build_parser(COMMANDS).parse_args(["--clip-checkpoint", str(exported), *argv])
+        return choose_embedder(parsed, None)
+
+    never = chosen("--clip-int8", "never", "info")
+    assert isinstance(never, ClipEmbedder)
+    assert never.int8 == "never"
+    with pytest.raises(UsageError, match="auto"):
+        chosen("--clip-int8", "sometimes", "info")
+
+
 def _outlier_folder(exported: Path, folder: Path) -> Path:
     """A CLIP folder whose image tower static int8 cannot keep: one activation channel 1,000x
     the others sets the range, so the channels that make the output all round to zero."""
