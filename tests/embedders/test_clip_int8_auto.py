@@ -246,7 +246,8 @@ _BUILDER = textwrap.dedent(
         time.sleep(0.02)
     clip.embed_images(pictures[:40])
     np.save(cache / f"vectors-{me}.npy", clip.embed_images(pictures[:8]))
-    print(clip.runtime_in_use)
+    import logging
+    print(len(logging.getLogger().handlers), clip.runtime_in_use)
     """
 )
 
@@ -275,6 +276,9 @@ def test_two_processes_making_it_at_once_leave_one_whole_copy(
     outputs = [p.communicate(timeout=180) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
     assert all(MAKING in stderr for _, stderr in outputs)  # both really made one
+    # The quantiser's logging.info() installs a root handler; undone, so nothing prints twice.
+    assert all(stdout.startswith("0 ") for stdout, _ in outputs)
+    assert not any("WARNING:img2img" in stderr for _, stderr in outputs)
     (built,) = _built(cache)  # no half-written copy, no staging folder left
     assert json.loads((built / INT8_RECORD).read_text())["kept"] is True
     first, second = (np.load(cache / f"vectors-{me}.npy") for me in (1, 2))

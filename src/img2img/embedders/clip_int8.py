@@ -176,8 +176,10 @@ def quantise_static_int8(source: Path, target: Path, calibration: np.ndarray[Any
     scratch = tempfile.TemporaryDirectory(prefix="img2img-int8-")
     prepared = Path(scratch.name) / "prepared.onnx"
     quiet = logging.getLogger()
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the quantiser logs advice to the root logger
+    level, handlers = quiet.level, quiet.handlers[:]
+    # The quantiser logs advice with logging.info(), which also installs a root handler
+    # (logging.basicConfig) that would then print every later warning a second time.
+    quiet.setLevel(logging.ERROR)
     try:
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(
@@ -196,4 +198,6 @@ def quantise_static_int8(source: Path, target: Path, calibration: np.ndarray[Any
         raise ModelUnavailableError(f"could not quantise {source}: {exc}") from exc
     finally:
         quiet.setLevel(level)
+        for added in set(quiet.handlers) - set(handlers):
+            quiet.removeHandler(added)
         scratch.cleanup()

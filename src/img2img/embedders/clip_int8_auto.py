@@ -155,8 +155,8 @@ def _build(clip: OnnxClip, cache_dir: Path, pixels: Pixels) -> Path | None:
     target = built_int8_folder(clip, cache_dir)
     logger.warning(
         "img2img: making an int8 copy of CLIP's image tower once, from the first %d pictures "
-        "(half calibrate it, half check it against fp32), into %s; about a minute on two "
-        "cores (int8='never' / --clip-int8 never turns this off)...",
+        "(half calibrate it, half check it against fp32), into %s; about a minute "
+        "(--clip-int8 never / int8='never' turns this off)...",
         len(pixels),
         target,
     )
