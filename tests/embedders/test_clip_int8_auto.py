@@ -300,3 +300,50 @@ def test_a_cache_that_cannot_be_written_makes_nothing_and_embeds_in_fp32(
     assert clip.embed_images(pictures[:40]).shape == (40, 32)
     assert clip.runtime_in_use in ("onnxruntime", "openvino")
     assert not any(MAKING in r.getMessage() for r in caplog.records)  # not made, lost, remade
+
+
+_INTERRUPTED = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from PIL import ImageOps
+    from img2img import ClipEmbedder
+    from img2img.testing.photos import edited_copy, sample_photos
+
+    base = list(sample_photos().values())
+    pictures = base + [ImageOps.mirror(p) for p in base] + [edited_copy(p) for p in base]
+    clip = ClipEmbedder("tiny", pretrained=Path(sys.argv[1]), cache_dir=Path(sys.argv[2]))
+    try:
+        clip.embed_images(pictures[:40])
+    except KeyboardInterrupt:
+        sys.exit(130)
+    """
+)
+
+
+def test_ctrl_c_while_it_is_made_leaves_nothing_half_made(
+    exported: Path, tmp_path: Path, pictures: list[Image.Image], tiny_clip_name: str
+) -> None:
+    import signal
+
+    cache = tmp_path / "cache"
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _INTERRUPTED, str(exported), str(cache)], stderr=stderr
+        )
+        deadline = time.monotonic() + 120
+        while MAKING not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.3)  # inside the quantiser (it takes a few seconds)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) in (130, 0), log.read_text()  # 0: it was done already
+    leftovers = [p for p in _built(cache) if p.name.startswith(".")]
+    assert leftovers == []
+    for folder in _built(cache):  # made before the signal arrived: then whole
+        assert json.loads((folder / INT8_RECORD).read_text())["kept"] is True
+    again = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=cache)
+    again.embed_images(pictures[:40])  # an interrupted run is not a failure: made now
+    (folder,) = _built(cache)
+    assert (folder / INT8_FILE).is_file()
