@@ -347,3 +347,23 @@ def test_ctrl_c_while_it_is_made_leaves_nothing_half_made(
     again.embed_images(pictures[:40])  # an interrupted run is not a failure: made now
     (folder,) = _built(cache)
     assert (folder / INT8_FILE).is_file()
+
+
+def test_one_made_by_another_process_meanwhile_is_taken_not_made_again(
+    exported: Path,
+    tmp_path: Path,
+    pictures: list[Image.Image],
+    tiny_clip_name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="img2img")
+    waiting = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path)
+    waiting.embed_images(pictures[:20])
+    quicker = ClipEmbedder(tiny_clip_name, pretrained=exported, cache_dir=tmp_path)
+    quicker.embed_images(pictures[:40])
+    (folder,) = _built(tmp_path)
+    caplog.clear()
+    waiting.embed_images(pictures[20:40])
+    assert not any(MAKING in r.getMessage() for r in caplog.records)
+    assert _built(tmp_path) == [folder]
+    assert waiting.runtime_in_use == quicker.runtime_in_use

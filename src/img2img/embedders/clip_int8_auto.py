@@ -272,7 +272,10 @@ class VisualTower:
             if self._gathered is not gathered:
                 return
             self._gathered = None
-            tower = _build(self._clip, self._cache_dir, np.stack(gathered.rows))
+            if _decided(self._clip, self._cache_dir):  # another process finished one meanwhile
+                tower = int8_tower(self._clip, "auto", self._cache_dir)
+            else:
+                tower = _build(self._clip, self._cache_dir, np.stack(gathered.rows))
             if tower is not None:
                 try:
                     self.route = self._choose(tower)
