@@ -10,11 +10,11 @@ Two ways to run it:
   ONNX, in the layout Immich publishes (:mod:`img2img.embedders.clip_onnx`):
   ``ClipEmbedder("ViT-B-32", pretrained="/models/ViT-B-32__laion2b")``. Write
   one from any open_clip checkpoint with
-  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra);
-  add an int8 image tower calibrated on photos with
-  :func:`img2img.embedders.clip_int8.add_int8_tower` (no torch). The image
-  tower runs with the route found fastest on the CPU at first use
-  (:mod:`img2img.embedders.clip_routes`).
+  :func:`img2img.embedders.clip_export.export_clip_folder` (``[torch]`` extra).
+  The image tower runs with the route found fastest on the CPU at first use
+  (:mod:`img2img.embedders.clip_routes`); an int8 copy of it, calibrated on
+  the first pictures embedded, is made once and joins the routes
+  (:mod:`img2img.embedders.clip_int8_auto`; ``int8="never"`` turns it off).
 - **an open_clip checkpoint** (the ``[torch]`` extra): weights from the Hugging
   Face hub on first use, or a local file:
   ``ClipEmbedder("ViT-B-32", pretrained="/models/vit-b-32.safetensors")``.
@@ -37,9 +37,9 @@ from img2img.embedders.batching import (
     prepare_pixels,
     run_batched,
 )
+from img2img.embedders.clip_int8_auto import Int8Mode, VisualTower, check_int8_mode
 from img2img.embedders.clip_onnx import OnnxClip, is_onnx_folder
 from img2img.embedders.clip_options import CLIP_OPTIONS, RECORDED_PREFIX, clip_from_options
-from img2img.embedders.clip_routes import VisualRoute, choose_visual_route
 from img2img.embedders.export import default_cache_dir
 from img2img.embedders.runtime import (
     CompiledModel,
@@ -126,6 +126,12 @@ class ClipEmbedder:
             ONNX Runtime, the folder's int8 tower and OpenVINO that keeps
             cosine 0.99 to fp32, timed on this CPU at first use and remembered
             (:mod:`~img2img.embedders.clip_routes`); text runs with ONNX Runtime.
+        int8: with an ONNX folder and ``runtime="auto"``: ``"auto"`` uses the
+            folder's int8 image tower, or makes one once from the first 32
+            pictures embedded and keeps it in ``cache_dir`` (about a minute);
+            ``"folder"`` uses only the folder's own; ``"never"`` runs fp32 only
+            (:mod:`~img2img.embedders.clip_int8_auto`). Each int8 tower is used
+            only where it keeps cosine 0.99 to fp32.
         cache_dir: where exported models are kept; defaults to
             ``$IMG2IMG_CACHE_DIR`` or ``~/.cache/img2img``.
 
@@ -146,7 +152,9 @@ class ClipEmbedder:
     def from_options(cls, values: OptionValues, *, recorded: str | None) -> ClipEmbedder:
         """The embedder ``--embedder clip`` builds; see :func:`~img2img.embedders.clip_options.clip_from_options`."""
         return clip_from_options(
-            lambda model, pretrained: cls(model, pretrained=pretrained),
+            lambda model, pretrained: cls(
+                model, pretrained=pretrained, int8=values.get("clip_int8") or "auto"
+            ),
             values,
             recorded=recorded,
             default_model=DEFAULT_MODEL,
@@ -162,6 +170,7 @@ class ClipEmbedder:
         batch_size: int = 16,
         device: str = "auto",
         runtime: Runtime = "auto",
+        int8: Int8Mode = "auto",
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if batch_size < 1:
@@ -171,6 +180,7 @@ class ClipEmbedder:
         self.batch_size = batch_size
         self.device = device
         self.runtime = check_runtime(runtime)
+        self.int8 = check_int8_mode(int8)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self._compiled: CompiledModel | None = None
         if model_id is None:
@@ -185,7 +195,7 @@ class ClipEmbedder:
         self._dimension: int | None = None
         self._loaded: tuple[Any, Any, Any] | None = None
         self._onnx: OnnxClip | None = None
-        self._route: VisualRoute | None = None
+        self._tower: VisualTower | None = None
         if self.pretrained is not None and is_onnx_folder(self.pretrained):
             self._onnx = OnnxClip(self.pretrained)
         self._lock = threading.Lock()
@@ -303,23 +313,24 @@ class ClipEmbedder:
                 )
             return self._compiled
 
-    def _onnx_visual(self, onnx: OnnxClip) -> VisualRoute:
+    def _onnx_visual(self, onnx: OnnxClip) -> VisualTower:
         with self._compile_lock:
-            if self._route is None:
-                self._route = choose_visual_route(
+            if self._tower is None:
+                self._tower = VisualTower(
                     onnx,
                     self.runtime,
+                    self.int8,
                     self.cache_dir or default_cache_dir(),
                     batch_size=self.batch_size,
                 )
-            return self._route
+            return self._tower
 
     @property
     def runtime_in_use(self) -> str:
         """What runs the image tower (``"onnxruntime"``, ``"onnxruntime-int8"``, ``"openvino"``,
         ``"torch"``, …); loads it."""
         if self._onnx is not None:
-            return self._onnx_visual(self._onnx).name
+            return self._onnx_visual(self._onnx).route.name
         return self._visual().runtime
 
     def prepare(self, image: Image.Image) -> Pixels:

@@ -12,7 +12,11 @@ The copy is kept only when its vectors agree with fp32 on held-out photos
 (cosine at least :data:`~img2img.embedders.runtime.MIN_COSINE`, every photo);
 ``visual/int8.json`` records how it was made and checked. Whether it is then
 used is decided on each CPU at first use (:mod:`img2img.embedders.clip_routes`),
-since the int8 kernels, and so the vectors, differ from one CPU to the next::
+since the int8 kernels, and so the vectors, differ from one CPU to the next.
+
+``ClipEmbedder`` makes one by itself, in its cache, from the first pictures it
+embeds (:mod:`img2img.embedders.clip_int8_auto`); to ship one inside a folder,
+calibrated on photos of your own choosing::
 
     from img2img.embedders.clip_int8 import add_int8_tower
     add_int8_tower("/models/ViT-B-32-onnx", photos)   # a list of PIL images, 16 or more
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -39,7 +44,14 @@ from img2img.errors import ConfigurationError, ModelUnavailableError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["INT8_FILE", "INT8_RECORD", "Int8Report", "add_int8_tower", "quantise_static_int8"]
+__all__ = [
+    "INT8_FILE",
+    "INT8_RECORD",
+    "Int8Report",
+    "add_int8_tower",
+    "check_int8_tower",
+    "quantise_static_int8",
+]
 
 INT8_FILE = "model.int8.onnx"
 INT8_RECORD = "int8.json"
@@ -80,7 +92,6 @@ def add_int8_tower(
         )
     clip = OnnxClip(folder)
     visual = clip.folder / "visual"
-    source = visual / "model.onnx"
     settings = clip.preprocess
     from img2img.embedders.batching import prepare_pixels
 
@@ -92,6 +103,22 @@ def add_int8_tower(
             for p in photos
         ]
     )
+    (visual / INT8_FILE).unlink(missing_ok=True)
+    report = check_int8_tower(clip, pixels, visual / INT8_FILE, held_out=held_out)
+    (visual / INT8_RECORD).write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+    return report
+
+
+def check_int8_tower(
+    clip: OnnxClip, pixels: np.ndarray[Any, Any], target: Path, *, held_out: float = 0.5
+) -> Int8Report:
+    """Quantise ``clip``'s image tower on prepared ``pixels``; write it to ``target`` only if kept.
+
+    ``pixels`` is float32 ``(n, 3, height, width)``, as :meth:`OnnxClip.embed_pixels`
+    takes them: every other row calibrates, the rest (``held_out``) check.
+    ``target`` appears whole or not at all (written beside it, then renamed).
+    """
+    source = clip.folder / "visual" / "model.onnx"
     step = max(2, round(1 / held_out)) if 0 < held_out < 1 else 2
     checked = pixels[1::step]
     calibration = np.delete(pixels, np.s_[1::step], axis=0)
@@ -107,10 +134,13 @@ def add_int8_tower(
             calibration_photos=len(calibration),
             held_out_photos=len(checked),
         )
-        (visual / INT8_FILE).unlink(missing_ok=True)
         if report.kept:
-            shutil.copyfile(candidate, visual / INT8_FILE)
-    (visual / INT8_RECORD).write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+            partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            try:
+                shutil.copyfile(candidate, partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
     return report
 
 
@@ -146,8 +176,10 @@ def quantise_static_int8(source: Path, target: Path, calibration: np.ndarray[Any
     scratch = tempfile.TemporaryDirectory(prefix="img2img-int8-")
     prepared = Path(scratch.name) / "prepared.onnx"
     quiet = logging.getLogger()
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the quantiser logs advice to the root logger
+    level, handlers = quiet.level, quiet.handlers[:]
+    # The quantiser logs advice with logging.info(), which also installs a root handler
+    # (logging.basicConfig) that would then print every later warning a second time.
+    quiet.setLevel(logging.ERROR)
     try:
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(
@@ -166,4 +198,6 @@ def quantise_static_int8(source: Path, target: Path, calibration: np.ndarray[Any
         raise ModelUnavailableError(f"could not quantise {source}: {exc}") from exc
     finally:
         quiet.setLevel(level)
+        for added in set(quiet.handlers) - set(handlers):
+            quiet.removeHandler(added)
         scratch.cleanup()

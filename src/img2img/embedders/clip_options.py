@@ -48,6 +48,14 @@ CLIP_OPTIONS = (
         "a local open_clip checkpoint file, or a CLIP ONNX folder (runs without torch)",
         metavar="PATH",
     ),
+    Option(
+        "clip-int8",
+        "with an ONNX folder: auto (default) makes an int8 image tower once from the first "
+        "32 pictures and uses it where it keeps cosine 0.99; folder uses only the folder's "
+        "own; never runs fp32 only",
+        metavar="MODE",
+        choices=("auto", "folder", "never"),
+    ),
 )
 _CHECKPOINT_ENDINGS = (".pt", ".pth", ".bin", ".safetensors")
 #: Names open_clip gives weight files on the hub (and the safetensors forms it prefers).

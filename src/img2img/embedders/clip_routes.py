@@ -3,8 +3,9 @@
 The routes:
 
 - ``"onnxruntime"``: ``visual/model.onnx`` in fp32, the reference;
-- ``"onnxruntime-int8"``: ``visual/model.int8.onnx`` when the folder has one
-  (:func:`img2img.embedders.clip_int8.add_int8_tower`);
+- ``"onnxruntime-int8"``: an int8 copy of the tower, the folder's own
+  ``visual/model.int8.onnx`` (:func:`img2img.embedders.clip_int8.add_int8_tower`)
+  or the one built from the first pictures embedded (:mod:`img2img.embedders.clip_int8_auto`);
 - ``"openvino"``: the fp32 tower compiled by OpenVINO (the ``[openvino]`` extra);
 - ``"openvino-int8"``: the int8 tower compiled by OpenVINO (its own int8 kernels).
 
@@ -16,7 +17,8 @@ Runtime is passed over (the int8 kernels, and so the vectors, differ between
 CPUs with and without VNNI), the rest are timed on a batch, rounds
 interleaved, and the fastest is written to ``<cache>/clip-routes/<key>.json``.
 The key names the tower files (size and time), the CPU as CPUID shows it to the
-process and the runtimes' versions, so another CPU, model or runtime measures again.
+process and the runtimes' versions, so another CPU, model, int8 tower or runtime
+measures again.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import numpy as np
 
 from img2img.cores import available_cores
 from img2img.embedders.batching import prepare_pixels
-from img2img.embedders.clip_int8 import INT8_FILE
 from img2img.embedders.clip_onnx import OnnxClip, Tower
 from img2img.embedders.cpu_features import cpu_key
 from img2img.embedders.runtime import (
@@ -66,10 +67,12 @@ class VisualRoute:
     cosine: float = 1.0
 
 
-def _load(name: str, clip: OnnxClip, cache_dir: Path) -> Forward:
-    path = clip.folder / "visual" / (INT8_FILE if name.endswith("-int8") else "model.onnx")
-    if not path.is_file():
-        raise ModelUnavailableError(f"{clip.folder} has no int8 tower ({path})")
+def _load(name: str, clip: OnnxClip, cache_dir: Path, int8: Path | None) -> Forward:
+    path = clip.folder / "visual" / "model.onnx"
+    if name.endswith("-int8"):
+        if int8 is None or not int8.is_file():
+            raise ModelUnavailableError(f"no int8 tower for {clip.folder}")
+        path = int8
     if name.startswith("onnxruntime"):
         return Tower(path).run
     return openvino_forward(path, available_cores(), cache_dir)
@@ -85,11 +88,10 @@ def _versions() -> str:
     return ",".join(found)
 
 
-def _key(clip: OnnxClip) -> str:
+def _key(clip: OnnxClip, int8: Path | None) -> str:
     parts = [cpu_key(), _versions()]
-    for name in ("model.onnx", INT8_FILE):
-        path = clip.folder / "visual" / name
-        if path.is_file():
+    for path in (clip.folder / "visual" / "model.onnx", int8):
+        if path is not None and path.is_file():
             stat = path.stat()
             parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
@@ -113,28 +115,29 @@ def _min_cosine(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
 
 
 def choose_visual_route(
-    clip: OnnxClip, runtime: Runtime, cache_dir: Path, *, batch_size: int
+    clip: OnnxClip, runtime: Runtime, cache_dir: Path, *, batch_size: int, int8: Path | None
 ) -> VisualRoute:
     """The route that runs ``clip``'s image tower; ``runtime="auto"`` picks the fastest.
 
-    ``"onnxruntime"`` (and ``"torch"``, which an ONNX folder cannot honour
-    otherwise) is fp32 ONNX Runtime; ``"openvino"`` asks for OpenVINO and
-    raises :class:`MissingDependencyError` without it.
+    ``int8`` is the int8 copy of the tower to consider (``None``: the fp32
+    routes alone). ``"onnxruntime"`` (and ``"torch"``, which an ONNX folder
+    cannot honour otherwise) is fp32 ONNX Runtime; ``"openvino"`` asks for
+    OpenVINO and raises :class:`MissingDependencyError` without it.
     """
     if runtime in ("onnxruntime", "torch"):
-        return VisualRoute("onnxruntime", _load("onnxruntime", clip, cache_dir))
+        return VisualRoute("onnxruntime", _load("onnxruntime", clip, cache_dir, None))
     if runtime == "openvino":
-        return VisualRoute("openvino", _load("openvino", clip, cache_dir))
-    record = cache_dir / "clip-routes" / f"{_key(clip)}.json"
+        return VisualRoute("openvino", _load("openvino", clip, cache_dir, None))
+    record = cache_dir / "clip-routes" / f"{_key(clip, int8)}.json"
     remembered = _remembered(record)
     if remembered is not None:
         try:
-            return VisualRoute(remembered, _load(remembered, clip, cache_dir))
+            return VisualRoute(remembered, _load(remembered, clip, cache_dir, int8))
         except (MissingDependencyError, ModelUnavailableError) as exc:
             logger.info(
                 "img2img: the remembered route %s failed, measuring again: %s", remembered, exc
             )
-    return _measure(clip, cache_dir, record, batch_size)
+    return _measure(clip, cache_dir, record, batch_size, int8)
 
 
 def _remembered(record: Path) -> str | None:
@@ -145,8 +148,10 @@ def _remembered(record: Path) -> str | None:
     return chosen if chosen in ROUTES else None
 
 
-def _measure(clip: OnnxClip, cache_dir: Path, record: Path, batch_size: int) -> VisualRoute:
-    fp32 = _load("onnxruntime", clip, cache_dir)
+def _measure(
+    clip: OnnxClip, cache_dir: Path, record: Path, batch_size: int, int8: Path | None
+) -> VisualRoute:
+    fp32 = _load("onnxruntime", clip, cache_dir, None)
     if Tower(clip.folder / "visual" / "model.onnx").fixed_batch:
         return VisualRoute("onnxruntime", fp32)  # a batch-of-one export: nothing to compare
     logger.warning("img2img: timing CLIP's runtimes on this CPU, once (a few seconds)...")
@@ -156,7 +161,7 @@ def _measure(clip: OnnxClip, cache_dir: Path, record: Path, batch_size: int) -> 
     passed_over: dict[str, str] = {}
     for name in ROUTES[1:]:
         try:
-            forward = _load(name, clip, cache_dir)
+            forward = _load(name, clip, cache_dir, int8)
             cosine = _min_cosine(forward(probe), reference)
         except (MissingDependencyError, ModelUnavailableError, ConfigurationError) as exc:
             passed_over[name] = str(exc).split("\n")[0]
