@@ -1,0 +1,134 @@
+"""What keeps regions cheap: one description of the query cut to each region, and only
+region hits nearer to the region than to the whole query shortlisted and tried."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from img2img import EfficientNetEmbedder, InMemoryStore
+from img2img.models import VectorRecord
+from img2img.postings.features import extract_features
+from img2img.postings.judge import Judge, Picture
+from img2img.postings.region_features import RegionDescriber
+from img2img.postings.regions import crop_regions, query_regions
+from img2img.postings.shortlist import DEFAULT_PLAN, MARGIN, shortlist
+from img2img.postings.verify import QueryFeatures, verify_features
+from img2img.testing.reposts import apply_repost
+
+STORED = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "clock", "moon")
+
+
+@pytest.fixture(scope="module")
+def inset(photos: dict[str, Image.Image]) -> Image.Image:
+    """The astronaut over 15 % of a bigger photo of a cat (960 x 720)."""
+    return apply_repost(photos["astronaut"], "inset15", others=[photos["chelsea"]], seed=1)
+
+
+def test_a_region_cut_from_one_description_is_framed_as_its_own_pass_and_verifies_alike(
+    inset: Image.Image, photos: dict[str, Image.Image]
+) -> None:
+    original = extract_features(photos["astronaut"])
+    describer = RegionDescriber(inset)
+    verdicts = []
+    for box in query_regions(inset):
+        own = extract_features(crop_regions(inset, [box])[0])
+        cut = describer.features(box)
+        assert cut.size == own.size
+        assert cut.source_size == own.source_size
+        assert cut.sketch is not None and own.sketch is not None
+        assert cut.sketch.shape == own.sketch.shape
+        assert len(cut) <= len(own)
+        width, height = cut.size
+        assert (cut.points >= -0.5).all()
+        assert (cut.points[:, 0] <= width).all() and (cut.points[:, 1] <= height).all()
+        alone = verify_features(QueryFeatures.of(own), original).same
+        shared = verify_features(QueryFeatures.of(cut), original).same
+        verdicts.append((alone, shared))
+    # Every tile holding the astronaut verifies it both ways, and no other tile does.
+    assert [shared for _, shared in verdicts] == [alone for alone, _ in verdicts]
+    assert any(shared for _, shared in verdicts)
+
+
+def test_the_query_is_described_once_for_all_its_regions_and_threads(
+    inset: Image.Image,
+) -> None:
+    describer = RegionDescriber(inset)
+    boxes = query_regions(inset)
+    with ThreadPoolExecutor(4) as pool:
+        cuts = list(pool.map(describer.features, boxes * 2))
+    first = describer._describe()
+    assert describer._describe() is first
+    for box, cut, again in zip(boxes, cuts[: len(boxes)], cuts[len(boxes) :], strict=True):
+        assert np.array_equal(cut.points, again.points), box
+
+
+def test_a_judge_asked_by_many_threads_verifies_a_region_as_one_thread_does(
+    inset: Image.Image, photos: dict[str, Image.Image]
+) -> None:
+    candidate = Picture(extract_features(photos["astronaut"]))
+    other = Picture(extract_features(photos["rocket"]))
+    boxes = tuple(query_regions(inset))
+    alone = Judge(Picture(inset)).judge(candidate, regions=boxes)
+    judge = Judge(Picture(inset))
+    with ThreadPoolExecutor(4) as pool:
+        asked = [candidate, other] * 4
+        judged = list(pool.map(lambda c: judge.judge(c, regions=boxes), asked))
+    assert alone.relation == "contains"
+    for picture, judgement in zip(asked, judged, strict=True):
+        assert judgement.relation == (alone.relation if picture is candidate else None)
+    assert all(j.evidence == judged[0].evidence for j in judged[::2])
+
+
+@pytest.fixture(scope="module")
+def store(efficientnet: EfficientNetEmbedder, photos: dict[str, Image.Image]) -> InMemoryStore:
+    store = InMemoryStore()
+    vectors = efficientnet.embed_images([photos[name] for name in STORED])
+    store.upsert(
+        [
+            VectorRecord(id=name, vector=vector, metadata={"image_url": f"file:///{name}.jpg"})
+            for name, vector in zip(STORED, vectors, strict=True)
+        ]
+    )
+    return store
+
+
+def test_a_composites_picture_is_shortlisted_by_its_region_beyond_the_whole_querys_k(
+    efficientnet: EfficientNetEmbedder, store: InMemoryStore, photos: dict[str, Image.Image]
+) -> None:
+    collage = apply_repost(
+        photos["chelsea"], "collage2x2", others=[photos[n] for n in ("brick", "page", "retina")]
+    )
+    listed = shortlist(collage, efficientnet, store, k=1)
+    whole = shortlist(collage, efficientnet, store, k=1, regions=False)
+    assert "chelsea" not in [m.id for m in whole.matches]
+    assert "chelsea" in [m.id for m in listed.matches]
+    assert listed.regions["chelsea"]  # and the judge is told which cell found it
+
+
+def test_a_region_hit_no_nearer_the_region_than_the_whole_query_is_left_out(
+    efficientnet: EfficientNetEmbedder, store: InMemoryStore, photos: dict[str, Image.Image]
+) -> None:
+    query = photos["coffee"]
+    every = shortlist(query, efficientnet, store, k=2, plan=replace(DEFAULT_PLAN, margin=None))
+    kept = shortlist(query, efficientnet, store, k=2)
+    assert kept.matches[:2] == every.matches[:2]  # the whole query's own k are kept
+    assert {m.id for m in kept.matches} <= {m.id for m in every.matches}
+    # What is left beyond the k is nearer to one of the query's regions by the margin.
+    boxes = query_regions(query)
+    rows = np.asarray(efficientnet.embed_images([query, *crop_regions(query, boxes)]))
+    stored = {r.id: r.vector for r in store.fetch(list(STORED)).values()}
+    floor = kept.matches[1].score
+    for match in kept.matches[2:]:
+        best = max(float(row @ stored[match.id]) for row in rows[1:])
+        assert best >= floor + MARGIN - 1e-4
+    for match in every.matches[2:]:
+        if match.id not in {m.id for m in kept.matches}:
+            best = max(float(row @ stored[match.id]) for row in rows[1:])
+            assert best < floor + MARGIN + 1e-4
+    # Tried regions are kept only for hits that count.
+    assert set(kept.regions) <= set(every.regions)
