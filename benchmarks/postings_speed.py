@@ -92,7 +92,7 @@ def build(keep: Path, crowd_size: int, every: int):
     pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}
     crowd, source = build_crowd(pictures, crowd_size)
     queries = [n for n in sorted(pictures) if not is_tuning_photo(n)][::every]
-    composites, shows = stored_composites(pictures, queries, COMPOSITES)
+    composites, _shows = stored_composites(pictures, queries, COMPOSITES)
     keep.mkdir(parents=True, exist_ok=True)
     marker = keep / f"built-crowd{crowd_size}-every{every}"
     folder = keep / "files"
@@ -120,7 +120,9 @@ def cases(pictures, queries, forms) -> Iterator[tuple[str, str, object, str]]:
         kind = "art" if name.startswith("art/") else "photo"
         for form in forms:
             others = companions(name, form, pools[kind], seed)
-            image = apply_repost(pictures[name], form, others=[pictures[o] for o in others], seed=seed)
+            image = apply_repost(
+                pictures[name], form, others=[pictures[o] for o in others], seed=seed
+            )
             yield form, kind, image, name
         for form in (f for f in forms if f in COMPOSITES):
             yield f"{form} stored", kind, pictures[name], f"composite/{form}/{name}"
@@ -145,7 +147,7 @@ def main() -> None:
         f"CPU flags: {cpu_flags()}; load average at the start "
         + " ".join(f"{v:.1f}" for v in os.getloadavg())
     )
-    client, pictures, crowd, source, queries, folder = build(args.keep, args.crowd, args.every)
+    client, pictures, crowd, _source, queries, folder = build(args.keep, args.crowd, args.every)
     print(f"{len(queries)} held-out pictures x {len(args.forms)} forms; plans {args.plans}")
     walls: dict[tuple[str, str], list[float]] = defaultdict(list)
     cpus: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -157,7 +159,7 @@ def main() -> None:
             client.find_postings(image)
         for label in order:
             with plan(PLANS[label]):
-                postings, wall, cpu = timed(lambda: client.find_postings(image))
+                postings, wall, cpu = timed(lambda image=image: client.find_postings(image))
             walls[(label, form)].append(wall)
             cpus[(label, form)].append(cpu)
             names = {name_of(p.image_url) for p in postings}  # type: ignore[attr-defined]

@@ -51,9 +51,10 @@ class RegionDescriber:
     def __init__(self, image: Image.Image) -> None:
         self._image = image
         self._lock = threading.Lock()
-        self._described: tuple[
-            npt.NDArray[np.float32], npt.NDArray[np.uint8], float, npt.NDArray[np.uint8]
-        ] | None = None
+        self._described: (
+            tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8], float, npt.NDArray[np.uint8]]
+            | None
+        ) = None
 
     def _describe(
         self,
