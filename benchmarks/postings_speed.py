@@ -15,7 +15,7 @@ and the ratio shipped / previous; then ``add`` per image with and without the
 regions of composites on a sample of the same files.
 
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --every 6
-    python benchmarks/postings_speed.py --keep /tmp/img2img-speed --every 6 --forms inset15 --plans shipped
+    python benchmarks/postings_speed.py --keep /tmp/img2img-speed --thin 2 --add-sample 100
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from reposts import (
 )
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
-from img2img.postings import judge as judge_module
 from img2img.postings import shortlist as shortlist_module
 from img2img.testing.drawings import drawing
 from img2img.testing.reposts import apply_repost
@@ -66,24 +65,22 @@ FORMS = (
     "crop35",
 )
 
-#: Settings of each plan: the shortlist's region plan, and whether the judge cuts the
-#: regions' features from one description of the query. "previous" is the code before
-#: the margin and the shared description: every region hit verified, each tile
-#: described on its own.
-PLANS: dict[str, tuple[shortlist_module.RegionPlan, bool]] = {
-    "previous": (replace(shortlist_module.DEFAULT_PLAN, margin=None), False),
-    "shipped": (shortlist_module.DEFAULT_PLAN, judge_module.SHARED_REGION_FEATURES),
+#: The shortlist's region plan of each: "previous" counts every region hit, as before
+#: the margin (:data:`~img2img.postings.shortlist.MARGIN`).
+PLANS: dict[str, shortlist_module.RegionPlan] = {
+    "previous": replace(shortlist_module.DEFAULT_PLAN, margin=None),
+    "shipped": shortlist_module.DEFAULT_PLAN,
 }
 
 
 @contextmanager
-def plan(chosen: tuple[shortlist_module.RegionPlan, bool]) -> Iterator[None]:
-    kept = shortlist_module.DEFAULT_PLAN, judge_module.SHARED_REGION_FEATURES
-    shortlist_module.DEFAULT_PLAN, judge_module.SHARED_REGION_FEATURES = chosen
+def plan(chosen: shortlist_module.RegionPlan) -> Iterator[None]:
+    kept = shortlist_module.DEFAULT_PLAN
+    shortlist_module.DEFAULT_PLAN = chosen
     try:
         yield
     finally:
-        shortlist_module.DEFAULT_PLAN, judge_module.SHARED_REGION_FEATURES = kept
+        shortlist_module.DEFAULT_PLAN = kept
 
 
 def build(keep: Path, crowd_size: int, every: int):
@@ -138,7 +135,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, required=True, help="folder of the store, kept")
     parser.add_argument("--crowd", type=int, default=1000)
-    parser.add_argument("--every", type=int, default=6, help="query every n-th held-out picture")
+    parser.add_argument(
+        "--every", type=int, default=6, help="every n-th held-out picture (composites stored)"
+    )
+    parser.add_argument("--thin", type=int, default=1, help="ask with every n-th of those only")
     parser.add_argument("--forms", nargs="*", default=list(FORMS))
     parser.add_argument("--plans", nargs="*", default=list(PLANS))
     parser.add_argument("--add-sample", type=int, default=0, help="images timed for add")
@@ -148,6 +148,7 @@ def main() -> None:
         + " ".join(f"{v:.1f}" for v in os.getloadavg())
     )
     client, pictures, crowd, _source, queries, folder = build(args.keep, args.crowd, args.every)
+    queries = queries[:: args.thin]
     print(f"{len(queries)} held-out pictures x {len(args.forms)} forms; plans {args.plans}")
     walls: dict[tuple[str, str], list[float]] = defaultdict(list)
     cpus: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -165,10 +166,28 @@ def main() -> None:
             names = {name_of(p.image_url) for p in postings}  # type: ignore[attr-defined]
             found[(label, form)].append(wanted in names)
     rows = [*args.forms, *(f"{f} stored" for f in args.forms if f in COMPOSITES)]
+    if rows:
+        report(rows, args.plans, walls, cpus, found)
+    print("load average at the end " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+    if args.add_sample:
+        names = sorted(pictures) + sorted(crowd)
+        sample = random.Random("add").sample(names, args.add_sample)
+        add_cost(folder, sample, client.embedder)
+
+
+def report(rows, plans, walls, cpus, found) -> None:
     print(f"\n{'form':18} {'plan':9} {'n':>3} {'R':>6} {'wall':>7} {'CPU':>7}")
-    for form in [*rows, "all"]:
-        for label in args.plans:
-            keys = [(label, f) for f in rows] if form == "all" else [(label, form)]
+    groups = {
+        "plain reposts": [f for f in rows if f not in COMPOSITES and not f.endswith("stored")],
+        "composites": [f for f in rows if f in COMPOSITES],
+        "stored composites": [f for f in rows if f.endswith("stored")],
+        "all": rows,
+    }
+    for form in [*rows, *groups]:
+        for label in plans:
+            keys = [(label, f) for f in groups.get(form, [form])]
+            if not any(found[key] for key in keys):
+                continue
             hits = [h for k in keys for h in found[k]]
             wall = [w for k in keys for w in walls[k]]
             cpu = [c for k in keys for c in cpus[k]]
@@ -176,17 +195,15 @@ def main() -> None:
                 f"{form:18} {label:9} {len(hits):3} {sum(hits) / max(1, len(hits)):6.3f} "
                 f"{statistics.median(wall):7.3f} {statistics.median(cpu):7.3f}"
             )
-    if len(args.plans) == 2:
-        first, second = args.plans
-        for name, table in (("wall", walls), ("CPU", cpus)):
-            a = statistics.median([v for f in rows for v in table[(first, f)]])
-            b = statistics.median([v for f in rows for v in table[(second, f)]])
-            print(f"median {name} per query: {second} / {first} = {b / a:.2f}")
-    print("load average at the end " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
-    if args.add_sample:
-        names = sorted(pictures) + sorted(crowd)
-        sample = random.Random("add").sample(names, args.add_sample)
-        add_cost(folder, sample, client.embedder)
+    if len(plans) == 2:
+        first, second = plans
+        for group, forms in groups.items():
+            for name, table in (("wall", walls), ("CPU", cpus)):
+                a = [v for f in forms for v in table[(first, f)]]
+                b = [v for f in forms for v in table[(second, f)]]
+                if a and b:
+                    ratio = statistics.median(b) / statistics.median(a)
+                    print(f"{group}: median {name} per query, {second} / {first} = {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""What keeps regions cheap: one description of the query cut to each region, and only
-region hits nearer to the region than to the whole query shortlisted and tried."""
+"""What keeps regions cheap: each region of the query described once, whatever the threads
+asking, and only region hits nearer to the region than to the whole query shortlisted and tried."""
 
 from __future__ import annotations
 
@@ -14,10 +14,8 @@ from img2img import EfficientNetEmbedder, InMemoryStore
 from img2img.models import VectorRecord
 from img2img.postings.features import extract_features
 from img2img.postings.judge import Judge, Picture
-from img2img.postings.region_features import RegionDescriber
 from img2img.postings.regions import crop_regions, query_regions
 from img2img.postings.shortlist import DEFAULT_PLAN, MARGIN, shortlist
-from img2img.postings.verify import QueryFeatures, verify_features
 from img2img.testing.reposts import apply_repost
 
 STORED = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "clock", "moon")
@@ -27,46 +25,6 @@ STORED = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "clock"
 def inset(photos: dict[str, Image.Image]) -> Image.Image:
     """The astronaut over 15 % of a bigger photo of a cat (960 x 720)."""
     return apply_repost(photos["astronaut"], "inset15", others=[photos["chelsea"]], seed=1)
-
-
-def test_a_region_cut_from_one_description_is_framed_as_its_own_pass_and_verifies_alike(
-    inset: Image.Image, photos: dict[str, Image.Image]
-) -> None:
-    original = extract_features(photos["astronaut"])
-    describer = RegionDescriber(inset)
-    verdicts = []
-    for box in query_regions(inset):
-        own = extract_features(crop_regions(inset, [box])[0])
-        cut = describer.features(box)
-        assert cut.size == own.size
-        assert cut.source_size == own.source_size
-        assert cut.sketch is not None
-        assert own.sketch is not None
-        assert cut.sketch.shape == own.sketch.shape
-        assert len(cut) <= len(own)
-        width, height = cut.size
-        assert (cut.points >= -0.5).all()
-        assert (cut.points[:, 0] <= width).all()
-        assert (cut.points[:, 1] <= height).all()
-        alone = verify_features(QueryFeatures.of(own), original).same
-        shared = verify_features(QueryFeatures.of(cut), original).same
-        verdicts.append((alone, shared))
-    # Every tile holding the astronaut verifies it both ways, and no other tile does.
-    assert [shared for _, shared in verdicts] == [alone for alone, _ in verdicts]
-    assert any(shared for _, shared in verdicts)
-
-
-def test_the_query_is_described_once_for_all_its_regions_and_threads(
-    inset: Image.Image,
-) -> None:
-    describer = RegionDescriber(inset)
-    boxes = query_regions(inset)
-    with ThreadPoolExecutor(4) as pool:
-        cuts = list(pool.map(describer.features, boxes * 2))
-    first = describer._describe()
-    assert describer._describe() is first
-    for box, cut, again in zip(boxes, cuts[: len(boxes)], cuts[len(boxes) :], strict=True):
-        assert np.array_equal(cut.points, again.points), box
 
 
 def test_a_judge_asked_by_many_threads_verifies_a_region_as_one_thread_does(

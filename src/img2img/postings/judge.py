@@ -37,7 +37,6 @@ from img2img.hashes import difference_hash, hamming_distance
 from img2img.models import Evidence, Match, Metadata, Posting, Relation
 from img2img.postings.composites import QueryPixels, Side, composed, stored_regions
 from img2img.postings.features import LocalFeatures, extract_features
-from img2img.postings.region_features import RegionDescriber
 from img2img.postings.regions import Box, crop_regions, split_regions
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
@@ -69,11 +68,6 @@ __all__ = [
 #: on demand (from the picture cache, downloading if need be; raising
 #: :class:`~img2img.errors.FetchError` or :class:`~img2img.errors.ImageError`).
 Pixels: TypeAlias = "Image.Image | LocalFeatures | Callable[[], LocalFeatures]"
-
-#: Whether the regions the judge verifies with are cut from one description of the
-#: whole query (:mod:`~img2img.postings.region_features`) instead of each being
-#: described on its own (a SIFT pass per region).
-SHARED_REGION_FEATURES = True
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -246,7 +240,6 @@ class Judge:
         self._prepared: _Prepared | None = None
         self._regions: dict[Box, QueryFeatures] = {}
         self._describing: dict[Box, threading.Lock] = {}
-        self._describer: RegionDescriber | None = None
 
     def _prepare(self) -> _Prepared:
         """The query's features and hash, computed on first need, once, whichever
@@ -268,15 +261,7 @@ class Judge:
             with self._lock:
                 cached = self._regions.get(box)
             if cached is None:
-                if not SHARED_REGION_FEATURES:
-                    described = extract_features(crop_regions(image, [box])[0])
-                else:
-                    with self._lock:
-                        if self._describer is None:
-                            self._describer = RegionDescriber(image)
-                        describer = self._describer
-                    described = describer.features(box)
-                cached = QueryFeatures.of(described)
+                cached = QueryFeatures.of(extract_features(crop_regions(image, [box])[0]))
                 with self._lock:
                     self._regions[box] = cached
         return cached
