@@ -4,7 +4,9 @@ A query that is a collage or holds a picture-in-picture is, as a whole, near
 none of the pictures it shows; each of its regions
 (:func:`~img2img.postings.regions.query_regions`) is embedded and searched too,
 and its few nearest pictures join the whole query's shortlist, each marked with
-the regions that found it so the judge can verify with them. Hits on regions of
+the regions that found it so the judge can verify with them: those the region is
+nearer to than the whole query is (:data:`MARGIN`), since a tile of a plain photo
+finds what the photo finds, and each hit it adds costs a verification. Hits on regions of
 stored composites (:mod:`~img2img.postings.region_records`) count for the
 picture they belong to. Searches go to the store in one call where it answers
 many at once (``query_many``).
