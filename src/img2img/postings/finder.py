@@ -51,7 +51,7 @@ def find_postings(
     exclude_id: str | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     sort_by: PostingSort = "match",
-    workers: int = WORKERS,
+    workers: int | None = None,
     regions: Mapping[str, Sequence[Box]] | None = None,
 ) -> Postings:
     """The postings among ``shortlist`` that show the same picture as ``image``.
@@ -81,7 +81,7 @@ def find_postings(
     unverified: list[Unverified] = []
     with (
         one_blas_thread(),
-        ThreadPoolExecutor(max(1, workers), thread_name_prefix="img2img-verify") as pool,
+        ThreadPoolExecutor(max(1, workers or WORKERS), thread_name_prefix="img2img-verify") as pool,
     ):
         for outcome in pool.map(check, candidates):
             if isinstance(outcome, Posting):

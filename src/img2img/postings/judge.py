@@ -239,6 +239,7 @@ class Judge:
         self._lock = threading.Lock()
         self._prepared: _Prepared | None = None
         self._regions: dict[Box, QueryFeatures] = {}
+        self._describing: dict[Box, threading.Lock] = {}
 
     def _prepare(self) -> _Prepared:
         """The query's features and hash, computed on first need, once, whichever
@@ -249,13 +250,20 @@ class Judge:
             return self._prepared
 
     def _region_features(self, image: Image.Image, box: Box) -> QueryFeatures:
-        """Features of one region of the query, computed once per region."""
+        """Features of one region of the query, computed once per region: a thread
+        asking for a region another is describing waits for it instead of doing it too."""
         with self._lock:
             cached = self._regions.get(box)
-        if cached is None:
-            cached = QueryFeatures.of(extract_features(crop_regions(image, [box])[0]))
+            if cached is not None:
+                return cached
+            lock = self._describing.setdefault(box, threading.Lock())
+        with lock:
             with self._lock:
-                self._regions[box] = cached
+                cached = self._regions.get(box)
+            if cached is None:
+                cached = QueryFeatures.of(extract_features(crop_regions(image, [box])[0]))
+                with self._lock:
+                    self._regions[box] = cached
         return cached
 
     def judge(self, candidate: Picture, *, regions: Sequence[Box] = ()) -> Judgement:

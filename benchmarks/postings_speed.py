@@ -1,0 +1,210 @@
+"""What a warm ``find_postings`` query costs with regions, the shipped plan against the previous one.
+
+Builds (or reuses, with ``--keep``) a crowded ``LocalStore`` as ``reposts.py``
+does: the photos of :mod:`photoset`, the drawings, a crowd of distractors and
+the held-out pictures' composites stored (for the stored direction). Then asks
+``find_postings`` at the default ``k`` with each held-out picture reposted in
+each form (collages and insets: the regions' part; plain reposts: what every
+query pays), and with each original (rows ``<form> stored``: its stored
+composite must be found), once under each plan in the same run, the order
+alternating from query to query, after one untimed warm-up of each query.
+
+Prints per form and plan: recall (the original, or the stored composite,
+returned), median wall and CPU seconds (this process, all threads) per query,
+and the ratio shipped / previous; then ``add`` per image with and without the
+regions of composites on a sample of the same files.
+
+    python benchmarks/postings_speed.py --keep /tmp/img2img-speed --every 6
+    python benchmarks/postings_speed.py --keep /tmp/img2img-speed --thin 2 --add-sample 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from machine import cpu_flags
+from photoset import load_photos
+from quality import is_tuning_photo
+from reposts import (
+    ART,
+    COMPOSITES,
+    add_cost,
+    build_crowd,
+    companions,
+    name_of,
+    pools_of,
+    save_all,
+    stored_composites,
+)
+
+from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
+from img2img.postings import shortlist as shortlist_module
+from img2img.testing.drawings import drawing
+from img2img.testing.reposts import apply_repost
+
+FORMS = (
+    "collage2x2",
+    "collage3x3",
+    "inset15",
+    "inset30",
+    "inset40",
+    "perspective10",
+    "thumb160",
+    "crop35",
+)
+
+#: The shortlist's region plan of each: "previous" counts every region hit, as before
+#: the margin (:data:`~img2img.postings.shortlist.MARGIN`).
+PLANS: dict[str, shortlist_module.RegionPlan] = {
+    "previous": replace(shortlist_module.DEFAULT_PLAN, margin=None),
+    "shipped": shortlist_module.DEFAULT_PLAN,
+}
+
+
+@contextmanager
+def plan(chosen: shortlist_module.RegionPlan) -> Iterator[None]:
+    kept = shortlist_module.DEFAULT_PLAN
+    shortlist_module.DEFAULT_PLAN = chosen
+    try:
+        yield
+    finally:
+        shortlist_module.DEFAULT_PLAN = kept
+
+
+def build(keep: Path, crowd_size: int, every: int):
+    """The pictures, the held-out queries, the stored composites and a client on the kept store."""
+    photos, _ = load_photos()
+    pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}
+    crowd, source = build_crowd(pictures, crowd_size)
+    queries = [n for n in sorted(pictures) if not is_tuning_photo(n)][::every]
+    composites, _shows = stored_composites(pictures, queries, COMPOSITES)
+    keep.mkdir(parents=True, exist_ok=True)
+    marker = keep / f"built-crowd{crowd_size}-every{every}"
+    folder = keep / "files"
+    store = LocalStore(keep / "index.sqlite3")
+    client = ImageSearchClient(embedder=EfficientNetEmbedder(), store=store)
+    if not marker.exists():
+        folder.mkdir(exist_ok=True)
+        save_all(folder, pictures | crowd | composites)
+        started = time.perf_counter()
+        report = client.add([folder])
+        print(
+            f"indexed {report.indexed} images in {time.perf_counter() - started:.0f} s, "
+            f"{store.count()} vectors"
+        )
+        marker.touch()
+    else:
+        print(f"reusing the store in {keep}: {store.count()} vectors")
+    return client, pictures, crowd, source, queries, folder
+
+
+def cases(pictures, queries, forms) -> Iterator[tuple[str, str, object, str]]:
+    """``(form, kind, query image, name wanted)`` for every held-out picture and form."""
+    pools = pools_of(pictures)
+    for seed, name in enumerate(queries):
+        kind = "art" if name.startswith("art/") else "photo"
+        for form in forms:
+            others = companions(name, form, pools[kind], seed)
+            image = apply_repost(
+                pictures[name], form, others=[pictures[o] for o in others], seed=seed
+            )
+            yield form, kind, image, name
+        for form in (f for f in forms if f in COMPOSITES):
+            yield f"{form} stored", kind, pictures[name], f"composite/{form}/{name}"
+
+
+def timed(call: Callable[[], object]) -> tuple[object, float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
+    out = call()
+    return out, time.perf_counter() - started, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, required=True, help="folder of the store, kept")
+    parser.add_argument("--crowd", type=int, default=1000)
+    parser.add_argument(
+        "--every", type=int, default=6, help="every n-th held-out picture (composites stored)"
+    )
+    parser.add_argument("--thin", type=int, default=1, help="ask with every n-th of those only")
+    parser.add_argument("--forms", nargs="*", default=list(FORMS))
+    parser.add_argument("--plans", nargs="*", default=list(PLANS))
+    parser.add_argument("--add-sample", type=int, default=0, help="images timed for add")
+    args = parser.parse_args()
+    print(
+        f"CPU flags: {cpu_flags()}; load average at the start "
+        + " ".join(f"{v:.1f}" for v in os.getloadavg())
+    )
+    client, pictures, crowd, _source, queries, folder = build(args.keep, args.crowd, args.every)
+    queries = queries[:: args.thin]
+    print(f"{len(queries)} held-out pictures x {len(args.forms)} forms; plans {args.plans}")
+    walls: dict[tuple[str, str], list[float]] = defaultdict(list)
+    cpus: dict[tuple[str, str], list[float]] = defaultdict(list)
+    found: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    for number, (form, _kind, image, wanted) in enumerate(cases(pictures, queries, args.forms)):
+        order = args.plans if number % 2 == 0 else args.plans[::-1]
+        # Warm: every candidate's features in the cache (the widest plan asks for most).
+        with plan(PLANS[args.plans[0]]):
+            client.find_postings(image)
+        for label in order:
+            with plan(PLANS[label]):
+                postings, wall, cpu = timed(lambda image=image: client.find_postings(image))
+            walls[(label, form)].append(wall)
+            cpus[(label, form)].append(cpu)
+            names = {name_of(p.image_url) for p in postings}  # type: ignore[attr-defined]
+            found[(label, form)].append(wanted in names)
+    rows = [*args.forms, *(f"{f} stored" for f in args.forms if f in COMPOSITES)]
+    if rows:
+        report(rows, args.plans, walls, cpus, found)
+    print("load average at the end " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+    if args.add_sample:
+        names = sorted(pictures) + sorted(crowd)
+        sample = random.Random("add").sample(names, args.add_sample)
+        add_cost(folder, sample, client.embedder)
+
+
+def report(rows, plans, walls, cpus, found) -> None:
+    print(f"\n{'form':18} {'plan':9} {'n':>3} {'R':>6} {'wall':>7} {'CPU':>7}")
+    groups = {
+        "plain reposts": [f for f in rows if f not in COMPOSITES and not f.endswith("stored")],
+        "composites": [f for f in rows if f in COMPOSITES],
+        "stored composites": [f for f in rows if f.endswith("stored")],
+        "all": rows,
+    }
+    for form in [*rows, *groups]:
+        for label in plans:
+            keys = [(label, f) for f in groups.get(form, [form])]
+            if not any(found[key] for key in keys):
+                continue
+            hits = [h for k in keys for h in found[k]]
+            wall = [w for k in keys for w in walls[k]]
+            cpu = [c for k in keys for c in cpus[k]]
+            print(
+                f"{form:18} {label:9} {len(hits):3} {sum(hits) / max(1, len(hits)):6.3f} "
+                f"{statistics.median(wall):7.3f} {statistics.median(cpu):7.3f}"
+            )
+    if len(plans) == 2:
+        first, second = plans
+        for group, forms in groups.items():
+            for name, table in (("wall", walls), ("CPU", cpus)):
+                a = [v for f in forms for v in table[(first, f)]]
+                b = [v for f in forms for v in table[(second, f)]]
+                if a and b:
+                    ratio = statistics.median(b) / statistics.median(a)
+                    print(f"{group}: median {name} per query, {second} / {first} = {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
