@@ -107,10 +107,13 @@ def flat_scene_pairs(
     count: int = 12,
     seed: int = 0,
     kinds: Sequence[str] = ("floor", "sign", "facade"),
+    cameras: list[tuple[str, list[tuple[np.ndarray, float, float, float]]]] | None = None,
 ) -> list[tuple[str, Image.Image, Image.Image]]:
     """``count`` pairs ``(name, first shot, second shot)``, a third each of the
     ``floor``, ``sign`` and ``facade`` scenes (all with parallax), textured with
-    ``photos``; ``kinds=("wall",)`` makes pairs of a wall alone (no parallax)."""
+    ``photos``; ``kinds=("wall",)`` makes pairs of a wall alone (no parallax).
+    ``cameras``, when given, receives each pair's name and its two shots'
+    (position, yaw, pitch, focal)."""
     rng = random.Random(f"flat-scenes:{seed}:{kinds}")
     names = sorted(photos)
     pairs = []
@@ -118,7 +121,7 @@ def flat_scene_pairs(
         kind = kinds[index % len(kinds)]
         textures = [photos[name].convert("RGB") for name in rng.sample(names, 4)]
         planes = _scene(kind, textures, rng)
-        shots = []
+        shots, seen = [], []
         for _ in range(2):
             position = np.array(
                 [rng.uniform(-2.5, 2.5), rng.uniform(-1.0, 1.0), rng.uniform(-1.5, 1.5)]
@@ -127,6 +130,10 @@ def flat_scene_pairs(
                 -0.1, 0.1
             )  # look towards the wall's middle
             pitch = rng.uniform(-0.08, 0.08)
-            shots.append(render(planes, position, yaw, pitch, focal=rng.uniform(520, 760)))
+            focal = rng.uniform(520, 760)
+            shots.append(render(planes, position, yaw, pitch, focal=focal))
+            seen.append((position, yaw, pitch, focal))
         pairs.append((f"{kind}-{index}", shots[0], shots[1]))
+        if cameras is not None:
+            cameras.append((f"{kind}-{index}", seen))
     return pairs

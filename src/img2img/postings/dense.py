@@ -72,6 +72,9 @@ class DenseCheck:
     displaced: float
     missing: float
     moved: int = 0
+    #: Share of ``blocks`` drawn in both pictures that match nowhere near: other
+    #: content, not a flat sticker or caption bar laid over a copy.
+    unlike: float = 0.0
 
 
 def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -102,7 +105,7 @@ def _sort_blocks(
         np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
     )
     mine_all = query.astype(np.float32)
-    counts = {"in_place": 0, "displaced": 0, "missing": 0}
+    counts = {"in_place": 0, "displaced": 0, "missing": 0, "unlike": 0}
     centres, found = [], []
     unmatched: list[tuple[int, int]] = []
     for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
@@ -133,6 +136,7 @@ def _sort_blocks(
                 counts["displaced"] += 1
             else:
                 counts["missing"] += 1
+                counts["unlike"] += 1
                 if here >= 2 * MIN_CONTRAST:
                     unmatched.append((left, top))
                 continue
@@ -140,11 +144,12 @@ def _sort_blocks(
             centres.append(centre)
             found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
     moved = _moved_far(mine_all, laid, inside, unmatched)
-    blocks = sum(counts.values())
-    in_place, displaced, missing = (
-        counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")
+    blocks = counts["in_place"] + counts["displaced"] + counts["missing"]
+    in_place, displaced, missing, unlike = (
+        counts[k] / blocks if blocks else 0.0
+        for k in ("in_place", "displaced", "missing", "unlike")
     )
-    check = DenseCheck(blocks, in_place, displaced, missing, moved)
+    check = DenseCheck(blocks, in_place, displaced, missing, moved, unlike)
     return (
         check,
         np.array(centres, np.float32).reshape(-1, 2),

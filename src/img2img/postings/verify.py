@@ -59,6 +59,7 @@ from img2img.models import Evidence, Relation
 from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
+from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, seam_check
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ class Thresholds:
     #: thin for the keypoints alone (see :mod:`img2img.postings.dense`); ``None``
     #: lets the keypoints decide alone.
     dense: DenseGuard | None = DEFAULT_DENSE_GUARD
+    #: When a looser fit's pixels go on across the edge of the common area, as one
+    #: scene shot from two places does, where a warped copy ends at its own edge
+    #: (see :mod:`img2img.postings.seams`); ``None`` leaves looser fits to the other checks.
+    seams: SeamGuard | None = DEFAULT_SEAM_GUARD
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -340,6 +345,25 @@ def _pixels_say(
     return judge_dense(check, guard, vouching=vouching)
 
 
+def _edges_say(
+    query: QueryFeatures, candidate: LocalFeatures, fit: Fit, guard: SeamGuard | None
+) -> str:
+    """Why a looser ``fit``'s pixels go on across the edge of the common area as a
+    scene's do, or ``""`` (always for a similarity: a crop's picture goes on past
+    the crop's edges too)."""
+    side = query.flipped if fit.evidence.mirrored else query.direct
+    if (
+        guard is None
+        or fit.evidence.model == "similarity"
+        or side.sketch is None
+        or candidate.sketch is None
+        or fit.matrix is None
+    ):
+        return ""
+    check = seam_check(side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix)
+    return judge_seams(check, guard)
+
+
 def verify_features(
     query: QueryFeatures,
     candidate: LocalFeatures,
@@ -389,8 +413,10 @@ def verify_features(
                 )
             ):
                 near.append(loose)
-            loose_reason = loose_reason or _pixels_say(
-                query, candidate, loose, dense, vouching=False
+            loose_reason = (
+                loose_reason
+                or _pixels_say(query, candidate, loose, dense, vouching=False)
+                or _edges_say(query, candidate, loose, thresholds.seams)
             )
             if not loose_reason:
                 fit, reason = loose, ""
@@ -398,7 +424,10 @@ def verify_features(
         else:
             reason = f"{reason}; {loose_reason}"
     for candidate_fit in near if reason else ():
-        if not _pixels_say(query, candidate, candidate_fit, dense, vouching=True):
+        if not (
+            _pixels_say(query, candidate, candidate_fit, dense, vouching=True)
+            or _edges_say(query, candidate, candidate_fit, thresholds.seams)
+        ):
             fit, reason = candidate_fit, ""
             break
     return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
