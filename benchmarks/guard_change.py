@@ -36,6 +36,7 @@ from reposts import ART, build_crowd, companions
 
 from img2img.images import decode_image
 from img2img.postings.cache import encode_thumbnail
+from img2img.postings.dense import DEFAULT_DENSE_GUARD
 from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
@@ -48,7 +49,11 @@ from img2img.testing.drawings import STYLES, drawing
 from img2img.testing.edits import apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
-SETTINGS = {"before": replace(DEFAULT_THRESHOLDS, seams=None), "shipped": DEFAULT_THRESHOLDS}
+SETTINGS = {
+    "before": replace(DEFAULT_THRESHOLDS, seams=None),
+    "shipped": DEFAULT_THRESHOLDS,
+    "unlike 0.3": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.3)),
+}
 #: Reposts of each photo checked against every photo variant of the crowd.
 CROWD_FORMS = ("thumb160", "noise", "perspective10", "stretch1:1", "meme")
 #: Other drawings of one style each drawing is checked against (besides the benchmark's own).

@@ -252,6 +252,9 @@ class DenseGuard:
     #: Least share in place for the pixels to vouch for a fit the keypoints
     #: found too thin (too few agreeing, or too little of the area spanned).
     vouch_in_place: float = 0.75
+    #: Largest share of blocks drawn in both pictures that match nowhere near
+    #: (:attr:`DenseCheck.unlike`) for a fit the keypoints accept; 1.0 asks nothing.
+    max_unlike: float = 1.0
     #: Share of the keypoints a fit needs alone (``min_inliers`` of the verifier's
     #: thresholds and of the warp guard) that a fit the pixels vouch for needs:
     #: 8 of the default 12 for a similarity; a caller's stricter count stays stricter.
@@ -279,6 +282,12 @@ def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
         return (
             f"{check.moved} blocks of the common area are found far from where the fit puts "
             f"them, all moved alike (> {guard.max_moved}), as a nearer part of a scene"
+        )
+    if check.unlike > guard.max_unlike:
+        return (
+            f"{check.unlike:.0%} of the common area's blocks are drawn in both pictures but "
+            f"match nowhere near (> {guard.max_unlike:.0%}): other content, as another view "
+            "of the scene shows"
         )
     least = guard.vouch_in_place if vouching else guard.min_in_place
     if check.in_place < least:
