@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import random
-from dataclasses import replace
 import sys
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,7 +41,6 @@ from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
-    Thresholds,
     one_blas_thread,
     verify_features,
 )
@@ -49,10 +48,13 @@ from img2img.testing.drawings import STYLES, drawing
 from img2img.testing.edits import apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
-SETTINGS = {
-    "before": replace(DEFAULT_THRESHOLDS, seams=None),
-    "shipped": DEFAULT_THRESHOLDS,
+SETTINGS = {"before": replace(DEFAULT_THRESHOLDS, seams=None), "shipped": DEFAULT_THRESHOLDS}
+#: Other settings to try beside them (``--try``).
+TRIALS = {
     "unlike 0.3": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.3)),
+    "unlike 0.45": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.45)),
+    "noise from 0.35": replace(DEFAULT_THRESHOLDS, noise_from=0.35),
+    "noise from 0.5": replace(DEFAULT_THRESHOLDS, noise_from=0.5),
 }
 #: Reposts of each photo checked against every photo variant of the crowd.
 CROWD_FORMS = ("thumb160", "noise", "perspective10", "stretch1:1", "meme")
@@ -212,8 +214,10 @@ def main() -> None:
         "--tuning", action="store_true", help="the tuning third instead of the held-out part"
     )
     parser.add_argument("--only", choices=("reposts", "templates", "scenes", "crowd"), nargs="*")
+    parser.add_argument("--try", dest="trials", choices=sorted(TRIALS), nargs="*", default=[])
     args = parser.parse_args()
     parts = args.only or ("reposts", "templates", "scenes", "crowd")
+    SETTINGS.update({name: TRIALS[name] for name in args.trials})
     print(f"CPU flags: {cpu_flags()}")
     photos, _ = load_photos()
     pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}

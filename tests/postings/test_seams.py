@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from img2img import verify_copy
-from img2img.postings.features import extract_features
+from img2img.postings.features import extract_features, opencv
 from img2img.postings.seams import (
     DEFAULT_SEAM_GUARD,
     LineCheck,
@@ -24,10 +24,10 @@ from img2img.testing.reposts import apply_repost, perspective
 NO_SEAMS = replace(DEFAULT_THRESHOLDS, seams=None)
 
 
-def _wall_shot(wall: Image.Image, quad: list[tuple[float, float]], size: tuple[int, int]) -> Image.Image:
+def _wall_shot(
+    wall: Image.Image, quad: list[tuple[float, float]], size: tuple[int, int]
+) -> Image.Image:
     """What a camera sees of a flat ``wall`` when ``quad`` (in the wall's pixels) fills its frame."""
-    from img2img.postings.features import opencv
-
     cv2 = opencv()
     width, height = size
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
@@ -91,19 +91,21 @@ def test_the_seam_is_read_in_the_picture_that_holds_the_other(
     mockup = jpeg(perspective(photo, corners, Image.new("RGB", (580, 400), (70, 70, 80))))
     result = verify_copy(photo, mockup)
     query, candidate = extract_features(photo), extract_features(mockup)
-    assert query.sketch is not None and candidate.sketch is not None
-    from img2img.postings.features import opencv
-
+    assert query.sketch is not None
+    assert candidate.sketch is not None
     # The fit from the evidence: the query's frame corners land on the drawn corners.
     placed = np.array(result.evidence.corners, np.float32) * candidate.shrink
     width, height = query.size
     frame = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     back = opencv().getPerspectiveTransform(frame, placed)
-    check = seam_check(query.sketch, query.size, candidate.sketch, candidate.size, np.linalg.inv(back))
+    check = seam_check(
+        query.sketch, query.size, candidate.sketch, candidate.size, np.linalg.inv(back)
+    )
     assert check.query.sides == ()  # the mockup covers the whole query: no line inside it
     assert len(check.candidate.sides) == 4
     share = check.candidate.breaks(DEFAULT_SEAM_GUARD.min_steps)
-    assert share is not None and share > 0.8
+    assert share is not None
+    assert share > 0.8
     assert judge_seams(check, DEFAULT_SEAM_GUARD) == ""
 
 
@@ -111,11 +113,13 @@ def test_a_stretch_has_no_line_inside_either_frame(photos: dict[str, Image.Image
     photo = photos["chelsea"]
     stretched = apply_repost(photo, "stretch1:1")
     query, candidate = extract_features(photo), extract_features(stretched)
-    assert query.sketch is not None and candidate.sketch is not None
+    assert query.sketch is not None
+    assert candidate.sketch is not None
     (w, h), (cw, ch) = query.size, candidate.size
     matrix = np.diag([w / cw, h / ch, 1.0])
     check = seam_check(query.sketch, query.size, candidate.sketch, candidate.size, matrix)
-    assert check.query.sides == () and check.candidate.sides == ()
+    assert check.query.sides == ()
+    assert check.candidate.sides == ()
     assert verify_copy(photo, stretched).same
 
 

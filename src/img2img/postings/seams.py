@@ -115,9 +115,7 @@ def _outline(
     return out if np.isfinite(out).all() else None
 
 
-def _lines(
-    sketch: npt.NDArray[np.uint8], outline: npt.NDArray[np.float64]
-) -> LineCheck:
+def _lines(sketch: npt.NDArray[np.uint8], outline: npt.NDArray[np.float64]) -> LineCheck:
     """Walk ``outline`` (four corners in ``sketch`` pixels) where it runs inside ``sketch``."""
     cv2 = opencv()
     height, width = sketch.shape
@@ -185,8 +183,8 @@ def seam_check(
     :class:`~img2img.postings.fits.Fit` keeps it. Inside the query the boundary
     is the candidate's frame laid on it, inside the candidate the query's.
     """
-    to_query = _scaling(query, query_frame) @ matrix @ np.linalg.inv(
-        _scaling(candidate, candidate_frame)
+    to_query = (
+        _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
     checks = []
     for sketch, towards, other in (

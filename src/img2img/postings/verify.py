@@ -108,6 +108,10 @@ class Thresholds:
     #: Least :func:`noise_ratio` for a fit looser than ``max_residual``: about
     #: 1.1 for independent scatter, 0.4-0.8 for parallax. 0.9 keeps 99 % of copies.
     min_noise_ratio: float = 0.9
+    #: Residual (pixels at 512) from which a similarity's misfit must also be noise
+    #: (``min_noise_ratio``) to pass, as a fit looser than ``max_residual`` must be;
+    #: at ``max_residual`` or more, only looser fits are asked.
+    noise_from: float = 1.0
     #: Below this many agreeing keypoints, they must also be ``min_agreement`` of
     #: the keypoints the sparser picture has in the common part: two drawings on
     #: one template (a comic strip's panels, a logo's word mark) agree on a dozen
@@ -226,6 +230,13 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
             return (
                 f"{loose} and neighbouring keypoints are displaced alike, as parallax does "
                 f"(noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
+            )
+    elif evidence.residual > thresholds.noise_from:
+        ratio = noise_ratio(fit.points, fit.misfits)
+        if ratio < thresholds.min_noise_ratio:
+            return (
+                f"neighbouring keypoints are displaced alike, as parallax does (residual "
+                f"{evidence.residual:.2f} px, noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
             )
     if evidence.inliers < thresholds.few_inliers and fit.agreement < thresholds.min_agreement:
         return (
