@@ -338,6 +338,11 @@ def main() -> None:
         action="store_true",
         help="also verify as before the seam check (and the smooth-misfit check of tight fits)",
     )
+    parser.add_argument(
+        "--noise-from",
+        type=float,
+        help="also verify with Thresholds.noise_from set to this (a tight similarity's misfit asked to be noise)",
+    )
     args = parser.parse_args()
     regions = not args.no_regions
 
@@ -371,6 +376,10 @@ def main() -> None:
     settings = {"shipped": DEFAULT_THRESHOLDS}
     if args.compare:
         settings["before (no seam check)"] = BEFORE
+    if args.noise_from is not None:
+        settings[f"noise from {args.noise_from}"] = replace(
+            DEFAULT_THRESHOLDS, noise_from=args.noise_from
+        )
     started = time.perf_counter()
     tallies = evaluate(client, pictures, source, queries, forms, shows, regions, settings)
     print(f"queries took {time.perf_counter() - started:.0f} s")
