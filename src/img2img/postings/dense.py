@@ -23,7 +23,7 @@ most blocks missing. :func:`dense_check` measures; the verifier judges.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +75,9 @@ class DenseCheck:
     #: Share of ``blocks`` drawn in both pictures that match nowhere near: other
     #: content, not a flat sticker or caption bar laid over a copy.
     unlike: float = 0.0
+    #: The homography (3 x 3, candidate sketch -> query sketch pixels) the blocks were
+    #: last sorted under: the fit, or the fit as the blocks corrected it.
+    laid: npt.NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
 
 def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -230,7 +233,7 @@ def dense_check(
         if refined.in_place <= check.in_place:
             break
         check, centres, found, to_query = refined, refined_centres, refined_found, corrected
-    return check
+    return replace(check, laid=to_query)
 
 
 @dataclass(frozen=True, slots=True)

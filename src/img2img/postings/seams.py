@@ -29,7 +29,15 @@ import numpy.typing as npt
 
 from img2img.postings.features import opencv
 
-__all__ = ["DEFAULT_SEAM_GUARD", "LineCheck", "SeamCheck", "SeamGuard", "judge_seams", "seam_check"]
+__all__ = [
+    "DEFAULT_SEAM_GUARD",
+    "LineCheck",
+    "SeamCheck",
+    "SeamGuard",
+    "judge_seams",
+    "seam_check",
+    "sketch_seams",
+]
 
 #: Distances (sketch pixels) along the line's normal at which pixels are read:
 #: inside the common area (negative) and beyond it (positive).
@@ -186,6 +194,15 @@ def seam_check(
     to_query = (
         _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
+    return sketch_seams(query, candidate, to_query)
+
+
+def sketch_seams(
+    query: npt.NDArray[np.uint8], candidate: npt.NDArray[np.uint8], to_query: npt.NDArray[Any]
+) -> SeamCheck:
+    """:func:`seam_check` with the fit given between the sketches' own pixels
+    (``to_query``: candidate sketch -> query sketch), as the dense check lays them
+    (:attr:`~img2img.postings.dense.DenseCheck.laid`, the fit its blocks corrected)."""
     checks = []
     for sketch, towards, other in (
         (query, to_query, candidate),

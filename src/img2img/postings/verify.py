@@ -59,7 +59,7 @@ from img2img.models import Evidence, Relation
 from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
-from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, seam_check
+from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, sketch_seams
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
 if TYPE_CHECKING:
@@ -337,45 +337,30 @@ def _pixels_say(
     query: QueryFeatures,
     candidate: LocalFeatures,
     fit: Fit,
-    guard: DenseGuard | None,
+    thresholds: Thresholds,
     *,
     vouching: bool,
 ) -> str:
     """Why the pixels under ``fit`` do not show the same picture, or ``""`` (also when
-    either side kept no sketch, unless the pixels must vouch for a thin fit)."""
+    either side kept no sketch, unless the pixels must vouch for a thin fit).
+
+    A looser fit must also end at its own edge where that edge runs inside a picture
+    (``thresholds.seams``, walked along the fit as the blocks corrected it); a
+    similarity never is asked, since a crop's picture goes on past its edges too."""
+    guard = thresholds.dense
     side = query.flipped if fit.evidence.mirrored else query.direct
     if guard is None or side.sketch is None or candidate.sketch is None or fit.matrix is None:
         return "no pixels to compare" if vouching else ""
-    # A similarity is exact for a copy; only a looser fit may be corrected by the pixels
-    # (a correction would also smooth a small parallax away).
+    looser = fit.evidence.model != "similarity"
+    # Only a looser fit may be corrected by the pixels (a correction would also
+    # smooth a small parallax away).
     check = dense_check(
-        side.sketch,
-        side.size,
-        candidate.sketch,
-        candidate.size,
-        fit.matrix,
-        correct=fit.evidence.model != "similarity",
+        side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix, correct=looser
     )
-    return judge_dense(check, guard, vouching=vouching)
-
-
-def _edges_say(
-    query: QueryFeatures, candidate: LocalFeatures, fit: Fit, guard: SeamGuard | None
-) -> str:
-    """Why a looser ``fit``'s pixels go on across the edge of the common area as a
-    scene's do, or ``""`` (always for a similarity: a crop's picture goes on past
-    the crop's edges too)."""
-    side = query.flipped if fit.evidence.mirrored else query.direct
-    if (
-        guard is None
-        or fit.evidence.model == "similarity"
-        or side.sketch is None
-        or candidate.sketch is None
-        or fit.matrix is None
-    ):
-        return ""
-    check = seam_check(side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix)
-    return judge_seams(check, guard)
+    reason = judge_dense(check, guard, vouching=vouching)
+    if reason or not looser or thresholds.seams is None or check.laid is None:
+        return reason
+    return judge_seams(sketch_seams(side.sketch, candidate.sketch, check.laid), thresholds.seams)
 
 
 def verify_features(
@@ -402,7 +387,7 @@ def verify_features(
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
     near = [fit] if reason and thin is not None and not _judge(fit, thin) else []
     if not reason:
-        reason = _pixels_say(query, candidate, fit, dense, vouching=False)
+        reason = _pixels_say(query, candidate, fit, thresholds, vouching=False)
         if reason and fit.evidence.mirrored:
             # A mirrored fit the pixels refute (a symmetric badge fits both ways):
             # the looser fits look at the picture as seen.
@@ -427,10 +412,8 @@ def verify_features(
                 )
             ):
                 near.append(loose)
-            loose_reason = (
-                loose_reason
-                or _pixels_say(query, candidate, loose, dense, vouching=False)
-                or _edges_say(query, candidate, loose, thresholds.seams)
+            loose_reason = loose_reason or _pixels_say(
+                query, candidate, loose, thresholds, vouching=False
             )
             if not loose_reason:
                 fit, reason = loose, ""
@@ -438,10 +421,7 @@ def verify_features(
         else:
             reason = f"{reason}; {loose_reason}"
     for candidate_fit in near if reason else ():
-        if not (
-            _pixels_say(query, candidate, candidate_fit, dense, vouching=True)
-            or _edges_say(query, candidate, candidate_fit, thresholds.seams)
-        ):
+        if not _pixels_say(query, candidate, candidate_fit, thresholds, vouching=True):
             fit, reason = candidate_fit, ""
             break
     return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
