@@ -4,7 +4,8 @@ Verifies every held-out picture of ``benchmarks/reposts.py`` (or the tuning
 third, ``--tuning``) against each of its reposts, the pairs its table counts,
 as ``find_postings`` does (the repost is the query, the original's cached
 thumbnail the candidate), under two settings: the verifier before the seam
-check of the looser fits (``Thresholds(seams=None)``) and the shipped one. Then
+check of the looser fits and the noise check of tight similarities
+(``seams=None``, ``noise_from=max_residual``) and the shipped one. Then
 the pairs that must stay refused, both ways: drawings on one template (other
 drawings of the same style: the same comic layout, the same badge and word
 mark), the stereo pair, flat scenes shot from two places, bent photos; and
@@ -48,7 +49,10 @@ from img2img.testing.drawings import STYLES, drawing
 from img2img.testing.edits import apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
-SETTINGS = {"before": replace(DEFAULT_THRESHOLDS, seams=None), "shipped": DEFAULT_THRESHOLDS}
+#: The verifier before the seam check of looser fits and before a tight similarity's
+#: misfit was asked to be noise.
+BEFORE = replace(DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual)
+SETTINGS = {"before": BEFORE, "shipped": DEFAULT_THRESHOLDS}
 #: Other settings to try beside them (``--try``).
 TRIALS = {
     "unlike 0.3": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.3)),
