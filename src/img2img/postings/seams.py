@@ -14,9 +14,10 @@ it runs inside a picture (not along that picture's own edge), in both
 pictures' sketches, and at each step compares the pixels across the line with
 pixels as far apart on either side of it. A step where nothing is drawn on
 either side says nothing either way. The verifier (:mod:`img2img.postings.verify`)
-refuses a looser fit whose pixels go on across every line that has a say
-(:class:`SeamGuard`); a similarity is never judged so, since a crop of a picture
-goes on past the crop's edges too.
+refuses a looser fit when in neither picture the line breaks along two of its
+sides (:class:`SeamGuard`; one side of a scene's line can lie along an edge of
+the scene, a picture's edge runs along all of them); a similarity is never
+judged so, since a crop of a picture goes on past the crop's edges too.
 """
 
 from __future__ import annotations
