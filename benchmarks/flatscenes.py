@@ -9,7 +9,9 @@ scenes, a sign standing nearer the camera. Each plane is drawn through the
 homography its 3-D rectangle makes in each camera, farthest first, so the
 second view sees the scene with true parallax between the planes; the
 ``wall`` scenes have the wall alone (a pure homography), the shots differing
-in where they stand, where they look and how far they zoom.
+in where they stand, where they look and how far they zoom. The two camera
+centres of a pair are at least :data:`MIN_BASELINE` apart (a tenth of the
+distance to the wall): shots from one centre are a crop of each other.
 
     from flatscenes import flat_scene_pairs
     for name, first, second in flat_scene_pairs(photos):
@@ -30,6 +32,10 @@ from img2img.postings.features import opencv
 __all__ = ["flat_scene_pairs", "render"]
 
 SIZE = (640, 480)
+#: Least distance between the two shots' camera centres (scene units; the wall is
+#: 10 away): two shots from one centre differ by a rotation and a zoom, so one is a
+#: crop of the other seen through a homography, a copy by any measure, not two places.
+MIN_BASELINE = 1.0
 Plane = tuple[Image.Image, np.ndarray]  # texture, its four 3-D corners (tl, tr, br, bl)
 
 
@@ -102,15 +108,27 @@ def _scene(kind: str, textures: Sequence[Image.Image], rng: random.Random) -> li
     return planes
 
 
+def _apart(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``second`` moved sideways from ``first`` to :data:`MIN_BASELINE` apart."""
+    away = second - first
+    away[2] = 0.0  # sideways, along the wall: a step forward alone is a zoom
+    length = float(np.linalg.norm(away))
+    direction = away / length if length > 1e-6 else np.array([1.0, 0.0, 0.0])
+    return first + direction * MIN_BASELINE
+
+
 def flat_scene_pairs(
     photos: dict[str, Image.Image],
     count: int = 12,
     seed: int = 0,
     kinds: Sequence[str] = ("floor", "sign", "facade"),
+    cameras: list[tuple[str, list[tuple[np.ndarray, float, float, float]]]] | None = None,
 ) -> list[tuple[str, Image.Image, Image.Image]]:
     """``count`` pairs ``(name, first shot, second shot)``, a third each of the
     ``floor``, ``sign`` and ``facade`` scenes (all with parallax), textured with
-    ``photos``; ``kinds=("wall",)`` makes pairs of a wall alone (no parallax)."""
+    ``photos``; ``kinds=("wall",)`` makes pairs of a wall alone (no parallax).
+    ``cameras``, when given, receives each pair's name and its two shots'
+    (position, yaw, pitch, focal)."""
     rng = random.Random(f"flat-scenes:{seed}:{kinds}")
     names = sorted(photos)
     pairs = []
@@ -118,15 +136,20 @@ def flat_scene_pairs(
         kind = kinds[index % len(kinds)]
         textures = [photos[name].convert("RGB") for name in rng.sample(names, 4)]
         planes = _scene(kind, textures, rng)
-        shots = []
+        shots, seen = [], []
         for _ in range(2):
             position = np.array(
                 [rng.uniform(-2.5, 2.5), rng.uniform(-1.0, 1.0), rng.uniform(-1.5, 1.5)]
             )
-            yaw = -math.atan2(position[0], 10.0) + rng.uniform(
-                -0.1, 0.1
-            )  # look towards the wall's middle
+            turn = rng.uniform(-0.1, 0.1)
             pitch = rng.uniform(-0.08, 0.08)
-            shots.append(render(planes, position, yaw, pitch, focal=rng.uniform(520, 760)))
+            focal = rng.uniform(520, 760)
+            if seen and np.linalg.norm(position - seen[0][0]) < MIN_BASELINE:
+                position = _apart(seen[0][0], position)
+            yaw = -math.atan2(position[0], 10.0) + turn  # look towards the wall's middle
+            shots.append(render(planes, position, yaw, pitch, focal=focal))
+            seen.append((position, yaw, pitch, focal))
         pairs.append((f"{kind}-{index}", shots[0], shots[1]))
+        if cameras is not None:
+            cameras.append((f"{kind}-{index}", seen))
     return pairs

@@ -3,12 +3,16 @@
 Verifies every held-out picture of ``benchmarks/reposts.py`` (or the tuning
 third, ``--tuning``) against each of its reposts, the pairs its table counts,
 as ``find_postings`` does (the repost is the query, the original's cached
-thumbnail the candidate), under two settings: the keypoints alone (the
-verifier before the dense check) and the shipped one. Then the pairs that must
-stay refused, both ways: drawings on one template (other drawings of the same
-style: the same comic layout, the same badge and word mark), the stereo pair,
-flat scenes shot from two places, bent photos. The shortlist is left out: a
-verdict that does not change cannot change the table's recall.
+thumbnail the candidate), under two settings: the verifier before the seam
+check of the looser fits and the noise check of tight similarities
+(``seams=None``, ``noise_from=max_residual``) and the shipped one. Then
+the pairs that must stay refused, both ways: drawings on one template (other
+drawings of the same style: the same comic layout, the same badge and word
+mark), the stereo pair, flat scenes shot from two places, bent photos; and
+(``crowd``) the photos' reposts against every photo variant of the crowd of
+``benchmarks/reposts.py`` (cut, turned, recoloured): a variant of another photo
+called a copy is a wrong posting in that benchmark. The shortlist is left out:
+a verdict that does not change cannot change the table's recall.
 
     python benchmarks/guard_change.py --every 3
 """
@@ -20,6 +24,7 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -28,15 +33,15 @@ from flatscenes import flat_scene_pairs
 from machine import cpu_flags
 from photoset import SAME_SCENE, load_photos
 from quality import BEND_EDITS, BEND_PIXELS, is_tuning_photo
-from reposts import ART, companions
+from reposts import ART, build_crowd, companions
 
 from img2img.images import decode_image
 from img2img.postings.cache import encode_thumbnail
+from img2img.postings.dense import DEFAULT_DENSE_GUARD
 from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
-    Thresholds,
     one_blas_thread,
     verify_features,
 )
@@ -44,7 +49,19 @@ from img2img.testing.drawings import STYLES, drawing
 from img2img.testing.edits import apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
-SETTINGS = {"keypoints alone": Thresholds(dense=None), "shipped": DEFAULT_THRESHOLDS}
+#: The verifier before the seam check of looser fits and before a tight similarity's
+#: misfit was asked to be noise.
+BEFORE = replace(DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual)
+SETTINGS = {"before": BEFORE, "shipped": DEFAULT_THRESHOLDS}
+#: Other settings to try beside them (``--try``).
+TRIALS = {
+    "unlike 0.3": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.3)),
+    "unlike 0.45": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.45)),
+    "noise from 0.35": replace(DEFAULT_THRESHOLDS, noise_from=0.35),
+    "noise from 0.5": replace(DEFAULT_THRESHOLDS, noise_from=0.5),
+}
+#: Reposts of each photo checked against every photo variant of the crowd.
+CROWD_FORMS = ("thumb160", "noise", "perspective10", "stretch1:1", "meme")
 #: Other drawings of one style each drawing is checked against (besides the benchmark's own).
 TEMPLATE_CROWD = 30
 
@@ -138,19 +155,60 @@ def refused_pairs(photos, every: int, tuning: bool) -> None:  # type: ignore[no-
         for e in BEND_EDITS
     ]
     called: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    named: dict[str, list[str]] = defaultdict(list)
     checks: Counter[str] = Counter()
     for pair, a, b in pairs:
         kind = pair.split("-")[0].split(" ")[0]
         fa, fb = extract_features(a), extract_features(b)
-        for x, y in ((fa, fb), (fb, fa)):
+        for way, (x, y) in (("a->b", (fa, fb)), ("b->a", (fb, fa))):
             checks[kind] += 1
             for label, same in verdicts(x, y).items():
                 called[label][kind] += same
+                if same:
+                    named[label].append(f"{pair} {way}")
     print("\npairs that must be refused, called a copy (both ways):")
     for label, counts in called.items():
         print(
             f"  {label:16} " + ", ".join(f"{k} {counts[k]} of {checks[k]}" for k in sorted(checks))
         )
+        print(f"  {'':16} {', '.join(named[label]) or 'none'}")
+
+
+def crowd_pairs(photos, pictures, names) -> None:  # type: ignore[no-untyped-def]
+    """Each photo's reposts against every photo variant of the crowd of ``reposts.py``."""
+    crowd, source = build_crowd(pictures, 1000)
+    variants = {
+        c: extract_features(cached(image)) for c, image in crowd.items() if source.get(c) in photos
+    }
+    pool = [n for n in pictures if not n.startswith("art/")]
+    right: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    wrong: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    checks: Counter[str] = Counter()
+    seen: dict[str, list[str]] = defaultdict(list)
+    for seed, name in enumerate(n for n in names if n in photos):
+        for form in CROWD_FORMS:
+            others = [pictures[o] for o in companions(name, form, pool, seed)]
+            repost = extract_features(apply_repost(photos[name], form, others=others, seed=seed))
+            for variant, features in variants.items():
+                own = source[variant] == name
+                checks["own" if own else "other"] += 1
+                for label, same in verdicts(repost, features).items():
+                    (right if own else wrong)[label][form] += same
+                    if same and not own and label == "shipped":
+                        seen[f"{name} {form}"].append(f"{variant} (of {source[variant]})")
+    print(
+        f"\ncrowd: {len(variants)} photo variants x reposts ({', '.join(CROWD_FORMS)}): "
+        f"{checks['own']} checks against a variant of the query's photo, {checks['other']} of another"
+    )
+    for label in SETTINGS:
+        print(
+            f"  {label:16} own variants called copies {sum(right[label].values())}, "
+            f"others {sum(wrong[label].values())} ("
+            + ", ".join(f"{f} {wrong[label][f]}" for f in CROWD_FORMS)
+            + ")"
+        )
+    for query, called in sorted(seen.items()):
+        print(f"    {query}: {', '.join(called)}")
 
 
 def main() -> None:
@@ -159,9 +217,11 @@ def main() -> None:
     parser.add_argument(
         "--tuning", action="store_true", help="the tuning third instead of the held-out part"
     )
-    parser.add_argument("--only", choices=("reposts", "templates", "scenes"), nargs="*")
+    parser.add_argument("--only", choices=("reposts", "templates", "scenes", "crowd"), nargs="*")
+    parser.add_argument("--try", dest="trials", choices=sorted(TRIALS), nargs="*", default=[])
     args = parser.parse_args()
-    parts = args.only or ("reposts", "templates", "scenes")
+    parts = args.only or ("reposts", "templates", "scenes", "crowd")
+    SETTINGS.update({name: TRIALS[name] for name in args.trials})
     print(f"CPU flags: {cpu_flags()}")
     photos, _ = load_photos()
     pictures = dict(photos) | {f"art/{i}": drawing(i) for i in range(ART)}
@@ -175,6 +235,8 @@ def main() -> None:
             template_pairs(names)
         if "scenes" in parts:
             refused_pairs(photos, args.every, args.tuning)
+        if "crowd" in parts:
+            crowd_pairs(photos, pictures, names)
     print(f"\nCPU time {time.process_time() - started:.0f} s")
 
 

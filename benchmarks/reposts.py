@@ -24,7 +24,7 @@ thresholds; the table is the other two thirds.
 
     python benchmarks/reposts.py                   # crowd of 1,000
     python benchmarks/reposts.py --no-regions      # the shortlist of the whole query only
-    python benchmarks/reposts.py --compare         # also the keypoints alone, beside the dense check
+    python benchmarks/reposts.py --compare         # also the verifier before the seam check, beside it
     python benchmarks/reposts.py --crowd 150 --every 3 --tuning   # quick, on the tuning third
 """
 
@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -52,7 +53,7 @@ from photoset import SAME_SCENE, load_photos
 from quality import BEND_EDITS, BEND_PIXELS, is_tuning_photo
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore, verify_copy
-from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
+from img2img.postings.verify import DEFAULT_THRESHOLDS
 from img2img.testing.drawings import drawing
 from img2img.testing.edits import EDITS, apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
@@ -62,6 +63,9 @@ ART = 36
 COMPANIONS = {"collage2x2": 3, "collage3x3": 8}
 #: Forms that compose the picture with others: also measured stored, with the original as query.
 COMPOSITES = ("collage2x2", "collage3x3", "inset15", "inset30", "inset40")
+#: The verifier before the seam check of looser fits (and before a tight similarity's
+#: misfit was asked to be noise), for ``--compare``.
+BEFORE = replace(DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual)
 #: Seeds of the stored composites are apart from the queries' (other companions, other places).
 STORED_SEED = 1000
 
@@ -332,7 +336,12 @@ def main() -> None:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="also verify with the keypoints alone (no dense check)",
+        help="also verify as before the seam check (and the smooth-misfit check of tight fits)",
+    )
+    parser.add_argument(
+        "--noise-from",
+        type=float,
+        help="also verify with Thresholds.noise_from set to this (a tight similarity's misfit asked to be noise)",
     )
     args = parser.parse_args()
     regions = not args.no_regions
@@ -366,7 +375,11 @@ def main() -> None:
         add_cost(folder, sample, embedder)
     settings = {"shipped": DEFAULT_THRESHOLDS}
     if args.compare:
-        settings["keypoints alone (no dense check)"] = Thresholds(dense=None)
+        settings["before (no seam check)"] = BEFORE
+    if args.noise_from is not None:
+        settings[f"noise from {args.noise_from}"] = replace(
+            DEFAULT_THRESHOLDS, noise_from=args.noise_from
+        )
     started = time.perf_counter()
     tallies = evaluate(client, pictures, source, queries, forms, shows, regions, settings)
     print(f"queries took {time.perf_counter() - started:.0f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from img2img.postings.verify import (
     noise_ratio,
     verify_features,
 )
-from img2img.testing.edits import EDITS, apply_edit, bend
+from img2img.testing.edits import EDITS, apply_edit, bend, jpeg
+from img2img.testing.reposts import apply_repost
 
 
 def cached(image: Image.Image) -> Image.Image:
@@ -188,3 +190,25 @@ def test_a_missing_opencv_names_the_package(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "cv2", None)
     with pytest.raises(MissingDependencyError, match="opencv-python-headless"):
         extract_features(np.zeros((10, 10), np.uint8))
+
+
+#: A cut of the right view of the stereo pair, as a distractor crowd holds it (left, top, right, bottom).
+STEREO_CUT = (194, 201, 624, 491)
+
+
+def test_a_thumbnail_of_one_view_is_not_a_copy_of_a_cut_of_the_other(
+    motorcycle_views: tuple[Image.Image, Image.Image],
+) -> None:
+    # A cut spans little depth, so its parallax against the other view's thumbnail is
+    # about half a pixel of the 160-pixel frame: under ``max_residual``, but what the
+    # similarity leaves over is smooth, as parallax is.
+    left, right = motorcycle_views
+    cut = jpeg(right.crop(STEREO_CUT))
+    thumbnail = apply_repost(left, "thumb160", seed=3)
+    before = replace(DEFAULT_THRESHOLDS, noise_from=DEFAULT_THRESHOLDS.max_residual)
+    assert verify_copy(thumbnail, cut, thresholds=before).same
+    refused = verify_copy(thumbnail, cut)
+    assert not refused.same
+    assert "displaced alike" in refused.reason
+    # The same cut of the picture itself stays a copy of its thumbnail.
+    assert verify_copy(apply_repost(right, "thumb160", seed=3), cut).same

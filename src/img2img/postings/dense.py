@@ -23,7 +23,7 @@ most blocks missing. :func:`dense_check` measures; the verifier judges.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,12 @@ class DenseCheck:
     displaced: float
     missing: float
     moved: int = 0
+    #: Share of ``blocks`` drawn in both pictures that match nowhere near: other
+    #: content, not a flat sticker or caption bar laid over a copy.
+    unlike: float = 0.0
+    #: The homography (3 x 3, candidate sketch -> query sketch pixels) the blocks were
+    #: last sorted under: the fit, or the fit as the blocks corrected it.
+    laid: npt.NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
 
 def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -102,7 +108,7 @@ def _sort_blocks(
         np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
     )
     mine_all = query.astype(np.float32)
-    counts = {"in_place": 0, "displaced": 0, "missing": 0}
+    counts = {"in_place": 0, "displaced": 0, "missing": 0, "unlike": 0}
     centres, found = [], []
     unmatched: list[tuple[int, int]] = []
     for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
@@ -133,6 +139,7 @@ def _sort_blocks(
                 counts["displaced"] += 1
             else:
                 counts["missing"] += 1
+                counts["unlike"] += 1
                 if here >= 2 * MIN_CONTRAST:
                     unmatched.append((left, top))
                 continue
@@ -140,11 +147,12 @@ def _sort_blocks(
             centres.append(centre)
             found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
     moved = _moved_far(mine_all, laid, inside, unmatched)
-    blocks = sum(counts.values())
-    in_place, displaced, missing = (
-        counts[k] / blocks if blocks else 0.0 for k in ("in_place", "displaced", "missing")
+    blocks = counts["in_place"] + counts["displaced"] + counts["missing"]
+    in_place, displaced, missing, unlike = (
+        counts[k] / blocks if blocks else 0.0
+        for k in ("in_place", "displaced", "missing", "unlike")
     )
-    check = DenseCheck(blocks, in_place, displaced, missing, moved)
+    check = DenseCheck(blocks, in_place, displaced, missing, moved, unlike)
     return (
         check,
         np.array(centres, np.float32).reshape(-1, 2),
@@ -225,7 +233,7 @@ def dense_check(
         if refined.in_place <= check.in_place:
             break
         check, centres, found, to_query = refined, refined_centres, refined_found, corrected
-    return check
+    return replace(check, laid=to_query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +255,9 @@ class DenseGuard:
     #: Least share in place for the pixels to vouch for a fit the keypoints
     #: found too thin (too few agreeing, or too little of the area spanned).
     vouch_in_place: float = 0.75
+    #: Largest share of blocks drawn in both pictures that match nowhere near
+    #: (:attr:`DenseCheck.unlike`) for a fit the keypoints accept; 1.0 asks nothing.
+    max_unlike: float = 1.0
     #: Share of the keypoints a fit needs alone (``min_inliers`` of the verifier's
     #: thresholds and of the warp guard) that a fit the pixels vouch for needs:
     #: 8 of the default 12 for a similarity; a caller's stricter count stays stricter.
@@ -274,6 +285,12 @@ def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
         return (
             f"{check.moved} blocks of the common area are found far from where the fit puts "
             f"them, all moved alike (> {guard.max_moved}), as a nearer part of a scene"
+        )
+    if check.unlike > guard.max_unlike:
+        return (
+            f"{check.unlike:.0%} of the common area's blocks are drawn in both pictures but "
+            f"match nowhere near (> {guard.max_unlike:.0%}): other content, as another view "
+            "of the scene shows"
         )
     least = guard.vouch_in_place if vouching else guard.min_in_place
     if check.in_place < least:

@@ -59,6 +59,7 @@ from img2img.models import Evidence, Relation
 from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
+from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, sketch_seams
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
 if TYPE_CHECKING:
@@ -107,6 +108,13 @@ class Thresholds:
     #: Least :func:`noise_ratio` for a fit looser than ``max_residual``: about
     #: 1.1 for independent scatter, 0.4-0.8 for parallax. 0.9 keeps 99 % of copies.
     min_noise_ratio: float = 0.9
+    #: Residual (pixels of the query's working frame) from which a similarity's
+    #: misfit must also be noise (``min_noise_ratio``), as a fit looser than
+    #: ``max_residual`` must be: a cut of another view of a scene spans little depth,
+    #: and against a thumbnail (a 160-pixel frame) its parallax is about half a
+    #: pixel, smooth. No repost of the tuning or held-out pictures was lost at 0.5
+    #: (at 0.35, crops were); ``max_residual`` or more asks nothing of tight fits.
+    noise_from: float = 0.5
     #: Below this many agreeing keypoints, they must also be ``min_agreement`` of
     #: the keypoints the sparser picture has in the common part: two drawings on
     #: one template (a comic strip's panels, a logo's word mark) agree on a dozen
@@ -129,6 +137,10 @@ class Thresholds:
     #: thin for the keypoints alone (see :mod:`img2img.postings.dense`); ``None``
     #: lets the keypoints decide alone.
     dense: DenseGuard | None = DEFAULT_DENSE_GUARD
+    #: When a looser fit's pixels go on across the edge of the common area, as one
+    #: scene shot from two places does, where a warped copy ends at its own edge
+    #: (see :mod:`img2img.postings.seams`); ``None`` leaves looser fits to the other checks.
+    seams: SeamGuard | None = DEFAULT_SEAM_GUARD
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -221,6 +233,13 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
             return (
                 f"{loose} and neighbouring keypoints are displaced alike, as parallax does "
                 f"(noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
+            )
+    elif evidence.residual > thresholds.noise_from:
+        ratio = noise_ratio(fit.points, fit.misfits)
+        if ratio < thresholds.min_noise_ratio:
+            return (
+                f"neighbouring keypoints are displaced alike, as parallax does (residual "
+                f"{evidence.residual:.2f} px, noise ratio {ratio:.2f} < {thresholds.min_noise_ratio})"
             )
     if evidence.inliers < thresholds.few_inliers and fit.agreement < thresholds.min_agreement:
         return (
@@ -318,26 +337,30 @@ def _pixels_say(
     query: QueryFeatures,
     candidate: LocalFeatures,
     fit: Fit,
-    guard: DenseGuard | None,
+    thresholds: Thresholds,
     *,
     vouching: bool,
 ) -> str:
     """Why the pixels under ``fit`` do not show the same picture, or ``""`` (also when
-    either side kept no sketch, unless the pixels must vouch for a thin fit)."""
+    either side kept no sketch, unless the pixels must vouch for a thin fit).
+
+    A looser fit must also end at its own edge where that edge runs inside a picture
+    (``thresholds.seams``, walked along the fit as the blocks corrected it); a
+    similarity never is asked, since a crop's picture goes on past its edges too."""
+    guard = thresholds.dense
     side = query.flipped if fit.evidence.mirrored else query.direct
     if guard is None or side.sketch is None or candidate.sketch is None or fit.matrix is None:
         return "no pixels to compare" if vouching else ""
-    # A similarity is exact for a copy; only a looser fit may be corrected by the pixels
-    # (a correction would also smooth a small parallax away).
+    looser = fit.evidence.model != "similarity"
+    # Only a looser fit may be corrected by the pixels (a correction would also
+    # smooth a small parallax away).
     check = dense_check(
-        side.sketch,
-        side.size,
-        candidate.sketch,
-        candidate.size,
-        fit.matrix,
-        correct=fit.evidence.model != "similarity",
+        side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix, correct=looser
     )
-    return judge_dense(check, guard, vouching=vouching)
+    reason = judge_dense(check, guard, vouching=vouching)
+    if reason or not looser or thresholds.seams is None or check.laid is None:
+        return reason
+    return judge_seams(sketch_seams(side.sketch, candidate.sketch, check.laid), thresholds.seams)
 
 
 def verify_features(
@@ -364,7 +387,7 @@ def verify_features(
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
     near = [fit] if reason and thin is not None and not _judge(fit, thin) else []
     if not reason:
-        reason = _pixels_say(query, candidate, fit, dense, vouching=False)
+        reason = _pixels_say(query, candidate, fit, thresholds, vouching=False)
         if reason and fit.evidence.mirrored:
             # A mirrored fit the pixels refute (a symmetric badge fits both ways):
             # the looser fits look at the picture as seen.
@@ -390,7 +413,7 @@ def verify_features(
             ):
                 near.append(loose)
             loose_reason = loose_reason or _pixels_say(
-                query, candidate, loose, dense, vouching=False
+                query, candidate, loose, thresholds, vouching=False
             )
             if not loose_reason:
                 fit, reason = loose, ""
@@ -398,7 +421,7 @@ def verify_features(
         else:
             reason = f"{reason}; {loose_reason}"
     for candidate_fit in near if reason else ():
-        if not _pixels_say(query, candidate, candidate_fit, dense, vouching=True):
+        if not _pixels_say(query, candidate, candidate_fit, thresholds, vouching=True):
             fit, reason = candidate_fit, ""
             break
     return Verification(same=not reason, evidence=fit.evidence, matches=fit.matches, reason=reason)
