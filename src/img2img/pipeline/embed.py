@@ -9,11 +9,12 @@ image fails alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from img2img.models import Vector
 from img2img.pipeline.failures import is_systemic
 from img2img.pipeline.items import Item
+from img2img.pipeline.regions import region_rows, regions_by_owner
 from img2img.pipeline.reuse import ContentIndex
 from img2img.pipeline.tally import Tally
 from img2img.protocols import Embedder
@@ -23,11 +24,12 @@ __all__ = ["Embedded", "embed_batch", "embed_isolated", "embed_rows"]
 
 @dataclass(frozen=True, slots=True)
 class Embedded:
-    """A batch's vectors by sha256, and the ids of the items the model embedded (the
-    others with a vector reuse one)."""
+    """A batch's vectors by sha256, the ids of the items the model embedded (the
+    others with a vector reuse one), and the vectors of items' regions by item id."""
 
     vectors: dict[str, Vector]
     embedded_ids: frozenset[str]
+    regions: dict[str, Vector] = field(default_factory=dict)
 
 
 def embed_rows(embedder: Embedder, items: Sequence[Item]) -> Vector:
@@ -81,7 +83,8 @@ def embed_batch(
         if item.sha256 not in vectors:
             first_of.setdefault(item.sha256, item)
     fresh = list(first_of.values())
-    for item, vector in zip(fresh, embed_isolated(fresh, tally, embedder), strict=True):
+    fresh_vectors, regions = _embed_with_regions(fresh, batch, tally, embedder)
+    for item, vector in zip(fresh, fresh_vectors, strict=True):
         if vector is not None:
             vectors[item.sha256] = vector
             known.remember(item.sha256, vector)
@@ -89,4 +92,35 @@ def embed_batch(
         if item.sha256 not in vectors and first_of[item.sha256] is not item:
             reason = f"same bytes as {first_of[item.sha256].candidate.image_url}, which failed"
             tally.fail(item.candidate.image_url, "embed", Exception(reason))
-    return Embedded(vectors, frozenset(item.id for item in fresh))
+    return Embedded(vectors, frozenset(item.id for item in fresh), regions)
+
+
+def _embed_with_regions(
+    fresh: Sequence[Item], batch: Sequence[Item], tally: Tally, embedder: Embedder
+) -> tuple[list[Vector | None], dict[str, Vector]]:
+    """Vectors of ``fresh`` and of the regions of ``batch``'s items, in one call of the
+    model when it can: if that call fails, the images are embedded as if they had no
+    regions, and the regions once more on their own (none if they fail again)."""
+    rows = region_rows(batch)
+    if not rows:
+        return embed_isolated(fresh, tally, embedder), {}
+    try:
+        vectors = embed_rows(embedder, [*fresh, *rows])
+        if len(vectors) != len(fresh) + len(rows):
+            raise ValueError(f"the embedder returned {len(vectors)} vectors")
+    except Exception as exc:
+        if is_systemic(exc):
+            raise
+    else:
+        tally.embedded += len(fresh)
+        return list(vectors[: len(fresh)]), regions_by_owner(batch, vectors[len(fresh) :])
+    images = embed_isolated(fresh, tally, embedder)
+    try:  # a region only helps find its image: a failure leaves the image alone
+        region_vectors = embed_rows(embedder, rows)
+    except Exception as exc:
+        if is_systemic(exc):
+            raise
+        return images, {}
+    if len(region_vectors) != len(rows):
+        return images, {}
+    return images, regions_by_owner(batch, region_vectors)

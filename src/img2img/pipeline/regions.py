@@ -1,35 +1,42 @@
-"""The regions stage: a stored composite's regions, cut on a workshop thread, embedded and
-stored beside it.
+"""A stored composite's regions: cut on a workshop thread, embedded and stored with the
+batch of their image.
 
 Where an image is split (:func:`~img2img.postings.regions.split_regions`: a
 grid of pictures, a picture on a plain background), each region is prepared
-with the image and embedded after it, and stored as a record of its own
-pointing at the image (:mod:`~img2img.postings.region_records`); the image's
-own record lists its regions. Most images are not split and cost only the
+with the image on its workshop thread, embedded in the same model call as
+the batch's images (one call of full batches, not a second small one),
+and stored in the same upsert, as a record of its own pointing at the image
+(:mod:`~img2img.postings.region_records`); the image's own record lists its
+regions. Most images are not split and cost only the
 look for lines of one colour (a few milliseconds). A region that fails to
 embed or store leaves the image stored as it is: its regions only help find it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from img2img.models import VectorRecord
-from img2img.pipeline.embed import embed_rows
+from img2img.models import Vector, VectorRecord
 from img2img.pipeline.failures import is_systemic
 from img2img.pipeline.items import Item
 from img2img.postings.composites import REGIONS_FIELD
 from img2img.postings.region_records import region_records
 from img2img.postings.regions import Box, box_text, crop_regions, split_regions
-from img2img.protocols import Embedder, VectorStore
+from img2img.protocols import Embedder
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["cut_regions", "store_regions"]
+__all__ = [
+    "cut_regions",
+    "region_records_of",
+    "region_rows",
+    "regions_by_owner",
+    "regions_metadata",
+]
 
 
 def cut_regions(
@@ -56,30 +63,33 @@ def regions_metadata(regions: Sequence[tuple[Box, Any, bool]]) -> dict[str, list
     return {REGIONS_FIELD: [box_text(box) for box, _, _ in regions]} if regions else {}
 
 
-def store_regions(
-    batch: Sequence[Item], stored: set[str], embedder: Embedder, store: VectorStore
-) -> int:
-    """Embed and store the regions of every stored item of ``batch``; how many were stored."""
-    owners = [item for item in batch if item.regions and item.id in stored]
-    if not owners:
-        return 0
-    rows = [
+def region_rows(batch: Sequence[Item]) -> list[Item]:
+    """A row for the model per region of every item of ``batch``, in order."""
+    return [
         Item(f"{item.id}#{n}", item.candidate, "", {}, payload, prepared)
-        for item in owners
+        for item in batch
         for n, (_, payload, prepared) in enumerate(item.regions)
     ]
-    try:
-        vectors = np.asarray(embed_rows(embedder, rows), dtype=np.float32)
-        records: list[VectorRecord] = []
-        start = 0
-        for item in owners:
-            count = len(item.regions)
+
+
+def regions_by_owner(batch: Sequence[Item], vectors: Vector) -> dict[str, Vector]:
+    """The rows of :func:`region_rows` (``vectors``, in its order) by the id of their image."""
+    out: dict[str, Vector] = {}
+    start = 0
+    for item in batch:
+        if item.regions:
+            out[item.id] = vectors[start : start + len(item.regions)]
+            start += len(item.regions)
+    return out
+
+
+def region_records_of(
+    batch: Sequence[Item], vectors: Mapping[str, Vector], owners: Collection[str]
+) -> list[VectorRecord]:
+    """The records of the regions of every item of ``batch`` in ``owners`` with vectors."""
+    records: list[VectorRecord] = []
+    for item in batch:
+        if item.id in owners and item.id in vectors:
             boxes = [box for box, _, _ in item.regions]
-            records += region_records(item.id, boxes, vectors[start : start + count])
-            start += count
-        store.upsert(records)
-    except Exception as exc:
-        if is_systemic(exc):
-            raise
-        return 0
-    return len(records)
+            records += region_records(item.id, boxes, np.asarray(vectors[item.id], np.float32))
+    return records

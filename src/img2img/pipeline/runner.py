@@ -79,7 +79,7 @@ def run_index(
             )
             for batch in _ready_batches(todo, downloads, handoff, tally, settings.batch_size):
                 embedded = embed_batch(batch, embedder, known, tally)
-                write_batch(batch, embedded, tally, store, interrupts, pictures, embedder)
+                write_batch(batch, embedded, tally, store, interrupts, pictures)
                 tally.notify()
         finished = True
     except KeyboardInterrupt as exc:

@@ -1,4 +1,5 @@
-"""The write stage: upsert a batch's records whole, a refused record failing alone.
+"""The write stage: upsert a batch's records whole, with its regions', a refused record
+failing alone.
 
 Ctrl-C waits for the write to end, so every record the report counts is in
 the store; the picture keeper hears of a record only once it is stored.
@@ -13,9 +14,9 @@ from img2img.pipeline.embed import Embedded
 from img2img.pipeline.failures import is_systemic
 from img2img.pipeline.interrupts import Interrupts
 from img2img.pipeline.items import Item, PictureKeeper
-from img2img.pipeline.regions import store_regions
+from img2img.pipeline.regions import region_records_of
 from img2img.pipeline.tally import Tally
-from img2img.protocols import Embedder, VectorStore
+from img2img.protocols import VectorStore
 
 __all__ = ["upsert_isolated", "write_batch"]
 
@@ -27,10 +28,9 @@ def write_batch(
     store: VectorStore,
     interrupts: Interrupts,
     pictures: PictureKeeper | None = None,
-    embedder: Embedder | None = None,
 ) -> None:
-    """Upsert a record for every item of ``batch`` with a vector, and keep its picture;
-    with ``embedder``, the regions of the stored composites too."""
+    """Upsert a record for every item of ``batch`` with a vector, and the records of its
+    regions (``embedded.regions``), and keep its picture."""
     vectors = embedded.vectors
     records = [
         VectorRecord(id=item.id, vector=vectors[item.sha256], metadata=item.metadata)
@@ -38,20 +38,48 @@ def write_batch(
         if item.sha256 in vectors
     ]
     with interrupts.held():
-        stored = upsert_isolated(records, batch, tally, store)
+        stored = _upsert_with_regions(records, batch, embedded, tally, store)
         tally.indexed += len(stored)
         tally.reused += sum(
             1 for item in batch if item.id in stored and item.id not in embedded.embedded_ids
         )
-
-    if embedder is not None:  # after the images: their regions only help find them
-        with interrupts.held():
-            store_regions(batch, stored, embedder, store)
     if pictures is not None:
         for item in batch:
             if item.id in stored and item.picture is not None:
                 width, height = item.metadata["width"], item.metadata["height"]
                 pictures.keep(item.id, item.picture, int(width), int(height))
+
+
+def _upsert_with_regions(
+    records: list[VectorRecord],
+    batch: Sequence[Item],
+    embedded: Embedded,
+    tally: Tally,
+    store: VectorStore,
+) -> set[str]:
+    """Upsert ``records`` and their regions' in one call when the store takes them all;
+    else the images as :func:`upsert_isolated` does, then the regions of those stored
+    (dropped if refused: they only help find their image). The ids of images stored."""
+    if not embedded.regions:
+        return upsert_isolated(records, batch, tally, store)
+    ids = {record.id for record in records}
+    regions = region_records_of(batch, embedded.regions, ids)
+    try:
+        store.upsert([*records, *regions])
+    except Exception as exc:
+        if is_systemic(exc):
+            raise
+    else:
+        return ids
+    stored = upsert_isolated(records, batch, tally, store)
+    regions = region_records_of(batch, embedded.regions, stored)
+    if regions:
+        try:
+            store.upsert(regions)
+        except Exception as exc:
+            if is_systemic(exc):
+                raise
+    return stored
 
 
 def upsert_isolated(
