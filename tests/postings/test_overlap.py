@@ -61,7 +61,8 @@ def test_the_judge_refuses_cuts_of_one_photo_sharing_a_strip(astronaut: Image.Im
     assert "overlap in part" in judgement.reason
     assert judgement.evidence is not None
     share = shared_share(judgement.evidence)
-    assert share is not None and share < MIN_SHARED
+    assert share is not None
+    assert share < MIN_SHARED
 
 
 @pytest.mark.parametrize("edit", ["crop70", "crop90", "border", "rotate+10", "text"])

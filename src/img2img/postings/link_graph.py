@@ -7,11 +7,12 @@ picture posted 19 times joined to another posted 19 times makes 19 x 19 wrong
 pairs, and a store of thousands of alike pictures chains into groups of
 thousands. A picture posted several times is held together by many links (its
 reposts verify against the original and against each other); a wrong link is
-one. So the groups are what stays connected once every *bridge* (a link whose
-removal splits its set in two) with at least :data:`MIN_SIDE` records on each
-side is cut: joining two pictures then takes two links or more, while a record
-linked to the rest by one link (a repost verified only against another repost)
-still joins, its side holding one record.
+one. So the groups are what stays connected once the *lone links* (bridges: a
+link whose removal splits its set in two) with at least :data:`MIN_SIDE`
+records on each side are cut, the most even first: joining two pictures then
+takes two links or more, while a record linked to the rest by one link (a
+repost verified only against another repost) still joins, its side holding one
+record.
 
 Memory holds the links (ids of linked records only), as the union-find did.
 """
@@ -70,31 +71,40 @@ class LinkGraph:
     def components(self) -> Iterator[list[str]]:
         """Every connected set of two or more linked ids, members sorted (what a
         union-find of the links gives)."""
-        for members, _ in self._parts(min_side=None):
-            yield sorted(members)
+        yield from self.groups(min_side=None)
 
-    def groups(self, *, min_side: int = MIN_SIDE) -> Iterator[list[str]]:
-        """Every group of two or more ids, members sorted: the connected sets left once
-        each lone link with ``min_side`` or more ids on both sides is cut."""
-        for members, cut in self._parts(min_side=min_side):
-            if not cut:
-                yield sorted(members)
-                continue
-            yield from (sorted(part) for part in self._split(members, cut) if len(part) > 1)
+    def groups(self, *, min_side: int | None = MIN_SIDE) -> Iterator[list[str]]:
+        """Every group of two or more ids, members sorted.
 
-    def _parts(self, min_side: int | None) -> Iterator[tuple[list[str], set[frozenset[str]]]]:
-        """Each connected set, and (when ``min_side`` is given) the links to cut in it."""
-        seen: set[str] = set()
+        In each connected set, the lone link (a bridge) whose smaller side is
+        largest is cut, and each part is looked at again, until no lone link has
+        ``min_side`` ids or more on both sides (``None``: nothing is cut). The
+        most even cut first: a repost linked to its original by one link and to
+        another picture's posting by another is cut from the other picture (the
+        larger smaller side), not from its own, whose side is then only itself.
+        """
+        cut: set[frozenset[str]] = set()
+        done: set[str] = set()
         for start in sorted(self._links):
-            if start in seen:
+            if start in done:
                 continue
-            members, cut = self._walk(start, min_side)
-            seen.update(members)
-            yield members, cut
+            pending = [start]
+            while pending:
+                members, bridge = self._walk(pending.pop(), cut, min_side)
+                if bridge is None:
+                    done.update(members)
+                    if len(members) > 1:
+                        yield sorted(members)
+                    continue
+                cut.add(frozenset(bridge))
+                pending.extend(bridge)  # each end now lies in a part of its own
 
-    def _walk(self, start: str, min_side: int | None) -> tuple[list[str], set[frozenset[str]]]:
-        """Depth-first from ``start`` without recursion: the connected set, and its
-        bridges (Tarjan's low links) whose two sides both hold ``min_side`` ids."""
+    def _walk(
+        self, start: str, cut: set[frozenset[str]], min_side: int | None
+    ) -> tuple[list[str], tuple[str, str] | None]:
+        """Depth-first from ``start`` without recursion, over links not ``cut``: the
+        connected set, and its bridge (Tarjan's low links) whose smaller side is
+        largest, when that side holds ``min_side`` ids or more."""
         order: dict[str, int] = {start: 0}
         low: dict[str, int] = {start: 0}
         size: dict[str, int] = {start: 1}
@@ -112,7 +122,7 @@ class LinkGraph:
                     low[parent] = min(low[parent], low[node])
                     size[parent] += size[node]
                 continue
-            if child == parent:
+            if child == parent or (cut and frozenset((node, child)) in cut):
                 continue
             if child in order:
                 low[node] = min(low[node], order[child])
@@ -122,28 +132,12 @@ class LinkGraph:
             members.append(child)
             tree.append((node, child))
             stack.append((child, node, iter(sorted(self._links[child]))))
-        cut: set[frozenset[str]] = set()
-        if min_side is not None:
-            total = len(members)
-            for parent, child in tree:
-                below = size[child]
-                if low[child] > order[parent] and min(below, total - below) >= min_side:
-                    cut.add(frozenset((parent, child)))
-        return members, cut
-
-    def _split(self, members: list[str], cut: set[frozenset[str]]) -> Iterator[list[str]]:
-        """The connected sets of ``members`` once the links in ``cut`` are removed."""
-        seen: set[str] = set()
-        for start in members:
-            if start in seen:
-                continue
-            seen.add(start)
-            part, frontier = [start], [start]
-            while frontier:
-                node = frontier.pop()
-                for other in self._links[node]:
-                    if other not in seen and frozenset((node, other)) not in cut:
-                        seen.add(other)
-                        part.append(other)
-                        frontier.append(other)
-            yield part
+        if min_side is None:
+            return members, None
+        best, bridge = min_side - 1, None
+        for parent, child in tree:
+            if low[child] > order[parent]:
+                smaller = min(size[child], len(members) - size[child])
+                if smaller > best:
+                    best, bridge = smaller, (parent, child)
+        return members, bridge

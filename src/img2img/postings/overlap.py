@@ -39,25 +39,25 @@ def _area(polygon: Sequence[Point]) -> float:
 
 def _clip(polygon: Sequence[Point], width: float, height: float) -> list[Point]:
     """``polygon`` cut to the frame ``0 <= x <= width, 0 <= y <= height`` (Sutherland-Hodgman)."""
-    edges = (
-        (lambda p: p[0] >= 0, 0, 0.0),
-        (lambda p: p[0] <= width, 0, width),
-        (lambda p: p[1] >= 0, 1, 0.0),
-        (lambda p: p[1] <= height, 1, height),
-    )
     points = list(polygon)
-    for inside, axis, at in edges:
+    # Each side of the frame: the axis it bounds, where, and whether inside is below it.
+    for axis, at, below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
+
+        def inside(point: Point, axis: int = axis, at: float = at, below: bool = below) -> bool:
+            return point[axis] <= at if below else point[axis] >= at
+
         kept: list[Point] = []
         for current, following in zip(points, [*points[1:], *points[:1]], strict=True):
             if inside(current):
                 kept.append(current)
-            if inside(current) != inside(following):  # the edge crosses the line: where
+            if inside(current) != inside(following):  # the edge crosses the side: where
                 t = (at - current[axis]) / (following[axis] - current[axis])
-                crossing = (
-                    current[0] + t * (following[0] - current[0]),
-                    current[1] + t * (following[1] - current[1]),
+                kept.append(
+                    (
+                        current[0] + t * (following[0] - current[0]),
+                        current[1] + t * (following[1] - current[1]),
+                    )
                 )
-                kept.append(crossing)
         points = kept
         if not points:
             break
