@@ -22,7 +22,7 @@ in one group), groups found exactly, and the known non-group pairs (overlapping
 cuts of one photo, the two stereo views) put in one group; the links the pass
 verified, and how many join two planted groups, by kind; and, from the same
 links, the groups a union-find of them would make (every linked set one group,
-as ``duplicates()`` grouped before it cut lone links). ``--links FILE`` writes
+as ``duplicates()`` grouped before it made stars of them). ``--links FILE`` writes
 the links (pairs of picture names) as JSON, to try other groupings on them.
 """
 

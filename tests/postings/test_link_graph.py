@@ -67,36 +67,38 @@ def test_a_repost_of_a_repost_still_joins() -> None:
     assert list(lone.groups()) == [["base", "repost", "repost-of-repost"]]
 
 
-def test_two_links_between_pictures_join_them() -> None:
+def test_a_wrong_link_to_a_centre_moves_one_record_at_most() -> None:
     graph = LinkGraph()
-    a = _picture(graph, "a", 3)
-    b = _picture(graph, "b", 3)
-    graph.add("a1", "b1")
-    graph.add("a2", "b2")
+    a = _picture(graph, "a", 4)
+    b = _picture(graph, "b", 4)
+    graph.add("a2", "b0")  # the other picture's original
 
-    assert list(graph.groups()) == [sorted(a + b)]
+    groups = sorted(graph.groups())
+
+    assert len(groups) == 2
+    wrong = sum(min(len(set(group) & set(a)), len(set(group) & set(b))) for group in groups)
+    assert wrong <= 1
 
 
-def test_a_settled_pair_is_linked_or_shares_two_links() -> None:
+def test_links_are_kept_both_ways() -> None:
     graph = LinkGraph()
     graph.add("a", "b")
     graph.add("a", "c")
-    graph.add("c", "d")
-    assert graph.settled("a", "b")
-    assert graph.settled("b", "a")
-    assert not graph.settled("a", "d")  # one path: a link between them would hold it
-    assert not graph.settled("a", "unknown")
-    graph.add("b", "d")
-    assert graph.settled("a", "d")  # through b and through c
+    graph.add("a", "a")  # a record is not its own duplicate
+    assert graph.linked("b", "a")
+    assert not graph.linked("b", "c")
     assert graph.links("a") == {"b", "c"}
-    assert len(graph) == 4
+    assert graph.links("unknown") == frozenset()
+    assert len(graph) == 2
 
 
 links_strategy = st.lists(st.tuples(st.integers(0, 14), st.integers(0, 14)), max_size=40)
 
 
 @given(links_strategy)
-def test_components_are_a_union_find_and_groups_split_them(pairs: list[tuple[int, int]]) -> None:
+def test_groups_share_out_every_linked_id_within_its_connected_set(
+    pairs: list[tuple[int, int]],
+) -> None:
     graph, union = LinkGraph(), UnionFind()
     for a, b in pairs:
         if a != b:
@@ -104,20 +106,10 @@ def test_components_are_a_union_find_and_groups_split_them(pairs: list[tuple[int
             union.union(str(a), str(b))
     components = sorted(graph.components())
     assert components == sorted(union.groups())
-    for group in graph.groups():
+    groups = list(graph.groups())
+    members = [item for group in groups for item in group]
+    assert sorted(members) == sorted(item for component in components for item in component)
+    for group in groups:
         assert any(set(group) <= set(component) for component in components)
-
-
-@given(links_strategy, st.tuples(st.integers(0, 14), st.integers(0, 14)))
-def test_a_settled_pair_changes_no_group_when_linked(
-    pairs: list[tuple[int, int]], extra: tuple[int, int]
-) -> None:
-    graph = LinkGraph()
-    for a, b in pairs:
-        graph.add(str(a), str(b))
-    a, b = map(str, extra)
-    if a == b or not graph.settled(a, b):
-        return
-    before = sorted(graph.groups())
-    graph.add(a, b)
-    assert sorted(graph.groups()) == before
+        for item in group:  # each linked to another of its group
+            assert graph.links(item) & set(group)

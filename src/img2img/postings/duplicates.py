@@ -5,8 +5,9 @@ each record's nearest neighbours (a page at a time where the store can:
 :mod:`img2img.postings.neighbours`) and links those verified to be the same
 picture; memory holds the links and one number per record with neighbours (to
 judge a mutual pair once), not the store. Once the pass is over, the groups
-(:class:`~img2img.postings.link_graph.LinkGraph`: one wrong link does not chain
-two pictures into one) are read back from the store one at a time and yielded.
+(:class:`~img2img.postings.link_graph.LinkGraph`: stars around the records with
+the most links, so a wrong link does not chain two pictures into one) are read
+back from the store one at a time and yielded.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _link_neighbours(
         judge = judge_of(_as_match(record), pictures, thresholds)
         for neighbour in neighbours:
             with lock:
-                if links.settled(neighbour.id, record.id):
+                if links.linked(neighbour.id, record.id):
                     continue
             # A composite and one of its pictures are related, not duplicates.
             if relation_to(judge, neighbour, pictures).whole:
@@ -101,8 +102,9 @@ def find_duplicates(
     linked through another, with that one's evidence missing: ``None``).
     A pair that is each other's neighbour is judged once
     (:class:`~img2img.postings.judged_pairs.JudgedPairs`); records are judged
-    on ``workers`` threads. Two pictures are not put in one group through a
-    single link between their postings (see :mod:`~img2img.postings.link_graph`).
+    on ``workers`` threads. A group is a star of links around one record (see
+    :mod:`~img2img.postings.link_graph`): a wrong link between two pictures'
+    postings moves one record at most, and never joins the two.
     """
     with one_blas_thread():
         links = _link_neighbours(

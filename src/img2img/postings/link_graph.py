@@ -5,28 +5,32 @@ picture. Taking each connected set of links as one picture (a union-find) lets
 one wrong link chain two pictures, and all their postings, into one group: a
 picture posted 19 times joined to another posted 19 times makes 19 x 19 wrong
 pairs, and a store of thousands of alike pictures chains into groups of
-thousands. A picture posted several times is held together by many links (its
-reposts verify against the original and against each other); a wrong link is
-one. So the groups are what stays connected once the *lone links* (bridges: a
-link whose removal splits its set in two) with at least :data:`MIN_SIDE`
-records on each side are cut, the most even first: joining two pictures then
-takes two links or more, while a record linked to the rest by one link (a
-repost verified only against another repost) still joins, its side holding one
-record.
+thousands. Wrong links are not rare: two reposts that carry the same caption
+or the same border agree on it, so the captioned reposts of many pictures link
+to each other, each also linked to its own picture.
+
+A picture posted several times is held together by many links: its reposts
+verify against the original and against each other, so the records linked to
+one of them are mostly linked to each other too. So each group is a *star*:
+records are taken in order of the triangles of links they are part of (the
+original, or a repost of it, has the most), and each record not yet in a group
+becomes a centre, its group the records linked to it that no earlier centre
+took. A record left alone that way (every record linked to it taken first: a
+repost verified only against other reposts) joins the group holding most of
+its links. A wrong link then moves at most the one record at its end; it never
+carries a second picture, with its postings, into the group. Chosen by
+measurement on ``benchmarks/duplicates_real.py``'s pictures over the
+union-find and over cutting lone links (see docs/performance.md).
 
 Memory holds the links (ids of linked records only), as the union-find did.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
-__all__ = ["MIN_SIDE", "LinkGraph"]
-
-#: Records each side of a lone link must hold for the link to be cut: a record
-#: (a repost of a repost) joins through one link, two postings of each of two
-#: pictures need two links to join.
-MIN_SIDE = 2
+__all__ = ["LinkGraph"]
 
 
 class LinkGraph:
@@ -45,99 +49,54 @@ class LinkGraph:
             self._links.setdefault(a, set()).add(b)
             self._links.setdefault(b, set()).add(a)
 
+    def linked(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` are linked."""
+        return b in self._links.get(a, ())
+
     def links(self, item: str) -> frozenset[str]:
         """The ids linked to ``item``."""
         return frozenset(self._links.get(item, ()))
 
-    def settled(self, a: str, b: str) -> bool:
-        """Whether a link between ``a`` and ``b`` could change no group: they are linked,
-        or two others are each linked to both (two links would have to be cut to part
-        them, so they stay together whatever else is cut, and a link between them
-        cuts nothing apart)."""
-        links_a, links_b = self._links.get(a), self._links.get(b)
-        if not links_a or not links_b:
-            return False
-        if b in links_a:
-            return True
-        small, large = (links_a, links_b) if len(links_a) <= len(links_b) else (links_b, links_a)
-        common = 0
-        for other in small:
-            if other in large:
-                common += 1
-                if common >= 2:
-                    return True
-        return False
-
     def components(self) -> Iterator[list[str]]:
         """Every connected set of two or more linked ids, members sorted (what a
-        union-find of the links gives)."""
-        yield from self.groups(min_side=None)
-
-    def groups(self, *, min_side: int | None = MIN_SIDE) -> Iterator[list[str]]:
-        """Every group of two or more ids, members sorted.
-
-        In each connected set, the lone link (a bridge) whose smaller side is
-        largest is cut, and each part is looked at again, until no lone link has
-        ``min_side`` ids or more on both sides (``None``: nothing is cut). The
-        most even cut first: a repost linked to its original by one link and to
-        another picture's posting by another is cut from the other picture (the
-        larger smaller side), not from its own, whose side is then only itself.
-        """
-        cut: set[frozenset[str]] = set()
-        done: set[str] = set()
+        union-find of the links makes)."""
+        seen: set[str] = set()
         for start in sorted(self._links):
-            if start in done:
+            if start in seen:
                 continue
-            pending = [start]
-            while pending:
-                members, bridge = self._walk(pending.pop(), cut, min_side)
-                if bridge is None:
-                    done.update(members)
-                    if len(members) > 1:
-                        yield sorted(members)
-                    continue
-                cut.add(frozenset(bridge))
-                pending.extend(bridge)  # each end now lies in a part of its own
+            seen.add(start)
+            members, frontier = [start], [start]
+            while frontier:
+                for other in self._links[frontier.pop()]:
+                    if other not in seen:
+                        seen.add(other)
+                        members.append(other)
+                        frontier.append(other)
+            yield sorted(members)
 
-    def _walk(
-        self, start: str, cut: set[frozenset[str]], min_side: int | None
-    ) -> tuple[list[str], tuple[str, str] | None]:
-        """Depth-first from ``start`` without recursion, over links not ``cut``: the
-        connected set, and its bridge (Tarjan's low links) whose smaller side is
-        largest, when that side holds ``min_side`` ids or more."""
-        order: dict[str, int] = {start: 0}
-        low: dict[str, int] = {start: 0}
-        size: dict[str, int] = {start: 1}
-        members = [start]
-        tree: list[tuple[str, str]] = []  # (parent, child) for each tree link
-        stack: list[tuple[str, str | None, Iterator[str]]] = [
-            (start, None, iter(sorted(self._links[start])))
-        ]
-        while stack:
-            node, parent, pending = stack[-1]
-            child = next(pending, None)
-            if child is None:
-                stack.pop()
-                if parent is not None:
-                    low[parent] = min(low[parent], low[node])
-                    size[parent] += size[node]
-                continue
-            if child == parent or (cut and frozenset((node, child)) in cut):
-                continue
-            if child in order:
-                low[node] = min(low[node], order[child])
-                continue
-            order[child] = low[child] = len(order)
-            size[child] = 1
-            members.append(child)
-            tree.append((node, child))
-            stack.append((child, node, iter(sorted(self._links[child]))))
-        if min_side is None:
-            return members, None
-        best, bridge = min_side - 1, None
-        for parent, child in tree:
-            if low[child] > order[parent]:
-                smaller = min(size[child], len(members) - size[child])
-                if smaller > best:
-                    best, bridge = smaller, (parent, child)
-        return members, bridge
+    def groups(self) -> Iterator[list[str]]:
+        """Every group of two or more ids, members sorted: stars around centres (see
+        the module docstring)."""
+        links = self._links
+        triangles = {
+            item: sum(len(others & links[other]) for other in others)
+            for item, others in links.items()
+        }
+        group_of: dict[str, int] = {}
+        stars: list[list[str]] = []
+        for centre in sorted(links, key=lambda item: (-triangles[item], item)):
+            if centre not in group_of:
+                star = [centre, *sorted(links[centre].difference(group_of))]
+                for item in star:
+                    group_of[item] = len(stars)
+                stars.append(star)
+        for index, star in enumerate(stars):
+            if len(star) == 1:  # every record linked to it was taken by earlier centres
+                votes = Counter(group_of[other] for other in links[star[0]])
+                best = max(votes, key=lambda group: (votes[group], -group))
+                stars[best].append(star[0])
+                group_of[star[0]] = best
+                stars[index] = []
+        for star in stars:
+            if len(star) > 1:
+                yield sorted(star)
