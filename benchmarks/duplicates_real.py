@@ -19,13 +19,18 @@ average; the verifier's share: pairs verified and the seconds spent in them,
 features computed and their seconds (summed over threads); and the groups
 against the planted truth: pair precision and recall (pairs of postings put
 in one group), groups found exactly, and the known non-group pairs (overlapping
-cuts of one photo, the two stereo views) put in one group.
+cuts of one photo, the two stereo views) put in one group; the links the pass
+verified, and how many join two planted groups, by kind; and, from the same
+links, the groups a union-find of them would make (every linked set one group,
+as ``duplicates()`` grouped before it made stars of them). ``--links FILE`` writes
+the links (pairs of picture names) as JSON, to try other groupings on them.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import resource
@@ -98,30 +103,36 @@ class Tally:
         return timed
 
 
-LINKS: list[tuple[str, str]] = []  # pairs the pass verified to be one picture
+class Pass:
+    """What the benchmark's probes saw of the pass: its link graph, the pairs judged
+    while linking, and the CPU the linking took."""
+
+    graph: object = None
+    judged = 0
+    linking_cpu = 0.0
+    linking_wall = 0.0
 
 
 def instrument() -> tuple[Tally, Tally]:
-    """Count the verifier's fits and the features computed, and note the links the
-    pass makes (the benchmark's own probes)."""
+    """Count the verifier's fits and the features computed, and keep the link graph
+    the pass builds (the benchmark's own probes)."""
     from img2img.postings import cache, duplicates, judge, pictures
 
-    judge_of, relation_to = duplicates.judge_of, duplicates.relation_to
-    first: dict[int, str] = {}
+    link_neighbours, relation_to = duplicates._link_neighbours, duplicates.relation_to
 
-    def noted_judge(match, *args):  # type: ignore[no-untyped-def]
-        made = judge_of(match, *args)
-        first[id(made)] = _name(match.image_url)
-        return made
+    def kept_graph(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started, cpu = time.perf_counter(), _cpu()
+        Pass.graph = link_neighbours(*args, **kwargs)
+        Pass.linking_wall, Pass.linking_cpu = time.perf_counter() - started, _cpu() - cpu
+        return Pass.graph
 
-    def noted_relation(made, other, *args, **kwargs):  # type: ignore[no-untyped-def]
-        judgement = relation_to(made, other, *args, **kwargs)
-        if judgement.same:
-            LINKS.append((first.get(id(made), "?"), _name(other.image_url)))
-        return judgement
+    def counted_relation(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if Pass.graph is None:  # while linking; afterwards the groups are laid out
+            Pass.judged += 1
+        return relation_to(*args, **kwargs)
 
-    duplicates.judge_of = noted_judge  # type: ignore[assignment]
-    duplicates.relation_to = noted_relation  # type: ignore[assignment]
+    duplicates._link_neighbours = kept_graph  # type: ignore[assignment]
+    duplicates.relation_to = counted_relation  # type: ignore[assignment]
     fits, features = Tally(), Tally()
     judge.verify_features = fits.wrap(judge.verify_features)  # type: ignore[assignment]
     cache.extract_features = features.wrap(cache.extract_features)  # type: ignore[assignment]
@@ -137,16 +148,33 @@ def pairs_of(groups: list[list[str]]) -> set[tuple[str, str]]:
     return {tuple(sorted(p)) for g in groups for p in itertools.combinations(g, 2)}  # type: ignore[misc]
 
 
-def score(found: list[list[str]], names: list[str], apart: list[tuple[str, str]]) -> None:
+def _kind(a: str, b: str) -> str:
+    """What kind of wrong link joins postings ``a`` and ``b`` of two base pictures."""
+    if a.startswith("d") and b.startswith("d"):
+        return "drawings"
+    if a.startswith("s") and b.startswith("s"):
+        return "stereo views"
+    if a.split("c")[0] == b.split("c")[0]:
+        return "cuts of one photo"
+    return "other"
+
+
+def score(
+    title: str, found: list[list[str]], names: list[str], apart: list[tuple[str, str]]
+) -> None:
+    """Groups against the planted truth."""
     planted: dict[str, list[str]] = defaultdict(list)
     for name in names:
         planted[group_of(name)].append(name)
     truth = [sorted(g) for g in planted.values() if len(g) > 1]
     true_pairs, found_pairs = pairs_of(truth), pairs_of(found)
     right = true_pairs & found_pairs
+    largest = max((len(g) for g in found), default=0)
+    print(f"-- {title}")
     print(
         f"groups            {len(found):,} found, {len(truth):,} planted; "
-        f"{len({tuple(g) for g in found} & {tuple(g) for g in truth}):,} found exactly"
+        f"{len({tuple(g) for g in found} & {tuple(g) for g in truth}):,} found exactly; "
+        f"largest {largest:,}"
     )
     for kind, test in (
         ("photos", lambda n: not n.startswith("d")),
@@ -162,6 +190,8 @@ def score(found: list[list[str]], names: list[str], apart: list[tuple[str, str]]
         f"pairs, all       precision {len(right) / max(1, len(found_pairs)):.4f}, "
         f"recall {len(right) / max(1, len(true_pairs)):.4f}"
     )
+    wrong = Counter(_kind(group_of(a), group_of(b)) for a, b in found_pairs - true_pairs)
+    print(f"wrong pairs       {dict(wrong)}")
     group_at = {name: i for i, g in enumerate(found) for name in g}
     joined = [
         (a, b)
@@ -172,29 +202,15 @@ def score(found: list[list[str]], names: list[str], apart: list[tuple[str, str]]
     print(
         f"known non-groups  {len(joined)} of {len(apart)} base pairs put in one group {joined[:5]}"
     )
-    wrong = Counter()
-    for a, b in found_pairs - true_pairs:
-        wrong[
-            "photo-photo" if not (a.startswith("d") or b.startswith("d")) else "with a drawing"
-        ] += 1
-    print(f"wrong pairs       {dict(wrong)}")
-    direct = Counter()
-    examples = []
-    for a, b in set(LINKS):
-        if group_of(a) != group_of(b):
-            kind = (
-                "drawings"
-                if a.startswith("d") and b.startswith("d")
-                else (
-                    "stereo views"
-                    if a.startswith("s") and b.startswith("s")
-                    else ("cuts of one photo" if a.split("c")[0] == b.split("c")[0] else "other")
-                )
-            )
-            direct[kind] += 1
-            examples.append((a, b))
+
+
+def score_links(links: list[tuple[str, str]]) -> None:
+    """The links the pass verified, right and wrong."""
+    wrong = [(a, b) for a, b in links if group_of(a) != group_of(b)]
+    kinds = Counter(_kind(group_of(a), group_of(b)) for a, b in wrong)
     print(
-        f"wrong links       {sum(direct.values())} of {len(set(LINKS))} verified: {dict(direct)} {sorted(examples)[:12]}"
+        f"links             {len(links):,} verified, {len(wrong)} wrong: {dict(kinds)} "
+        f"{sorted(tuple(sorted(w)) for w in wrong)[:8]}"
     )
 
 
@@ -237,6 +253,11 @@ def run(folder: Path, args: argparse.Namespace) -> None:
         groups = list(client.duplicates(**options))
         stop.set()
         wall, cpu = time.perf_counter() - started, _cpu() - cpu
+        name_of = {
+            record.id: _name(str(record.metadata.get("image_url", "")))
+            for page in client.store.scan(batch_size=1000)
+            for record in page
+        }
     found = [sorted(_name(p.image_url) for p in g.postings) for g in groups]
     print(
         f"records           {records:,}; duplicates({', '.join(f'{k}={v}' for k, v in options.items())})"
@@ -245,12 +266,26 @@ def run(folder: Path, args: argparse.Namespace) -> None:
         f"duplicates pass   {wall:.1f} s wall, {cpu:.1f} s CPU (user+sys), "
         f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
+    print(
+        f"linking           {Pass.linking_wall:.1f} s wall, {Pass.linking_cpu:.1f} s CPU; "
+        f"{Pass.judged:,} pairs judged"
+    )
     print(f"verifier          {fits.calls:,} pairs fitted, {fits.seconds:.1f} s")
     print(f"features          {features.calls:,} computed, {features.seconds:.1f} s")
     names = sorted(p.stem for p in (folder / "pictures").glob("*.jpg"))
     _, apart = crowd(args.records)
     bases = {group_of(name) for name in names}
-    score(found, names, [(a, b) for a, b in apart if a in bases and b in bases])
+    apart = [(a, b) for a, b in apart if a in bases and b in bases]
+    graph = Pass.graph
+    links = sorted(
+        {tuple(sorted((name_of[a], name_of[b]))) for a in graph._links for b in graph.links(a)}  # type: ignore[attr-defined]
+    )
+    score_links(links)  # type: ignore[arg-type]
+    if args.links:
+        args.links.write_text(json.dumps(links))
+    score("groups returned", found, names, apart)
+    named = [sorted(name_of[i] for i in ids) for ids in graph.components()]  # type: ignore[attr-defined]
+    score("every linked set as one group (a union-find of the links)", named, names, apart)
 
 
 def main() -> None:
@@ -261,6 +296,7 @@ def main() -> None:
     parser.add_argument("--min-score", type=float)
     parser.add_argument("--warm", action="store_true", help="keep features of the last pass")
     parser.add_argument("--build-only", action="store_true", help="make and index the set, no pass")
+    parser.add_argument("--links", type=Path, help="write the verified links (names) as JSON here")
     args = parser.parse_args()
     folder = args.folder or Path(f"/tmp/img2img-dupreal-{args.records}")
     import numpy

@@ -4,8 +4,10 @@ One pass over the store (``VectorStore.scan``, a bounded list at a time) finds
 each record's nearest neighbours (a page at a time where the store can:
 :mod:`img2img.postings.neighbours`) and links those verified to be the same
 picture; memory holds the links and one number per record with neighbours (to
-judge a mutual pair once), not the store. Once the pass is over, the
-groups are read back from the store one at a time and yielded.
+judge a mutual pair once), not the store. Once the pass is over, the groups
+(:class:`~img2img.postings.link_graph.LinkGraph`: stars around the records with
+the most links, so a wrong link does not chain two pictures into one) are read
+back from the store one at a time and yielded.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
-from img2img.postings.grouping import GROUP_MIN_COSINE, UnionFind, judge_of, relation_to
+from img2img.postings.grouping import GROUP_MIN_COSINE, judge_of, relation_to
 from img2img.postings.judge import DEFAULT_THRESHOLDS, Thresholds, one_blas_thread
 from img2img.postings.judged_pairs import JudgedPairs
+from img2img.postings.link_graph import LinkGraph
 from img2img.postings.neighbours import nearest_neighbours
 from img2img.postings.pictures import CandidatePictures
 from img2img.protocols import VectorStore
@@ -53,8 +56,8 @@ def _link_neighbours(
     batch_size: int,
     thresholds: Thresholds,
     workers: int,
-) -> UnionFind:
-    links = UnionFind()
+) -> LinkGraph:
+    links = LinkGraph()
     lock = threading.Lock()  # the links, shared by the judging threads
     judged = JudgedPairs(k=k)
 
@@ -62,12 +65,12 @@ def _link_neighbours(
         judge = judge_of(_as_match(record), pictures, thresholds)
         for neighbour in neighbours:
             with lock:
-                if links.same(neighbour.id, record.id):
+                if links.linked(neighbour.id, record.id):
                     continue
             # A composite and one of its pictures are related, not duplicates.
             if relation_to(judge, neighbour, pictures).whole:
                 with lock:
-                    links.union(record.id, neighbour.id)
+                    links.add(record.id, neighbour.id)
 
     found = nearest_neighbours(
         store, k=k, min_score=min_score, filter=filter, batch_size=batch_size
@@ -99,7 +102,9 @@ def find_duplicates(
     linked through another, with that one's evidence missing: ``None``).
     A pair that is each other's neighbour is judged once
     (:class:`~img2img.postings.judged_pairs.JudgedPairs`); records are judged
-    on ``workers`` threads.
+    on ``workers`` threads. A group is a star of links around one record (see
+    :mod:`~img2img.postings.link_graph`): a wrong link between two pictures'
+    postings moves one record at most, and never joins the two.
     """
     with one_blas_thread():
         links = _link_neighbours(

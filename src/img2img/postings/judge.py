@@ -11,8 +11,9 @@ Every caller that asks (``find_postings``, grouped search, ``duplicates``,
 The order is fixed here: equal sha256 is ``exact`` without looking at pixels;
 otherwise the candidate's local features are compared with the query's by the
 verifier (:mod:`img2img.postings.verify`: keypoints and a geometric fit) and
-the fit decides ``copy`` or not; the perceptual-hash distance goes into the
-evidence. Only this module calls the verifier (``tests/test_architecture.py``
+the fit decides ``copy`` or not, unless the two frames overlap only in part
+(:mod:`img2img.postings.overlap`: two cuts of one photo sharing a strip); the
+perceptual-hash distance goes into the evidence. Only this module calls the verifier (``tests/test_architecture.py``
 holds it to that), so a new kind of fit or a new relation (a warped copy, a
 picture that is part of a composite, with its region) is added here: the
 verifier answers with a :class:`~img2img.postings.verify.Verification`,
@@ -37,6 +38,7 @@ from img2img.hashes import difference_hash, hamming_distance
 from img2img.models import Evidence, Match, Metadata, Posting, Relation
 from img2img.postings.composites import QueryPixels, Side, composed, stored_regions
 from img2img.postings.features import LocalFeatures, extract_features
+from img2img.postings.overlap import overlap_reason
 from img2img.postings.regions import Box, crop_regions, split_regions
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
@@ -293,7 +295,9 @@ class Judge:
         verification = verify_features(query.features, features, thresholds=self.thresholds)
         dhash = hash_distance(query.dhash, _dhash(candidate))
         evidence = replace(verification.evidence, hash_distance=dhash)
-        relation = relation_of(verification)
+        relation, reason = relation_of(verification), verification.reason
+        if relation is not None and (partial := overlap_reason(evidence)):
+            relation, reason = None, partial  # two cuts sharing a strip: two pictures
         found = None
         if relation is not None:
             found = composed(evidence, side, size, query.grey, candidate.regions, query.cells)
@@ -312,13 +316,13 @@ class Judge:
                     tried_evidence, side, size, query.grey, candidate.regions, query.cells
                 )
                 if found is not None and found.relation == "contains":
-                    verification, evidence = tried, tried_evidence
+                    reason, evidence = tried.reason, tried_evidence
                     break
                 found = None
         if found is not None:
             relation = found.relation
             evidence = replace(evidence, region=found.region)
-        return Judgement(relation, evidence, verification.reason, features)
+        return Judgement(relation, evidence, reason, features)
 
 
 def _own_size(features: LocalFeatures) -> tuple[int, int]:
