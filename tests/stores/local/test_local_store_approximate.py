@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,7 @@ from img2img.errors import ConfigurationError
 from img2img.models import VectorRecord
 from img2img.stores.local.approximate import index_path
 from img2img.stores.local.store import LocalStore
+from killing import run_and_kill
 
 pytest.importorskip("usearch")
 
@@ -210,30 +208,6 @@ def vector(i: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def run_and_kill(path: Path, first: int, delay: float) -> int:
-    """Run the writer from batch ``first``; SIGKILL it ``delay`` s after its first
-    acknowledged batch; return the last batch it acknowledged."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(first)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert child.stdout is not None
-    acked = first - 1
-    try:
-        acked = int(child.stdout.readline())
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        for line in child.stdout:
-            acked = int(line)
-    finally:
-        child.kill()
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
-    return acked
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_a_sigkilled_writer_loses_nothing_and_the_next_open_repairs_the_graph(
     tmp_path: Path,
@@ -241,7 +215,7 @@ def test_a_sigkilled_writer_loses_nothing_and_the_next_open_repairs_the_graph(
     path = tmp_path / "store.sqlite3"
     batch, acknowledged = 0, []
     for delay in (0.0, 0.13, 0.37, 0.71):
-        acked = run_and_kill(path, batch, delay)
+        acked = run_and_kill(CHILD, [str(path), str(batch)], batch, delay)
         acknowledged += range(batch, acked + 1)
         with LocalStore(path) as exact:
             ids = {r.id for page in exact.scan(batch_size=10_000) for r in page}

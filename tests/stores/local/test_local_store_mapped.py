@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from img2img.stores.local import mirror as mirror_module
 from img2img.stores.local.mapped import vectors_path
 from img2img.stores.local.rowfile import RowFile
 from img2img.stores.local.store import LocalStore
+from killing import run_and_kill
 
 pytest.importorskip("usearch")
 
@@ -346,23 +346,7 @@ def test_a_writer_killed_at_moments_set_by_the_clock_loses_nothing(tmp_path: Pat
     path = tmp_path / "store.sqlite3"
     batch, batches = 0, []
     for delay in (0.0, 0.21, 0.53):
-        child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), str(batch)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert child.stdout is not None
-        acked = batch - 1
-        try:
-            acked = int(child.stdout.readline())
-            time.sleep(delay)
-            child.send_signal(signal.SIGKILL)
-            for line in child.stdout:
-                acked = int(line)
-        finally:
-            child.kill()
-            child.wait()
+        acked = run_and_kill(WRITER, [str(path), str(batch)], batch, delay)
         with LocalStore(path) as exact:  # SQLite's truth, whatever the files hold
             truth = {int(r.id[1:]): r.vector for page in exact.scan() for r in page}
         batches += range(batch, acked + 1)
