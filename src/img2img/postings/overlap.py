@@ -13,8 +13,6 @@ than :data:`MIN_SHARED` of the smaller one, for every caller alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from img2img.models import Evidence
 
 __all__ = ["MIN_SHARED", "overlap_reason", "shared_share"]
@@ -27,57 +25,29 @@ __all__ = ["MIN_SHARED", "overlap_reason", "shared_share"]
 #: more of it than of the cut).
 MIN_SHARED = 0.75
 
-Point = tuple[float, float]
-
-
-def _area(polygon: Sequence[Point]) -> float:
-    """Area of a simple polygon (the shoelace formula; 0 for fewer than three corners)."""
-    total = 0.0
-    for (x0, y0), (x1, y1) in zip(polygon, [*polygon[1:], *polygon[:1]], strict=True):
-        total += x0 * y1 - x1 * y0
-    return abs(total) / 2
-
-
-def _clip(polygon: Sequence[Point], width: float, height: float) -> list[Point]:
-    """``polygon`` cut to the frame ``0 <= x <= width, 0 <= y <= height`` (Sutherland-Hodgman)."""
-    points = list(polygon)
-    # Each side of the frame: the axis it bounds, where, and whether inside is below it.
-    for axis, at, below in ((0, 0.0, False), (0, width, True), (1, 0.0, False), (1, height, True)):
-
-        def inside(point: Point, axis: int = axis, at: float = at, below: bool = below) -> bool:
-            return point[axis] <= at if below else point[axis] >= at
-
-        kept: list[Point] = []
-        for current, following in zip(points, [*points[1:], *points[:1]], strict=True):
-            if inside(current):
-                kept.append(current)
-            if inside(current) != inside(following):  # the edge crosses the side: where
-                t = (at - current[axis]) / (following[axis] - current[axis])
-                kept.append(
-                    (
-                        current[0] + t * (following[0] - current[0]),
-                        current[1] + t * (following[1] - current[1]),
-                    )
-                )
-        points = kept
-        if not points:
-            break
-    return points
-
 
 def shared_share(evidence: Evidence) -> float | None:
     """The share (0..1) of the smaller of the two frames that lies inside the other
     under the fit; ``None`` when the evidence does not place the query's frame in
     the posting's (no fit, or a degenerate one)."""
+    import cv2  # OpenCV is imported when pictures are compared, not with the package
+    import numpy as np
+
     corners, frame = evidence.corners, evidence.frame
     if not corners or len(corners) < 3 or not frame or min(frame) <= 0:
         return None
-    query_area = _area(corners)
+    # The query's frame under the fit is convex (a parallelogram, or a homography's
+    # quadrilateral that the verifier's guard found convex), as is the posting's.
+    quad = np.asarray(corners, dtype=np.float32)
+    query_area = abs(float(cv2.contourArea(quad)))
     if query_area <= 0:
         return None
     width, height = frame
-    common = _area(_clip(corners, width, height))
-    return min(1.0, common / min(query_area, width * height))
+    rectangle = np.asarray([(0, 0), (width, 0), (width, height), (0, height)], dtype=np.float32)
+    if cv2.contourArea(quad, oriented=True) < 0:  # intersectConvexConvex wants one winding
+        quad = quad[::-1].copy()
+    common, _ = cv2.intersectConvexConvex(quad, rectangle)
+    return min(1.0, max(0.0, float(common)) / min(query_area, width * height))
 
 
 def overlap_reason(evidence: Evidence, least: float = MIN_SHARED) -> str:
