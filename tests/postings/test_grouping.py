@@ -1,43 +1,14 @@
-"""Union-find, and whole-store duplicates on real photos."""
+"""Whole-store duplicates on real photos."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-from hypothesis import given
-from hypothesis import strategies as st
 from PIL import Image
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore
-from img2img.postings.grouping import UnionFind
 from img2img.testing.edits import apply_edit
-
-
-def test_union_find_joins_transitively() -> None:
-    links = UnionFind()
-    links.union("c", "b")
-    links.union("b", "a")
-    links.union("x", "y")
-    assert links.same("a", "c")
-    assert not links.same("a", "x")
-    assert links.find("lonely") == "lonely"
-    assert sorted(links.groups()) == [["a", "b", "c"], ["x", "y"]]
-
-
-@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=60))
-def test_union_find_agrees_with_connected_components(pairs: list[tuple[int, int]]) -> None:
-    links = UnionFind()
-    for a, b in pairs:
-        links.union(str(a), str(b))
-    # The naive answer: merge sets until nothing changes.
-    sets: list[set[str]] = []
-    for a, b in pairs:
-        touching = [s for s in sets if str(a) in s or str(b) in s]
-        merged = {str(a), str(b)}.union(*touching)
-        sets = [s for s in sets if s not in touching] + [merged]
-    expected = sorted(sorted(s) for s in sets if len(s) > 1)
-    assert sorted(links.groups()) == expected
 
 
 def test_duplicates_groups_every_posting_of_a_picture_largest_first(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -19,48 +19,12 @@ from img2img.postings.judge import (
 )
 from img2img.postings.pictures import CandidatePictures
 
-__all__ = ["GROUP_MIN_COSINE", "UnionFind", "group_matches", "judge_of", "relation_to"]
+__all__ = ["GROUP_MIN_COSINE", "group_matches", "judge_of", "relation_to"]
 
 #: Two results are compared pixel by pixel only when their embeddings are at
 #: least this close: every edited copy in the benchmark scored above it against
 #: its original, and skipping the rest keeps grouping cheap.
 GROUP_MIN_COSINE = 0.3
-
-
-class UnionFind:
-    """Disjoint sets of ids, for "these postings show one picture"; memory grows
-    only with the ids that were linked."""
-
-    def __init__(self) -> None:
-        self._parent: dict[str, str] = {}
-
-    def find(self, item: str) -> str:
-        """The id standing for ``item``'s set (``item`` itself when never linked)."""
-        root = item
-        while (parent := self._parent.get(root, root)) != root:
-            root = parent
-        while item != root:  # path compression: later finds are one step
-            self._parent[item], item = root, self._parent.get(item, root)
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        """Put ``a`` and ``b`` in one set."""
-        root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            self._parent[max(root_a, root_b)] = min(root_a, root_b)
-
-    def same(self, a: str, b: str) -> bool:
-        return self.find(a) == self.find(b)
-
-    def groups(self) -> Iterator[list[str]]:
-        """Every set of two or more linked ids, members sorted."""
-        members: dict[str, list[str]] = {}
-        for item in list(self._parent):
-            members.setdefault(self.find(item), []).append(item)
-        for root, items in members.items():
-            if root not in items:
-                items.append(root)
-            yield sorted(items)
 
 
 @dataclass
