@@ -8,6 +8,12 @@ were this handle's, another process's, or lost with a crash before the graph
 was saved. A saved graph that is already up to date is memory-mapped, so a
 store that is only searched opens its graph at once; one that must catch up
 is read into memory, where it can change.
+
+A long run of writes brings the graph along a batch at a time
+(:meth:`GraphKeeper.lagging`), so the graph's cost is paid while indexing, a
+small share of embedding, and the first search after indexing a million
+images does not build it whole. A few writes into a big store do not load
+its graph: the next search catches it up.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ __all__ = ["GraphKeeper"]
 # what a crash costs is replaying them from SQLite at the next open.
 _SAVE_AFTER_CHANGES = 50_000
 _ADD_BATCH = 10_000
+#: Writes by one handle after which its next write catches the graph up.
+CATCH_UP_AFTER = 10_000
 
 
 class GraphKeeper:
@@ -40,11 +48,22 @@ class GraphKeeper:
         self.quantization = quantization
         self.graph: ApproximateIndex | None = None
         self._unsaved = 0  # vectors changed in the graph since it was saved
+        self._lag = 0  # vectors this handle wrote since the graph last caught up
         self._store_id: str | None = None
 
     def forget(self) -> None:
         """Drop the graph from memory (the store's memory was reset)."""
         self.graph, self._unsaved = None, 0
+
+    def lagging(self, written: int) -> bool:
+        """Count ``written`` vectors; whether the graph is now due to be caught up."""
+        self._lag += written
+        return self._lag >= CATCH_UP_AFTER
+
+    @property
+    def behind_in_memory(self) -> bool:
+        """Whether the graph is held in memory, changeable, and this handle wrote since it caught up."""
+        return self.graph is not None and not self.graph.viewed and self._lag > 0
 
     def caught_up(
         self,
@@ -61,6 +80,7 @@ class GraphKeeper:
         already caught up to ``seq``.
         """
         self._store_id = store_id
+        self._lag = 0
         count = int(np.count_nonzero(live))
         graph = self.graph
         if graph is None:

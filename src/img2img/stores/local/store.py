@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +314,7 @@ class LocalStore(FileMirror, Closing):
             self._count += fresh
             self._columns.update(slots.tolist(), metadata)
             self._seq = seq
+            self._keep_graph_in_step(len(ids))
 
     def delete(self, ids: Sequence[str] = (), *, filter: Filter | None = None) -> None:
         compiled = compile_filter(filter) if filter is not None else None
@@ -341,6 +342,7 @@ class LocalStore(FileMirror, Closing):
             self._count -= slots.shape[0]
             self._columns.clear(slots.tolist())
             self._seq = seq
+            self._keep_graph_in_step(slots.shape[0])
 
     def set_embedding_space(self, space: EmbeddingSpace) -> None:
         """Record ``space``; an empty store takes any space, one holding vectors only its own."""
@@ -458,6 +460,12 @@ class LocalStore(FileMirror, Closing):
             return self._count >= AUTO_HNSW_FROM and usearch_available()
         return True
 
+    def _keep_graph_in_step(self, written: int) -> None:
+        """Catch the graph up every few thousand writes (see :mod:`.graphs`)."""
+        if self._graphs.lagging(written) and self._uses_graph():
+            with self._transaction() as con:
+                self._caught_up_graph(con)
+
     def _caught_up_graph(self, con: sqlite3.Connection) -> ApproximateIndex | None:
         """The graph, up to date with this transaction; ``None`` when the store scans."""
         if not self._uses_graph():
@@ -519,6 +527,11 @@ class LocalStore(FileMirror, Closing):
         """Release the file. Idempotent; the store cannot be used afterwards."""
         with self._lock:
             if self._con is not None:
+                if self._graphs.behind_in_memory and self._uses_graph():
+                    # Its own last writes, while the graph is at hand: the next open
+                    # then finds it current.
+                    with suppress(StoreError), self._transaction() as con:
+                        self._caught_up_graph(con)
                 if self._graphs.unsaved:
                     self._graphs.save()
                 self._con.close()
