@@ -11,8 +11,10 @@ shows the same picture is the caller's.
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -22,7 +24,14 @@ from img2img.models import Filter, Match, Vector, VectorRecord
 from img2img.postings.region_records import is_region
 from img2img.protocols import VectorStore
 
-__all__ = ["ManyQueries", "nearest_neighbours"]
+__all__ = ["EXACT_RETRIES_MIN", "EXACT_RETRIES_SHARE", "ManyQueries", "nearest_neighbours"]
+
+#: Records a pass may ask again by an exact scan when the graph did not reach
+#: them: at least this many, or :data:`EXACT_RETRIES_SHARE` of the store. One exact
+#: query costs about a graph pass over a thousandth of a million-record store.
+EXACT_RETRIES_MIN = 1_000
+EXACT_RETRIES_SHARE = 0.02
+_ITSELF = 1.0 - 1e-4
 
 
 @runtime_checkable
@@ -38,6 +47,46 @@ class ManyQueries(Protocol):
         filter: Filter | None = None,
         min_score: float | None = None,
     ) -> list[list[Match]]: ...
+
+
+class _ExactRetries:
+    """Records the graph did not reach, asked again by an exact scan while the budget lasts."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.left_to_graph = 0
+
+    def retried(
+        self,
+        records: list[VectorRecord],
+        answers: list[list[Match]],
+        ask_exactly: Callable[[Vector], list[list[Match]]],
+    ) -> list[list[Match]]:
+        # Its own vector scores 1 (unit vectors): an answer of only such scores (more
+        # identical copies than were asked for) reached it, whichever ids it holds.
+        unreached = [
+            row
+            for row, (record, matches) in enumerate(zip(records, answers, strict=True))
+            if all(m.id != record.id for m in matches)
+            and not (matches and matches[-1].score >= _ITSELF)
+        ]
+        retry, self.left_to_graph = (
+            unreached[: self.budget],
+            self.left_to_graph + max(0, len(unreached) - self.budget),
+        )
+        if retry:
+            self.budget -= len(retry)
+            exact = ask_exactly(np.stack([records[row].vector for row in retry]))
+            for row, matches in zip(retry, exact, strict=True):
+                answers[row] = matches
+        return answers
+
+
+def _scans_on_request(store: VectorStore) -> bool:
+    try:
+        return "exact" in inspect.signature(store.query_many).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def nearest_neighbours(
@@ -57,6 +106,11 @@ def nearest_neighbours(
 
     wanted = compile_filter(filter)
     batched = isinstance(store, ManyQueries)
+    retries = (
+        _ExactRetries(max(EXACT_RETRIES_MIN, int(store.count() * EXACT_RETRIES_SHARE)))
+        if batched and _scans_on_request(store)
+        else None
+    )
     # Regions of stored composites are neither scanned nor neighbours: a record is
     # never paired with its own regions, nor with a picture through them. They are
     # dropped from the answers, not filtered in the store (a filter takes a store off
@@ -82,6 +136,14 @@ def nearest_neighbours(
                     filter=filter,
                     min_score=min_score,
                 )
+                if retries is not None:
+                    answers = retries.retried(
+                        records,
+                        list(answers),
+                        lambda rows, ask=ask: store.query_many(  # type: ignore[attr-defined,misc]
+                            rows, k=ask, filter=filter, min_score=min_score, exact=True
+                        ),
+                    )
         else:  # one record at a time: only one answer is held
             answers = (store.query(record.vector, k=ask, filter=filter) for record in records)
         for record, matches in zip(records, answers, strict=True):
@@ -93,3 +155,10 @@ def nearest_neighbours(
                     if m.id != record.id and m.score >= min_score and not is_region(m.metadata)
                 ][:k],
             )
+    if retries is not None and retries.left_to_graph:
+        warnings.warn(
+            f"{retries.left_to_graph:,} records were not reached through the store's approximate "
+            "index and could not all be looked up exactly: their duplicates may be missed "
+            "(a store with index='exact' finds every one)",
+            stacklevel=2,
+        )

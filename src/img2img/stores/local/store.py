@@ -412,12 +412,15 @@ class LocalStore(FileMirror, Closing):
         k: int = 5,
         filter: Filter | None = None,
         min_score: float | None = None,
+        exact: bool = False,
     ) -> list[list[Match]]:
         """:meth:`query` for every row of ``vectors`` (float32 ``(n, dim)``), in one pass.
 
         The exact store answers with blocked matrix products, the approximate
         one with one batch search of its graph: many times faster than ``n``
-        queries. Matches scoring below ``min_score`` are left out.
+        queries. Matches scoring below ``min_score`` are left out. ``exact``:
+        scan even where the store has a graph (for the few records a graph
+        search cannot reach).
         """
         compiled = compile_filter(filter)
         with self._lock, self._transaction() as con:
@@ -430,17 +433,24 @@ class LocalStore(FileMirror, Closing):
                 raise InvalidVectorError("query vectors must be finite")
             if self._count == 0 or k <= 0 or rows.shape[0] == 0:
                 return [[] for _ in range(rows.shape[0])]
-            ranked = self._top(con, rows, k, compiled, many=True)
+            ranked = self._top(con, rows, k, compiled, many=True, exact=exact)
             return matches_of(con, ranked, min_score)
 
     def _top(
-        self, con: sqlite3.Connection, queries: Vector, k: int, compiled: Any, *, many: bool
+        self,
+        con: sqlite3.Connection,
+        queries: Vector,
+        k: int,
+        compiled: Any,
+        *,
+        many: bool,
+        exact: bool = False,
     ) -> list[Ranked]:
         """Each query row's best ``k`` live slots that ``compiled`` selects."""
         live = self._live[: self._slots]
         mask = None if compiled.matches_everything else compiled.mask(self._columns) & live
         selected = self._count if mask is None else int(np.count_nonzero(mask))
-        use_graph = selected and (mask is None or selected >= self.scan_below)
+        use_graph = not exact and selected and (mask is None or selected >= self.scan_below)
         return rank(
             queries,
             k,
