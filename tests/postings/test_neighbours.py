@@ -93,6 +93,9 @@ def test_records_the_graph_does_not_reach_are_asked_again_exactly(tmp_path: Path
         found = neighbour_ids(store, min_score=0.5)
     assert "r11" in found["r7"]
     assert "r7" in found["r11"]
+    # No other record's search reaches them, so they are given more neighbours than k (5).
+    assert 5 < len(found["r7"]) <= 15
+    assert max(len(ids) for ids in found.values()) <= 15
 
 
 def test_past_the_budget_the_graph_answers_and_a_warning_says_so(

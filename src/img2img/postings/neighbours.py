@@ -24,7 +24,13 @@ from img2img.models import Filter, Match, Vector, VectorRecord
 from img2img.postings.region_records import is_region
 from img2img.protocols import VectorStore
 
-__all__ = ["EXACT_RETRIES_MIN", "EXACT_RETRIES_SHARE", "ManyQueries", "nearest_neighbours"]
+__all__ = [
+    "EXACT_RETRIES_MIN",
+    "EXACT_RETRIES_SHARE",
+    "WIDER",
+    "ManyQueries",
+    "nearest_neighbours",
+]
 
 #: Records a pass may ask again by an exact scan when the graph did not reach
 #: them: at least this many, or :data:`EXACT_RETRIES_SHARE` of the store. One exact
@@ -32,6 +38,8 @@ __all__ = ["EXACT_RETRIES_MIN", "EXACT_RETRIES_SHARE", "ManyQueries", "nearest_n
 EXACT_RETRIES_MIN = 1_000
 EXACT_RETRIES_SHARE = 0.02
 _ITSELF = 1.0 - 1e-4
+#: How many times ``k`` neighbours a record asked again exactly is given.
+WIDER = 3
 
 
 @runtime_checkable
@@ -55,6 +63,7 @@ class _ExactRetries:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.left_to_graph = 0
+        self.rows: set[int] = set()  # of the page last retried: those asked again
 
     def retried(
         self,
@@ -74,6 +83,7 @@ class _ExactRetries:
             unreached[: self.budget],
             self.left_to_graph + max(0, len(unreached) - self.budget),
         )
+        self.rows = set(retry)
         if retry:
             self.budget -= len(retry)
             exact = ask_exactly(np.stack([records[row].vector for row in retry]))
@@ -141,19 +151,20 @@ def nearest_neighbours(
                         records,
                         list(answers),
                         lambda rows, ask=ask: store.query_many(  # type: ignore[attr-defined,misc]
-                            rows, k=ask, filter=filter, min_score=min_score, exact=True
+                            rows, k=WIDER * ask, filter=filter, min_score=min_score, exact=True
                         ),
                     )
         else:  # one record at a time: only one answer is held
             answers = (store.query(record.vector, k=ask, filter=filter) for record in records)
-        for record, matches in zip(records, answers, strict=True):
+        retried = retries.rows if retries is not None and batched else set()
+        for row, (record, matches) in enumerate(zip(records, answers, strict=True)):
             yield (
                 record,
                 [
                     m
                     for m in matches
                     if m.id != record.id and m.score >= min_score and not is_region(m.metadata)
-                ][:k],
+                ][: WIDER * k if row in retried else k],
             )
     if retries is not None and retries.left_to_graph:
         warnings.warn(
