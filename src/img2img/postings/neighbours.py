@@ -33,10 +33,11 @@ __all__ = [
 ]
 
 #: Records a pass may ask again by an exact scan when the graph did not reach
-#: them: at least this many, or :data:`EXACT_RETRIES_SHARE` of the store. One exact
-#: query costs about a graph pass over a thousandth of a million-record store.
+#: them: at least this many, or :data:`EXACT_RETRIES_SHARE` of the store. At a
+#: million records one exact query costs about 30 graph searches, so the share
+#: bounds the retries at about a third of the pass's cost.
 EXACT_RETRIES_MIN = 1_000
-EXACT_RETRIES_SHARE = 0.02
+EXACT_RETRIES_SHARE = 0.01
 _ITSELF = 1.0 - 1e-4
 #: How many times ``k`` neighbours a record asked again exactly is given.
 WIDER = 3
