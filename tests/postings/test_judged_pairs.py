@@ -37,6 +37,16 @@ def test_a_list_shorter_than_k_held_every_close_record() -> None:
     assert judged.fresh("b", [_m("a", 0.4), _m("c", 0.35)]) == [_m("c", 0.35)]
 
 
+def test_a_record_the_index_did_not_reach_judges_every_pair_from_its_side() -> None:
+    judged = JudgedPairs(k=2)
+    # a's list lacks u (0.95, above a's cutoff 0.8): the index never reached u.
+    judged.fresh("a", [_m("b", 0.9), _m("c", 0.8)])
+    assert judged.fresh("u", [_m("a", 0.95)]) == []  # taken as judged from a's side
+    judged = JudgedPairs(k=2)
+    judged.fresh("a", [_m("b", 0.9), _m("c", 0.8)])
+    assert judged.fresh("u", [_m("a", 0.95)], unreached=True) == [_m("a", 0.95)]
+
+
 def test_only_the_latest_cutoffs_are_kept() -> None:
     judged = JudgedPairs(k=1, remembered=2)
     for record in ("a", "b", "c"):

@@ -127,3 +127,13 @@ def test_an_exact_store_full_of_copies_is_not_asked_again(tmp_path: Path) -> Non
             warnings.simplefilter("error")
             found = nearest_neighbours(store, k=3, min_score=0.5)
             assert all(len(matches) == 3 for _, matches in found)
+
+
+def test_the_ids_of_records_asked_again_are_given_to_the_caller(tmp_path: Path) -> None:
+    unreached: set[str] = set()
+    with _store_whose_graph_misses(tmp_path / "hnsw.sqlite3", lost=[7, 11]) as store:
+        for record, _ in nearest_neighbours(store, k=5, min_score=0.5, unreached=unreached):
+            if record.id in ("r7", "r11"):
+                assert record.id in unreached  # told before the record is yielded
+    assert {"r7", "r11"} <= unreached
+    assert len(unreached) < 50  # the ones the graph missed, not the store

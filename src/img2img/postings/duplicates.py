@@ -72,13 +72,22 @@ def _link_neighbours(
                 with lock:
                     links.add(record.id, neighbour.id)
 
+    unreached: set[str] = set()  # by the store's index: their pairs are all judged
     found = nearest_neighbours(
-        store, k=k, min_score=min_score, filter=filter, batch_size=batch_size
+        store,
+        k=k,
+        min_score=min_score,
+        filter=filter,
+        batch_size=batch_size,
+        unreached=unreached,
     )
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="img2img-duplicates") as pool:
         # A few records per thread at a time: memory holds those, not the store's lists.
         while chunk := list(itertools.islice(found, CHUNK * max(1, workers))):
-            fresh = [(record, judged.fresh(record.id, nearest)) for record, nearest in chunk]
+            fresh = [
+                (record, judged.fresh(record.id, nearest, unreached=record.id in unreached))
+                for record, nearest in chunk
+            ]
             list(pool.map(lambda pair: link(*pair), [p for p in fresh if p[1]]))
     return links
 

@@ -12,7 +12,9 @@ records are kept (about a megabyte), so memory stays flat in a store of any
 size; a store that large judges a mutual pair twice when its two records are
 further apart in the scan. With an approximate index a list may lack a record
 scoring above its cutoff; that pair is then skipped from both sides, as often
-as the index misses a neighbour (its recall@10 is measured at 0.95 or more).
+as the index misses a neighbour (its recall@10 is measured at 0.95 or more),
+except for a record the index did not reach at all (asked again exactly, see
+:mod:`~img2img.postings.neighbours`), whose pairs are all judged from its side.
 """
 
 from __future__ import annotations
@@ -44,14 +46,22 @@ class JudgedPairs:
     def __len__(self) -> int:
         return len(self._cutoffs)
 
-    def fresh(self, record_id: str, neighbours: Sequence[Match]) -> list[Match]:
+    def fresh(
+        self, record_id: str, neighbours: Sequence[Match], *, unreached: bool = False
+    ) -> list[Match]:
         """The ``neighbours`` of ``record_id`` whose pair was not judged from their side.
 
         ``neighbours`` are the record's nearest others (at most ``k``, best
         first, as the store returned them); a list shorter than ``k`` held every
         record above the pass's least score, so its cutoff is that score's.
+        ``unreached``: the record was in no other list whatever its score (the
+        index did not reach it), so every pair is judged from its side.
         """
-        fresh = [n for n in neighbours if n.score <= self._cutoffs.get(n.id, float("inf")) + _TIE]
+        fresh = [
+            n
+            for n in neighbours
+            if unreached or n.score <= self._cutoffs.get(n.id, float("inf")) + _TIE
+        ]
         if neighbours:
             full = len(neighbours) >= self.k
             self._cutoffs[record_id] = min(n.score for n in neighbours) if full else -1.0

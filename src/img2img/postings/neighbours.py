@@ -107,11 +107,14 @@ def nearest_neighbours(
     min_score: float,
     filter: Filter | None = None,
     batch_size: int = 1000,
+    unreached: set[str] | None = None,
 ) -> Iterator[tuple[VectorRecord, list[Match]]]:
     """Each record ``filter`` selects, with its ``k`` nearest others scoring ``>= min_score``.
 
     The store is read ``batch_size`` records at a time; memory holds one page
-    and its answers, whatever the store's size.
+    and its answers, whatever the store's size. The ids of records asked again
+    exactly (in no other record's answer, whatever their score) are added to
+    ``unreached`` before they are yielded.
     """
     from threadpoolctl import threadpool_limits
 
@@ -158,6 +161,8 @@ def nearest_neighbours(
         else:  # one record at a time: only one answer is held
             answers = (store.query(record.vector, k=ask, filter=filter) for record in records)
         retried = retries.rows if retries is not None and batched else set()
+        if unreached is not None:
+            unreached.update(records[row].id for row in retried)
         for row, (record, matches) in enumerate(zip(records, answers, strict=True)):
             yield (
                 record,
