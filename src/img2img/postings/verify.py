@@ -59,6 +59,7 @@ from img2img.models import Evidence, Relation
 from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
+from img2img.postings.flow import judge_flow
 from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, sketch_seams
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
@@ -141,6 +142,13 @@ class Thresholds:
     #: scene shot from two places does, where a warped copy ends at its own edge
     #: (see :mod:`img2img.postings.seams`); ``None`` leaves looser fits to the other checks.
     seams: SeamGuard | None = DEFAULT_SEAM_GUARD
+    #: Largest misfit (pixels of the query's working frame) of a small query's pixels
+    #: against the candidate's laid on them, beyond an affine motion (see
+    #: :mod:`img2img.postings.flow`): for queries of 192 pixels or less (a thumbnail),
+    #: whose keypoints cannot see a parallax of a few pixels at 512. Copies of the
+    #: tuning third left 0.02-0.32; cuts of the other view of the held-out stereo pair
+    #: 0.7-1.5. ``None`` asks nothing.
+    max_flow: float | None = 0.5
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -358,6 +366,10 @@ def _pixels_say(
         side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix, correct=looser
     )
     reason = judge_dense(check, guard, vouching=vouching)
+    if not reason and check.laid is not None:
+        reason = judge_flow(
+            side.sketch, side.size, candidate.sketch, check.laid, thresholds.max_flow
+        )
     if reason or not looser or thresholds.seams is None or check.laid is None:
         return reason
     return judge_seams(sketch_seams(side.sketch, candidate.sketch, check.laid), thresholds.seams)
