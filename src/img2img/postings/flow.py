@@ -14,7 +14,10 @@ more than a pixel.
 (shrunk first by area, as a thumbnail is made), evens out brightness and
 contrast (a recoloured repost), measures the dense optical flow between them
 (OpenCV's DIS) where the query has edges, takes away the affine motion the flow
-agrees on (what the fit itself missed), and returns the median of what is left.
+agrees on (what the fit itself missed), and returns what is left: its median
+and its upper quartile. Parallax often moves a part only (the wall behind a
+motorcycle, while the motorcycle fits), so the verifier judges the quartile: a
+quarter of the query's edges more than half a pixel off.
 It has a say only for a query whose sketch is its whole working frame (a long
 side of :data:`~img2img.postings.features.SKETCH_SIDE` pixels or less): there the
 query's every pixel is compared. A larger query's sketch is shrunk by another
@@ -48,10 +51,12 @@ EVEN = 2.0
 class FlowMisfit:
     """The flow left over once its affine part is taken away, in query pixels.
 
-    ``median`` is over ``pixels`` query pixels with an edge in the common area.
+    ``median`` and ``quartile`` (the 75th percentile) are over ``pixels`` query
+    pixels with an edge in the common area.
     """
 
     median: float
+    quartile: float
     pixels: int
 
 
@@ -119,7 +124,7 @@ def flow_misfit(
         left = np.linalg.norm(moved - at @ affine, axis=1)
         kept = left <= max(3 * float(np.median(left)), 0.05)
     left = np.linalg.norm(moved - at @ affine, axis=1)
-    return FlowMisfit(float(np.median(left)), len(rows))
+    return FlowMisfit(float(np.median(left)), float(np.percentile(left, 75)), len(rows))
 
 
 def judge_flow(
@@ -132,15 +137,16 @@ def judge_flow(
     """Why the query's pixels are not the candidate's under the fit, or ``""``.
 
     ``query`` is the query's sketch and ``size`` its working frame; ``most`` the
-    largest misfit (query pixels) allowed, ``None`` to ask nothing. A query
+    largest upper quartile of the misfit (query pixels) allowed, ``None`` to ask nothing. A query
     larger than its sketch is not asked (see the module docstring).
     """
     if most is None or not in_scope(query, size):
         return ""
     misfit = flow_misfit(query, candidate, to_query)
-    if misfit is None or misfit.median <= most:
+    if misfit is None or misfit.quartile <= most:
         return ""
     return (
-        f"the query's pixels lie {misfit.median:.2f} px from the candidate's under the fit, "
-        f"beyond an affine motion (> {most}): another view of the scene, seen small"
+        f"a quarter of the query's edges lie {misfit.quartile:.2f} px or more from the "
+        f"candidate's under the fit, beyond an affine motion (> {most}): another view of "
+        "the scene, seen small"
     )

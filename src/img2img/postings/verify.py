@@ -142,12 +142,12 @@ class Thresholds:
     #: scene shot from two places does, where a warped copy ends at its own edge
     #: (see :mod:`img2img.postings.seams`); ``None`` leaves looser fits to the other checks.
     seams: SeamGuard | None = DEFAULT_SEAM_GUARD
-    #: Largest misfit (pixels of the query's working frame) of a small query's pixels
-    #: against the candidate's laid on them, beyond an affine motion (see
-    #: :mod:`img2img.postings.flow`): for queries of 192 pixels or less (a thumbnail),
-    #: whose keypoints cannot see a parallax of a few pixels at 512. Copies of the
-    #: tuning third left 0.02-0.32; cuts of the other view of the held-out stereo pair
-    #: 0.7-1.5. ``None`` asks nothing.
+    #: Largest upper quartile of the misfit (pixels of the query's working frame) of a
+    #: small query's pixels against the candidate's laid on them, beyond an affine
+    #: motion (see :mod:`img2img.postings.flow`): for queries of 192 pixels or less (a
+    #: thumbnail), whose keypoints cannot see a parallax of a few pixels at 512. Copies
+    #: of the tuning third left 0.49 at most (one stretch fitted as a similarity, 1.05);
+    #: cuts of a scene's other view (stereo, flat scenes) a median of 0.52. ``None`` asks nothing.
     max_flow: float | None = 0.5
 
 
