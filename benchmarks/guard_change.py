@@ -5,7 +5,7 @@ third, ``--tuning``) against each of its reposts, the pairs its table counts,
 as ``find_postings`` does (the repost is the query, the original's cached
 thumbnail the candidate), under two settings: the verifier before a small
 query's pixels were compared with the candidate's a fraction of a pixel at a
-time (``max_flow=None``, see :mod:`img2img.postings.flow`) and the shipped one. Then
+time (``flow=None``, see :mod:`img2img.postings.flow`) and the shipped one. Then
 the pairs that must stay refused, both ways: drawings on one template (other
 drawings of the same style: the same comic layout, the same badge and word
 mark), the stereo pair, flat scenes shot from two places, bent photos; and
@@ -42,6 +42,7 @@ from img2img.images import decode_image
 from img2img.postings.cache import encode_thumbnail
 from img2img.postings.dense import DEFAULT_DENSE_GUARD
 from img2img.postings.features import LocalFeatures, extract_features
+from img2img.postings.flow import DEFAULT_FLOW_GUARD
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
@@ -53,7 +54,7 @@ from img2img.testing.edits import apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
 #: The verifier before a small query's pixels were compared with the candidate's.
-BEFORE = replace(DEFAULT_THRESHOLDS, max_flow=None)
+BEFORE = replace(DEFAULT_THRESHOLDS, flow=None)
 SETTINGS = {"before": BEFORE, "shipped": DEFAULT_THRESHOLDS}
 #: Other settings to try beside them (``--try``).
 TRIALS = {
@@ -61,7 +62,9 @@ TRIALS = {
     "unlike 0.45": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.45)),
     "noise from 0.35": replace(DEFAULT_THRESHOLDS, noise_from=0.35),
     "noise from 0.5": replace(DEFAULT_THRESHOLDS, noise_from=0.5),
-    "flow 0.3": replace(DEFAULT_THRESHOLDS, max_flow=0.3),
+    "flow quartile only": replace(
+        DEFAULT_THRESHOLDS, flow=replace(DEFAULT_FLOW_GUARD, max_stretch=float("inf"))
+    ),
     "no seams, noise from 1": replace(
         DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual
     ),

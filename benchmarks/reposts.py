@@ -65,7 +65,7 @@ COMPANIONS = {"collage2x2": 3, "collage3x3": 8}
 COMPOSITES = ("collage2x2", "collage3x3", "inset15", "inset30", "inset40")
 #: The verifier before a small query's pixels were compared with the candidate's
 #: (:mod:`img2img.postings.flow`), for ``--compare``.
-BEFORE = replace(DEFAULT_THRESHOLDS, max_flow=None)
+BEFORE = replace(DEFAULT_THRESHOLDS, flow=None)
 #: Seeds of the stored composites are apart from the queries' (other companions, other places).
 STORED_SEED = 1000
 
@@ -336,7 +336,7 @@ def main() -> None:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="also verify as before the flow check of small queries (max_flow=None)",
+        help="also verify as before the flow check of small queries (flow=None)",
     )
     parser.add_argument(
         "--noise-from",
