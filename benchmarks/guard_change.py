@@ -50,7 +50,7 @@ from img2img.postings.verify import (
     verify_features,
 )
 from img2img.testing.drawings import STYLES, drawing
-from img2img.testing.edits import apply_edit, bend, jpeg
+from img2img.testing.edits import EDITS, apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
 #: The verifier before a small query's pixels were compared with the candidate's.
@@ -220,6 +220,25 @@ def crowd_pairs(photos, pictures, names) -> None:  # type: ignore[no-untyped-def
         print(f"    {query}: {', '.join(called)}")
 
 
+def edits_verified(photos, tuning: bool) -> None:  # type: ignore[no-untyped-def]
+    """Each photo's 13 edits of ``benchmarks/quality.py`` (its seeds) against its cached original."""
+    order = sorted(photos)
+    kept: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    count = 0
+    for name in (n for n in order if is_tuning_photo(n) == tuning):
+        original = extract_features(cached(photos[name]))
+        for edit in EDITS:
+            query = extract_features(apply_edit(photos[name], edit, seed=order.index(name)))
+            count += 1
+            for label, same in verdicts(query, original).items():
+                kept[label][edit] += same
+    print(f"\nthe 13 edits of quality.py, verified (of {count}):")
+    for label, counts in kept.items():
+        print(
+            f"  {label:16} {sum(counts.values())}: " + ", ".join(f"{e} {counts[e]}" for e in EDITS)
+        )
+
+
 def stereo_pairs(photos, pictures) -> None:  # type: ignore[no-untyped-def]
     """Every repost of each held-out view of the stereo pair against every crowd variant
     of the other view (and of its own), the query seeded as ``reposts.py --every 6`` seeds it."""
@@ -271,11 +290,11 @@ def main() -> None:
         "--tuning", action="store_true", help="the tuning third instead of the held-out part"
     )
     parser.add_argument(
-        "--only", choices=("reposts", "templates", "scenes", "stereo", "crowd"), nargs="*"
+        "--only", choices=("reposts", "edits", "templates", "scenes", "stereo", "crowd"), nargs="*"
     )
     parser.add_argument("--try", dest="trials", choices=sorted(TRIALS), nargs="*", default=[])
     args = parser.parse_args()
-    parts = args.only or ("reposts", "templates", "scenes", "stereo", "crowd")
+    parts = args.only or ("reposts", "edits", "templates", "scenes", "stereo", "crowd")
     SETTINGS.update({name: TRIALS[name] for name in args.trials})
     print(f"CPU flags: {cpu_flags()}")
     photos, _ = load_photos()
@@ -286,6 +305,8 @@ def main() -> None:
     with one_blas_thread():
         if "reposts" in parts:
             reposts_verified(pictures, names)
+        if "edits" in parts:
+            edits_verified(photos, args.tuning)
         if "templates" in parts:
             template_pairs(names)
         if "scenes" in parts:
