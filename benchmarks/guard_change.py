@@ -3,15 +3,18 @@
 Verifies every held-out picture of ``benchmarks/reposts.py`` (or the tuning
 third, ``--tuning``) against each of its reposts, the pairs its table counts,
 as ``find_postings`` does (the repost is the query, the original's cached
-thumbnail the candidate), under two settings: the verifier before the seam
-check of the looser fits and the noise check of tight similarities
-(``seams=None``, ``noise_from=max_residual``) and the shipped one. Then
+thumbnail the candidate), under two settings: the verifier before a small
+query's pixels were compared with the candidate's a fraction of a pixel at a
+time (``flow=None``, see :mod:`img2img.postings.flow`) and the shipped one. Then
 the pairs that must stay refused, both ways: drawings on one template (other
 drawings of the same style: the same comic layout, the same badge and word
 mark), the stereo pair, flat scenes shot from two places, bent photos; and
 (``crowd``) the photos' reposts against every photo variant of the crowd of
 ``benchmarks/reposts.py`` (cut, turned, recoloured): a variant of another photo
-called a copy is a wrong posting in that benchmark. The shortlist is left out:
+called a copy is a wrong posting in that benchmark; ``stereo``, the quick part
+of that: every repost of a held-out view of the stereo pair against every crowd
+variant of the other view, with the seeds ``reposts.py --every 6`` gives them
+(its crowd run's wrong photo postings were all such pairs). The shortlist is left out:
 a verdict that does not change cannot change the table's recall.
 
     python benchmarks/guard_change.py --every 3
@@ -39,6 +42,7 @@ from img2img.images import decode_image
 from img2img.postings.cache import encode_thumbnail
 from img2img.postings.dense import DEFAULT_DENSE_GUARD
 from img2img.postings.features import LocalFeatures, extract_features
+from img2img.postings.flow import DEFAULT_FLOW_GUARD
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
@@ -46,12 +50,11 @@ from img2img.postings.verify import (
     verify_features,
 )
 from img2img.testing.drawings import STYLES, drawing
-from img2img.testing.edits import apply_edit, bend, jpeg
+from img2img.testing.edits import EDITS, apply_edit, bend, jpeg
 from img2img.testing.reposts import REPOSTS, apply_repost
 
-#: The verifier before the seam check of looser fits and before a tight similarity's
-#: misfit was asked to be noise.
-BEFORE = replace(DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual)
+#: The verifier before a small query's pixels were compared with the candidate's.
+BEFORE = replace(DEFAULT_THRESHOLDS, flow=None)
 SETTINGS = {"before": BEFORE, "shipped": DEFAULT_THRESHOLDS}
 #: Other settings to try beside them (``--try``).
 TRIALS = {
@@ -59,6 +62,12 @@ TRIALS = {
     "unlike 0.45": replace(DEFAULT_THRESHOLDS, dense=replace(DEFAULT_DENSE_GUARD, max_unlike=0.45)),
     "noise from 0.35": replace(DEFAULT_THRESHOLDS, noise_from=0.35),
     "noise from 0.5": replace(DEFAULT_THRESHOLDS, noise_from=0.5),
+    "flow quartile only": replace(
+        DEFAULT_THRESHOLDS, flow=replace(DEFAULT_FLOW_GUARD, max_stretch=float("inf"))
+    ),
+    "no seams, noise from 1": replace(
+        DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual
+    ),
 }
 #: Reposts of each photo checked against every photo variant of the crowd.
 CROWD_FORMS = ("thumb160", "noise", "perspective10", "stretch1:1", "meme")
@@ -211,16 +220,81 @@ def crowd_pairs(photos, pictures, names) -> None:  # type: ignore[no-untyped-def
         print(f"    {query}: {', '.join(called)}")
 
 
+def edits_verified(photos, tuning: bool) -> None:  # type: ignore[no-untyped-def]
+    """Each photo's 13 edits of ``benchmarks/quality.py`` (its seeds) against its cached original."""
+    order = sorted(photos)
+    kept: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    count = 0
+    for name in (n for n in order if is_tuning_photo(n) == tuning):
+        original = extract_features(cached(photos[name]))
+        for edit in EDITS:
+            query = extract_features(apply_edit(photos[name], edit, seed=order.index(name)))
+            count += 1
+            for label, same in verdicts(query, original).items():
+                kept[label][edit] += same
+    print(f"\nthe 13 edits of quality.py, verified (of {count}):")
+    for label, counts in kept.items():
+        print(
+            f"  {label:16} {sum(counts.values())}: " + ", ".join(f"{e} {counts[e]}" for e in EDITS)
+        )
+
+
+def stereo_pairs(photos, pictures) -> None:  # type: ignore[no-untyped-def]
+    """Every repost of each held-out view of the stereo pair against every crowd variant
+    of the other view (and of its own), the query seeded as ``reposts.py --every 6`` seeds it."""
+    crowd, source = build_crowd(pictures, 1000)
+    queries = [n for n in sorted(pictures) if not is_tuning_photo(n)][::6]
+    pool = [n for n in pictures if not n.startswith("art/")]
+    wrong: dict[str, Counter[str]] = {label: Counter() for label in SETTINGS}
+    own: Counter[str] = Counter()
+    checks: Counter[str] = Counter()
+    for a, b in SAME_SCENE:
+        for name, other in ((a, b), (b, a)):
+            if name not in queries or other not in photos:
+                continue
+            seed = queries.index(name)
+            stored = {
+                c: extract_features(cached(image))
+                for c, image in crowd.items()
+                if source.get(c) in (name, other)
+            }
+            stored[other] = extract_features(cached(photos[other]))
+            for form in REPOSTS:
+                others = [pictures[o] for o in companions(name, form, pool, seed)]
+                repost = extract_features(
+                    apply_repost(photos[name], form, others=others, seed=seed)
+                )
+                for c, features in stored.items():
+                    mine = source.get(c) == name
+                    checks["own" if mine else "other"] += 1
+                    for label, same in verdicts(repost, features).items():
+                        if mine:
+                            own[label] += same
+                        elif same:
+                            wrong[label][f"{form} {c}"] += 1
+    print(
+        f"\nstereo: reposts of a view against the crowd's variants of the other view "
+        f"({checks['other']} checks) and of its own ({checks['own']})"
+    )
+    for label in SETTINGS:
+        print(
+            f"  {label:16} other view called a copy {sum(wrong[label].values())} "
+            f"({', '.join(sorted(wrong[label])) or 'none'}); own view {own[label]}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument(
         "--tuning", action="store_true", help="the tuning third instead of the held-out part"
     )
-    parser.add_argument("--only", choices=("reposts", "templates", "scenes", "crowd"), nargs="*")
+    parser.add_argument(
+        "--only", choices=("reposts", "edits", "templates", "scenes", "stereo", "crowd"), nargs="*"
+    )
     parser.add_argument("--try", dest="trials", choices=sorted(TRIALS), nargs="*", default=[])
     args = parser.parse_args()
-    parts = args.only or ("reposts", "templates", "scenes", "crowd")
+    parts = args.only or ("reposts", "edits", "templates", "scenes", "stereo", "crowd")
     SETTINGS.update({name: TRIALS[name] for name in args.trials})
     print(f"CPU flags: {cpu_flags()}")
     photos, _ = load_photos()
@@ -231,10 +305,14 @@ def main() -> None:
     with one_blas_thread():
         if "reposts" in parts:
             reposts_verified(pictures, names)
+        if "edits" in parts:
+            edits_verified(photos, args.tuning)
         if "templates" in parts:
             template_pairs(names)
         if "scenes" in parts:
             refused_pairs(photos, args.every, args.tuning)
+        if "stereo" in parts:
+            stereo_pairs(photos, pictures)
         if "crowd" in parts:
             crowd_pairs(photos, pictures, names)
     print(f"\nCPU time {time.process_time() - started:.0f} s")

@@ -24,7 +24,7 @@ thresholds; the table is the other two thirds.
 
     python benchmarks/reposts.py                   # crowd of 1,000
     python benchmarks/reposts.py --no-regions      # the shortlist of the whole query only
-    python benchmarks/reposts.py --compare         # also the verifier before the seam check, beside it
+    python benchmarks/reposts.py --compare         # also the verifier before the flow check, beside it
     python benchmarks/reposts.py --crowd 150 --every 3 --tuning   # quick, on the tuning third
 """
 
@@ -63,9 +63,9 @@ ART = 36
 COMPANIONS = {"collage2x2": 3, "collage3x3": 8}
 #: Forms that compose the picture with others: also measured stored, with the original as query.
 COMPOSITES = ("collage2x2", "collage3x3", "inset15", "inset30", "inset40")
-#: The verifier before the seam check of looser fits (and before a tight similarity's
-#: misfit was asked to be noise), for ``--compare``.
-BEFORE = replace(DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual)
+#: The verifier before a small query's pixels were compared with the candidate's
+#: (:mod:`img2img.postings.flow`), for ``--compare``.
+BEFORE = replace(DEFAULT_THRESHOLDS, flow=None)
 #: Seeds of the stored composites are apart from the queries' (other companions, other places).
 STORED_SEED = 1000
 
@@ -336,7 +336,7 @@ def main() -> None:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="also verify as before the seam check (and the smooth-misfit check of tight fits)",
+        help="also verify as before the flow check of small queries (flow=None)",
     )
     parser.add_argument(
         "--noise-from",
@@ -375,7 +375,7 @@ def main() -> None:
         add_cost(folder, sample, embedder)
     settings = {"shipped": DEFAULT_THRESHOLDS}
     if args.compare:
-        settings["before (no seam check)"] = BEFORE
+        settings["before (no flow check)"] = BEFORE
     if args.noise_from is not None:
         settings[f"noise from {args.noise_from}"] = replace(
             DEFAULT_THRESHOLDS, noise_from=args.noise_from

@@ -59,6 +59,7 @@ from img2img.models import Evidence, Relation
 from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
+from img2img.postings.flow import DEFAULT_FLOW_GUARD, FlowGuard, judge_flow
 from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, sketch_seams
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
@@ -141,6 +142,11 @@ class Thresholds:
     #: scene shot from two places does, where a warped copy ends at its own edge
     #: (see :mod:`img2img.postings.seams`); ``None`` leaves looser fits to the other checks.
     seams: SeamGuard | None = DEFAULT_SEAM_GUARD
+    #: When a small query's pixels refute a fit (queries of 192 pixels or less, a
+    #: thumbnail, whose keypoints cannot see a parallax of a few pixels at 512): the
+    #: flow between them and the candidate's laid on them (see
+    #: :mod:`img2img.postings.flow`); ``None`` lets the keypoints and blocks decide.
+    flow: FlowGuard | None = DEFAULT_FLOW_GUARD
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -358,6 +364,15 @@ def _pixels_say(
         side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix, correct=looser
     )
     reason = judge_dense(check, guard, vouching=vouching)
+    if not reason and check.laid is not None:
+        reason = judge_flow(
+            side.sketch,
+            side.size,
+            candidate.sketch,
+            check.laid,
+            thresholds.flow,
+            similarity=not looser,
+        )
     if reason or not looser or thresholds.seams is None or check.laid is None:
         return reason
     return judge_seams(sketch_seams(side.sketch, candidate.sketch, check.laid), thresholds.seams)
