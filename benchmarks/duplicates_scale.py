@@ -263,6 +263,9 @@ def _measure(args: argparse.Namespace, folder: Path) -> None:
         text=True,
     )
     result = json.loads(child.stdout.strip().splitlines()[-1])
+    for line in child.stderr.splitlines():  # the pass's warnings
+        if "Warning" in line:
+            print(f"pass warned      {line.split('Warning: ', 1)[-1]}")
     knn, knn_cpu, sampled = numpy_knn_seconds(path, 10, args.knn_sample)
     knn_load = os.getloadavg()[0]
     records, seconds = int(result["records"]), float(result["seconds"])
