@@ -74,17 +74,21 @@ def _cover(
     sums = np.zeros((len(lines), marks.shape[1] + 1))
     sums[:, 1:] = np.cumsum(marks[lines], axis=1)
     start, stop = ends[:, None], ends[None, :]
-    return (sums[:, stop] - sums[:, start]) / np.maximum(stop - start, 1)
+    shares: npt.NDArray[np.float64] = (sums[:, stop] - sums[:, start]) / np.maximum(stop - start, 1)
+    return shares
 
 
-def find_inset(grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float) -> Box | None:
+def find_inset(
+    grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float
+) -> Box | None:
     """The rectangle of a picture pasted into ``grey`` (a picture in grey levels,
     float32 ``(h, w)``), as ``(left, top, right, bottom)`` in its pixels; ``None``
     when there is none.
 
     Its sides are at least ``least`` = ``(width, height)`` pixels; its area is
     :data:`MIN_AREA` to ``most_area`` of the picture's. Of several, the one whose
-    sides are best covered, then the smallest (the inner edge of a frame).
+    sides are best covered, then the largest (a picture's own lines inside it
+    close smaller ones).
     Looked for at :data:`SEARCH_SIDE` pixels, then placed on ``grey``'s pixels.
     """
     import cv2
@@ -94,7 +98,7 @@ def find_inset(grey: npt.NDArray[np.float32], least: tuple[int, int], most_area:
     small = grey
     if shrink > 1:
         size = (max(1, round(width / shrink)), max(1, round(height / shrink)))
-        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        small = np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), np.float32)
     scale = (width / small.shape[1], height / small.shape[0])
     found = _rectangle(
         small,
@@ -111,7 +115,6 @@ def find_inset(grey: npt.NDArray[np.float32], least: tuple[int, int], most_area:
 def _place(grey: npt.NDArray[np.float32], box: tuple[float, float, float, float]) -> Box:
     """``box`` with each side moved to the row (column) near it, within
     :data:`PLACE_REACH`, where ``grey`` steps most along that side."""
-    height, width = grey.shape
     left, top, right, bottom = (round(v) for v in box)
     steps_down = np.abs(np.diff(grey[:, left:right], axis=0)).mean(axis=1)  # row y | y + 1
     steps_across = np.abs(np.diff(grey[top:bottom, :], axis=1)).mean(axis=0)
@@ -128,15 +131,17 @@ def _place(grey: npt.NDArray[np.float32], box: tuple[float, float, float, float]
     )
 
 
-def _rectangle(grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float) -> Box | None:
+def _rectangle(
+    grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float
+) -> Box | None:
     """:func:`find_inset` at the size of ``grey``."""
     import cv2
 
     height, width = grey.shape
     edges = (cv2.Canny(grey.astype(np.uint8), CANNY_LOW, CANNY_HIGH) > 0).astype(np.uint8)
     across = 2 * REACH + 1
-    rows = cv2.dilate(edges, np.ones((across, 1), np.uint8))  # horizontal sides
-    columns = cv2.dilate(edges, np.ones((1, across), np.uint8)).T.copy()  # vertical, as rows
+    rows = np.asarray(cv2.dilate(edges, np.ones((across, 1), np.uint8)), np.uint8)  # horizontal
+    columns = np.ascontiguousarray(cv2.dilate(edges, np.ones((1, across), np.uint8)).T, np.uint8)
     runs = (
         cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, max(2, least[0] // 2)), np.uint8)),
         cv2.morphologyEx(columns, cv2.MORPH_OPEN, np.ones((1, max(2, least[1] // 2)), np.uint8)),
