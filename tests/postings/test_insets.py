@@ -98,6 +98,12 @@ def test_a_rectangle_without_four_straight_sides_is_not_an_inset() -> None:
     # The same with its top fading in over half its length (a lit window, a shadow).
     grey[100:130, 150:265] -= np.linspace(60, 0, 30, dtype=np.float32)[:, None]
     assert find_inset(grey, (61, 46), 0.5) is None
+    # A shape a drawing is made of: a flat fill with a door, outlined.
+    house = np.full((384, 512), 230, np.float32)
+    house[100:250, 150:380] = 0
+    house[103:247, 153:377] = 140
+    house[180:247, 240:280] = 60
+    assert find_inset(house, (61, 46), 0.5) is None
     # Four straight sides around too little or too much of the picture.
     tiny = np.full((384, 512), 90, np.float32)
     tiny[10:40, 10:40] = 250

@@ -14,7 +14,9 @@ horizontal (vertical) runs. The rows and columns left are the candidate sides
 (a few, the strongest kept); a rectangle is four of them whose edge pixels
 cover at least :data:`COVERAGE` of each of its sides (prefix sums, every
 combination at once). It must cover :data:`MIN_AREA` to
-:data:`~img2img.postings.regions.MAX_INNER_AREA` of the picture.
+:data:`~img2img.postings.regions.MAX_INNER_AREA` of the picture, and hold a
+picture, not one flat fill: a drawing's rectangles (a house, a panel) close
+four straight sides too.
 
 Only upright rectangles are looked for (a pasted picture is rarely turned),
 with all four sides inside the picture (one touching the picture's edge has no
@@ -38,6 +40,8 @@ CANNY_LOW, CANNY_HIGH = 50, 150
 REACH = 1
 #: Candidate rows and columns kept each way (the strongest): 16**4 rectangles at most.
 CANDIDATES = 16
+#: Largest share of a rectangle's pixels in its commonest grey (4 levels wide).
+MOST_FLAT = 0.6
 #: Long side the edges are looked for at (Canny's cost goes with the pixels); each
 #: side found is then placed on the given picture's row or column of strongest step.
 SEARCH_SIDE = 256
@@ -174,5 +178,18 @@ def _rectangle(
         + vertical[left, top, bottom]
         + vertical[right, top, bottom]
     )
-    best = next(i for i in np.lexsort((-area, -score)) if fits[i])
-    return (int(lefts[best]), int(tops[best]), int(rights[best]), int(bottoms[best]))
+    for i in np.lexsort((-area, -score)):
+        box = (int(lefts[i]), int(tops[i]), int(rights[i]), int(bottoms[i]))
+        if fits[i] and not _flat(grey, box):
+            return box
+    return None
+
+
+def _flat(grey: npt.NDArray[np.float32], box: Box) -> bool:
+    """Whether the rectangle is mostly one flat fill (a shape a drawing is made of:
+    a wall, a panel with a door), not a picture: more than :data:`MOST_FLAT` of
+    its pixels within a grey level or two of its commonest."""
+    left, top, right, bottom = box
+    inside = grey[top + 2 : bottom - 1, left + 2 : right - 1]
+    counts = np.bincount(np.clip(inside, 0, 255).astype(np.uint8).ravel() // 4, minlength=64)
+    return bool(counts.max() > MOST_FLAT * inside.size)
