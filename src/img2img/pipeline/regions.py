@@ -2,14 +2,15 @@
 batch of their image.
 
 Where an image is split (:func:`~img2img.postings.regions.split_regions`: a
-grid of pictures, a picture on a plain background), each region is prepared
-with the image on its workshop thread, embedded in the same model call as
-the batch's images (one call of full batches, not a second small one),
-and stored in the same upsert, as a record of its own pointing at the image
-(:mod:`~img2img.postings.region_records`); the image's own record lists its
-regions. Most images are not split and cost only the
-look for lines of one colour (a few milliseconds). A region that fails to
-embed or store leaves the image stored as it is: its regions only help find it.
+grid of pictures, a picture on a plain background, a picture pasted over a
+photo), each region is prepared with the image on its workshop thread,
+embedded in the same model call as the batch's images (one call of full
+batches, not a second small one), and stored in the same upsert, as a record
+of its own pointing at the image (:mod:`~img2img.postings.region_records`);
+the image's own record lists its regions. Most images are not split and cost
+only the look for lines of one colour and for a pasted picture's four edges (a
+few milliseconds). A region that fails to embed or store leaves the image
+stored as it is: its regions only help find it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Regions of stored composites as records of their own, and hits on them mapped to their picture.
 
-Where a stored picture is split (a collage, a picture on a plain background),
+Where a stored picture is split (a collage, a picture on a plain background or
+pasted over a photo),
 each region's vector is stored beside the picture's under the id
 ``<picture id>#region<n>``, with only :data:`REGION_OF` (the picture's id) and
 :data:`REGION_BOX` (where it is, in the picture's pixels) as metadata: no

@@ -8,7 +8,9 @@ on its own is. Two ways to cut a picture:
   the whole width or height (a collage's gutters, a comic's, a page's margins)
   cut it recursively (an XY-cut), and plain margins on three sides or more
   leave a picture on a background. A photo rarely has a line of one colour
-  across it, so most pictures are not split and get nothing.
+  across it, so most pictures are not split and get nothing. A picture pasted
+  over a photo (a picture-in-picture, no plain background) is found by its
+  four straight edges instead (:mod:`~img2img.postings.insets`).
 - :func:`query_regions` is what a query is searched by: the split regions when
   there are some, else overlapping tiles at two scales, which hold most of a
   picture-in-picture wherever it sits.
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from img2img.postings.insets import find_inset
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -167,7 +171,9 @@ def split_regions(image: Image.Image) -> list[Box]:
 
     A grid (gutters of one colour across the picture) gives its cells; a
     picture on a plain background (margins of one colour on three sides or
-    more) gives the picture. Regions smaller than :data:`MIN_SHARE` of a side
+    more) gives the picture; failing both, a picture pasted over a photo (four
+    straight edges closing a rectangle: :func:`~img2img.postings.insets.find_inset`)
+    gives the picture. Regions smaller than :data:`MIN_SHARE` of a side
     are dropped; a picture split into more than :data:`MAX_REGIONS` is taken
     for a pattern, not a composite.
     """
@@ -179,13 +185,18 @@ def split_regions(image: Image.Image) -> list[Box]:
     )
     cells: list[Box] = []
     _cut(grey, (0, 0, width, height), 3, cells, least, root=True)
-    if not cells or len(cells) > MAX_REGIONS:
+    if len(cells) > MAX_REGIONS:
         return []
     if len(cells) == 1:
         left, top, right, bottom = cells[0]
         area = (right - left) * (bottom - top) / (width * height)
         if _margins(cells[0], (width, height)) < 3 or area > MAX_INNER_AREA:
+            cells = []
+    if not cells:
+        inset = find_inset(grey, least, MAX_INNER_AREA)
+        if inset is None:
             return []
+        cells = [inset]
     full = given_size(image)
     scale *= full[0] / image.width  # to the picture's pixels as given
     return [
