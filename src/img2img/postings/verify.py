@@ -59,6 +59,7 @@ from img2img.models import Evidence, Relation
 from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check, judge_dense
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
+from img2img.postings.screens import DEFAULT_SCREENS, Screens
 from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, sketch_seams
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
@@ -129,6 +130,9 @@ class Thresholds:
     #: ... and never fewer than this many: the nested shapes of a logo (rings,
     #: concentric polygons) agree on a scaling of their own by 13-19 keypoints.
     min_second_motion: int = 20
+    #: The cheap checks that spare work whose outcome they tell in advance (see
+    #: :mod:`img2img.postings.screens`); ``None`` does all the work.
+    screens: Screens | None = DEFAULT_SCREENS
     #: When a similarity is refused, the guard an affine and then a perspective fit
     #: must pass to call the candidate the same picture ``warped`` (see
     #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
@@ -274,15 +278,20 @@ def _warped(
     mirrored: bool,
     guard: WarpGuard,
     least_inliers: int,
+    screens: Screens | None,
 ) -> list[tuple[Fit, str]]:
     """The looser fits tried, each with why ``guard`` refuses it, up to the first it passes.
-    A fit with fewer than ``least_inliers`` is of no use, so RANSAC looks no longer for one."""
+    A fit with fewer than ``least_inliers`` is of no use, so RANSAC looks no longer for one
+    (nor, with ``screens``, for a perspective fit after an affine one that thin)."""
     tried = []
     for model in ("affine", "perspective"):
         fit = fit_model(model, pairs, query, candidate, mirrored, least_inliers=least_inliers)
         reason = judge_warp(fit, query, candidate, guard)
         tried.append((fit, reason))
         if not reason:
+            break
+        least_affine = None if screens is None else screens.least_affine_for_perspective
+        if least_affine is not None and fit.evidence.inliers < min(least_affine, least_inliers):
             break
     return tried
 
@@ -354,8 +363,15 @@ def _pixels_say(
     looser = fit.evidence.model != "similarity"
     # Only a looser fit may be corrected by the pixels (a correction would also
     # smooth a small parallax away).
+    stops = vouching and thresholds.screens is not None and thresholds.screens.dense_stops_early
     check = dense_check(
-        side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix, correct=looser
+        side.sketch,
+        side.size,
+        candidate.sketch,
+        candidate.size,
+        fit.matrix,
+        correct=looser,
+        enough=guard.vouch_in_place if stops else None,
     )
     reason = judge_dense(check, guard, vouching=vouching)
     if reason or not looser or thresholds.seams is None or check.laid is None:
@@ -400,7 +416,9 @@ def verify_features(
         side = query.flipped if fit.evidence.mirrored else query.direct
         # A thin fit the pixels may vouch for needs fewer keypoints than one alone.
         useful = least if thin is None or thin.warp is None else min(least, thin.warp.min_inliers)
-        tried = _warped(side, candidate, pairs, fit.evidence.mirrored, guard, useful)
+        tried = _warped(
+            side, candidate, pairs, fit.evidence.mirrored, guard, useful, thresholds.screens
+        )
         for loose, loose_reason in tried:
             loose_reason = loose_reason or _loose_reason(loose, thresholds)
             if (
