@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -176,6 +176,13 @@ class QueryFeatures:
 
     direct: LocalFeatures
     flipped: LocalFeatures
+    #: The RootSIFT descriptors of each (see :func:`_root_sift`), computed once for
+    #: all the candidates the query is compared with.
+    roots: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        roots = (_root_sift(self.direct.descriptors), _root_sift(self.flipped.descriptors))
+        object.__setattr__(self, "roots", roots)
 
     @classmethod
     def of(cls, image: Image.Image | LocalFeatures) -> QueryFeatures:
@@ -206,12 +213,17 @@ def _root_sift(descriptors: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     return np.sqrt(values)
 
 
-def _ratio_matches(query: LocalFeatures, candidate: LocalFeatures) -> Pairs:
-    """Keypoints of ``query`` and ``candidate`` paired by the ratio test."""
+def _ratio_matches(
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    roots: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+) -> Pairs:
+    """Keypoints of ``query`` and ``candidate`` paired by the ratio test; ``roots`` are
+    the RootSIFT descriptors of each."""
     empty = np.zeros((0, 2), np.float32)
     if len(query) < 2 or len(candidate) < 2:
         return Pairs(empty, empty)
-    similarity = _root_sift(query.descriptors) @ _root_sift(candidate.descriptors).T
+    similarity = roots[0] @ roots[1].T
     rows = np.arange(similarity.shape[0])
     nearest = similarity.argmax(axis=1)
     first = similarity[rows, nearest]
@@ -265,9 +277,12 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
 
 
 def _similarity(
-    query: LocalFeatures, candidate: LocalFeatures, mirrored: bool
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    mirrored: bool,
+    roots: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
 ) -> tuple[Fit, Pairs]:
-    pairs = _ratio_matches(query, candidate)
+    pairs = _ratio_matches(query, candidate, roots)
     return fit_model("similarity", pairs, query, candidate, mirrored), pairs
 
 
@@ -393,11 +408,16 @@ def verify_features(
     when the pixels vouch for it."""
     dense = thresholds.dense
     thin = _thin(thresholds, dense) if dense is not None else None
-    fit, pairs = _similarity(query.direct, candidate, mirrored=False)
+    candidate_roots = _root_sift(candidate.descriptors)  # once, for both sides of the query
+    fit, pairs = _similarity(
+        query.direct, candidate, mirrored=False, roots=(query.roots[0], candidate_roots)
+    )
     seen = fit, pairs
     reason = _judge(fit, thresholds)
     if reason:
-        flipped, flipped_pairs = _similarity(query.flipped, candidate, mirrored=True)
+        flipped, flipped_pairs = _similarity(
+            query.flipped, candidate, mirrored=True, roots=(query.roots[1], candidate_roots)
+        )
         flipped_reason = _judge(flipped, thresholds)
         if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
