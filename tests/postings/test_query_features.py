@@ -34,5 +34,6 @@ def test_one_prepared_query_verifies_as_a_fresh_one_each_time(
         candidate = extract_features(apply_edit(photo, edit))
         again = verify_features(query, candidate)
         fresh = verify_features(QueryFeatures.of(extract_features(photo)), candidate)
-        assert again.same and fresh.same, edit
+        assert again.same, edit
+        assert fresh.same, edit
         assert again.evidence == fresh.evidence

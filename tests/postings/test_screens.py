@@ -23,7 +23,8 @@ ENOUGH = DEFAULT_DENSE_GUARD.vouch_in_place
 
 def sketches(first: Image.Image, second: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     a, b = extract_features(first), extract_features(second)
-    assert a.sketch is not None and b.sketch is not None
+    assert a.sketch is not None
+    assert b.sketch is not None
     return a.sketch, b.sketch
 
 
@@ -35,7 +36,8 @@ def test_no_perspective_fit_is_tried_after_an_affine_fit_of_chance_matches(
     query, candidate = photos["hubble_deep_field"], photos["coffee"]
     screened = verify_copy(query, candidate)
     full = verify_copy(query, candidate, thresholds=ALL_THE_WORK)
-    assert not screened.same and not full.same
+    assert not screened.same
+    assert not full.same
     assert "perspective" in full.reason
     assert "perspective" not in screened.reason
     assert "affine" in screened.reason
@@ -60,7 +62,8 @@ def test_the_pixels_of_a_thin_fit_stop_once_too_few_blocks_can_match() -> None:
     first, second = sketches(drawing(0), drawing(3))  # two comic strips on one layout
     full = dense_check(first, drawing(0).size, second, drawing(3).size, IDENTITY)
     stopped = dense_check(first, drawing(0).size, second, drawing(3).size, IDENTITY, enough=ENOUGH)
-    assert full.complete and not stopped.complete
+    assert full.complete
+    assert not stopped.complete
     assert stopped.blocks < full.blocks
     assert judge_dense(full, DEFAULT_DENSE_GUARD, vouching=True) != ""
     assert "too few" in judge_dense(stopped, DEFAULT_DENSE_GUARD, vouching=True)
