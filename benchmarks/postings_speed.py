@@ -1,4 +1,4 @@
-"""What a warm ``find_postings`` query costs with regions, the shipped plan against the previous one.
+"""What a warm ``find_postings`` query costs with regions, the shipped verifier against the previous one.
 
 Builds (or reuses, with ``--keep``) a crowded ``LocalStore`` as ``reposts.py``
 does: the photos of :mod:`photoset`, the drawings, a crowd of distractors and
@@ -11,8 +11,9 @@ alternating from query to query, after one untimed warm-up of each query.
 
 Prints per form and plan: recall (the original, or the stored composite,
 returned), median wall and CPU seconds (this process, all threads) per query,
-and the ratio shipped / previous; then ``add`` per image with and without the
-regions of composites on a sample of the same files.
+and the ratio shipped / previous; the queries one plan found and the other did
+not, and postings one returned that the other did not; then ``add`` per image
+with and without the regions of composites on a sample of the same files.
 
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --every 6
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --thin 2 --add-sample 100
@@ -51,6 +52,7 @@ from reposts import (
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
 from img2img.postings import shortlist as shortlist_module
+from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.testing.drawings import drawing
 from img2img.testing.reposts import apply_repost
 
@@ -65,11 +67,11 @@ FORMS = (
     "crop35",
 )
 
-#: The shortlist's region plan of each: "previous" counts every region hit, as before
-#: the margin (:data:`~img2img.postings.shortlist.MARGIN`).
-PLANS: dict[str, shortlist_module.RegionPlan] = {
-    "previous": replace(shortlist_module.DEFAULT_PLAN, margin=None),
-    "shipped": shortlist_module.DEFAULT_PLAN,
+#: The shortlist's region plan and the verifier's thresholds of each: "previous" does
+#: all the verifier's work, without the screens of :mod:`img2img.postings.screens`.
+PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds]] = {
+    "previous": (shortlist_module.DEFAULT_PLAN, replace(DEFAULT_THRESHOLDS, screens=None)),
+    "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS),
 }
 
 
@@ -153,18 +155,25 @@ def main() -> None:
     walls: dict[tuple[str, str], list[float]] = defaultdict(list)
     cpus: dict[tuple[str, str], list[float]] = defaultdict(list)
     found: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    returned: dict[str, dict[tuple[int, str], set[str]]] = defaultdict(dict)
     for number, (form, _kind, image, wanted) in enumerate(cases(pictures, queries, args.forms)):
         order = args.plans if number % 2 == 0 else args.plans[::-1]
-        # Warm: every candidate's features in the cache (the widest plan asks for most).
-        with plan(PLANS[args.plans[0]]):
-            client.find_postings(image)
+        # Warm: every candidate's features in the cache (the first plan does all its work).
+        region_plan, thresholds = PLANS[args.plans[0]]
+        with plan(region_plan):
+            client.find_postings(image, thresholds=thresholds)
         for label in order:
-            with plan(PLANS[label]):
-                postings, wall, cpu = timed(lambda image=image: client.find_postings(image))
+            region_plan, thresholds = PLANS[label]
+            with plan(region_plan):
+                postings, wall, cpu = timed(
+                    lambda image=image, t=thresholds: client.find_postings(image, thresholds=t)
+                )
             walls[(label, form)].append(wall)
             cpus[(label, form)].append(cpu)
             names = {name_of(p.image_url) for p in postings}  # type: ignore[attr-defined]
             found[(label, form)].append(wanted in names)
+            returned[label][(number, f"{form} {wanted}")] = names
+    compare(args.plans, returned, found)
     rows = [*args.forms, *(f"{f} stored" for f in args.forms if f in COMPOSITES)]
     if rows:
         report(rows, args.plans, walls, cpus, found)
@@ -173,6 +182,22 @@ def main() -> None:
         names = sorted(pictures) + sorted(crowd)
         sample = random.Random("add").sample(names, args.add_sample)
         add_cost(folder, sample, client.embedder)
+
+
+def compare(plans, returned, found) -> None:
+    """Query for query: what one plan found that the other did not."""
+    if len(plans) != 2:
+        return
+    first, second = plans
+    keys = sorted(returned[first])
+    differ = [k for k in keys if returned[first][k] != returned[second][k]]
+    print(
+        f"\nqueries whose postings differ between {first} and {second}: {len(differ)} of {len(keys)}"
+    )
+    for key in differ:
+        only_first = sorted(returned[first][key] - returned[second][key])
+        only_second = sorted(returned[second][key] - returned[first][key])
+        print(f"  {key[1]}: only {first} {only_first}, only {second} {only_second}")
 
 
 def report(rows, plans, walls, cpus, found) -> None:

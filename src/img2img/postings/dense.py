@@ -78,6 +78,10 @@ class DenseCheck:
     #: The homography (3 x 3, candidate sketch -> query sketch pixels) the blocks were
     #: last sorted under: the fit, or the fit as the blocks corrected it.
     laid: npt.NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
+    #: ``False`` when sorting stopped once too few blocks could be in place for the
+    #: caller (``enough`` of :func:`dense_check`): the shares are those of the blocks
+    #: sorted, and ``in_place`` is above what the whole common area could have.
+    complete: bool = True
 
 
 def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -87,14 +91,28 @@ def _scaling(sketch: npt.NDArray[np.uint8], frame: tuple[int, int]) -> npt.NDArr
     return np.diag([sx, sy, 1.0])
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Sorted:
+    """One sorting of the blocks under a homography: the counts (``moved`` not yet
+    looked for), the centres of the blocks found and where they were found (float32
+    ``(n, 2)`` each, query sketch pixels), and what :func:`_moved_far` needs."""
+
+    check: DenseCheck
+    centres: npt.NDArray[np.float32]
+    found: npt.NDArray[np.float32]
+    laid: npt.NDArray[np.float32]
+    inside: npt.NDArray[np.uint8]
+    unmatched: list[tuple[int, int]]
+
+
 def _sort_blocks(
     query: npt.NDArray[np.uint8],
     candidate: npt.NDArray[np.uint8],
     to_query: npt.NDArray[np.float64],
-) -> tuple[DenseCheck, npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """The blocks under ``to_query`` (candidate sketch -> query sketch pixels), and
-    for those found (in place or displaced) their centres and where they were found
-    (float32 ``(n, 2)`` each, query sketch pixels)."""
+    enough: float | None = None,
+) -> _Sorted:
+    """The blocks under ``to_query`` (candidate sketch -> query sketch pixels); with
+    ``enough``, only until fewer than that share of them can be in place."""
     cv2 = opencv()
     height, width = query.shape
     laid = cv2.warpPerspective(
@@ -111,8 +129,21 @@ def _sort_blocks(
     counts = {"in_place": 0, "displaced": 0, "missing": 0, "unlike": 0}
     centres, found = [], []
     unmatched: list[tuple[int, int]] = []
-    for top in range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK):
-        for left in range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK):
+    tops = range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK)
+    lefts = range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK)
+    left_to_look = len(tops) * len(lefts)
+    complete = True
+    for top in tops:
+        for left in lefts:
+            if enough is not None:
+                # However the blocks not looked at yet turn out, the share in place is
+                # at most what it is if each of them is a block in place.
+                sorted_so_far = counts["in_place"] + counts["displaced"] + counts["missing"]
+                best = counts["in_place"] + left_to_look
+                if best < enough * (sorted_so_far + left_to_look):
+                    complete = False
+                    break
+            left_to_look -= 1
             window = laid[
                 top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
             ]
@@ -132,10 +163,10 @@ def _sort_blocks(
                     counts["missing"] += 1
                 continue
             scores = cv2.matchTemplate(window, mine, cv2.TM_CCOEFF_NORMED)
-            _, best, _, (x, y) = cv2.minMaxLoc(scores)
+            _, best_score, _, (x, y) = cv2.minMaxLoc(scores)
             if scores[SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2].max() >= MATCH:
                 counts["in_place"] += 1  # within a pixel of where the fit puts it
-            elif best >= MATCH:
+            elif best_score >= MATCH:
                 counts["displaced"] += 1
             else:
                 counts["missing"] += 1
@@ -146,17 +177,20 @@ def _sort_blocks(
             centre = (left + BLOCK / 2, top + BLOCK / 2)
             centres.append(centre)
             found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
-    moved = _moved_far(mine_all, laid, inside, unmatched)
+        if not complete:
+            break
     blocks = counts["in_place"] + counts["displaced"] + counts["missing"]
     in_place, displaced, missing, unlike = (
         counts[k] / blocks if blocks else 0.0
         for k in ("in_place", "displaced", "missing", "unlike")
     )
-    check = DenseCheck(blocks, in_place, displaced, missing, moved, unlike)
-    return (
-        check,
+    return _Sorted(
+        DenseCheck(blocks, in_place, displaced, missing, 0, unlike, complete=complete),
         np.array(centres, np.float32).reshape(-1, 2),
         np.array(found, np.float32).reshape(-1, 2),
+        laid,
+        inside,
+        unmatched,
     )
 
 
@@ -197,6 +231,7 @@ def dense_check(
     matrix: npt.NDArray[np.float64],
     *,
     correct: bool = False,
+    enough: float | None = None,
 ) -> DenseCheck:
     """Lay ``candidate``'s sketch on ``query``'s through ``matrix`` and sort their blocks.
 
@@ -212,12 +247,19 @@ def dense_check(
     (up to :data:`REFITS` times, while more blocks fall in place): a
     copy then has its blocks in place, while a part of a scene that moved on its
     own stays displaced.
+
+    ``enough`` is the least share of blocks in place the caller accepts, when it
+    refuses any fit with fewer: blocks found far off (``moved``) are then looked
+    for only when that many are in place, and, without ``correct``, sorting stops
+    as soon as fewer can be (the check is then not ``complete``).
     """
     cv2 = opencv()
     to_query = (
         _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
-    check, centres, found = _sort_blocks(query, candidate, to_query)
+    # A corrected fit may put more blocks in place than the first sorting found.
+    done = _sort_blocks(query, candidate, to_query, None if correct else enough)
+    check, centres, found = done.check, done.centres, done.found
     for _ in range(REFITS if correct else 0):
         if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
             break
@@ -229,10 +271,16 @@ def dense_check(
         if np.abs(moved - centres).max() > SEARCH + 1:
             break
         corrected = np.linalg.inv(correction) @ to_query
-        refined, refined_centres, refined_found = _sort_blocks(query, candidate, corrected)
-        if refined.in_place <= check.in_place:
+        refined = _sort_blocks(query, candidate, corrected)
+        if refined.check.in_place <= check.in_place:
             break
-        check, centres, found, to_query = refined, refined_centres, refined_found, corrected
+        done, to_query = refined, corrected
+        check, centres, found = done.check, done.centres, done.found
+    if check.complete and (enough is None or check.in_place >= enough):
+        check = replace(
+            check,
+            moved=_moved_far(query.astype(np.float32), done.laid, done.inside, done.unmatched),
+        )
     return replace(check, laid=to_query)
 
 
@@ -273,8 +321,14 @@ def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
     ``vouching``: the keypoints alone refused the fit, so the pixels must agree
     more (``vouch_in_place``) to accept it.
     """
-    if check.blocks < guard.min_blocks:
+    if check.blocks < guard.min_blocks and check.complete:
         return "" if not vouching else f"only {check.blocks} blocks drawn in the common area"
+    least = guard.vouch_in_place if vouching else guard.min_in_place
+    if not check.complete:
+        return (
+            f"too few of the common area's blocks can match under the fit "
+            f"(< {least:.0%} of them): different pictures"
+        )
     if check.displaced > guard.max_displaced:
         return (
             f"{check.displaced:.0%} of the common area's blocks match a few pixels away from "
@@ -292,7 +346,6 @@ def judge_dense(check: DenseCheck, guard: DenseGuard, *, vouching: bool) -> str:
             f"match nowhere near (> {guard.max_unlike:.0%}): other content, as another view "
             "of the scene shows"
         )
-    least = guard.vouch_in_place if vouching else guard.min_in_place
     if check.in_place < least:
         return (
             f"only {check.in_place:.0%} of the common area's blocks match under the fit "

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,6 +60,7 @@ from img2img.postings.dense import DEFAULT_DENSE_GUARD, DenseGuard, dense_check,
 from img2img.postings.features import LocalFeatures, extract_features, mirrored
 from img2img.postings.fits import Fit, Pairs, fit_model, noise_ratio
 from img2img.postings.flow import DEFAULT_FLOW_GUARD, FlowGuard, judge_flow
+from img2img.postings.screens import DEFAULT_SCREENS, Screens
 from img2img.postings.seams import DEFAULT_SEAM_GUARD, SeamGuard, judge_seams, sketch_seams
 from img2img.postings.warps import DEFAULT_WARP_GUARD, WarpGuard, judge_warp, second_motion
 
@@ -130,6 +131,9 @@ class Thresholds:
     #: ... and never fewer than this many: the nested shapes of a logo (rings,
     #: concentric polygons) agree on a scaling of their own by 13-19 keypoints.
     min_second_motion: int = 20
+    #: The cheap checks that spare work whose outcome they tell in advance (see
+    #: :mod:`img2img.postings.screens`); ``None`` does all the work.
+    screens: Screens | None = DEFAULT_SCREENS
     #: When a similarity is refused, the guard an affine and then a perspective fit
     #: must pass to call the candidate the same picture ``warped`` (see
     #: :mod:`img2img.postings.warps`); ``None`` tries the similarity only.
@@ -178,6 +182,13 @@ class QueryFeatures:
 
     direct: LocalFeatures
     flipped: LocalFeatures
+    #: The RootSIFT descriptors of each (see :func:`_root_sift`), computed once for
+    #: all the candidates the query is compared with.
+    roots: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        roots = (_root_sift(self.direct.descriptors), _root_sift(self.flipped.descriptors))
+        object.__setattr__(self, "roots", roots)
 
     @classmethod
     def of(cls, image: Image.Image | LocalFeatures) -> QueryFeatures:
@@ -208,12 +219,17 @@ def _root_sift(descriptors: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     return np.sqrt(values)
 
 
-def _ratio_matches(query: LocalFeatures, candidate: LocalFeatures) -> Pairs:
-    """Keypoints of ``query`` and ``candidate`` paired by the ratio test."""
+def _ratio_matches(
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    roots: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+) -> Pairs:
+    """Keypoints of ``query`` and ``candidate`` paired by the ratio test; ``roots`` are
+    the RootSIFT descriptors of each."""
     empty = np.zeros((0, 2), np.float32)
     if len(query) < 2 or len(candidate) < 2:
         return Pairs(empty, empty)
-    similarity = _root_sift(query.descriptors) @ _root_sift(candidate.descriptors).T
+    similarity = roots[0] @ roots[1].T
     rows = np.arange(similarity.shape[0])
     nearest = similarity.argmax(axis=1)
     first = similarity[rows, nearest]
@@ -267,9 +283,12 @@ def _judge(fit: Fit, thresholds: Thresholds) -> str:
 
 
 def _similarity(
-    query: LocalFeatures, candidate: LocalFeatures, mirrored: bool
+    query: LocalFeatures,
+    candidate: LocalFeatures,
+    mirrored: bool,
+    roots: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
 ) -> tuple[Fit, Pairs]:
-    pairs = _ratio_matches(query, candidate)
+    pairs = _ratio_matches(query, candidate, roots)
     return fit_model("similarity", pairs, query, candidate, mirrored), pairs
 
 
@@ -280,15 +299,20 @@ def _warped(
     mirrored: bool,
     guard: WarpGuard,
     least_inliers: int,
+    screens: Screens | None,
 ) -> list[tuple[Fit, str]]:
     """The looser fits tried, each with why ``guard`` refuses it, up to the first it passes.
-    A fit with fewer than ``least_inliers`` is of no use, so RANSAC looks no longer for one."""
+    A fit with fewer than ``least_inliers`` is of no use, so RANSAC looks no longer for one
+    (nor, with ``screens``, for a perspective fit after an affine one that thin)."""
     tried = []
     for model in ("affine", "perspective"):
         fit = fit_model(model, pairs, query, candidate, mirrored, least_inliers=least_inliers)
         reason = judge_warp(fit, query, candidate, guard)
         tried.append((fit, reason))
         if not reason:
+            break
+        least_affine = None if screens is None else screens.least_affine_for_perspective
+        if least_affine is not None and fit.evidence.inliers < min(least_affine, least_inliers):
             break
     return tried
 
@@ -360,8 +384,15 @@ def _pixels_say(
     looser = fit.evidence.model != "similarity"
     # Only a looser fit may be corrected by the pixels (a correction would also
     # smooth a small parallax away).
+    stops = vouching and thresholds.screens is not None and thresholds.screens.dense_stops_early
     check = dense_check(
-        side.sketch, side.size, candidate.sketch, candidate.size, fit.matrix, correct=looser
+        side.sketch,
+        side.size,
+        candidate.sketch,
+        candidate.size,
+        fit.matrix,
+        correct=looser,
+        enough=guard.vouch_in_place if stops else None,
     )
     reason = judge_dense(check, guard, vouching=vouching)
     if not reason and check.laid is not None:
@@ -392,11 +423,16 @@ def verify_features(
     when the pixels vouch for it."""
     dense = thresholds.dense
     thin = _thin(thresholds, dense) if dense is not None else None
-    fit, pairs = _similarity(query.direct, candidate, mirrored=False)
+    candidate_roots = _root_sift(candidate.descriptors)  # once, for both sides of the query
+    fit, pairs = _similarity(
+        query.direct, candidate, mirrored=False, roots=(query.roots[0], candidate_roots)
+    )
     seen = fit, pairs
     reason = _judge(fit, thresholds)
     if reason:
-        flipped, flipped_pairs = _similarity(query.flipped, candidate, mirrored=True)
+        flipped, flipped_pairs = _similarity(
+            query.flipped, candidate, mirrored=True, roots=(query.roots[1], candidate_roots)
+        )
         flipped_reason = _judge(flipped, thresholds)
         if not flipped_reason or flipped.evidence.inliers > fit.evidence.inliers:
             fit, reason, pairs = flipped, flipped_reason, flipped_pairs
@@ -415,7 +451,9 @@ def verify_features(
         side = query.flipped if fit.evidence.mirrored else query.direct
         # A thin fit the pixels may vouch for needs fewer keypoints than one alone.
         useful = least if thin is None or thin.warp is None else min(least, thin.warp.min_inliers)
-        tried = _warped(side, candidate, pairs, fit.evidence.mirrored, guard, useful)
+        tried = _warped(
+            side, candidate, pairs, fit.evidence.mirrored, guard, useful, thresholds.screens
+        )
         for loose, loose_reason in tried:
             loose_reason = loose_reason or _loose_reason(loose, thresholds)
             if (
