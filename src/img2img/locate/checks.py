@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from img2img.models import ImageCandidate
 from img2img.postings.judge import Judge, Judgement, Picture
+from img2img.postings.regions import split_regions
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -36,7 +37,10 @@ class ClaimChecker:
 
     def admit(self, id: str, candidate: ImageCandidate, image: Image.Image, sha256: str) -> bool:
         """The pipeline's gate: judge a downloaded claim, remember the judgement, let copies on."""
-        judgement = self.judge.judge(Picture(image, sha256))
+        # Split as it will be when stored, so the query found inside it is ``part`` of it
+        # here as in ``find_postings`` later (a few milliseconds an image).
+        regions = tuple(split_regions(image))
+        judgement = self.judge.judge(Picture(image, sha256, regions=regions))
         with self._lock:
             self._judgements[id] = judgement
         return judgement.same
