@@ -103,8 +103,7 @@ def test_past_the_budget_the_graph_answers_and_a_warning_says_so(
 ) -> None:
     from img2img.postings import neighbours
 
-    monkeypatch.setattr(neighbours, "EXACT_RETRIES_MIN", 1)
-    monkeypatch.setattr(neighbours, "EXACT_RETRIES_SHARE", 0.0)
+    monkeypatch.setattr(neighbours, "EXACT_RETRIES", 1)
     with (
         _store_whose_graph_misses(tmp_path / "hnsw.sqlite3", lost=[7, 11]) as store,
         pytest.warns(UserWarning, match=r"\d+ records were not reached") as caught,

@@ -7,6 +7,18 @@ PineconeStore's concurrent requests, paced under its rate limit) is asked once
 per page of the scan instead; any other store is asked per
 record, as before. This module finds neighbours only; judging whether a pair
 shows the same picture is the caller's.
+
+A graph search can miss a record altogether: HNSW prunes the links into a
+tight cluster of near-duplicates (the very records ``duplicates()`` looks
+for) until no search reaches them, and on vectors without structure (random
+ones) it misses one record in ten at 100,000 and more than half at a million.
+A record asked with its own vector must find itself, so one that does not was
+not reached: where the store can scan on request (``query_many(...,
+exact=True)``), such records are asked again exactly, up to
+:data:`EXACT_RETRIES` of them; past that a warning says how many were left to
+the graph. No other record's search finds such a record either, so its pairs
+are all found from its side: it is given :data:`WIDER` times ``k`` neighbours
+(the scan costs the same for any ``k``).
 """
 
 from __future__ import annotations
@@ -25,19 +37,17 @@ from img2img.postings.region_records import is_region
 from img2img.protocols import VectorStore
 
 __all__ = [
-    "EXACT_RETRIES_MIN",
-    "EXACT_RETRIES_SHARE",
+    "EXACT_RETRIES",
     "WIDER",
     "ManyQueries",
     "nearest_neighbours",
 ]
 
 #: Records a pass may ask again by an exact scan when the graph did not reach
-#: them: at least this many, or :data:`EXACT_RETRIES_SHARE` of the store. At a
-#: million records one exact query costs about 30 graph searches, so the share
-#: bounds the retries at about a third of the pass's cost.
-EXACT_RETRIES_MIN = 1_000
-EXACT_RETRIES_SHARE = 0.01
+#: them. An exact query costs what about 90 graph searches do at a million
+#: records (about 12 at 100,000), and the pass makes one graph search a record:
+#: a fixed number keeps the retries near a quarter of the pass's cost at any size.
+EXACT_RETRIES = 3_000
 _ITSELF = 1.0 - 1e-4
 #: How many times ``k`` neighbours a record asked again exactly is given.
 WIDER = 3
@@ -120,11 +130,7 @@ def nearest_neighbours(
 
     wanted = compile_filter(filter)
     batched = isinstance(store, ManyQueries)
-    retries = (
-        _ExactRetries(max(EXACT_RETRIES_MIN, int(store.count() * EXACT_RETRIES_SHARE)))
-        if batched and _scans_on_request(store)
-        else None
-    )
+    retries = _ExactRetries(EXACT_RETRIES) if batched and _scans_on_request(store) else None
     # Regions of stored composites are neither scanned nor neighbours: a record is
     # never paired with its own regions, nor with a picture through them. They are
     # dropped from the answers, not filtered in the store (a filter takes a store off
