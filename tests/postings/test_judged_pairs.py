@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore
@@ -12,7 +14,13 @@ from img2img.models import Match
 from img2img.postings.cache import PictureCache
 from img2img.postings.duplicates import find_duplicates
 from img2img.postings.features import LocalFeatures
-from img2img.postings.fits import RANSAC_MAX_ITERS, ransac_iterations
+from img2img.postings.fits import (
+    LEAST_SHARE,
+    RANSAC_MAX_ITERS,
+    Pairs,
+    fit_model,
+    ransac_iterations,
+)
 from img2img.postings.judged_pairs import JudgedPairs
 from img2img.postings.pictures import CandidatePictures
 from img2img.testing.edits import apply_edit
@@ -60,9 +68,34 @@ def test_ransac_searches_only_as_long_as_a_passing_fit_needs() -> None:
     assert ransac_iterations("perspective", 500) == RANSAC_MAX_ITERS  # nothing asked: as before
     few = ransac_iterations("perspective", 24, least_inliers=20)
     assert 1 <= few <= 20  # most of the pairs must agree: a few draws find them
-    assert ransac_iterations("perspective", 200, least_inliers=20) == RANSAC_MAX_ITERS
+    assert ransac_iterations("affine", 400, least_inliers=20) == RANSAC_MAX_ITERS
     assert ransac_iterations("affine", 40, 20) < ransac_iterations("perspective", 40, 20)
     assert ransac_iterations("perspective", 20, least_inliers=20) == 1
+
+
+def test_a_bounded_perspective_search_asks_for_a_share_of_the_pairs() -> None:
+    share = LEAST_SHARE["perspective"]
+    # Among many pairs a homography a handful agree with is no warped copy: a few
+    # hundred draws, not RANSAC's cap, whatever few inliers the caller would take.
+    assert ransac_iterations("perspective", 100, least_inliers=8) <= 250
+    assert ransac_iterations("perspective", 100, least_inliers=8) == ransac_iterations(
+        "perspective", 100, least_inliers=math.ceil(share * 100)
+    )
+    assert ransac_iterations("perspective", 30, least_inliers=25) < 30  # more asked: as before
+
+
+def test_a_bounded_perspective_search_still_finds_a_warped_copy() -> None:
+    rng = np.random.default_rng(3)
+    warp = np.array([[0.9, 0.05, 12.0], [-0.03, 1.1, 7.0], [2e-4, -1e-4, 1.0]])
+    candidate = rng.uniform(0, 500, (120, 2)).astype(np.float32)
+    placed = np.hstack([candidate, np.ones((120, 1), np.float32)]) @ warp.T
+    query = (placed[:, :2] / placed[:, 2:]).astype(np.float32)
+    query[60:] = rng.uniform(0, 500, (60, 2))  # half the pairs are chance matches
+    frame = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), (512, 512))
+    fit = fit_model("perspective", Pairs(query, candidate), frame, frame, False, least_inliers=8)
+    assert fit.evidence.inliers >= 58
+    assert fit.matrix is not None
+    assert np.allclose(fit.matrix / fit.matrix[2, 2], warp, atol=1e-3)
 
 
 class CountingPictures(CandidatePictures):
