@@ -23,6 +23,22 @@ def motorcycle_views() -> tuple[Image.Image, Image.Image]:
     return Image.fromarray(np.asarray(left)), Image.fromarray(np.asarray(right))
 
 
+@pytest.fixture(scope="session")
+def sign_before_wall(photos: dict[str, Image.Image]) -> tuple[Image.Image, Image.Image]:
+    """A wall (a photo) with a sign standing before it, shot from two places: the sign
+    moves 30 px against the wall between the two JPEG shots; the wall alone agrees."""
+    from img2img.testing.edits import jpeg
+
+    wall = photos["coffee"].resize((640, 480))
+    sign = photos["chelsea"].resize((150, 120))
+    shots = []
+    for left in (240, 270):
+        shot = wall.copy()
+        shot.paste(sign, (left, 300))
+        shots.append(jpeg(shot))
+    return shots[0], shots[1]
+
+
 @dataclass
 class Sites:
     """A loopback server holding images at paths; ``gone`` paths answer 404."""
