@@ -471,9 +471,10 @@ class LocalStore(FileMirror, Closing):
         return True
 
     def _keep_graph_in_step(self, written: int) -> None:
-        """Catch the graph up every few thousand writes (see :mod:`.graphs`)."""
+        """Catch the graph up every few thousand writes (see :mod:`.graphs`). The write is
+        committed already: a graph that cannot be caught up now is caught up by a search."""
         if self._graphs.lagging(written) and self._uses_graph():
-            with self._transaction() as con:
+            with suppress(StoreError), self._transaction() as con:
                 self._caught_up_graph(con)
 
     def _caught_up_graph(self, con: sqlite3.Connection) -> ApproximateIndex | None:
