@@ -74,14 +74,14 @@ class _ExactRetries:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.left_to_graph = 0
-        self.rows: set[int] = set()  # of the page last retried: those asked again
 
     def retried(
         self,
         records: list[VectorRecord],
         answers: list[list[Match]],
         ask_exactly: Callable[[Vector], list[list[Match]]],
-    ) -> list[list[Match]]:
+    ) -> set[int]:
+        """Replace the answers of records not reached by exact ones; the rows replaced."""
         # Its own vector scores 1 (unit vectors): an answer of only such scores (more
         # identical copies than were asked for) reached it, whichever ids it holds.
         unreached = [
@@ -90,17 +90,14 @@ class _ExactRetries:
             if all(m.id != record.id for m in matches)
             and not (matches and matches[-1].score >= _ITSELF)
         ]
-        retry, self.left_to_graph = (
-            unreached[: self.budget],
-            self.left_to_graph + max(0, len(unreached) - self.budget),
-        )
-        self.rows = set(retry)
+        retry = unreached[: self.budget]
+        self.left_to_graph += len(unreached) - len(retry)
         if retry:
             self.budget -= len(retry)
             exact = ask_exactly(np.stack([records[row].vector for row in retry]))
             for row, matches in zip(retry, exact, strict=True):
                 answers[row] = matches
-        return answers
+        return set(retry)
 
 
 def _scans_on_request(store: VectorStore) -> bool:
@@ -146,6 +143,7 @@ def nearest_neighbours(
         if not records:
             continue
         answers: Iterable[list[Match]]
+        retried: set[int] = set()
         if batched:
             # Callers may hold BLAS to one thread for verifying; a blocked product
             # of a page of queries is the one place here where BLAS threads pay.
@@ -157,16 +155,16 @@ def nearest_neighbours(
                     min_score=min_score,
                 )
                 if retries is not None:
-                    answers = retries.retried(
+                    answers = list(answers)
+                    retried = retries.retried(
                         records,
-                        list(answers),
+                        answers,
                         lambda rows, ask=ask: store.query_many(  # type: ignore[attr-defined,misc]
                             rows, k=WIDER * ask, filter=filter, min_score=min_score, exact=True
                         ),
                     )
         else:  # one record at a time: only one answer is held
             answers = (store.query(record.vector, k=ask, filter=filter) for record in records)
-        retried = retries.rows if retries is not None and batched else set()
         if unreached is not None:
             unreached.update(records[row].id for row in retried)
         for row, (record, matches) in enumerate(zip(records, answers, strict=True)):

@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from img2img.postings.insets import find_inset
-
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -193,6 +191,8 @@ def split_regions(image: Image.Image) -> list[Box]:
         if _margins(cells[0], (width, height)) < 3 or area > MAX_INNER_AREA:
             cells = []
     if not cells:
+        from img2img.postings.insets import find_inset  # only for pictures not split so far
+
         inset = find_inset(grey, least, MAX_INNER_AREA)
         if inset is None:
             return []
