@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from img2img.postings.block_grid import contrast_levels, grid, windows_inside
 from img2img.postings.features import opencv
 
 __all__ = [
@@ -56,6 +57,9 @@ REFITS = 2
 FAR_MATCH = 0.8
 #: Fewest blocks found far off, moved alike, to count as a part that moved.
 MIN_MOVED_TOGETHER = 3
+#: The deviations a block's is compared with: drawn in, clearly drawn in (worth
+#: looking for far off), drawn in enough to be missing where the other side is flat.
+_CONTRASTS = (MIN_CONTRAST, 2 * MIN_CONTRAST, 3 * MIN_CONTRAST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +109,29 @@ class _Sorted:
     unmatched: list[tuple[int, int]]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Query:
+    """The query's sketch as every sorting of the blocks reads it: its grey levels as
+    float32 (what the blocks are matched with), the grid of blocks, and how drawn in
+    each block is (:func:`~img2img.postings.block_grid.contrast_levels` of
+    :data:`_CONTRASTS`)."""
+
+    pixels: npt.NDArray[np.uint8]
+    grey: npt.NDArray[np.float32]
+    tops: range
+    lefts: range
+    levels: list[list[int]]
+
+    @classmethod
+    def of(cls, query: npt.NDArray[np.uint8]) -> _Query:
+        grey = query.astype(np.float32)
+        tops, lefts = grid(query.shape, BLOCK, SEARCH)
+        levels = contrast_levels(query, grey, tops, lefts, BLOCK, _CONTRASTS)
+        return cls(query, grey, tops, lefts, levels.tolist())
+
+
 def _sort_blocks(
-    query: npt.NDArray[np.uint8],
+    query: _Query,
     candidate: npt.NDArray[np.uint8],
     to_query: npt.NDArray[np.float64],
     enough: float | None = None,
@@ -114,78 +139,85 @@ def _sort_blocks(
     """The blocks under ``to_query`` (candidate sketch -> query sketch pixels); with
     ``enough``, only until fewer than that share of them can be in place."""
     cv2 = opencv()
-    height, width = query.shape
-    laid = cv2.warpPerspective(
+    height, width = query.pixels.shape
+    drawn = cv2.warpPerspective(
         candidate,
         to_query,
         (width, height),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
-    ).astype(np.float32)
+    )
+    laid = drawn.astype(np.float32)
     inside = cv2.warpPerspective(
         np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
     )
-    mine_all = query.astype(np.float32)
-    counts = {"in_place": 0, "displaced": 0, "missing": 0, "unlike": 0}
+    tops, lefts = query.tops, query.lefts
+    # Per block, for the whole grid at once: wholly in the common area, and how
+    # drawn in on each side (0: flat, below MIN_CONTRAST; 2: twice it; 3: thrice).
+    whole = windows_inside(inside, tops, lefts, BLOCK, SEARCH).tolist()
+    theirs = contrast_levels(drawn, laid, tops, lefts, BLOCK, _CONTRASTS).tolist()
+    in_place = displaced = missing = unlike = 0
     centres, found = [], []
     unmatched: list[tuple[int, int]] = []
-    tops = range(SEARCH, height - BLOCK - SEARCH + 1, BLOCK)
-    lefts = range(SEARCH, width - BLOCK - SEARCH + 1, BLOCK)
     left_to_look = len(tops) * len(lefts)
     complete = True
-    for top in tops:
-        for left in lefts:
+    for row, top in enumerate(tops):
+        for column, left in enumerate(lefts):
             if enough is not None:
                 # However the blocks not looked at yet turn out, the share in place is
                 # at most what it is if each of them is a block in place.
-                sorted_so_far = counts["in_place"] + counts["displaced"] + counts["missing"]
-                best = counts["in_place"] + left_to_look
+                sorted_so_far = in_place + displaced + missing
+                best = in_place + left_to_look
                 if best < enough * (sorted_so_far + left_to_look):
                     complete = False
                     break
             left_to_look -= 1
+            if not whole[row][column]:
+                continue  # not wholly in the common area
+            here, there = query.levels[row][column], theirs[row][column]
+            if here == 0 or there == 0:
+                # Flat on one side: missing only when clearly drawn on the other.
+                if max(here, there) == 3:
+                    missing += 1
+                continue
             window = laid[
                 top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
             ]
-            if (
-                inside[
-                    top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
-                ].min()
-                == 0
-            ):
-                continue  # not wholly in the common area
-            mine = mine_all[top : top + BLOCK, left : left + BLOCK]
-            here = float(mine.std())
-            there = float(window[SEARCH:-SEARCH, SEARCH:-SEARCH].std())
-            if here < MIN_CONTRAST or there < MIN_CONTRAST:
-                # Flat on one side: missing only when clearly drawn on the other.
-                if max(here, there) >= 3 * MIN_CONTRAST:
-                    counts["missing"] += 1
-                continue
-            scores = cv2.matchTemplate(window, mine, cv2.TM_CCOEFF_NORMED)
+            scores = cv2.matchTemplate(
+                window, query.grey[top : top + BLOCK, left : left + BLOCK], cv2.TM_CCOEFF_NORMED
+            )
             _, best_score, _, (x, y) = cv2.minMaxLoc(scores)
-            if scores[SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2].max() >= MATCH:
-                counts["in_place"] += 1  # within a pixel of where the fit puts it
-            elif best_score >= MATCH:
-                counts["displaced"] += 1
-            else:
-                counts["missing"] += 1
-                counts["unlike"] += 1
-                if here >= 2 * MIN_CONTRAST:
+            if best_score < MATCH:
+                missing += 1
+                unlike += 1
+                if here >= 2:
                     unmatched.append((left, top))
                 continue
+            # Within a pixel of where the fit puts it: the best match is, or another is.
+            if (abs(x - SEARCH) <= 1 and abs(y - SEARCH) <= 1) or scores[
+                SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2
+            ].max() >= MATCH:
+                in_place += 1
+            else:
+                displaced += 1
             centre = (left + BLOCK / 2, top + BLOCK / 2)
             centres.append(centre)
             found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
         if not complete:
             break
-    blocks = counts["in_place"] + counts["displaced"] + counts["missing"]
-    in_place, displaced, missing, unlike = (
-        counts[k] / blocks if blocks else 0.0
-        for k in ("in_place", "displaced", "missing", "unlike")
-    )
+    blocks = in_place + displaced + missing
+    shares = (n / blocks if blocks else 0.0 for n in (in_place, displaced, missing, unlike))
+    in_place_share, displaced_share, missing_share, unlike_share = shares
     return _Sorted(
-        DenseCheck(blocks, in_place, displaced, missing, 0, unlike, complete=complete),
+        DenseCheck(
+            blocks,
+            in_place_share,
+            displaced_share,
+            missing_share,
+            0,
+            unlike_share,
+            complete=complete,
+        ),
         np.array(centres, np.float32).reshape(-1, 2),
         np.array(found, np.float32).reshape(-1, 2),
         laid,
@@ -207,8 +239,10 @@ def _moved_far(
     if len(unmatched) < MIN_MOVED_TOGETHER:
         return 0
     cv2 = opencv()
-    shifts = []
-    for left, top in unmatched:
+    shifts: list[tuple[int, int]] = []
+    for looked, (left, top) in enumerate(unmatched):
+        if len(shifts) + len(unmatched) - looked < MIN_MOVED_TOGETHER:
+            return 0  # too few left to find for a part that moved
         scores = cv2.matchTemplate(
             laid, query[top : top + BLOCK, left : left + BLOCK], cv2.TM_CCOEFF_NORMED
         )
@@ -258,7 +292,8 @@ def dense_check(
         _scaling(query, query_frame) @ matrix @ np.linalg.inv(_scaling(candidate, candidate_frame))
     )
     # A corrected fit may put more blocks in place than the first sorting found.
-    done = _sort_blocks(query, candidate, to_query, None if correct else enough)
+    mine = _Query.of(query)
+    done = _sort_blocks(mine, candidate, to_query, None if correct else enough)
     check, centres, found = done.check, done.centres, done.found
     for _ in range(REFITS if correct else 0):
         if check.displaced == 0 or len(centres) < MIN_REFIT_BLOCKS:
@@ -271,7 +306,7 @@ def dense_check(
         if np.abs(moved - centres).max() > SEARCH + 1:
             break
         corrected = np.linalg.inv(correction) @ to_query
-        refined = _sort_blocks(query, candidate, corrected)
+        refined = _sort_blocks(mine, candidate, corrected)
         if refined.check.in_place <= check.in_place:
             break
         done, to_query = refined, corrected
@@ -279,7 +314,7 @@ def dense_check(
     if check.complete and (enough is None or check.in_place >= enough):
         check = replace(
             check,
-            moved=_moved_far(query.astype(np.float32), done.laid, done.inside, done.unmatched),
+            moved=_moved_far(mine.grey, done.laid, done.inside, done.unmatched),
         )
     return replace(check, laid=to_query)
 

@@ -1,0 +1,98 @@
+"""The dense check's grid of blocks, measured whole rather than block by block.
+
+:func:`~img2img.postings.dense.dense_check` cuts the query's sketch into a
+regular grid of blocks and asks two things of each before it looks for the
+block: does the window it is looked for in lie wholly in the common area, and
+is the block drawn in (the standard deviation of its grey levels against a few
+thresholds), in the query and in the laid sketch? Asked one block at a time,
+numpy's cost per call was most of the check's time; here a few array operations
+answer for the whole grid.
+
+The deviations only ever meet thresholds, so each block gets a *level*: how
+many of the thresholds its deviation reaches. The levels are exactly those the
+per-block float32 ``std`` gives: grey levels are integers, so the sums of a
+block's values and of their squares, and with them its exact deviation, are
+known; only where that lies within a hair of a threshold, where float32
+rounding could fall either side, is the block's float32 ``std`` taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["contrast_levels", "grid", "windows_inside"]
+
+#: Relative distance of a block's exact variance from a threshold's square
+#: within which its float32 ``std`` decides (float32 rounding is far below it).
+NEAR = 1e-3
+
+
+def grid(shape: tuple[int, int], block: int, margin: int) -> tuple[range, range]:
+    """Tops and lefts of the blocks of side ``block`` in an image of ``shape`` (height,
+    width), every ``block`` pixels, each with ``margin`` pixels of the image around it."""
+    height, width = shape
+    return (
+        range(margin, height - block - margin + 1, block),
+        range(margin, width - block - margin + 1, block),
+    )
+
+
+def contrast_levels(
+    pixels: npt.NDArray[np.uint8],
+    as_float: npt.NDArray[np.float32],
+    tops: range,
+    lefts: range,
+    block: int,
+    thresholds: Sequence[float],
+) -> npt.NDArray[np.int8]:
+    """For each block of the grid (``tops`` x ``lefts``, stepping by ``block``), how many
+    of ``thresholds`` (ascending) ``float(as_float[block].std())`` reaches (``>=``).
+
+    ``as_float`` is ``pixels`` as float32 (the array the deviation is taken of).
+    """
+    rows, columns = len(tops), len(lefts)
+    levels = np.zeros((rows, columns), np.int8)
+    if rows == 0 or columns == 0:
+        return levels
+    if tops.step != block or lefts.step != block:
+        raise ValueError(f"the grid must step by the block's side ({block})")
+    cells = pixels[
+        tops.start : tops.start + rows * block, lefts.start : lefts.start + columns * block
+    ].reshape(rows, block, columns, block)
+    wide = cells.astype(np.int64)
+    count = block * block
+    # count² times the variance, exact in integers.
+    spread = count * (wide * wide).sum(axis=(1, 3)) - wide.sum(axis=(1, 3)) ** 2
+    near = np.zeros((rows, columns), bool)
+    for threshold in thresholds:
+        bound = threshold * threshold * count * count
+        levels += spread >= bound
+        near |= np.abs(spread - bound) <= NEAR * bound
+    for row, column in zip(*np.nonzero(near), strict=True):
+        top, left = tops[row], lefts[column]
+        deviation = float(as_float[top : top + block, left : left + block].std())
+        levels[row, column] = sum(deviation >= threshold for threshold in thresholds)
+    return levels
+
+
+def windows_inside(
+    inside: npt.NDArray[np.uint8], tops: range, lefts: range, block: int, margin: int
+) -> npt.NDArray[np.bool_]:
+    """For each block of the grid, whether ``inside`` has no zero in the window of the
+    block and ``margin`` pixels around it."""
+    missing = np.zeros((inside.shape[0] + 1, inside.shape[1] + 1), np.int32)
+    missing[1:, 1:] = (inside == 0).cumsum(axis=0, dtype=np.int32).cumsum(axis=1)
+    first = np.asarray(tops, np.intp) - margin
+    last = first + block + 2 * margin
+    start = np.asarray(lefts, np.intp) - margin
+    end = start + block + 2 * margin
+    zeros = (
+        missing[np.ix_(last, end)]
+        - missing[np.ix_(first, end)]
+        - missing[np.ix_(last, start)]
+        + missing[np.ix_(first, start)]
+    )
+    return np.asarray(zeros == 0)
