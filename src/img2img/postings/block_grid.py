@@ -19,9 +19,12 @@ rounding could fall either side, is the block's float32 ``std`` taken.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from img2img.postings.features import opencv
 
 __all__ = ["contrast_levels", "grid", "windows_inside"]
 
@@ -59,13 +62,14 @@ def contrast_levels(
         return levels
     if tops.step != block or lefts.step != block:
         raise ValueError(f"the grid must step by the block's side ({block})")
-    cells = pixels[
-        tops.start : tops.start + rows * block, lefts.start : lefts.start + columns * block
-    ].reshape(rows, block, columns, block)
-    wide = cells.astype(np.int64)
+    cv2 = opencv()
+    # Integral images: exact integers (the squares' in float64, well below 2**53).
+    sums, squares = cv2.integral2(pixels, sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F)
     count = block * block
-    # count² times the variance, exact in integers.
-    spread = count * (wide * wide).sum(axis=(1, 3)) - wide.sum(axis=(1, 3)) ** 2
+    # count² times each block's variance, exact.
+    spread = count * _block_sums(squares, tops, lefts, block) - (
+        _block_sums(sums.astype(np.float64), tops, lefts, block) ** 2
+    )
     near = np.zeros((rows, columns), bool)
     for threshold in thresholds:
         bound = threshold * threshold * count * count
@@ -83,16 +87,27 @@ def windows_inside(
 ) -> npt.NDArray[np.bool_]:
     """For each block of the grid, whether ``inside`` has no zero in the window of the
     block and ``margin`` pixels around it."""
-    missing = np.zeros((inside.shape[0] + 1, inside.shape[1] + 1), np.int32)
-    missing[1:, 1:] = (inside == 0).cumsum(axis=0, dtype=np.int32).cumsum(axis=1)
-    first = np.asarray(tops, np.intp) - margin
-    last = first + block + 2 * margin
-    start = np.asarray(lefts, np.intp) - margin
-    end = start + block + 2 * margin
-    zeros = (
-        missing[np.ix_(last, end)]
-        - missing[np.ix_(first, end)]
-        - missing[np.ix_(last, start)]
-        + missing[np.ix_(first, start)]
+    cv2 = opencv()
+    zeros = cv2.integral((inside == 0).view(np.uint8), sdepth=cv2.CV_32S)
+    side = block + 2 * margin
+    first, start = tops.start - margin, lefts.start - margin
+    rows, columns = len(tops), len(lefts)
+    near = zeros[first : first + rows * tops.step : tops.step]
+    far = zeros[first + side : first + side + rows * tops.step : tops.step]
+    step = lefts.step
+    inner = slice(start, start + columns * step, step)
+    outer = slice(start + side, start + side + columns * step, step)
+    return np.asarray((far[:, outer] - near[:, outer] - far[:, inner] + near[:, inner]) == 0)
+
+
+def _block_sums(
+    table: npt.NDArray[Any], tops: range, lefts: range, block: int
+) -> npt.NDArray[np.float64]:
+    """The sums over the blocks of the grid (stepping by ``block``) from an integral image."""
+    corners = table[
+        tops.start : tops.start + (len(tops) + 1) * block : block,
+        lefts.start : lefts.start + (len(lefts) + 1) * block : block,
+    ]
+    return np.asarray(
+        corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1], np.float64
     )
-    return np.asarray(zeros == 0)

@@ -60,6 +60,10 @@ MIN_MOVED_TOGETHER = 3
 #: The deviations a block's is compared with: drawn in, clearly drawn in (worth
 #: looking for far off), drawn in enough to be missing where the other side is flat.
 _CONTRASTS = (MIN_CONTRAST, 2 * MIN_CONTRAST, 3 * MIN_CONTRAST)
+#: What :func:`_sort_blocks` does with a block: pass it by (outside the common area,
+#: or flat), count it missing (flat on one side only), look for it (clearly drawn
+#: in: looked for far off too when not found near).
+_PASS, _MISSING, _LOOK, _LOOK_CLEAR = range(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +124,29 @@ class _Query:
     grey: npt.NDArray[np.float32]
     tops: range
     lefts: range
-    levels: list[list[int]]
+    levels: npt.NDArray[np.int8]
 
     @classmethod
     def of(cls, query: npt.NDArray[np.uint8]) -> _Query:
         grey = query.astype(np.float32)
         tops, lefts = grid(query.shape, BLOCK, SEARCH)
         levels = contrast_levels(query, grey, tops, lefts, BLOCK, _CONTRASTS)
-        return cls(query, grey, tops, lefts, levels.tolist())
+        return cls(query, grey, tops, lefts, levels)
+
+
+def _plan(
+    whole: npt.NDArray[np.bool_], mine: npt.NDArray[np.int8], theirs: npt.NDArray[np.int8]
+) -> list[int]:
+    """What to do with each block of the grid, row by row: from whether its window is
+    wholly in the common area and how drawn in it is in the query (``mine``) and the
+    laid sketch (``theirs``), as :func:`~img2img.postings.block_grid.contrast_levels`
+    of :data:`_CONTRASTS` (0: flat; 2: drawn in clearly; 3: drawn in enough to be
+    missing where the other side is flat)."""
+    flat = (mine == 0) | (theirs == 0)
+    plan = np.where(mine >= 2, _LOOK_CLEAR, _LOOK)
+    plan[flat] = np.where(np.maximum(mine, theirs)[flat] == 3, _MISSING, _PASS)
+    plan[~whole] = _PASS  # not wholly in the common area
+    return list(plan.ravel().tolist())
 
 
 def _sort_blocks(
@@ -152,59 +171,54 @@ def _sort_blocks(
         np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
     )
     tops, lefts = query.tops, query.lefts
-    # Per block, for the whole grid at once: wholly in the common area, and how
-    # drawn in on each side (0: flat, below MIN_CONTRAST; 2: twice it; 3: thrice).
-    whole = windows_inside(inside, tops, lefts, BLOCK, SEARCH).tolist()
-    theirs = contrast_levels(drawn, laid, tops, lefts, BLOCK, _CONTRASTS).tolist()
+    plan = _plan(
+        windows_inside(inside, tops, lefts, BLOCK, SEARCH),
+        query.levels,
+        contrast_levels(drawn, laid, tops, lefts, BLOCK, _CONTRASTS),
+    )
     in_place = displaced = missing = unlike = 0
     centres, found = [], []
     unmatched: list[tuple[int, int]] = []
-    left_to_look = len(tops) * len(lefts)
+    left_to_look = len(plan)
     complete = True
-    for row, top in enumerate(tops):
-        for column, left in enumerate(lefts):
-            if enough is not None:
-                # However the blocks not looked at yet turn out, the share in place is
-                # at most what it is if each of them is a block in place.
-                sorted_so_far = in_place + displaced + missing
-                best = in_place + left_to_look
-                if best < enough * (sorted_so_far + left_to_look):
-                    complete = False
-                    break
-            left_to_look -= 1
-            if not whole[row][column]:
-                continue  # not wholly in the common area
-            here, there = query.levels[row][column], theirs[row][column]
-            if here == 0 or there == 0:
-                # Flat on one side: missing only when clearly drawn on the other.
-                if max(here, there) == 3:
-                    missing += 1
-                continue
-            window = laid[
-                top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH
-            ]
-            scores = cv2.matchTemplate(
-                window, query.grey[top : top + BLOCK, left : left + BLOCK], cv2.TM_CCOEFF_NORMED
-            )
-            _, best_score, _, (x, y) = cv2.minMaxLoc(scores)
-            if best_score < MATCH:
-                missing += 1
-                unlike += 1
-                if here >= 2:
-                    unmatched.append((left, top))
-                continue
-            # Within a pixel of where the fit puts it: the best match is, or another is.
-            if (abs(x - SEARCH) <= 1 and abs(y - SEARCH) <= 1) or scores[
-                SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2
-            ].max() >= MATCH:
-                in_place += 1
-            else:
-                displaced += 1
-            centre = (left + BLOCK / 2, top + BLOCK / 2)
-            centres.append(centre)
-            found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
-        if not complete:
-            break
+    for index, step in enumerate(plan):
+        if enough is not None:
+            # However the blocks not looked at yet turn out, the share in place is
+            # at most what it is if each of them is a block in place.
+            sorted_so_far = in_place + displaced + missing
+            best = in_place + left_to_look
+            if best < enough * (sorted_so_far + left_to_look):
+                complete = False
+                break
+        left_to_look -= 1
+        if step == _PASS:
+            continue
+        if step == _MISSING:
+            missing += 1
+            continue
+        row, column = divmod(index, len(lefts))
+        top, left = tops[row], lefts[column]
+        window = laid[top - SEARCH : top + BLOCK + SEARCH, left - SEARCH : left + BLOCK + SEARCH]
+        scores = cv2.matchTemplate(
+            window, query.grey[top : top + BLOCK, left : left + BLOCK], cv2.TM_CCOEFF_NORMED
+        )
+        _, best_score, _, (x, y) = cv2.minMaxLoc(scores)
+        if best_score < MATCH:
+            missing += 1
+            unlike += 1
+            if step == _LOOK_CLEAR:
+                unmatched.append((left, top))
+            continue
+        # Within a pixel of where the fit puts it: the best match is, or another is.
+        if (abs(x - SEARCH) <= 1 and abs(y - SEARCH) <= 1) or scores[
+            SEARCH - 1 : SEARCH + 2, SEARCH - 1 : SEARCH + 2
+        ].max() >= MATCH:
+            in_place += 1
+        else:
+            displaced += 1
+        centre = (left + BLOCK / 2, top + BLOCK / 2)
+        centres.append(centre)
+        found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
     blocks = in_place + displaced + missing
     shares = (n / blocks if blocks else 0.0 for n in (in_place, displaced, missing, unlike))
     in_place_share, displaced_share, missing_share, unlike_share = shares
