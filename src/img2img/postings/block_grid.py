@@ -57,9 +57,8 @@ def contrast_levels(
     ``as_float`` is ``pixels`` as float32 (the array the deviation is taken of).
     """
     rows, columns = len(tops), len(lefts)
-    levels = np.zeros((rows, columns), np.int8)
     if rows == 0 or columns == 0:
-        return levels
+        return np.zeros((rows, columns), np.int8)
     if tops.step != block or lefts.step != block:
         raise ValueError(f"the grid must step by the block's side ({block})")
     cv2 = opencv()
@@ -68,13 +67,13 @@ def contrast_levels(
     count = block * block
     # count² times each block's variance, exact.
     spread = count * _block_sums(squares, tops, lefts, block) - (
-        _block_sums(sums.astype(np.float64), tops, lefts, block) ** 2
+        _block_sums(sums, tops, lefts, block) ** 2
     )
-    near = np.zeros((rows, columns), bool)
-    for threshold in thresholds:
-        bound = threshold * threshold * count * count
-        levels += spread >= bound
-        near |= np.abs(spread - bound) <= NEAR * bound
+    bounds = np.array([threshold * threshold * count * count for threshold in thresholds])
+    levels = np.searchsorted(bounds, spread, side="right").astype(np.int8)
+    near = (np.abs(spread[:, :, None] - bounds) <= NEAR * bounds).any(axis=2)
+    if not near.any():
+        return levels
     for row, column in zip(*np.nonzero(near), strict=True):
         top, left = tops[row], lefts[column]
         deviation = float(as_float[top : top + block, left : left + block].std())
@@ -108,6 +107,5 @@ def _block_sums(
         tops.start : tops.start + (len(tops) + 1) * block : block,
         lefts.start : lefts.start + (len(lefts) + 1) * block : block,
     ]
-    return np.asarray(
-        corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1], np.float64
-    )
+    sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+    return np.asarray(sums, np.float64)

@@ -134,19 +134,27 @@ class _Query:
         return cls(query, grey, tops, lefts, levels)
 
 
+def _step(mine: int, theirs: int) -> int:
+    """What to do with a block wholly in the common area, drawn in as ``mine`` in the
+    query and ``theirs`` in the laid sketch (levels of :data:`_CONTRASTS`: 0 flat,
+    2 clearly drawn in, 3 drawn in enough to be missing where the other side is flat)."""
+    if mine == 0 or theirs == 0:
+        # Flat on one side: missing only when clearly drawn on the other.
+        return _MISSING if max(mine, theirs) == 3 else _PASS
+    return _LOOK_CLEAR if mine >= 2 else _LOOK
+
+
+#: :func:`_step` of every pair of levels, at ``mine * 4 + theirs``.
+_STEPS = np.array([_step(mine, theirs) for mine in range(4) for theirs in range(4)], np.int8)
+
+
 def _plan(
     whole: npt.NDArray[np.bool_], mine: npt.NDArray[np.int8], theirs: npt.NDArray[np.int8]
 ) -> list[int]:
-    """What to do with each block of the grid, row by row: from whether its window is
-    wholly in the common area and how drawn in it is in the query (``mine``) and the
-    laid sketch (``theirs``), as :func:`~img2img.postings.block_grid.contrast_levels`
-    of :data:`_CONTRASTS` (0: flat; 2: drawn in clearly; 3: drawn in enough to be
-    missing where the other side is flat)."""
-    flat = (mine == 0) | (theirs == 0)
-    plan = np.where(mine >= 2, _LOOK_CLEAR, _LOOK)
-    plan[flat] = np.where(np.maximum(mine, theirs)[flat] == 3, _MISSING, _PASS)
-    plan[~whole] = _PASS  # not wholly in the common area
-    return list(plan.ravel().tolist())
+    """What to do with each block of the grid, row by row (:func:`_step`; passed by when
+    its window is not ``whole`` in the common area)."""
+    steps = np.where(whole, _STEPS[mine * 4 + theirs], _PASS)
+    return list(steps.ravel().tolist())
 
 
 def _sort_blocks(
