@@ -8,7 +8,16 @@ import pytest
 from PIL import Image
 
 from img2img.postings import dense
-from img2img.postings.block_grid import contrast_levels, grid, windows_inside
+from img2img.postings.block_grid import (
+    LOOK,
+    LOOK_CLEAR,
+    MISSING,
+    PASS,
+    contrast_levels,
+    grid,
+    plan_blocks,
+    windows_inside,
+)
 from img2img.postings.dense import BLOCK, SEARCH
 from img2img.postings.features import extract_features
 from img2img.testing.drawings import drawing
@@ -103,6 +112,23 @@ def test_the_grid_must_step_by_the_block_s_side() -> None:
         contrast_levels(
             pixels, pixels.astype(np.float32), range(0, 48, 8), range(0, 48, 16), 16, THRESHOLDS
         )
+
+
+def test_a_block_is_looked_for_when_drawn_in_on_both_sides() -> None:
+    # Levels: 0 flat, 1 drawn in, 2 clearly (looked for far off too), 3 enough to be
+    # missing where the other side is flat; a window not wholly in the common area passes.
+    whole = np.array([[True] * 6 + [False]])
+    mine = np.array([[0, 3, 0, 1, 2, 3, 3]], np.int8)
+    theirs = np.array([[3, 0, 2, 1, 1, 3, 3]], np.int8)
+    assert plan_blocks(whole, mine, theirs) == [
+        MISSING,
+        MISSING,
+        PASS,
+        LOOK,
+        LOOK_CLEAR,
+        LOOK_CLEAR,
+        PASS,
+    ]
 
 
 def sorted_one_by_one(

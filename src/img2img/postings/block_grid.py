@@ -14,6 +14,7 @@ per-block float32 ``std`` gives: grey levels are integers, so the sums of a
 block's values and of their squares, and with them its exact deviation, are
 known; only where that lies within a hair of a threshold, where float32
 rounding could fall either side, is the block's float32 ``std`` taken.
+:func:`plan_blocks` turns the answers into what the check does with each block.
 """
 
 from __future__ import annotations
@@ -26,11 +27,24 @@ import numpy.typing as npt
 
 from img2img.postings.features import opencv
 
-__all__ = ["contrast_levels", "grid", "windows_inside"]
+__all__ = [
+    "LOOK",
+    "LOOK_CLEAR",
+    "MISSING",
+    "PASS",
+    "contrast_levels",
+    "grid",
+    "plan_blocks",
+    "windows_inside",
+]
 
 #: Relative distance of a block's exact variance from a threshold's square
 #: within which its float32 ``std`` decides (float32 rounding is far below it).
 NEAR = 1e-3
+#: What the dense check does with a block: pass it by (outside the common area, or
+#: flat), count it missing (flat on one side only), look for it (clearly drawn in:
+#: looked for far off too when not found near).
+PASS, MISSING, LOOK, LOOK_CLEAR = range(4)
 
 
 def grid(shape: tuple[int, int], block: int, margin: int) -> tuple[range, range]:
@@ -109,3 +123,26 @@ def _block_sums(
     ]
     sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
     return np.asarray(sums, np.float64)
+
+
+def _step(mine: int, theirs: int) -> int:
+    """What to do with a block wholly in the common area, drawn in as ``mine`` in the
+    query and ``theirs`` in the laid sketch (levels of the dense check's contrasts: 0 flat,
+    2 clearly drawn in, 3 drawn in enough to be missing where the other side is flat)."""
+    if mine == 0 or theirs == 0:
+        # Flat on one side: missing only when clearly drawn on the other.
+        return MISSING if max(mine, theirs) == 3 else PASS
+    return LOOK_CLEAR if mine >= 2 else LOOK
+
+
+#: :func:`_step` of every pair of levels, at ``mine * 4 + theirs``.
+_STEPS = np.array([_step(mine, theirs) for mine in range(4) for theirs in range(4)], np.int8)
+
+
+def plan_blocks(
+    whole: npt.NDArray[np.bool_], mine: npt.NDArray[np.int8], theirs: npt.NDArray[np.int8]
+) -> list[int]:
+    """What to do with each block of the grid, row by row (:func:`_step`; passed by when
+    its window is not ``whole`` in the common area)."""
+    steps = np.where(whole, _STEPS[mine * 4 + theirs], PASS)
+    return list(steps.ravel().tolist())

@@ -28,7 +28,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from img2img.postings.block_grid import contrast_levels, grid, windows_inside
+from img2img.postings.block_grid import (
+    LOOK_CLEAR,
+    MISSING,
+    PASS,
+    contrast_levels,
+    grid,
+    plan_blocks,
+    windows_inside,
+)
 from img2img.postings.features import opencv
 
 __all__ = [
@@ -60,10 +68,6 @@ MIN_MOVED_TOGETHER = 3
 #: The deviations a block's is compared with: drawn in, clearly drawn in (worth
 #: looking for far off), drawn in enough to be missing where the other side is flat.
 _CONTRASTS = (MIN_CONTRAST, 2 * MIN_CONTRAST, 3 * MIN_CONTRAST)
-#: What :func:`_sort_blocks` does with a block: pass it by (outside the common area,
-#: or flat), count it missing (flat on one side only), look for it (clearly drawn
-#: in: looked for far off too when not found near).
-_PASS, _MISSING, _LOOK, _LOOK_CLEAR = range(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,29 +138,6 @@ class _Query:
         return cls(query, grey, tops, lefts, levels)
 
 
-def _step(mine: int, theirs: int) -> int:
-    """What to do with a block wholly in the common area, drawn in as ``mine`` in the
-    query and ``theirs`` in the laid sketch (levels of :data:`_CONTRASTS`: 0 flat,
-    2 clearly drawn in, 3 drawn in enough to be missing where the other side is flat)."""
-    if mine == 0 or theirs == 0:
-        # Flat on one side: missing only when clearly drawn on the other.
-        return _MISSING if max(mine, theirs) == 3 else _PASS
-    return _LOOK_CLEAR if mine >= 2 else _LOOK
-
-
-#: :func:`_step` of every pair of levels, at ``mine * 4 + theirs``.
-_STEPS = np.array([_step(mine, theirs) for mine in range(4) for theirs in range(4)], np.int8)
-
-
-def _plan(
-    whole: npt.NDArray[np.bool_], mine: npt.NDArray[np.int8], theirs: npt.NDArray[np.int8]
-) -> list[int]:
-    """What to do with each block of the grid, row by row (:func:`_step`; passed by when
-    its window is not ``whole`` in the common area)."""
-    steps = np.where(whole, _STEPS[mine * 4 + theirs], _PASS)
-    return list(steps.ravel().tolist())
-
-
 def _sort_blocks(
     query: _Query,
     candidate: npt.NDArray[np.uint8],
@@ -179,7 +160,7 @@ def _sort_blocks(
         np.full(candidate.shape, 255, np.uint8), to_query, (width, height), flags=cv2.INTER_NEAREST
     )
     tops, lefts = query.tops, query.lefts
-    plan = _plan(
+    plan = plan_blocks(
         windows_inside(inside, tops, lefts, BLOCK, SEARCH),
         query.levels,
         contrast_levels(drawn, laid, tops, lefts, BLOCK, _CONTRASTS),
@@ -199,9 +180,9 @@ def _sort_blocks(
                 complete = False
                 break
         left_to_look -= 1
-        if step == _PASS:
+        if step == PASS:
             continue
-        if step == _MISSING:
+        if step == MISSING:
             missing += 1
             continue
         row, column = divmod(index, len(lefts))
@@ -214,7 +195,7 @@ def _sort_blocks(
         if best_score < MATCH:
             missing += 1
             unlike += 1
-            if step == _LOOK_CLEAR:
+            if step == LOOK_CLEAR:
                 unmatched.append((left, top))
             continue
         # Within a pixel of where the fit puts it: the best match is, or another is.
