@@ -209,18 +209,9 @@ def _sort_blocks(
         centres.append(centre)
         found.append((centre[0] + x - SEARCH, centre[1] + y - SEARCH))
     blocks = in_place + displaced + missing
-    shares = (n / blocks if blocks else 0.0 for n in (in_place, displaced, missing, unlike))
-    in_place_share, displaced_share, missing_share, unlike_share = shares
+    share = [n / blocks if blocks else 0.0 for n in (in_place, displaced, missing, unlike)]
     return _Sorted(
-        DenseCheck(
-            blocks,
-            in_place_share,
-            displaced_share,
-            missing_share,
-            0,
-            unlike_share,
-            complete=complete,
-        ),
+        DenseCheck(blocks, share[0], share[1], share[2], 0, share[3], complete=complete),
         np.array(centres, np.float32).reshape(-1, 2),
         np.array(found, np.float32).reshape(-1, 2),
         laid,
