@@ -51,6 +51,7 @@ from reposts import (
 )
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
+from img2img.postings import region_features
 from img2img.postings import shortlist as shortlist_module
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.testing.drawings import drawing
@@ -67,22 +68,30 @@ FORMS = (
     "crop35",
 )
 
-#: The shortlist's region plan and the verifier's thresholds of each: "previous" does
-#: all the verifier's work, without the screens of :mod:`img2img.postings.screens`.
-PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds]] = {
-    "previous": (shortlist_module.DEFAULT_PLAN, replace(DEFAULT_THRESHOLDS, screens=None)),
-    "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS),
+#: The shortlist's region plan, the verifier's thresholds and the side the query's
+#: regions are described at, of each: "previous" does all the verifier's work,
+#: without the screens of :mod:`img2img.postings.screens`; "region512" describes
+#: regions at 512 pixels, as before :data:`~img2img.postings.region_features.REGION_SIDE`.
+PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int]] = {
+    "previous": (
+        shortlist_module.DEFAULT_PLAN,
+        replace(DEFAULT_THRESHOLDS, screens=None),
+        region_features.REGION_SIDE,
+    ),
+    "region512": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, 512),
+    "region320": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, 320),
+    "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, region_features.REGION_SIDE),
 }
 
 
 @contextmanager
-def plan(chosen: shortlist_module.RegionPlan) -> Iterator[None]:
-    kept = shortlist_module.DEFAULT_PLAN
-    shortlist_module.DEFAULT_PLAN = chosen
+def plan(chosen: shortlist_module.RegionPlan, region_side: int) -> Iterator[None]:
+    kept = shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE
+    shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE = chosen, region_side
     try:
         yield
     finally:
-        shortlist_module.DEFAULT_PLAN = kept
+        shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE = kept
 
 
 def build(keep: Path, crowd_size: int, every: int):
@@ -159,12 +168,12 @@ def main() -> None:
     for number, (form, _kind, image, wanted) in enumerate(cases(pictures, queries, args.forms)):
         order = args.plans if number % 2 == 0 else args.plans[::-1]
         # Warm: every candidate's features in the cache (the first plan does all its work).
-        region_plan, thresholds = PLANS[args.plans[0]]
-        with plan(region_plan):
+        region_plan, thresholds, side = PLANS[args.plans[0]]
+        with plan(region_plan, side):
             client.find_postings(image, thresholds=thresholds)
         for label in order:
-            region_plan, thresholds = PLANS[label]
-            with plan(region_plan):
+            region_plan, thresholds, side = PLANS[label]
+            with plan(region_plan, side):
                 postings, wall, cpu = timed(
                     lambda image=image, t=thresholds: client.find_postings(image, thresholds=t)
                 )
@@ -185,10 +194,13 @@ def main() -> None:
 
 
 def compare(plans, returned, found) -> None:
-    """Query for query: what one plan found that the other did not."""
-    if len(plans) != 2:
-        return
-    first, second = plans
+    """Query for query: what each plan found that the first did not, and the reverse."""
+    first = plans[0]
+    for second in plans[1:]:
+        compare_two(first, second, returned)
+
+
+def compare_two(first, second, returned) -> None:
     keys = sorted(returned[first])
     differ = [k for k in keys if returned[first][k] != returned[second][k]]
     print(
@@ -220,8 +232,8 @@ def report(rows, plans, walls, cpus, found) -> None:
                 f"{form:18} {label:9} {len(hits):3} {sum(hits) / max(1, len(hits)):6.3f} "
                 f"{statistics.median(wall):7.3f} {statistics.median(cpu):7.3f}"
             )
-    if len(plans) == 2:
-        first, second = plans
+    first = plans[0]
+    for second in plans[1:]:
         for group, forms in groups.items():
             for name, table in (("wall", walls), ("CPU", cpus)):
                 a = [v for f in forms for v in table[(first, f)]]
