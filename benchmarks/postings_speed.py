@@ -78,8 +78,10 @@ PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int]] = {
         replace(DEFAULT_THRESHOLDS, screens=None),
         region_features.REGION_SIDE,
     ),
-    "region512": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, 512),
-    "region320": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, 320),
+    **{
+        f"region{side}": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, side)
+        for side in (512, 384, 320)
+    },
     "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, region_features.REGION_SIDE),
 }
 
