@@ -51,10 +51,13 @@ from reposts import (
 )
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
-from img2img.postings import region_features
+from img2img.postings import judge, region_features
 from img2img.postings import shortlist as shortlist_module
+from img2img.postings.features import extract_features
+from img2img.postings.regions import crop_regions
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.testing.drawings import drawing
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.reposts import apply_repost
 
 FORMS = (
@@ -72,7 +75,7 @@ FORMS = (
 #: regions are described at, of each: "previous" does all the verifier's work,
 #: without the screens of :mod:`img2img.postings.screens`; "region512" describes
 #: regions at 512 pixels, as before :data:`~img2img.postings.region_features.REGION_SIDE`.
-PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int]] = {
+PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int | None]] = {
     "previous": (
         shortlist_module.DEFAULT_PLAN,
         replace(DEFAULT_THRESHOLDS, screens=None),
@@ -82,18 +85,29 @@ PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int]] = {
         f"region{side}": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, side)
         for side in (512, 384, 320)
     },
+    # Regions cut and described at 512 as before region_features.py: a crop of a
+    # query shrunk at decoding kept the whole picture's original_size.
+    "crop512": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, None),
     "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, region_features.REGION_SIDE),
 }
 
 
 @contextmanager
-def plan(chosen: shortlist_module.RegionPlan, region_side: int) -> Iterator[None]:
-    kept = shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE
-    shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE = chosen, region_side
+def plan(chosen: shortlist_module.RegionPlan, region_side: int | None) -> Iterator[None]:
+    kept = shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE, judge.describe_region
+    shortlist_module.DEFAULT_PLAN = chosen
+    if region_side is None:
+        judge.describe_region = described_as_before  # type: ignore[assignment]
+    else:
+        region_features.REGION_SIDE = region_side
     try:
         yield
     finally:
-        shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE = kept
+        shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE, judge.describe_region = kept
+
+
+def described_as_before(image, box):
+    return extract_features(crop_regions(image, [box])[0])
 
 
 def build(keep: Path, crowd_size: int, every: int):
@@ -155,6 +169,11 @@ def main() -> None:
     parser.add_argument("--forms", nargs="*", default=list(FORMS))
     parser.add_argument("--plans", nargs="*", default=list(PLANS))
     parser.add_argument("--add-sample", type=int, default=0, help="images timed for add")
+    parser.add_argument(
+        "--as-bytes",
+        action="store_true",
+        help="ask with each query as JPEG bytes (quality 95), decoded as a file or URL is",
+    )
     args = parser.parse_args()
     print(
         f"CPU flags: {cpu_flags()}; load average at the start "
@@ -167,7 +186,8 @@ def main() -> None:
     cpus: dict[tuple[str, str], list[float]] = defaultdict(list)
     found: dict[tuple[str, str], list[bool]] = defaultdict(list)
     returned: dict[str, dict[tuple[int, str], set[str]]] = defaultdict(dict)
-    for number, (form, _kind, image, wanted) in enumerate(cases(pictures, queries, args.forms)):
+    for number, (form, _kind, picture, wanted) in enumerate(cases(pictures, queries, args.forms)):
+        image = jpeg_bytes(picture, quality=95) if args.as_bytes else picture
         order = args.plans if number % 2 == 0 else args.plans[::-1]
         # Warm: every candidate's features in the cache (the first plan does all its work).
         region_plan, thresholds, side = PLANS[args.plans[0]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from img2img.images import decode_image
+from img2img.images import WORKING_SIZE, decode_image
 from img2img.postings.features import extract_features
 from img2img.postings.judge import Judge, Picture
 from img2img.postings.region_features import REGION_SIDE, describe_region
@@ -80,13 +80,13 @@ def test_a_collage_shrunk_at_decoding_still_verifies_by_its_tile_in_its_pixels_a
     photos: dict[str, Image.Image],
 ) -> None:
     # A 3 x 3 collage whose clock the whole query does not verify (a ninth of it):
-    # only the tile does, and the query came as bytes twice the size it is decoded at.
+    # only the tile does. The query came as bytes (a file, a URL): decoded, it is
+    # shrunk to WORKING_SIZE, as find_postings decodes every query given so.
     names = sorted(photos)
     others = [photos[name] for name in names if name != "clock"][:8]
     collage = apply_repost(photos["clock"], "collage3x3", others=others, seed=names.index("clock"))
-    decoded = shrunk_at_decoding(
-        collage.resize((collage.width * 2, collage.height * 2)), max(collage.size)
-    )
+    assert max(collage.size) > WORKING_SIZE
+    decoded = shrunk_at_decoding(collage, WORKING_SIZE)
     judge = Judge(Picture(decoded))
     assert not judge.judge(Picture(photos["clock"])).same
     cells = split_regions(decoded)  # in the query's pixels as given

@@ -6,10 +6,16 @@ Each region is described as a picture of its own: SIFT on its grey pixels,
 shrunk to :data:`REGION_SIDE` on the long side (never enlarged), in the frame
 :func:`~img2img.postings.features.extract_features` gives a picture of the
 region's size, so the verifier and the composite's geometry read a region's
-features as they read any picture's. A region is the bigger part of a query's
-cost when many are tried, and a tile's detail beyond :data:`REGION_SIDE` pixels
-adds keypoints the candidate (described at
-:data:`~img2img.postings.features.FEATURE_SIDE` on its whole frame) rarely has.
+features as they read any picture's. Its ``source_size`` is the region's size
+in the query's decoded pixels: a crop of a decoded query still carries the whole
+picture's ``info["original_size"]``, which, taken as the region's, put the region's
+fit at the wrong scale, and a query given as a file or bytes (decoded at
+:data:`~img2img.images.WORKING_SIZE`) found no picture it contains by a region.
+
+Describing regions is a large part of a composite query's cost (a SIFT pass
+each, 4-14 regions a query); a tile's detail beyond :data:`REGION_SIDE` pixels
+adds keypoints a candidate, described at
+:data:`~img2img.postings.features.FEATURE_SIDE` on its whole frame, rarely has.
 """
 
 from __future__ import annotations
@@ -26,9 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["REGION_SIDE", "describe_region"]
 
 #: Long side, in pixels, a region of the query is described at. Measured with
-#: ``benchmarks/postings_speed.py`` (docs/performance.md): 384 verified the
-#: same postings as 512 on the benchmark's composites at about half the cost
-#: of a collage's cell.
+#: ``benchmarks/postings_speed.py`` (docs/performance.md): recall per form the same
+#: as at 512, composite queries 7 % less CPU (a collage's cell at 0.6 of the cost).
 REGION_SIDE = 384
 
 
