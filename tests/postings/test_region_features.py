@@ -4,9 +4,12 @@ tile still verified as the picture the query ``contains``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
+from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore
 from img2img.images import WORKING_SIZE, decode_image
 from img2img.postings.features import extract_features
 from img2img.postings.judge import Judge, Picture
@@ -103,3 +106,24 @@ def _near_a_cell(region: Box | None, cells: list[Box]) -> bool:
     return any(
         max(abs(a - b) for a, b in zip(region, cell, strict=True)) < 0.05 * side for cell in cells
     )
+
+
+def test_a_collage_asked_as_a_file_finds_the_picture_of_its_tile(
+    photos: dict[str, Image.Image], efficientnet: EfficientNetEmbedder, tmp_path: Path
+) -> None:
+    # The same collage end to end: a file is decoded at WORKING_SIZE, its tiles
+    # shortlist the clock, and the clock's tile verifies it.
+    names = sorted(photos)
+    others = [photos[name] for name in names if name != "clock"][:8]
+    collage = apply_repost(photos["clock"], "collage3x3", others=others, seed=names.index("clock"))
+    stored = tmp_path / "stored"
+    stored.mkdir()
+    for name in ("clock", "coffee", "rocket", "chelsea"):
+        photos[name].save(stored / f"{name}.jpg", quality=92)
+    query = tmp_path / "collage.jpg"
+    collage.save(query, quality=95)
+    with ImageSearchClient(embedder=efficientnet, store=InMemoryStore()) as client:
+        client.add([stored])
+        found = {Path(p.image_url or "").stem: p for p in client.find_postings(query)}
+    assert found["clock"].relation == "contains"
+    assert found["clock"].region is not None
