@@ -15,7 +15,12 @@ and the ratio shipped / previous; the queries one plan found and the other did
 not, and postings one returned that the other did not; then ``add`` per image
 with and without the regions of composites on a sample of the same files.
 
+A plan also names the side the query's regions are described at
+(:data:`img2img.postings.region_features.REGION_SIDE`); ``--as-bytes`` asks with
+each query as JPEG bytes, decoded (and shrunk) as a file or URL is.
+
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --every 6
+    python benchmarks/postings_speed.py --keep /tmp/img2img-speed --plans region512 shipped --as-bytes
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --thin 2 --add-sample 100
 """
 
