@@ -15,7 +15,12 @@ and the ratio shipped / previous; the queries one plan found and the other did
 not, and postings one returned that the other did not; then ``add`` per image
 with and without the regions of composites on a sample of the same files.
 
+A plan also names the side the query's regions are described at
+(:data:`img2img.postings.region_features.REGION_SIDE`); ``--as-bytes`` asks with
+each query as JPEG bytes, decoded (and shrunk) as a file or URL is.
+
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --every 6
+    python benchmarks/postings_speed.py --keep /tmp/img2img-speed --plans region512 shipped --as-bytes
     python benchmarks/postings_speed.py --keep /tmp/img2img-speed --thin 2 --add-sample 100
 """
 
@@ -51,9 +56,13 @@ from reposts import (
 )
 
 from img2img import EfficientNetEmbedder, ImageSearchClient, LocalStore
+from img2img.postings import judge, region_features
 from img2img.postings import shortlist as shortlist_module
+from img2img.postings.features import extract_features
+from img2img.postings.regions import crop_regions
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.testing.drawings import drawing
+from img2img.testing.edits import jpeg_bytes
 from img2img.testing.reposts import apply_repost
 
 FORMS = (
@@ -67,22 +76,43 @@ FORMS = (
     "crop35",
 )
 
-#: The shortlist's region plan and the verifier's thresholds of each: "previous" does
-#: all the verifier's work, without the screens of :mod:`img2img.postings.screens`.
-PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds]] = {
-    "previous": (shortlist_module.DEFAULT_PLAN, replace(DEFAULT_THRESHOLDS, screens=None)),
-    "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS),
+#: The shortlist's region plan, the verifier's thresholds and the side the query's
+#: regions are described at, of each: "previous" does all the verifier's work,
+#: without the screens of :mod:`img2img.postings.screens`; "region512" describes
+#: regions at 512 pixels, as before :data:`~img2img.postings.region_features.REGION_SIDE`.
+PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int | None]] = {
+    "previous": (
+        shortlist_module.DEFAULT_PLAN,
+        replace(DEFAULT_THRESHOLDS, screens=None),
+        region_features.REGION_SIDE,
+    ),
+    **{
+        f"region{side}": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, side)
+        for side in (512, 384, 320)
+    },
+    # Regions cut and described at 512 as before region_features.py: a crop of a
+    # query shrunk at decoding kept the whole picture's original_size.
+    "crop512": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, None),
+    "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, region_features.REGION_SIDE),
 }
 
 
 @contextmanager
-def plan(chosen: shortlist_module.RegionPlan) -> Iterator[None]:
-    kept = shortlist_module.DEFAULT_PLAN
+def plan(chosen: shortlist_module.RegionPlan, region_side: int | None) -> Iterator[None]:
+    kept = shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE, judge.describe_region
     shortlist_module.DEFAULT_PLAN = chosen
+    if region_side is None:
+        judge.describe_region = described_as_before  # type: ignore[assignment]
+    else:
+        region_features.REGION_SIDE = region_side
     try:
         yield
     finally:
-        shortlist_module.DEFAULT_PLAN = kept
+        shortlist_module.DEFAULT_PLAN, region_features.REGION_SIDE, judge.describe_region = kept
+
+
+def described_as_before(image, box):
+    return extract_features(crop_regions(image, [box])[0])
 
 
 def build(keep: Path, crowd_size: int, every: int):
@@ -144,6 +174,11 @@ def main() -> None:
     parser.add_argument("--forms", nargs="*", default=list(FORMS))
     parser.add_argument("--plans", nargs="*", default=list(PLANS))
     parser.add_argument("--add-sample", type=int, default=0, help="images timed for add")
+    parser.add_argument(
+        "--as-bytes",
+        action="store_true",
+        help="ask with each query as JPEG bytes (quality 95), decoded as a file or URL is",
+    )
     args = parser.parse_args()
     print(
         f"CPU flags: {cpu_flags()}; load average at the start "
@@ -156,15 +191,16 @@ def main() -> None:
     cpus: dict[tuple[str, str], list[float]] = defaultdict(list)
     found: dict[tuple[str, str], list[bool]] = defaultdict(list)
     returned: dict[str, dict[tuple[int, str], set[str]]] = defaultdict(dict)
-    for number, (form, _kind, image, wanted) in enumerate(cases(pictures, queries, args.forms)):
+    for number, (form, _kind, picture, wanted) in enumerate(cases(pictures, queries, args.forms)):
+        image = jpeg_bytes(picture, quality=95) if args.as_bytes else picture
         order = args.plans if number % 2 == 0 else args.plans[::-1]
         # Warm: every candidate's features in the cache (the first plan does all its work).
-        region_plan, thresholds = PLANS[args.plans[0]]
-        with plan(region_plan):
+        region_plan, thresholds, side = PLANS[args.plans[0]]
+        with plan(region_plan, side):
             client.find_postings(image, thresholds=thresholds)
         for label in order:
-            region_plan, thresholds = PLANS[label]
-            with plan(region_plan):
+            region_plan, thresholds, side = PLANS[label]
+            with plan(region_plan, side):
                 postings, wall, cpu = timed(
                     lambda image=image, t=thresholds: client.find_postings(image, thresholds=t)
                 )
@@ -185,10 +221,13 @@ def main() -> None:
 
 
 def compare(plans, returned, found) -> None:
-    """Query for query: what one plan found that the other did not."""
-    if len(plans) != 2:
-        return
-    first, second = plans
+    """Query for query: what each plan found that the first did not, and the reverse."""
+    first = plans[0]
+    for second in plans[1:]:
+        compare_two(first, second, returned)
+
+
+def compare_two(first, second, returned) -> None:
     keys = sorted(returned[first])
     differ = [k for k in keys if returned[first][k] != returned[second][k]]
     print(
@@ -220,8 +259,8 @@ def report(rows, plans, walls, cpus, found) -> None:
                 f"{form:18} {label:9} {len(hits):3} {sum(hits) / max(1, len(hits)):6.3f} "
                 f"{statistics.median(wall):7.3f} {statistics.median(cpu):7.3f}"
             )
-    if len(plans) == 2:
-        first, second = plans
+    first = plans[0]
+    for second in plans[1:]:
         for group, forms in groups.items():
             for name, table in (("wall", walls), ("CPU", cpus)):
                 a = [v for f in forms for v in table[(first, f)]]

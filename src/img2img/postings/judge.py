@@ -39,7 +39,8 @@ from img2img.models import Evidence, Match, Metadata, Posting, Relation
 from img2img.postings.composites import QueryPixels, Side, composed, stored_regions
 from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.overlap import overlap_reason
-from img2img.postings.regions import Box, crop_regions, split_regions
+from img2img.postings.region_features import describe_region
+from img2img.postings.regions import Box, split_regions
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
@@ -263,7 +264,7 @@ class Judge:
             with self._lock:
                 cached = self._regions.get(box)
             if cached is None:
-                cached = QueryFeatures.of(extract_features(crop_regions(image, [box])[0]))
+                cached = QueryFeatures.of(describe_region(image, box))
                 with self._lock:
                     self._regions[box] = cached
         return cached
