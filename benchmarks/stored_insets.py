@@ -43,7 +43,7 @@ from reposts import COMPOSITES, name_of
 
 from img2img import ImageSearchClient, InMemoryStore, LocalStore
 from img2img.images import to_rgb
-from img2img.postings import regions
+from img2img.postings import insets
 from img2img.postings.composites import REGIONS_FIELD
 from img2img.postings.region_records import REGION_OF
 from img2img.postings.regions import split_regions
@@ -54,12 +54,12 @@ FORMS = ("collage2x2", "collage3x3", "inset15", "inset30", "inset40", "thumb160"
 @contextmanager
 def without_insets() -> Iterator[None]:
     """The code before the inset search: :func:`split_regions` without it."""
-    kept = regions.find_inset
-    regions.find_inset = lambda *args: None  # type: ignore[assignment]
+    kept = insets.find_inset  # imported by split_regions when called
+    insets.find_inset = lambda *args: None  # type: ignore[assignment]
     try:
         yield
     finally:
-        regions.find_inset = kept
+        insets.find_inset = kept
 
 
 @contextmanager
