@@ -71,14 +71,18 @@ def _lines(counts: npt.NDArray[np.float32], least: float) -> npt.NDArray[np.intp
 
 
 def _cover(
-    marks: npt.NDArray[np.uint8], lines: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]
+    marks: npt.NDArray[np.uint8],
+    lines: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.intp],
+    stops: npt.NDArray[np.intp],
 ) -> npt.NDArray[np.float64]:
-    """``[line, a, b]``: share of ``[ends[a], ends[b])`` of each line (a row of ``marks``)
+    """``[line, n]``: share of ``[starts[n], stops[n])`` of each line (a row of ``marks``)
     that is marked."""
     sums = np.zeros((len(lines), marks.shape[1] + 1))
     sums[:, 1:] = np.cumsum(marks[lines], axis=1)
-    start, stop = ends[:, None], ends[None, :]
-    shares: npt.NDArray[np.float64] = (sums[:, stop] - sums[:, start]) / np.maximum(stop - start, 1)
+    shares: npt.NDArray[np.float64] = (sums[:, stops] - sums[:, starts]) / np.maximum(
+        stops - starts, 1
+    )
     return shares
 
 
@@ -145,51 +149,64 @@ def _rectangle(
     edges = (cv2.Canny(grey.astype(np.uint8), CANNY_LOW, CANNY_HIGH) > 0).astype(np.uint8)
     across = 2 * REACH + 1
     rows = np.asarray(cv2.dilate(edges, np.ones((across, 1), np.uint8)), np.uint8)  # horizontal
+    top_bottom = _lines(_run_counts(rows, least[0]), COVERAGE * least[0])
+    if len(top_bottom) < 2:
+        return None  # most photos end here or below: no two long straight runs one way
     columns = np.ascontiguousarray(cv2.dilate(edges, np.ones((1, across), np.uint8)).T, np.uint8)
-    runs = (
-        cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, max(2, least[0] // 2)), np.uint8)),
-        cv2.morphologyEx(columns, cv2.MORPH_OPEN, np.ones((1, max(2, least[1] // 2)), np.uint8)),
-    )
-    top_bottom = _lines(runs[0].sum(axis=1).astype(np.float32), COVERAGE * least[0])
-    left_right = _lines(runs[1].sum(axis=1).astype(np.float32), COVERAGE * least[1])
-    if len(top_bottom) < 2 or len(left_right) < 2:
+    left_right = _lines(_run_counts(columns, least[1]), COVERAGE * least[1])
+    if len(left_right) < 2:
         return None
-    horizontal = _cover(rows, top_bottom, left_right)  # [y, x0, x1]
-    vertical = _cover(columns, left_right, top_bottom)  # [x, y0, y1]
-    sides = horizontal >= COVERAGE
-    down = np.transpose(vertical >= COVERAGE, (1, 2, 0))  # [y0, y1, x]
-    # [y0, y1, x0, x1]: both horizontal sides and both vertical sides covered.
-    closed = sides[:, None, :, :] & sides[None, :, :, :] & down[:, :, :, None] & down[:, :, None, :]
-    top, bottom, left, right = np.nonzero(closed)
+    # Only pairs of lines far enough apart make the sides of a rectangle: (top, bottom)
+    # and (left, right) pairs, each in row-major order, so the rectangles below come in
+    # the order of (top, bottom, left, right) as four nested loops would give them.
+    tops_of, bottoms_of = np.nonzero(top_bottom[None, :] - top_bottom[:, None] >= least[1])
+    lefts_of, rights_of = np.nonzero(left_right[None, :] - left_right[:, None] >= least[0])
+    if len(tops_of) == 0 or len(lefts_of) == 0:
+        return None
+    horizontal = _cover(rows, top_bottom, left_right[lefts_of], left_right[rights_of])
+    vertical = _cover(columns, left_right, top_bottom[tops_of], top_bottom[bottoms_of])
+    sides, down = horizontal >= COVERAGE, vertical >= COVERAGE  # [y, (x0, x1)], [x, (y0, y1)]
+    # [(y0, y1), (x0, x1)]: both horizontal sides and both vertical sides covered.
+    closed = sides[tops_of] & sides[bottoms_of] & down[lefts_of].T & down[rights_of].T
+    down_pair, across_pair = np.nonzero(closed)
+    top, bottom = tops_of[down_pair], bottoms_of[down_pair]
+    left, right = lefts_of[across_pair], rights_of[across_pair]
     tops, bottoms = top_bottom[top], top_bottom[bottom]
     lefts, rights = left_right[left], left_right[right]
     area = (rights - lefts) * (bottoms - tops) / (width * height)
-    fits = (
-        (rights - lefts >= least[0])
-        & (bottoms - tops >= least[1])
-        & (area >= MIN_AREA)
-        & (area <= most_area)
-    )
-    if not fits.any():
+    fits = np.flatnonzero((area >= MIN_AREA) & (area <= most_area))
+    if len(fits) == 0:
         return None
     score = (
-        horizontal[top, left, right]
-        + horizontal[bottom, left, right]
-        + vertical[left, top, bottom]
-        + vertical[right, top, bottom]
+        horizontal[top, across_pair]
+        + horizontal[bottom, across_pair]
+        + vertical[left, down_pair]
+        + vertical[right, down_pair]
     )
-    for i in np.lexsort((-area, -score)):
+    levels: npt.NDArray[np.uint8] | None = None
+    for i in fits[np.lexsort((-area[fits], -score[fits]))]:
         box = (int(lefts[i]), int(tops[i]), int(rights[i]), int(bottoms[i]))
-        if fits[i] and not _flat(grey, box):
+        if levels is None:
+            levels = np.clip(grey, 0, 255).astype(np.uint8) // 4
+        if not _flat(levels, box):
             return box
     return None
 
 
-def _flat(grey: npt.NDArray[np.float32], box: Box) -> bool:
+def _run_counts(marks: npt.NDArray[np.uint8], least: int) -> npt.NDArray[np.float32]:
+    """Pixels of each row of ``marks`` (0 or 1) in straight runs of at least half of ``least``."""
+    import cv2
+
+    runs = cv2.morphologyEx(marks, cv2.MORPH_OPEN, np.ones((1, max(2, least // 2)), np.uint8))
+    return np.asarray(cv2.reduce(runs, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32F), np.float32)[:, 0]
+
+
+def _flat(levels: npt.NDArray[np.uint8], box: Box) -> bool:
     """Whether the rectangle is mostly one flat fill (a shape a drawing is made of:
     a wall, a panel with a door), not a picture: more than :data:`MOST_FLAT` of
-    its pixels within a grey level or two of its commonest."""
+    its pixels within a grey level or two of its commonest (``levels``: the
+    picture's grey levels by fours)."""
     left, top, right, bottom = box
-    inside = grey[top + 2 : bottom - 1, left + 2 : right - 1]
-    counts = np.bincount(np.clip(inside, 0, 255).astype(np.uint8).ravel() // 4, minlength=64)
+    inside = levels[top + 2 : bottom - 1, left + 2 : right - 1]
+    counts = np.bincount(inside.ravel(), minlength=64)
     return bool(counts.max() > MOST_FLAT * inside.size)

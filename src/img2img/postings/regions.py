@@ -50,6 +50,9 @@ ANALYSIS_SIDE = 512
 #: Largest standard deviation (grey levels) of a line called one colour: JPEG
 #: ringing beside an edge stays under it, a clear sky's gradient mostly over it.
 UNIFORM_STD = 2.5
+#: Variance (grey levels squared) within which of ``UNIFORM_STD ** 2`` a line is left to
+#: numpy's float32 standard deviation (whose rounding stays far under it).
+NEAR_LIMIT = 0.01
 #: Smallest region kept, as a share of the picture's side, and in pixels.
 MIN_SHARE = 0.12
 MIN_PIXELS = 32
@@ -106,6 +109,38 @@ def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]
     return pieces
 
 
+def _one_colour(
+    part: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which rows and which columns of ``part`` (whole grey levels) are of one colour:
+    ``part.std(axis=1) <= UNIFORM_STD`` and ``part.std(axis=0) <= UNIFORM_STD``.
+
+    From one pass of sums and one of sums of squares (OpenCV's ``reduce``) instead of
+    numpy's four passes a standard deviation: the levels less 128 are whole numbers
+    whose sums and sums of squares stay under 2**24 along a line of up to 1,023
+    pixels, so float32 adds them exactly in any order and each line's variance is
+    exact. The lines within :data:`NEAR_LIMIT` of the limit are left to numpy's
+    float32 standard deviation, which decided them before, so both always agree.
+    """
+    import cv2
+
+    shifted = part - np.float32(128)
+    squares = shifted * shifted
+    out = []
+    for axis in (1, 0):
+        count = part.shape[axis]
+        sums = cv2.reduce(shifted, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
+        sums_of_squares = cv2.reduce(squares, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
+        # count**2 x each line's variance, exact in float64.
+        spread = count * sums_of_squares.astype(np.float64) - np.square(sums.astype(np.float64))
+        limit = UNIFORM_STD**2 * count * count
+        if np.any(np.abs(spread - limit) <= NEAR_LIMIT * count * count):
+            out.append(part.std(axis=axis) <= UNIFORM_STD)
+        else:
+            out.append(spread <= limit)
+    return out[0], out[1]
+
+
 def _cut(
     grey: npt.NDArray[np.float32],
     box: Box,
@@ -120,8 +155,7 @@ def _cut(
     part = grey[top:bottom, left:right]
     if part.shape[0] < least[1] or part.shape[1] < least[0]:
         return
-    rows = part.std(axis=1) <= UNIFORM_STD
-    columns = part.std(axis=0) <= UNIFORM_STD
+    rows, columns = _one_colour(part)
     row_pieces = [p for p in _pieces(len(rows), rows) if p[1] - p[0] >= least[1]]
     column_pieces = [p for p in _pieces(len(columns), columns) if p[1] - p[0] >= least[0]]
     if not row_pieces or not column_pieces:
@@ -247,7 +281,9 @@ def query_regions(image: Image.Image) -> list[Box]:
 
 def crop_regions(image: Image.Image, boxes: Sequence[Box]) -> list[Image.Image]:
     """``image`` cut to each box (in its pixels as given), as RGB pictures of their own."""
-    rgb = image.convert("RGB")
+    if not boxes:
+        return []
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # crop copies the pixels
     scale = image.width / given_size(image)[0]
     return [
         rgb.crop((box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)) for box in boxes
