@@ -24,14 +24,15 @@ two versions alternating). Exits with status 1 when any boxes differ.
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import subprocess
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -50,9 +51,10 @@ Split = Callable[[Image.Image], list[Box]]
 
 
 def previous_split(revision: str) -> Split:
-    """``split_regions`` as it was at ``revision``, with the inset search of then."""
+    """``split_regions`` as it was at ``revision``, with the inset search of then (safe to
+    call from several threads at once, as ``add``'s workshop does)."""
 
-    def load(path: str) -> types.ModuleType:
+    def load(path: str, imports: dict[str, types.ModuleType]) -> types.ModuleType:
         source = subprocess.run(
             ["git", "-C", str(ROOT), "show", f"{revision}:{path}"],
             capture_output=True,
@@ -61,27 +63,22 @@ def previous_split(revision: str) -> Split:
         ).stdout
         module = types.ModuleType(f"previous_{Path(path).stem}")
         module.__file__ = f"{revision}:{path}"
+
+        def redirected(name: str, *args: Any, **kwargs: Any) -> Any:
+            # The modules of then import each other by name: hand them each other.
+            if name in imports:
+                return imports[name]
+            return builtins.__import__(name, *args, **kwargs)
+
+        module.__dict__["__builtins__"] = {**vars(builtins), "__import__": redirected}
         exec(compile(source, module.__file__, "exec"), module.__dict__)
         return module
 
-    insets = load("src/img2img/postings/insets.py")
-    regions = load("src/img2img/postings/regions.py")
-
-    @contextmanager
-    def its_insets() -> Iterator[None]:
-        # split_regions imports the inset search when called: hand it the old one.
-        name = "img2img.postings.insets"
-        shipped = sys.modules.get(name)
-        sys.modules[name] = insets
-        try:
-            yield
-        finally:
-            if shipped is not None:
-                sys.modules[name] = shipped
+    insets = load("src/img2img/postings/insets.py", {})
+    regions = load("src/img2img/postings/regions.py", {"img2img.postings.insets": insets})
 
     def split(image: Image.Image) -> list[Box]:
-        with its_insets():
-            return list(regions.split_regions(image))
+        return list(regions.split_regions(image))
 
     return split
 

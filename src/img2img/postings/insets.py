@@ -87,10 +87,10 @@ def _cover(
 
 
 def find_inset(
-    grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float
+    grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32], least: tuple[int, int], most_area: float
 ) -> Box | None:
     """The rectangle of a picture pasted into ``grey`` (a picture in grey levels,
-    float32 ``(h, w)``), as ``(left, top, right, bottom)`` in its pixels; ``None``
+    uint8 or float32 ``(h, w)``), as ``(left, top, right, bottom)`` in its pixels; ``None``
     when there is none.
 
     Its sides are at least ``least`` = ``(width, height)`` pixels; its area is
@@ -104,9 +104,10 @@ def find_inset(
     height, width = grey.shape
     shrink = max(1.0, max(height, width) / SEARCH_SIDE)
     small = grey
-    if shrink > 1:
+    if shrink > 1:  # area averages in float32, as ever, whatever the levels come in
         size = (max(1, round(width / shrink)), max(1, round(height / shrink)))
-        small = np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), np.float32)
+        levels = np.asarray(grey, np.float32)
+        small = np.asarray(cv2.resize(levels, size, interpolation=cv2.INTER_AREA), np.float32)
     scale = (width / small.shape[1], height / small.shape[0])
     found = _rectangle(
         small,
@@ -117,7 +118,7 @@ def find_inset(
         return None
     left, top, right, bottom = found
     box = (left * scale[0], top * scale[1], right * scale[0], bottom * scale[1])
-    return _place(grey, box) if shrink > 1 else found
+    return _place(np.asarray(grey, np.float32), box) if shrink > 1 else found
 
 
 def _place(grey: npt.NDArray[np.float32], box: tuple[float, float, float, float]) -> Box:
@@ -140,7 +141,7 @@ def _place(grey: npt.NDArray[np.float32], box: tuple[float, float, float, float]
 
 
 def _rectangle(
-    grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float
+    grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32], least: tuple[int, int], most_area: float
 ) -> Box | None:
     """:func:`find_inset` at the size of ``grey``."""
     import cv2
@@ -187,7 +188,7 @@ def _rectangle(
     for i in fits[np.lexsort((-area[fits], -score[fits]))]:
         box = (int(lefts[i]), int(tops[i]), int(rights[i]), int(bottoms[i]))
         if levels is None:
-            levels = np.clip(grey, 0, 255).astype(np.uint8) // 4
+            levels = _by_fours(grey)
         if not _flat(levels, box):
             return box
     return None
@@ -201,12 +202,20 @@ def _run_counts(marks: npt.NDArray[np.uint8], least: int) -> npt.NDArray[np.floa
     return np.asarray(cv2.reduce(runs, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32F), np.float32)[:, 0]
 
 
+def _by_fours(grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """``grey``'s levels by fours (0 to 63), as :func:`_flat` counts them."""
+    levels = grey if grey.dtype == np.uint8 else np.clip(grey, 0, 255).astype(np.uint8)
+    return np.asarray(levels // 4, np.uint8)
+
+
 def _flat(levels: npt.NDArray[np.uint8], box: Box) -> bool:
     """Whether the rectangle is mostly one flat fill (a shape a drawing is made of:
     a wall, a panel with a door), not a picture: more than :data:`MOST_FLAT` of
     its pixels within a grey level or two of its commonest (``levels``: the
     picture's grey levels by fours)."""
+    import cv2
+
     left, top, right, bottom = box
     inside = levels[top + 2 : bottom - 1, left + 2 : right - 1]
-    counts = np.bincount(inside.ravel(), minlength=64)
+    counts = cv2.calcHist([inside], [0], None, [64], [0, 64])  # exact counts, in float32
     return bool(counts.max() > MOST_FLAT * inside.size)

@@ -71,9 +71,9 @@ MAX_INNER_AREA = 0.5
 TILE_SCALES: tuple[tuple[int, float], ...] = ((2, 0.6), (3, 0.45))
 
 
-def _grey(image: Image.Image) -> tuple[npt.NDArray[np.float32], float]:
-    """``image`` in grey at :data:`ANALYSIS_SIDE` (never enlarged), and the pixels of
-    the picture per analysis pixel."""
+def _grey(image: Image.Image) -> tuple[npt.NDArray[np.uint8], float]:
+    """``image`` in grey levels (uint8) at :data:`ANALYSIS_SIDE` (never enlarged), and
+    the pixels of the picture per analysis pixel."""
     from PIL import Image
 
     grey = image.convert("L")
@@ -83,7 +83,7 @@ def _grey(image: Image.Image) -> tuple[npt.NDArray[np.float32], float]:
             (max(1, round(grey.width * scale)), max(1, round(grey.height * scale))),
             Image.Resampling.BOX,
         )
-    return np.asarray(grey, dtype=np.float32), 1 / scale
+    return np.asarray(grey, dtype=np.uint8), 1 / scale
 
 
 def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -110,10 +110,10 @@ def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]
 
 
 def _one_colour(
-    part: npt.NDArray[np.float32],
+    part: npt.NDArray[np.uint8],
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Which rows and which columns of ``part`` (whole grey levels) are of one colour:
-    ``part.std(axis=1) <= UNIFORM_STD`` and ``part.std(axis=0) <= UNIFORM_STD``.
+    """Which rows and which columns of ``part`` (grey levels) are of one colour: those
+    whose standard deviation is at most :data:`UNIFORM_STD` (numpy's, in float32).
 
     From one pass of sums and one of sums of squares (OpenCV's ``reduce``) instead of
     numpy's four passes a standard deviation: the levels less 128 are whole numbers
@@ -124,7 +124,7 @@ def _one_colour(
     """
     import cv2
 
-    shifted = part - np.float32(128)
+    shifted = np.subtract(part, np.float32(128), dtype=np.float32)
     squares = shifted * shifted
     out = []
     for axis in (1, 0):
@@ -135,14 +135,14 @@ def _one_colour(
         spread = count * sums_of_squares.astype(np.float64) - np.square(sums.astype(np.float64))
         limit = UNIFORM_STD**2 * count * count
         if np.any(np.abs(spread - limit) <= NEAR_LIMIT * count * count):
-            out.append(part.std(axis=axis) <= UNIFORM_STD)
+            out.append(part.astype(np.float32).std(axis=axis) <= UNIFORM_STD)
         else:
             out.append(spread <= limit)
     return out[0], out[1]
 
 
 def _cut(
-    grey: npt.NDArray[np.float32],
+    grey: npt.NDArray[np.uint8],
     box: Box,
     depth: int,
     out: list[Box],
