@@ -97,6 +97,8 @@ def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]
     """The stretches of ``[0, length)`` between runs of uniform lines: margins at either
     end, and gutters inside no wider than :data:`MAX_GUTTER` of ``length`` (a wider
     plain band, a sky or a wall, is part of a picture)."""
+    if not uniform.any():
+        return [(0, length)]  # most lines of most pictures
     pieces, start = [], 0
     for a, b in _runs(uniform):
         if a > 0 and b < length and b - a > MAX_GUTTER * length:
@@ -113,32 +115,45 @@ def _one_colour(
     part: npt.NDArray[np.uint8],
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Which rows and which columns of ``part`` (grey levels) are of one colour: those
-    whose standard deviation is at most :data:`UNIFORM_STD` (numpy's, in float32).
+    whose standard deviation is at most :data:`UNIFORM_STD` (numpy's, in float32)."""
+    return _lines_of_one_colour(part, 1), _lines_of_one_colour(part, 0)
 
-    From one pass of sums and one of sums of squares (OpenCV's ``reduce``) instead of
-    numpy's four passes a standard deviation: the levels less 128 are whole numbers
-    whose sums and sums of squares stay under 2**24 along a line of up to 1,023
-    pixels, so float32 adds them exactly in any order and each line's variance is
-    exact. The lines within :data:`NEAR_LIMIT` of the limit are left to numpy's
-    float32 standard deviation, which decided them before, so both always agree.
+
+def _lines_of_one_colour(part: npt.NDArray[np.uint8], axis: int) -> npt.NDArray[np.bool_]:
+    """:func:`_one_colour` of the rows (``axis`` 1) or the columns (0), cheaply.
+
+    A line's darkest and brightest pixels alone hold half the square of their
+    difference in its sum of squared deviations, so a line whose levels span more
+    than ``sqrt(2 x count x limit)`` is not of one colour: most lines of a photo
+    are told so from their minimum and maximum. The variance of the others is
+    exact from their sums and sums of squares: the levels less 128 are whole
+    numbers whose sums stay under 2**24 along a line of up to 1,023 pixels, so
+    float32 adds them exactly in any order. Lines within :data:`NEAR_LIMIT` of the
+    limit are left to numpy's float32 standard deviation, which decided every line
+    before, so both always agree.
     """
     import cv2
 
-    shifted = np.subtract(part, np.float32(128), dtype=np.float32)
-    squares = shifted * shifted
-    out = []
-    for axis in (1, 0):
-        count = part.shape[axis]
-        sums = cv2.reduce(shifted, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
-        sums_of_squares = cv2.reduce(squares, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
-        # count**2 x each line's variance, exact in float64.
-        spread = count * sums_of_squares.astype(np.float64) - np.square(sums.astype(np.float64))
-        limit = UNIFORM_STD**2 * count * count
-        if np.any(np.abs(spread - limit) <= NEAR_LIMIT * count * count):
-            out.append(part.astype(np.float32).std(axis=axis) <= UNIFORM_STD)
-        else:
-            out.append(spread <= limit)
-    return out[0], out[1]
+    count = part.shape[axis]
+    limit = UNIFORM_STD**2 + NEAR_LIMIT
+    brightest = part.max(axis=axis).astype(np.int32)
+    darkest = part.min(axis=axis).astype(np.int32)
+    maybe = np.flatnonzero(np.square(brightest - darkest) <= 2 * limit * count)
+    uniform = np.zeros(part.shape[1 - axis], np.bool_)
+    if len(maybe) == 0:
+        return uniform
+    lines = part[maybe] if axis == 1 else part[:, maybe]
+    shifted = np.subtract(lines, np.float32(128), dtype=np.float32)
+    sums = cv2.reduce(shifted, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
+    np.multiply(shifted, shifted, out=shifted)
+    sums_of_squares = cv2.reduce(shifted, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
+    # count**2 x each line's variance, exact in float64.
+    spread = count * sums_of_squares.astype(np.float64) - np.square(sums.astype(np.float64))
+    if np.any(np.abs(spread - UNIFORM_STD**2 * count * count) <= NEAR_LIMIT * count * count):
+        decided: npt.NDArray[np.bool_] = part.astype(np.float32).std(axis=axis) <= UNIFORM_STD
+        return decided
+    uniform[maybe] = spread <= UNIFORM_STD**2 * count * count
+    return uniform
 
 
 def _cut(
