@@ -13,7 +13,7 @@ morphological opening with a long line kernel, which keeps only straight
 horizontal (vertical) runs. The rows and columns left are the candidate sides
 (a few, the strongest kept); a rectangle is four of them whose edge pixels
 cover at least :data:`COVERAGE` of each of its sides (prefix sums, every
-combination at once). It must cover :data:`MIN_AREA` to
+pair of lines far enough apart at once). It must cover :data:`MIN_AREA` to
 :data:`~img2img.postings.regions.MAX_INNER_AREA` of the picture, and hold a
 picture, not one flat fill: a drawing's rectangles (a house, a panel) close
 four straight sides too.
@@ -152,7 +152,7 @@ def _rectangle(
     rows = np.asarray(cv2.dilate(edges, np.ones((across, 1), np.uint8)), np.uint8)  # horizontal
     top_bottom = _lines(_run_counts(rows, least[0]), COVERAGE * least[0])
     if len(top_bottom) < 2:
-        return None  # most photos end here or below: no two long straight runs one way
+        return None  # no two long straight runs across: no rectangle, whatever runs down
     columns = np.ascontiguousarray(cv2.dilate(edges, np.ones((1, across), np.uint8)).T, np.uint8)
     left_right = _lines(_run_counts(columns, least[1]), COVERAGE * least[1])
     if len(left_right) < 2:
