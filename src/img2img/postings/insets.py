@@ -199,7 +199,9 @@ def _run_counts(marks: npt.NDArray[np.uint8], least: int) -> npt.NDArray[np.floa
     import cv2
 
     runs = cv2.morphologyEx(marks, cv2.MORPH_OPEN, np.ones((1, max(2, least // 2)), np.uint8))
-    return np.asarray(cv2.reduce(runs, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32F), np.float32)[:, 0]
+    # numpy, not cv2.reduce: OpenCV hands a reduce to its thread pool, whose threads
+    # then spin idle for longer than the sum takes.
+    return np.asarray(runs.sum(axis=1), np.float32)
 
 
 def _by_fours(grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:

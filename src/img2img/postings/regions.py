@@ -128,12 +128,12 @@ def _lines_of_one_colour(part: npt.NDArray[np.uint8], axis: int) -> npt.NDArray[
     are told so from their minimum and maximum. The variance of the others is
     exact from their sums and sums of squares: the levels less 128 are whole
     numbers whose sums stay under 2**24 along a line of up to 1,023 pixels, so
-    float32 adds them exactly in any order. Lines within :data:`NEAR_LIMIT` of the
-    limit are left to numpy's float32 standard deviation, which decided every line
-    before, so both always agree.
+    float32 adds them exactly in any order (numpy adds them: OpenCV's ``reduce``
+    hands the work to its thread pool, whose threads then spin idle for longer
+    than the sum takes). Lines within :data:`NEAR_LIMIT` of the limit are left to
+    numpy's float32 standard deviation, which decided every line before, so both
+    always agree.
     """
-    import cv2
-
     count = part.shape[axis]
     limit = UNIFORM_STD**2 + NEAR_LIMIT
     brightest = part.max(axis=axis).astype(np.int32)
@@ -144,9 +144,9 @@ def _lines_of_one_colour(part: npt.NDArray[np.uint8], axis: int) -> npt.NDArray[
         return uniform
     lines = part[maybe] if axis == 1 else part[:, maybe]
     shifted = np.subtract(lines, np.float32(128), dtype=np.float32)
-    sums = cv2.reduce(shifted, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
+    sums = shifted.sum(axis=axis, dtype=np.float32)
     np.multiply(shifted, shifted, out=shifted)
-    sums_of_squares = cv2.reduce(shifted, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32F).ravel()
+    sums_of_squares = shifted.sum(axis=axis, dtype=np.float32)
     # count**2 x each line's variance, exact in float64.
     spread = count * sums_of_squares.astype(np.float64) - np.square(sums.astype(np.float64))
     if np.any(np.abs(spread - UNIFORM_STD**2 * count * count) <= NEAR_LIMIT * count * count):
