@@ -16,9 +16,12 @@ inset search switched off, as the code before it would. Then:
   ``<form> stored``), before and after, the order alternating from query to
   query after an untimed warm-up of each: recall, median wall and CPU;
 - ``add`` per image on a sample of the same files: regions off, regions on
-  before (no inset search), regions on after, each twice, the faster kept.
+  without the inset search, with the split of a git revision (``--previous``,
+  loaded by ``split_identity.py``) and as shipped, ``--add-rounds`` rounds in
+  alternating order after a warm-up, the least wall and the least CPU kept.
 
     python benchmarks/stored_insets.py --keep /tmp/img2img-insets --every 6 --thin 2 --add-sample 100
+    python benchmarks/stored_insets.py --keep /tmp/img2img-insets --forms --add-sample 100 --previous 3a009e4
 """
 
 from __future__ import annotations
