@@ -16,9 +16,12 @@ inset search switched off, as the code before it would. Then:
   ``<form> stored``), before and after, the order alternating from query to
   query after an untimed warm-up of each: recall, median wall and CPU;
 - ``add`` per image on a sample of the same files: regions off, regions on
-  before (no inset search), regions on after, each twice, the faster kept.
+  without the inset search, with the split of a git revision (``--previous``,
+  loaded by ``split_identity.py``) and as shipped, ``--add-rounds`` rounds in
+  alternating order after a warm-up, the least wall and the least CPU kept.
 
     python benchmarks/stored_insets.py --keep /tmp/img2img-insets --every 6 --thin 2 --add-sample 100
+    python benchmarks/stored_insets.py --keep /tmp/img2img-insets --forms --add-sample 100 --previous 3a009e4
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,10 +43,12 @@ from machine import cpu_flags
 from PIL import Image
 from postings_speed import build, cases, timed
 from reposts import COMPOSITES, name_of
+from split_identity import previous_split
 
 from img2img import ImageSearchClient, InMemoryStore, LocalStore
 from img2img.images import to_rgb
-from img2img.postings import regions
+from img2img.pipeline import regions as pipeline_regions
+from img2img.postings import insets
 from img2img.postings.composites import REGIONS_FIELD
 from img2img.postings.region_records import REGION_OF
 from img2img.postings.regions import split_regions
@@ -54,12 +59,12 @@ FORMS = ("collage2x2", "collage3x3", "inset15", "inset30", "inset40", "thumb160"
 @contextmanager
 def without_insets() -> Iterator[None]:
     """The code before the inset search: :func:`split_regions` without it."""
-    kept = regions.find_inset
-    regions.find_inset = lambda *args: None  # type: ignore[assignment]
+    kept = insets.find_inset  # imported by split_regions when called
+    insets.find_inset = lambda *args: None  # type: ignore[assignment]
     try:
         yield
     finally:
-        regions.find_inset = kept
+        insets.find_inset = kept
 
 
 @contextmanager
@@ -117,17 +122,41 @@ def before_store(store: LocalStore, path: Path, insets: dict[str, str]) -> Local
     return before
 
 
-def add_cost(folder: Path, names: list[str], embedder) -> None:
-    """ms per image of ``add``: regions off, on without the inset search, on with it."""
+@contextmanager
+def split_by(split: Callable[[Image.Image], list[tuple[int, int, int, int]]]) -> Iterator[None]:
+    """``add`` splitting pictures with ``split`` (the code of another revision)."""
+    kept = pipeline_regions.split_regions
+    pipeline_regions.split_regions = split
+    try:
+        yield
+    finally:
+        pipeline_regions.split_regions = kept
+
+
+def add_cost(
+    folder: Path, names: list[str], embedder, previous: str | None = None, rounds: int = 2
+) -> None:
+    """ms per image of ``add``: regions off, on without the inset search, on with the
+    split of ``previous`` (a git revision), on as shipped; after an untimed warm-up,
+    ``rounds`` rounds in alternating order, the least wall and the least CPU of each kept."""
     files = [folder / (n.replace("/", "__") + ".jpg") for n in names]
     settings = {
         "regions off": (False, nothing),
-        "regions on, before": (True, without_insets),
-        "regions on, after": (True, nothing),
+        "regions on, no inset search": (True, without_insets),
     }
-    results: dict[str, tuple[float, float, float]] = {}
-    for _ in range(2):
-        for label, (on, context) in settings.items():
+    if previous:
+        split = previous_split(previous)
+        settings[f"regions on, split of {previous}"] = (True, lambda: split_by(split))
+    settings["regions on, shipped"] = (True, nothing)
+    warm = ImageSearchClient(embedder=embedder, store=InMemoryStore(), cache_pictures=True)
+    warm.add(files[:8])  # the model loaded, the first batches' caches made
+    walls: dict[str, float] = {}
+    cpus: dict[str, float] = {}
+    vectors: dict[str, float] = {}
+    for round_ in range(rounds):
+        order = list(settings) if round_ % 2 == 0 else list(settings)[::-1]
+        for label in order:
+            on, context = settings[label]
             client = ImageSearchClient(
                 embedder=embedder, store=InMemoryStore(), index_regions=on, cache_pictures=True
             )
@@ -135,15 +164,15 @@ def add_cost(folder: Path, names: list[str], embedder) -> None:
                 started, cpu = time.perf_counter(), time.process_time()
                 report = client.add(files)
                 wall, used = time.perf_counter() - started, time.process_time() - cpu
-            per = client.store.count() / max(1, report.indexed)
-            if label not in results or wall < results[label][0]:
-                results[label] = (wall, used, per)
-    off = results["regions off"]
-    for label, (wall, used, per) in results.items():
+            walls[label] = min(walls.get(label, wall), wall)
+            cpus[label] = min(cpus.get(label, used), used)
+            vectors[label] = client.store.count() / max(1, report.indexed)
+    off_wall, off_cpu = walls["regions off"], cpus["regions off"]
+    for label in settings:
         print(
-            f"add {len(files)} images, {label:18}: {wall / len(files) * 1000:5.1f} ms wall, "
-            f"{used / len(files) * 1000:5.1f} ms CPU per image ({wall / off[0]:.2f}x / "
-            f"{used / off[1]:.2f}x of off), {per:.2f} vectors per image"
+            f"add {len(files)} images, {label:32}: {walls[label] / len(files) * 1000:5.1f} ms wall, "
+            f"{cpus[label] / len(files) * 1000:5.1f} ms CPU per image ({walls[label] / off_wall:.2f}x / "
+            f"{cpus[label] / off_cpu:.2f}x of off), {vectors[label]:.2f} vectors per image"
         )
 
 
@@ -155,6 +184,10 @@ def main() -> None:
     parser.add_argument("--thin", type=int, default=2, help="ask with every n-th of those only")
     parser.add_argument("--forms", nargs="*", default=list(FORMS))
     parser.add_argument("--add-sample", type=int, default=0, help="images timed for add")
+    parser.add_argument("--add-rounds", type=int, default=2, help="rounds of add each way")
+    parser.add_argument(
+        "--previous", help="also time add splitting as the code at this git revision did"
+    )
     args = parser.parse_args()
     print(
         f"CPU flags: {cpu_flags()}; load average at the start "
@@ -208,7 +241,7 @@ def main() -> None:
     print("load average at the end " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     if args.add_sample:
         sample = random.Random("add").sample(sorted(pictures) + sorted(crowd), args.add_sample)
-        add_cost(folder, sample, client.embedder)
+        add_cost(folder, sample, client.embedder, args.previous, args.add_rounds)
         print("load average after add " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
 
 

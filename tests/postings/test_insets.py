@@ -152,3 +152,19 @@ def test_a_stored_inset_is_stored_as_a_region_and_found_as_part(
     assert posting.relation == "part"
     assert posting.region is not None
     assert near(posting.region, box)
+
+
+def test_of_two_rectangles_one_inside_the_other_the_larger_is_the_inset_unless_flat() -> None:
+    # Both closed by four straight sides: the larger, unless it is one flat fill (a
+    # drawing's panel around a picture), then the picture inside it.
+    rng = np.random.default_rng(5)
+    for flat, wanted in ((False, (80, 60, 420, 300)), (True, (160, 120, 330, 230))):
+        grey = rng.normal(120, 10, (384, 512)).astype(np.float32)
+        if flat:
+            grey[60:300, 80:420] = 200  # 41 % of the picture
+        else:
+            grey[60:300, 80:420] += 70
+        grey[120:230, 160:330] = rng.normal(60, 12, (110, 170))  # 9.5 %
+        assert find_inset(grey, (61, 46), 0.5) == wanted
+        levels = np.clip(grey, 0, 255).astype(np.uint8)  # as split_regions hands it
+        assert find_inset(levels, (61, 46), 0.5) == wanted

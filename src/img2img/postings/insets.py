@@ -13,7 +13,7 @@ morphological opening with a long line kernel, which keeps only straight
 horizontal (vertical) runs. The rows and columns left are the candidate sides
 (a few, the strongest kept); a rectangle is four of them whose edge pixels
 cover at least :data:`COVERAGE` of each of its sides (prefix sums, every
-combination at once). It must cover :data:`MIN_AREA` to
+pair of lines far enough apart at once). It must cover :data:`MIN_AREA` to
 :data:`~img2img.postings.regions.MAX_INNER_AREA` of the picture, and hold a
 picture, not one flat fill: a drawing's rectangles (a house, a panel) close
 four straight sides too.
@@ -71,22 +71,26 @@ def _lines(counts: npt.NDArray[np.float32], least: float) -> npt.NDArray[np.intp
 
 
 def _cover(
-    marks: npt.NDArray[np.uint8], lines: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]
+    marks: npt.NDArray[np.uint8],
+    lines: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.intp],
+    stops: npt.NDArray[np.intp],
 ) -> npt.NDArray[np.float64]:
-    """``[line, a, b]``: share of ``[ends[a], ends[b])`` of each line (a row of ``marks``)
+    """``[line, n]``: share of ``[starts[n], stops[n])`` of each line (a row of ``marks``)
     that is marked."""
     sums = np.zeros((len(lines), marks.shape[1] + 1))
     sums[:, 1:] = np.cumsum(marks[lines], axis=1)
-    start, stop = ends[:, None], ends[None, :]
-    shares: npt.NDArray[np.float64] = (sums[:, stop] - sums[:, start]) / np.maximum(stop - start, 1)
+    shares: npt.NDArray[np.float64] = (sums[:, stops] - sums[:, starts]) / np.maximum(
+        stops - starts, 1
+    )
     return shares
 
 
 def find_inset(
-    grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float
+    grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32], least: tuple[int, int], most_area: float
 ) -> Box | None:
     """The rectangle of a picture pasted into ``grey`` (a picture in grey levels,
-    float32 ``(h, w)``), as ``(left, top, right, bottom)`` in its pixels; ``None``
+    uint8 or float32 ``(h, w)``), as ``(left, top, right, bottom)`` in its pixels; ``None``
     when there is none.
 
     Its sides are at least ``least`` = ``(width, height)`` pixels; its area is
@@ -100,9 +104,10 @@ def find_inset(
     height, width = grey.shape
     shrink = max(1.0, max(height, width) / SEARCH_SIDE)
     small = grey
-    if shrink > 1:
+    if shrink > 1:  # area averages in float32, as ever, whatever the levels come in
         size = (max(1, round(width / shrink)), max(1, round(height / shrink)))
-        small = np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), np.float32)
+        levels = np.asarray(grey, np.float32)
+        small = np.asarray(cv2.resize(levels, size, interpolation=cv2.INTER_AREA), np.float32)
     scale = (width / small.shape[1], height / small.shape[0])
     found = _rectangle(
         small,
@@ -113,7 +118,7 @@ def find_inset(
         return None
     left, top, right, bottom = found
     box = (left * scale[0], top * scale[1], right * scale[0], bottom * scale[1])
-    return _place(grey, box) if shrink > 1 else found
+    return _place(np.asarray(grey, np.float32), box) if shrink > 1 else found
 
 
 def _place(grey: npt.NDArray[np.float32], box: tuple[float, float, float, float]) -> Box:
@@ -136,7 +141,7 @@ def _place(grey: npt.NDArray[np.float32], box: tuple[float, float, float, float]
 
 
 def _rectangle(
-    grey: npt.NDArray[np.float32], least: tuple[int, int], most_area: float
+    grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32], least: tuple[int, int], most_area: float
 ) -> Box | None:
     """:func:`find_inset` at the size of ``grey``."""
     import cv2
@@ -145,51 +150,74 @@ def _rectangle(
     edges = (cv2.Canny(grey.astype(np.uint8), CANNY_LOW, CANNY_HIGH) > 0).astype(np.uint8)
     across = 2 * REACH + 1
     rows = np.asarray(cv2.dilate(edges, np.ones((across, 1), np.uint8)), np.uint8)  # horizontal
+    top_bottom = _lines(_run_counts(rows, least[0]), COVERAGE * least[0])
+    if len(top_bottom) < 2:
+        return None  # no two long straight runs across: no rectangle, whatever runs down
     columns = np.ascontiguousarray(cv2.dilate(edges, np.ones((1, across), np.uint8)).T, np.uint8)
-    runs = (
-        cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, max(2, least[0] // 2)), np.uint8)),
-        cv2.morphologyEx(columns, cv2.MORPH_OPEN, np.ones((1, max(2, least[1] // 2)), np.uint8)),
-    )
-    top_bottom = _lines(runs[0].sum(axis=1).astype(np.float32), COVERAGE * least[0])
-    left_right = _lines(runs[1].sum(axis=1).astype(np.float32), COVERAGE * least[1])
-    if len(top_bottom) < 2 or len(left_right) < 2:
+    left_right = _lines(_run_counts(columns, least[1]), COVERAGE * least[1])
+    if len(left_right) < 2:
         return None
-    horizontal = _cover(rows, top_bottom, left_right)  # [y, x0, x1]
-    vertical = _cover(columns, left_right, top_bottom)  # [x, y0, y1]
-    sides = horizontal >= COVERAGE
-    down = np.transpose(vertical >= COVERAGE, (1, 2, 0))  # [y0, y1, x]
-    # [y0, y1, x0, x1]: both horizontal sides and both vertical sides covered.
-    closed = sides[:, None, :, :] & sides[None, :, :, :] & down[:, :, :, None] & down[:, :, None, :]
-    top, bottom, left, right = np.nonzero(closed)
+    # Only pairs of lines far enough apart make the sides of a rectangle: (top, bottom)
+    # and (left, right) pairs, each in row-major order, so the rectangles below come in
+    # the order of (top, bottom, left, right) as four nested loops would give them.
+    tops_of, bottoms_of = np.nonzero(top_bottom[None, :] - top_bottom[:, None] >= least[1])
+    lefts_of, rights_of = np.nonzero(left_right[None, :] - left_right[:, None] >= least[0])
+    if len(tops_of) == 0 or len(lefts_of) == 0:
+        return None
+    horizontal = _cover(rows, top_bottom, left_right[lefts_of], left_right[rights_of])
+    vertical = _cover(columns, left_right, top_bottom[tops_of], top_bottom[bottoms_of])
+    sides, down = horizontal >= COVERAGE, vertical >= COVERAGE  # [y, (x0, x1)], [x, (y0, y1)]
+    # [(y0, y1), (x0, x1)]: both horizontal sides and both vertical sides covered.
+    closed = sides[tops_of] & sides[bottoms_of] & down[lefts_of].T & down[rights_of].T
+    down_pair, across_pair = np.nonzero(closed)
+    top, bottom = tops_of[down_pair], bottoms_of[down_pair]
+    left, right = lefts_of[across_pair], rights_of[across_pair]
     tops, bottoms = top_bottom[top], top_bottom[bottom]
     lefts, rights = left_right[left], left_right[right]
     area = (rights - lefts) * (bottoms - tops) / (width * height)
-    fits = (
-        (rights - lefts >= least[0])
-        & (bottoms - tops >= least[1])
-        & (area >= MIN_AREA)
-        & (area <= most_area)
-    )
-    if not fits.any():
+    fits = np.flatnonzero((area >= MIN_AREA) & (area <= most_area))
+    if len(fits) == 0:
         return None
     score = (
-        horizontal[top, left, right]
-        + horizontal[bottom, left, right]
-        + vertical[left, top, bottom]
-        + vertical[right, top, bottom]
+        horizontal[top, across_pair]
+        + horizontal[bottom, across_pair]
+        + vertical[left, down_pair]
+        + vertical[right, down_pair]
     )
-    for i in np.lexsort((-area, -score)):
+    levels: npt.NDArray[np.uint8] | None = None
+    for i in fits[np.lexsort((-area[fits], -score[fits]))]:
         box = (int(lefts[i]), int(tops[i]), int(rights[i]), int(bottoms[i]))
-        if fits[i] and not _flat(grey, box):
+        if levels is None:
+            levels = _by_fours(grey)
+        if not _flat(levels, box):
             return box
     return None
 
 
-def _flat(grey: npt.NDArray[np.float32], box: Box) -> bool:
+def _run_counts(marks: npt.NDArray[np.uint8], least: int) -> npt.NDArray[np.float32]:
+    """Pixels of each row of ``marks`` (0 or 1) in straight runs of at least half of ``least``."""
+    import cv2
+
+    runs = cv2.morphologyEx(marks, cv2.MORPH_OPEN, np.ones((1, max(2, least // 2)), np.uint8))
+    # numpy, not cv2.reduce: OpenCV hands a reduce to its thread pool, whose threads
+    # then spin idle for longer than the sum takes.
+    return np.asarray(runs.sum(axis=1), np.float32)
+
+
+def _by_fours(grey: npt.NDArray[np.uint8] | npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """``grey``'s levels by fours (0 to 63), as :func:`_flat` counts them."""
+    levels = grey if grey.dtype == np.uint8 else np.clip(grey, 0, 255).astype(np.uint8)
+    return np.asarray(levels // 4, np.uint8)
+
+
+def _flat(levels: npt.NDArray[np.uint8], box: Box) -> bool:
     """Whether the rectangle is mostly one flat fill (a shape a drawing is made of:
     a wall, a panel with a door), not a picture: more than :data:`MOST_FLAT` of
-    its pixels within a grey level or two of its commonest."""
+    its pixels within a grey level or two of its commonest (``levels``: the
+    picture's grey levels by fours)."""
+    import cv2
+
     left, top, right, bottom = box
-    inside = grey[top + 2 : bottom - 1, left + 2 : right - 1]
-    counts = np.bincount(np.clip(inside, 0, 255).astype(np.uint8).ravel() // 4, minlength=64)
+    inside = levels[top + 2 : bottom - 1, left + 2 : right - 1]
+    counts = cv2.calcHist([inside], [0], None, [64], [0, 64])  # exact counts, in float32
     return bool(counts.max() > MOST_FLAT * inside.size)

@@ -50,6 +50,9 @@ ANALYSIS_SIDE = 512
 #: Largest standard deviation (grey levels) of a line called one colour: JPEG
 #: ringing beside an edge stays under it, a clear sky's gradient mostly over it.
 UNIFORM_STD = 2.5
+#: Variance (grey levels squared) within which of ``UNIFORM_STD ** 2`` a line is left to
+#: numpy's float32 standard deviation (whose rounding stays far under it).
+NEAR_LIMIT = 0.01
 #: Smallest region kept, as a share of the picture's side, and in pixels.
 MIN_SHARE = 0.12
 MIN_PIXELS = 32
@@ -68,9 +71,9 @@ MAX_INNER_AREA = 0.5
 TILE_SCALES: tuple[tuple[int, float], ...] = ((2, 0.6), (3, 0.45))
 
 
-def _grey(image: Image.Image) -> tuple[npt.NDArray[np.float32], float]:
-    """``image`` in grey at :data:`ANALYSIS_SIDE` (never enlarged), and the pixels of
-    the picture per analysis pixel."""
+def _grey(image: Image.Image) -> tuple[npt.NDArray[np.uint8], float]:
+    """``image`` in grey levels (uint8) at :data:`ANALYSIS_SIDE` (never enlarged), and
+    the pixels of the picture per analysis pixel."""
     from PIL import Image
 
     grey = image.convert("L")
@@ -80,7 +83,7 @@ def _grey(image: Image.Image) -> tuple[npt.NDArray[np.float32], float]:
             (max(1, round(grey.width * scale)), max(1, round(grey.height * scale))),
             Image.Resampling.BOX,
         )
-    return np.asarray(grey, dtype=np.float32), 1 / scale
+    return np.asarray(grey, dtype=np.uint8), 1 / scale
 
 
 def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -94,6 +97,8 @@ def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]
     """The stretches of ``[0, length)`` between runs of uniform lines: margins at either
     end, and gutters inside no wider than :data:`MAX_GUTTER` of ``length`` (a wider
     plain band, a sky or a wall, is part of a picture)."""
+    if not uniform.any():
+        return [(0, length)]  # most lines of most pictures
     pieces, start = [], 0
     for a, b in _runs(uniform):
         if a > 0 and b < length and b - a > MAX_GUTTER * length:
@@ -106,8 +111,53 @@ def _pieces(length: int, uniform: npt.NDArray[np.bool_]) -> list[tuple[int, int]
     return pieces
 
 
+def _one_colour(
+    part: npt.NDArray[np.uint8],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which rows and which columns of ``part`` (grey levels) are of one colour: those
+    whose standard deviation is at most :data:`UNIFORM_STD` (numpy's, in float32)."""
+    return _lines_of_one_colour(part, 1), _lines_of_one_colour(part, 0)
+
+
+def _lines_of_one_colour(part: npt.NDArray[np.uint8], axis: int) -> npt.NDArray[np.bool_]:
+    """:func:`_one_colour` of the rows (``axis`` 1) or the columns (0), cheaply.
+
+    A line's darkest and brightest pixels alone hold half the square of their
+    difference in its sum of squared deviations, so a line whose levels span more
+    than ``sqrt(2 x count x limit)`` is not of one colour: most lines of a photo
+    are told so from their minimum and maximum. The variance of the others is
+    exact from their sums and sums of squares: the levels less 128 are whole
+    numbers whose sums stay under 2**24 along a line of up to 1,023 pixels, so
+    float32 adds them exactly in any order (numpy adds them: OpenCV's ``reduce``
+    hands the work to its thread pool, whose threads then spin idle for longer
+    than the sum takes). Lines within :data:`NEAR_LIMIT` of the limit are left to
+    numpy's float32 standard deviation, which decided every line before, so both
+    always agree.
+    """
+    count = part.shape[axis]
+    limit = UNIFORM_STD**2 + NEAR_LIMIT
+    brightest = part.max(axis=axis).astype(np.int32)
+    darkest = part.min(axis=axis).astype(np.int32)
+    maybe = np.flatnonzero(np.square(brightest - darkest) <= 2 * limit * count)
+    uniform = np.zeros(part.shape[1 - axis], np.bool_)
+    if len(maybe) == 0:
+        return uniform
+    lines = part[maybe] if axis == 1 else part[:, maybe]
+    shifted = np.subtract(lines, np.float32(128), dtype=np.float32)
+    sums = shifted.sum(axis=axis, dtype=np.float32)
+    np.multiply(shifted, shifted, out=shifted)
+    sums_of_squares = shifted.sum(axis=axis, dtype=np.float32)
+    # count**2 x each line's variance, exact in float64.
+    spread = count * sums_of_squares.astype(np.float64) - np.square(sums.astype(np.float64))
+    if np.any(np.abs(spread - UNIFORM_STD**2 * count * count) <= NEAR_LIMIT * count * count):
+        decided: npt.NDArray[np.bool_] = part.astype(np.float32).std(axis=axis) <= UNIFORM_STD
+        return decided
+    uniform[maybe] = spread <= UNIFORM_STD**2 * count * count
+    return uniform
+
+
 def _cut(
-    grey: npt.NDArray[np.float32],
+    grey: npt.NDArray[np.uint8],
     box: Box,
     depth: int,
     out: list[Box],
@@ -120,8 +170,7 @@ def _cut(
     part = grey[top:bottom, left:right]
     if part.shape[0] < least[1] or part.shape[1] < least[0]:
         return
-    rows = part.std(axis=1) <= UNIFORM_STD
-    columns = part.std(axis=0) <= UNIFORM_STD
+    rows, columns = _one_colour(part)
     row_pieces = [p for p in _pieces(len(rows), rows) if p[1] - p[0] >= least[1]]
     column_pieces = [p for p in _pieces(len(columns), columns) if p[1] - p[0] >= least[0]]
     if not row_pieces or not column_pieces:
@@ -247,7 +296,9 @@ def query_regions(image: Image.Image) -> list[Box]:
 
 def crop_regions(image: Image.Image, boxes: Sequence[Box]) -> list[Image.Image]:
     """``image`` cut to each box (in its pixels as given), as RGB pictures of their own."""
-    rgb = image.convert("RGB")
+    if not boxes:
+        return []
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # crop copies the pixels
     scale = image.width / given_size(image)[0]
     return [
         rgb.crop((box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)) for box in boxes
