@@ -45,8 +45,7 @@ def describe_region(image: Image.Image, box: Box, *, side: int | None = None) ->
     features' ``shrink`` is working-frame pixels per decoded pixel of the region.
     """
     scale = image.width / given_size(image)[0]
-    cut = image.convert("RGB").crop(
-        (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
-    )
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # crop copies the pixels
+    cut = rgb.crop((box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale))
     features = extract_features(grey_pixels(cut, side or REGION_SIDE))
     return replace(features, source_size=cut.size)
