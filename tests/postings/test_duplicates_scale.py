@@ -346,6 +346,7 @@ def test_duplicates_of_100k_records_are_the_planted_groups_in_bounded_memory(
 
     # Holding the records would take their vectors alone: SIZE x DIM float32 =
     # 204.8 MB. The pass holds one batch (BATCH x DIM float32 = 2 MB, with its
-    # metadata) and one picture's features and matches at a time.
+    # metadata) and, on each verifying thread (two), one picture's features and
+    # matches at a time (the ratio test's 800 x 800 float32 products: 2.6 MB each).
     holding = SIZE * DIM * 4
-    assert peak < holding / 25, f"peak {peak / 1e6:.1f} MB, holding {holding / 1e6:.1f} MB"
+    assert peak < holding / 20, f"peak {peak / 1e6:.1f} MB, holding {holding / 1e6:.1f} MB"

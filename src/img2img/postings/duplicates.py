@@ -7,16 +7,18 @@ picture; memory holds the links and one number per record with neighbours (to
 judge a mutual pair once), not the store. Once the pass is over, the groups
 (:class:`~img2img.postings.link_graph.LinkGraph`: stars around the records with
 the most links, so a wrong link does not chain two pictures into one) are read
-back from the store one at a time and yielded.
+back from the store one at a time, their members judged on the same threads a
+few groups ahead, and yielded.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from img2img.models import Filter, Match, PictureGroup, Posting, VectorRecord
 from img2img.postings.grouping import GROUP_MIN_COSINE, judge_of, relation_to
@@ -27,11 +29,14 @@ from img2img.postings.neighbours import nearest_neighbours
 from img2img.postings.pictures import CandidatePictures
 from img2img.protocols import VectorStore
 
-__all__ = ["WORKERS", "find_duplicates"]
+__all__ = ["WORKERS", "find_duplicates", "in_order"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Threads judging records at once (OpenCV and numpy release the GIL).
 WORKERS = min(4, os.cpu_count() or 1)
-#: Records each thread is handed at a time.
+#: Records queued for each thread ahead of the one awaited.
 CHUNK = 16
 
 
@@ -81,14 +86,19 @@ def _link_neighbours(
         batch_size=batch_size,
         unreached=unreached,
     )
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="img2img-duplicates") as pool:
-        # A few records per thread at a time: memory holds those, not the store's lists.
-        while chunk := list(itertools.islice(found, CHUNK * max(1, workers))):
-            fresh = [
-                (record, judged.fresh(record.id, nearest, unreached=record.id in unreached))
-                for record, nearest in chunk
-            ]
-            list(pool.map(lambda pair: link(*pair), [p for p in fresh if p[1]]))
+
+    def fresh_pairs() -> Iterator[tuple[VectorRecord, list[Match]]]:
+        for record, nearest in found:  # in the scan's order, as ``judged`` needs
+            fresh = judged.fresh(record.id, nearest, unreached=record.id in unreached)
+            if fresh:
+                yield record, fresh
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="img2img-duplicates") as pool:
+        # The threads are kept fed, a few records each ahead: memory holds those, not
+        # the store's lists. (Handing out a fixed chunk and waiting for all of it left
+        # one core idle while the chunk's slowest record finished.)
+        for _ in in_order(pool, lambda pair: link(*pair), fresh_pairs(), ahead=CHUNK * workers):
+            pass
     return links
 
 
@@ -111,10 +121,15 @@ def find_duplicates(
     linked through another, with that one's evidence missing: ``None``).
     A pair that is each other's neighbour is judged once
     (:class:`~img2img.postings.judged_pairs.JudgedPairs`); records are judged
-    on ``workers`` threads. A group is a star of links around one record (see
-    :mod:`~img2img.postings.link_graph`): a wrong link between two pictures'
-    postings moves one record at most, and never joins the two.
+    on ``workers`` threads, and so are the groups' members against their first
+    (a few groups ahead of the caller; BLAS libraries run on one thread each
+    until the last group is yielded, see
+    :func:`~img2img.postings.verify.one_blas_thread`). A group is a star of
+    links around one record (see :mod:`~img2img.postings.link_graph`): a wrong
+    link between two pictures' postings moves one record at most, and never
+    joins the two.
     """
+    workers = max(1, workers)
     with one_blas_thread():
         links = _link_neighbours(
             store,
@@ -126,17 +141,45 @@ def find_duplicates(
             thresholds=thresholds,
             workers=workers,
         )
-    for ids in links.groups():
+
+    def members(ids: list[str]) -> list[Match]:
         records = store.fetch(ids)
-        matches = sorted(
+        return sorted(
             (_as_match(records[i]) for i in ids if i in records),
             key=lambda m: (-_pixels(m), m.id),
         )
-        if len(matches) < 2:
-            continue
-        with one_blas_thread():
-            group = _group(matches, pictures, thresholds)
-        yield group
+
+    def laid_out(matches: list[Match]) -> PictureGroup | None:
+        return _group(matches, pictures, thresholds) if len(matches) >= 2 else None
+
+    # Each group's members are judged against its first again (in that direction),
+    # on the same threads as the links, a few groups ahead of the caller.
+    with (
+        one_blas_thread(),
+        ThreadPoolExecutor(workers, thread_name_prefix="img2img-duplicates") as pool,
+    ):
+        for group in in_order(pool, laid_out, map(members, links.groups()), ahead=workers):
+            if group is not None:
+                yield group
+
+
+def in_order(
+    pool: ThreadPoolExecutor,
+    function: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    ahead: int,
+) -> Iterator[R]:
+    """``function`` of each of ``items`` run on ``pool``, yielded in order, with at
+    most ``ahead`` items in flight beyond the one awaited (``Executor.map`` would
+    submit every item at once)."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _group(
