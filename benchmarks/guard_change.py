@@ -43,6 +43,7 @@ from img2img.postings.cache import encode_thumbnail
 from img2img.postings.dense import DEFAULT_DENSE_GUARD
 from img2img.postings.features import LocalFeatures, extract_features
 from img2img.postings.flow import DEFAULT_FLOW_GUARD
+from img2img.postings.screens import DEFAULT_SCREENS
 from img2img.postings.verify import (
     DEFAULT_THRESHOLDS,
     QueryFeatures,
@@ -67,6 +68,10 @@ TRIALS = {
     ),
     "no seams, noise from 1": replace(
         DEFAULT_THRESHOLDS, seams=None, noise_from=DEFAULT_THRESHOLDS.max_residual
+    ),
+    "perspective by count": replace(
+        DEFAULT_THRESHOLDS,
+        screens=replace(DEFAULT_SCREENS, least_affine_share_for_perspective=None),
     ),
 }
 #: Reposts of each photo checked against every photo variant of the crowd.

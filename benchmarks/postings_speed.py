@@ -60,6 +60,7 @@ from img2img.postings import judge, region_features
 from img2img.postings import shortlist as shortlist_module
 from img2img.postings.features import extract_features
 from img2img.postings.regions import crop_regions
+from img2img.postings.screens import DEFAULT_SCREENS
 from img2img.postings.verify import DEFAULT_THRESHOLDS, Thresholds
 from img2img.testing.drawings import drawing
 from img2img.testing.edits import jpeg_bytes
@@ -93,6 +94,15 @@ PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int | None]] = {
     # Regions cut and described at 512 as before region_features.py: a crop of a
     # query shrunk at decoding kept the whole picture's original_size.
     "crop512": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, None),
+    # The perspective fit screened by the affine fit's count alone, as before its share.
+    "perspective-count": (
+        shortlist_module.DEFAULT_PLAN,
+        replace(
+            DEFAULT_THRESHOLDS,
+            screens=replace(DEFAULT_SCREENS, least_affine_share_for_perspective=None),
+        ),
+        region_features.REGION_SIDE,
+    ),
     "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, region_features.REGION_SIDE),
 }
 

@@ -51,11 +51,43 @@ def test_a_photo_of_a_screen_is_still_found_warped(photos: dict[str, Image.Image
 
 
 def test_the_screen_counts_no_more_than_a_looser_fit_needs(photos: dict[str, Image.Image]) -> None:
-    # A caller asking for fewer agreeing keypoints lowers the screen with them.
-    lenient = Thresholds(min_inliers=6)
+    # A caller asking for fewer agreeing keypoints lowers the count screen with them
+    # (6 of the 40-odd pairs agree with the affine fit: the share screen alone
+    # would skip the perspective fit, so it is left out here).
+    counts_only = replace(DEFAULT_SCREENS, least_affine_share_for_perspective=None)
+    lenient = Thresholds(min_inliers=6, screens=counts_only)
     query, candidate = photos["hubble_deep_field"], photos["coffee"]
     assert DEFAULT_SCREENS.least_affine_for_perspective == 8
     assert "perspective" in verify_copy(query, candidate, thresholds=lenient).reason
+
+
+def test_no_perspective_fit_is_tried_after_an_affine_fit_of_a_small_share_of_many_pairs(
+    photos: dict[str, Image.Image],
+) -> None:
+    # 345 chance pairs, 9 of them agreeing with the affine fit: enough by count,
+    # a fortieth by share.
+    query, candidate = photos["hubble_deep_field"], photos["clock"]
+    counts_only = replace(DEFAULT_SCREENS, least_affine_share_for_perspective=None)
+    screened = verify_copy(query, candidate)
+    by_count = verify_copy(
+        query, candidate, thresholds=replace(DEFAULT_THRESHOLDS, screens=counts_only)
+    )
+    assert not screened.same
+    assert not by_count.same
+    assert "perspective" in by_count.reason
+    assert "perspective" not in screened.reason
+
+
+def test_the_perspective_screen_asks_for_a_count_and_a_share() -> None:
+    screens = DEFAULT_SCREENS
+    assert screens.least_affine_share_for_perspective == 0.2
+    assert screens.tries_perspective(affine_inliers=20, matches=100, least_inliers=20)
+    assert not screens.tries_perspective(affine_inliers=19, matches=100, least_inliers=20)
+    assert not screens.tries_perspective(affine_inliers=7, matches=20, least_inliers=20)
+    assert screens.tries_perspective(affine_inliers=6, matches=20, least_inliers=6)
+    no_share = replace(screens, least_affine_share_for_perspective=None)
+    assert no_share.tries_perspective(affine_inliers=9, matches=345, least_inliers=20)
+    assert not screens.tries_perspective(affine_inliers=9, matches=345, least_inliers=20)
 
 
 def test_the_pixels_of_a_thin_fit_stop_once_too_few_blocks_can_match() -> None:

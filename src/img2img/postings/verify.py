@@ -230,7 +230,8 @@ def _warped(
 ) -> list[tuple[Fit, str]]:
     """The looser fits tried, each with why ``guard`` refuses it, up to the first it passes.
     A fit with fewer than ``least_inliers`` is of no use, so RANSAC looks no longer for one
-    (nor, with ``screens``, for a perspective fit after an affine one that thin)."""
+    (nor, with ``screens``, for a perspective fit after an affine one too thin:
+    :meth:`~img2img.postings.screens.Screens.tries_perspective`)."""
     tried = []
     for model in ("affine", "perspective"):
         fit = fit_model(model, pairs, query, candidate, mirrored, least_inliers=least_inliers)
@@ -238,8 +239,9 @@ def _warped(
         tried.append((fit, reason))
         if not reason:
             break
-        least_affine = None if screens is None else screens.least_affine_for_perspective
-        if least_affine is not None and fit.evidence.inliers < min(least_affine, least_inliers):
+        if screens is not None and not screens.tries_perspective(
+            fit.evidence.inliers, len(pairs), least_inliers
+        ):
             break
     return tried
 
