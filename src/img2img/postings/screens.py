@@ -35,7 +35,7 @@ class Screens:
     #: affine fits that a tenth to a fifth of them agree with, and then the
     #: perspective fit was a fifth of the time spent on such a pair; every warped
     #: copy accepted on the benchmarks had an affine fit with 0.325 of its pairs
-    #: or more (docs/performance.md, "The perspective fit's screen").
+    #: or more (docs/performance.md, "screens in the verifier").
     least_affine_share_for_perspective: float | None = 0.2
     #: Whether the pixels' check of a thin fit (one the pixels must vouch for)
     #: stops as soon as too few blocks can still be in place, and looks for
