@@ -100,7 +100,9 @@ def test_regions_share_their_batchs_model_call_and_keep_their_vectors() -> None:
         expected = HashEmbedder().embed_images(crops)
         owner = next(r.id for r in records(store) if r.metadata.get("image_url") == url)
         for n, vector in enumerate(expected):
-            assert np.allclose(stored[f"{owner}#region{n}"], vector)
+            # float32 products summed in another order (another batch, another BLAS
+            # thread count) differ in the last bits; another crop differs by far more.
+            assert np.allclose(stored[f"{owner}#region{n}"], vector, rtol=1e-5, atol=1e-6)
 
 
 def test_a_failed_shared_call_embeds_the_images_and_then_their_regions_apart() -> None:
