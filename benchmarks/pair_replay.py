@@ -21,10 +21,10 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from duplicates_real import _name
 from machine import cpu_flags
 from real_crowd import group_of
 
@@ -41,27 +41,6 @@ BASELINES: dict[str, Thresholds] = {
 }
 
 
-def _name(url: object) -> str:
-    return unquote(Path(urlsplit(str(url or "")).path).stem)
-
-
-def neighbour_pairs(store, k: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """The pairs a pass judges: each record's fresh neighbours, as ``duplicates()`` finds them."""
-    from img2img.postings.grouping import GROUP_MIN_COSINE
-    from img2img.postings.judged_pairs import JudgedPairs
-    from img2img.postings.neighbours import nearest_neighbours
-
-    judged, unreached = JudgedPairs(k=k), set[str]()
-    found = nearest_neighbours(
-        store, k=k, min_score=GROUP_MIN_COSINE, filter=None, batch_size=1000, unreached=unreached
-    )
-    return [
-        (record.id, neighbour.id)
-        for record, nearest in found
-        for neighbour in judged.fresh(record.id, nearest, unreached=record.id in unreached)
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
@@ -75,13 +54,18 @@ def main() -> None:
 
     from img2img import LocalStore
     from img2img.images import decode_image
-    from img2img.postings.composites import stored_regions
+    from img2img.postings.duplicates import neighbours_to_judge
     from img2img.postings.features import extract_features
+    from img2img.postings.grouping import GROUP_MIN_COSINE
     from img2img.postings.verify import one_blas_thread
 
     print(f"CPU flags: {cpu_flags()}")
     store = LocalStore(folder / "store.sqlite3")
-    pairs = neighbour_pairs(store, args.k)
+    pairs = [
+        (record.id, neighbour.id)
+        for record, fresh in neighbours_to_judge(store, k=args.k, min_score=GROUP_MIN_COSINE)
+        for neighbour in fresh
+    ]
     sample = random.Random(1).sample(pairs, min(args.pairs or len(pairs), len(pairs)))
     ids = sorted({i for pair in sample for i in pair})
     records = store.fetch(ids)
@@ -101,15 +85,12 @@ def main() -> None:
     )
 
     def picture(i: str) -> Picture:
-        metadata = records[i].metadata
-        sha256, dhash = metadata.get("sha256"), metadata.get("dhash")
-        return Picture(
-            features[i],
-            sha256 if isinstance(sha256, str) else None,
-            dhash if isinstance(dhash, str) else None,
-            tuple(stored_regions(metadata)),
-        )
+        # The stored record as a pass sees it, with the features computed above
+        # (no picture cache: its lambda is never called).
+        return replace(Picture.stored(i, records[i].metadata, None), pixels=features[i])  # type: ignore[arg-type]
 
+    names = {i: _name(str(records[i].metadata.get("image_url"))) for i in ids}
+    one_group = [group_of(names[a]) == group_of(names[b]) for a, b in sample]
     settings = {"shipped": DEFAULT_THRESHOLDS, args.baseline: BASELINES[args.baseline]}
     seconds = {label: {True: 0.0, False: 0.0} for label in settings}
     verdicts: dict[str, list[bool]] = {}
@@ -117,10 +98,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for label, thresholds in settings.items():
                 said = []
-                for a, b in sample:
-                    same_group = group_of(_name(records[a].metadata.get("image_url"))) == group_of(
-                        _name(records[b].metadata.get("image_url"))
-                    )
+                for (a, b), same_group in zip(sample, one_group, strict=True):
                     started = time.process_time()
                     judgement = Judge(picture(a), thresholds=thresholds).judge(picture(b))
                     seconds[label][same_group] += time.process_time() - started
@@ -134,7 +112,7 @@ def main() -> None:
             f"{spent[False]:.1f} s on others); x{total / (base[True] + base[False]):.3f}"
         )
     differ = [
-        (_name(records[a].metadata.get("image_url")), _name(records[b].metadata.get("image_url")))
+        (names[a], names[b])
         for (a, b), x, y in zip(sample, verdicts["shipped"], verdicts[args.baseline], strict=True)
         if x != y
     ]

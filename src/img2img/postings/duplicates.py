@@ -29,7 +29,7 @@ from img2img.postings.neighbours import nearest_neighbours
 from img2img.postings.pictures import CandidatePictures
 from img2img.protocols import VectorStore
 
-__all__ = ["WORKERS", "find_duplicates", "in_order"]
+__all__ = ["WORKERS", "find_duplicates", "in_order", "neighbours_to_judge"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,6 +51,34 @@ def _pixels(match: Match) -> int:
     return 0
 
 
+def neighbours_to_judge(
+    store: VectorStore,
+    *,
+    k: int,
+    min_score: float,
+    filter: Filter | None = None,
+    batch_size: int = 1000,
+) -> Iterator[tuple[VectorRecord, list[Match]]]:
+    """Each record of the store with the neighbours a pass judges it against, in the
+    scan's order: its ``k`` nearest scoring at least ``min_score``, less those whose
+    pair was judged from their side (:class:`~img2img.postings.judged_pairs.JudgedPairs`);
+    records left with none are skipped."""
+    judged = JudgedPairs(k=k)
+    unreached: set[str] = set()  # by the store's index: their pairs are all judged
+    found = nearest_neighbours(
+        store,
+        k=k,
+        min_score=min_score,
+        filter=filter,
+        batch_size=batch_size,
+        unreached=unreached,
+    )
+    for record, nearest in found:
+        fresh = judged.fresh(record.id, nearest, unreached=record.id in unreached)
+        if fresh:
+            yield record, fresh
+
+
 def _link_neighbours(
     store: VectorStore,
     pictures: CandidatePictures,
@@ -64,7 +92,6 @@ def _link_neighbours(
 ) -> LinkGraph:
     links = LinkGraph()
     lock = threading.Lock()  # the links, shared by the judging threads
-    judged = JudgedPairs(k=k)
 
     def link(record: VectorRecord, neighbours: list[Match]) -> None:
         judge = judge_of(_as_match(record), pictures, thresholds)
@@ -77,27 +104,14 @@ def _link_neighbours(
                 with lock:
                     links.add(record.id, neighbour.id)
 
-    unreached: set[str] = set()  # by the store's index: their pairs are all judged
-    found = nearest_neighbours(
-        store,
-        k=k,
-        min_score=min_score,
-        filter=filter,
-        batch_size=batch_size,
-        unreached=unreached,
+    found = neighbours_to_judge(
+        store, k=k, min_score=min_score, filter=filter, batch_size=batch_size
     )
-
-    def fresh_pairs() -> Iterator[tuple[VectorRecord, list[Match]]]:
-        for record, nearest in found:  # in the scan's order, as ``judged`` needs
-            fresh = judged.fresh(record.id, nearest, unreached=record.id in unreached)
-            if fresh:
-                yield record, fresh
-
     with ThreadPoolExecutor(workers, thread_name_prefix="img2img-duplicates") as pool:
         # The threads are kept fed, a few records each ahead: memory holds those, not
         # the store's lists. (Handing out a fixed chunk and waiting for all of it left
         # one core idle while the chunk's slowest record finished.)
-        for _ in in_order(pool, lambda pair: link(*pair), fresh_pairs(), ahead=CHUNK * workers):
+        for _ in in_order(pool, lambda pair: link(*pair), found, ahead=CHUNK * workers):
             pass
     return links
 
