@@ -180,7 +180,8 @@ def test_a_store_that_cannot_keep_its_vector_files_holds_them_in_memory(tmp_path
     with pytest.warns(UserWarning, match="holding the vectors in memory"):
         store = LocalStore(path, index="hnsw")
     with store:
-        assert store.query(vector(9), k=1)[0].id == "r9"
+        # Exact: the graph may leave a record of a tight cluster unreached.
+        assert store.query_many(vector(9)[None, :], k=1, exact=True)[0][0].id == "r9"
         assert store.fetch(["r9"])["r9"].vector.tolist() == vector(9).tolist()
 
 
