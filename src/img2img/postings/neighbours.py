@@ -27,6 +27,7 @@ import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "EXACT_RETRIES",
     "WIDER",
     "ManyQueries",
+    "PreparesPasses",
     "nearest_neighbours",
 ]
 
@@ -66,6 +68,14 @@ class ManyQueries(Protocol):
         filter: Filter | None = None,
         min_score: float | None = None,
     ) -> list[list[Match]]: ...
+
+
+@runtime_checkable
+class PreparesPasses(Protocol):
+    """A store that prepares for a pass asking every record's neighbours
+    (``LocalStore``: inverted lists built for the pass)."""
+
+    def pass_queries(self) -> AbstractContextManager[ManyQueries]: ...
 
 
 class _ExactRetries:
@@ -100,9 +110,9 @@ class _ExactRetries:
         return set(retry)
 
 
-def _scans_on_request(store: VectorStore) -> bool:
+def _scans_on_request(asked: object) -> bool:
     try:
-        return "exact" in inspect.signature(store.query_many).parameters  # type: ignore[attr-defined]
+        return "exact" in inspect.signature(asked.query_many).parameters  # type: ignore[attr-defined]
     except (AttributeError, TypeError, ValueError):
         return False
 
@@ -121,13 +131,40 @@ def nearest_neighbours(
     The store is read ``batch_size`` records at a time; memory holds one page
     and its answers, whatever the store's size. The ids of records asked again
     exactly (in no other record's answer, whatever their score) are added to
-    ``unreached`` before they are yielded.
+    ``unreached`` before they are yielded. A store that prepares for such a pass
+    (``pass_queries()``: a ``LocalStore`` builds inverted lists) is asked through
+    what it prepares, for as long as the pass lasts.
     """
+    opened = store.pass_queries() if isinstance(store, PreparesPasses) else nullcontext(store)
+    with opened as asked:
+        yield from _nearest(
+            store,
+            asked,
+            k=k,
+            min_score=min_score,
+            filter=filter,
+            batch_size=batch_size,
+            unreached=unreached,
+        )
+
+
+def _nearest(
+    store: VectorStore,
+    asked: object,
+    *,
+    k: int,
+    min_score: float,
+    filter: Filter | None,
+    batch_size: int,
+    unreached: set[str] | None,
+) -> Iterator[tuple[VectorRecord, list[Match]]]:
+    """:func:`nearest_neighbours`: ``store`` scanned, ``asked`` (the store or what it
+    prepared for the pass) asked for neighbours."""
     from threadpoolctl import threadpool_limits
 
     wanted = compile_filter(filter)
-    batched = isinstance(store, ManyQueries)
-    retries = _ExactRetries(EXACT_RETRIES) if batched and _scans_on_request(store) else None
+    batched = isinstance(asked, ManyQueries)
+    retries = _ExactRetries(EXACT_RETRIES) if batched and _scans_on_request(asked) else None
     # Regions of stored composites are neither scanned nor neighbours: a record is
     # never paired with its own regions, nor with a picture through them. They are
     # dropped from the answers, not filtered in the store (a filter takes a store off
@@ -148,7 +185,7 @@ def nearest_neighbours(
             # Callers may hold BLAS to one thread for verifying; a blocked product
             # of a page of queries is the one place here where BLAS threads pay.
             with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
-                answers = store.query_many(  # type: ignore[attr-defined]
+                answers = asked.query_many(  # type: ignore[attr-defined]
                     np.stack([record.vector for record in records]),
                     k=ask,
                     filter=filter,
@@ -159,7 +196,7 @@ def nearest_neighbours(
                     retried = retries.retried(
                         records,
                         answers,
-                        lambda rows, ask=ask: store.query_many(  # type: ignore[attr-defined,misc]
+                        lambda rows, ask=ask: asked.query_many(  # type: ignore[attr-defined,misc]
                             rows, k=WIDER * ask, filter=filter, min_score=min_score, exact=True
                         ),
                     )

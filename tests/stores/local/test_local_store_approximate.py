@@ -18,45 +18,14 @@ import numpy as np
 import pytest
 
 from img2img.errors import ConfigurationError
-from img2img.models import VectorRecord
 from img2img.stores.local.approximate import ApproximateIndex, index_path
 from img2img.stores.local.store import LocalStore
 from killing import run_and_kill
+from vector_sets import clustered, fill, overlap
 
 pytest.importorskip("usearch")
 
 DIM = 48
-DOMAINS = [f"site{i}.example" for i in range(10)]
-
-
-def clustered(n: int, seed: int = 0, clusters: int = 40) -> np.ndarray:
-    """Unit vectors around a few centres, as photos of a few subjects are."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, DIM)).astype(np.float32)
-    rows = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, DIM)).astype(
-        np.float32
-    )
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-def fill(store: LocalStore, vectors: np.ndarray, first: int = 0) -> None:
-    for start in range(0, vectors.shape[0], 1000):
-        store.upsert(
-            [
-                VectorRecord(
-                    f"r{first + i}",
-                    vectors[i],
-                    {"domain": DOMAINS[(first + i) % 10], "n": first + i},
-                )
-                for i in range(start, min(start + 1000, vectors.shape[0]))
-            ]
-        )
-
-
-def overlap(found: list[list[str]], truth: list[list[str]]) -> float:
-    return sum(len(set(f) & set(t)) for f, t in zip(found, truth, strict=True)) / sum(
-        len(t) for t in truth
-    )
 
 
 @pytest.mark.parametrize("quantization", ["f32", "f16", "i8"])

@@ -119,6 +119,11 @@ class ApproximateIndex:
         return int(self._graph.size)
 
     @property
+    def reach(self) -> int:
+        """The most candidates one search can give: every slot held."""
+        return len(self)
+
+    @property
     def viewed(self) -> bool:
         """Whether the graph is searched in its memory-mapped file (and so cannot change)."""
         return self._mapping is not None

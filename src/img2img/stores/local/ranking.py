@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +21,15 @@ from img2img.stores.local.matrix import SlotMatrix
 from img2img.stores.local.schema import rows_in
 from img2img.stores.search import top_k
 
-if TYPE_CHECKING:
-    from img2img.stores.local.approximate import ApproximateIndex
-
-__all__ = ["Ranked", "approximate_top", "exact_top", "exact_top_many", "matches_of", "rank"]
+__all__ = [
+    "CandidateIndex",
+    "Ranked",
+    "approximate_top",
+    "exact_top",
+    "exact_top_many",
+    "matches_of",
+    "rank",
+]
 
 Mask = npt.NDArray[np.bool_]
 Slots = npt.NDArray[np.intp]
@@ -33,6 +38,21 @@ Scores = npt.NDArray[np.float32]
 Ranked = tuple[Slots, Scores]
 #: The vectors held in memory, or read from mapped files (scanned quantised).
 Vectors = SlotMatrix | MappedVectors
+
+
+class CandidateIndex(Protocol):
+    """What proposes candidates to re-rank: the store's HNSW graph, or inverted lists
+    built for a pass (:mod:`img2img.stores.local.lists`)."""
+
+    @property
+    def reach(self) -> int:
+        """The most candidates one search can give."""
+        ...
+
+    def search(self, queries: Scores, count: int) -> Slots:
+        """The ``count`` best slots of each query row, ``(n, count)``, -1 where fewer."""
+        ...
+
 
 #: Candidates asked of the graph per result wanted, before filtering: the exact
 #: re-rank then picks the best ``k`` of them, which lifts recall for little cost.
@@ -137,7 +157,7 @@ def _keep_best(slots: Slots, scores: Scores, k: int) -> tuple[Slots, Scores]:
 
 
 def approximate_top(
-    index: ApproximateIndex,
+    index: CandidateIndex,
     matrix: Vectors,
     live: int,
     mask: Mask | None,
@@ -156,8 +176,9 @@ def approximate_top(
     count = max(_MIN_CANDIDATES, math.ceil(k * OVERFETCH / max(fraction, 1e-9)))
     out: list[Ranked | None] = [None] * queries.shape[0]
     waiting = np.arange(queries.shape[0])
+    reach = min(live, index.reach)
     while waiting.shape[0]:
-        asked = min(count, live)
+        asked = min(count, reach)
         found = index.search(queries[waiting], asked)
         if mask is None and asked >= k and bool((found >= 0).all()):
             _rerank_all(matrix, queries, waiting, found, k, out)
@@ -174,8 +195,8 @@ def approximate_top(
             best = top_k(scores.astype(np.float32, copy=False), k)
             out[row] = (candidates[best], scores[best])
         waiting = np.asarray(short, dtype=np.intp)
-        if asked == live:
-            break  # the graph gave all it has: the rest is the exact scan's
+        if asked == reach:
+            break  # the index gave all it can: the rest is the exact scan's
         count *= 4
     return out
 
@@ -212,7 +233,7 @@ def rank(
     matrix: Vectors,
     live: Mask,
     mask: Mask | None,
-    graph: ApproximateIndex | None,
+    graph: CandidateIndex | None,
     many: bool,
 ) -> list[Ranked]:
     """Each query row's best ``k`` slots among ``live`` (and ``mask``, a filter's, if given).

@@ -43,10 +43,16 @@ from img2img.stores.local.approximate import (
 )
 from img2img.stores.local.blocks import write_blocks
 from img2img.stores.local.graphs import GraphKeeper
+from img2img.stores.local.lists import (
+    PASS_LISTS_FROM,
+    ListIndex,
+    PassQueries,
+    lists_available,
+)
 from img2img.stores.local.mapped import MAPPED_AVAILABLE, FilesAhead, MappedVectors
 from img2img.stores.local.matrix import SlotMatrix
 from img2img.stores.local.mirror import FileMirror
-from img2img.stores.local.ranking import EXACT_BELOW, Ranked, matches_of, rank
+from img2img.stores.local.ranking import EXACT_BELOW, CandidateIndex, Ranked, matches_of, rank
 from img2img.stores.local.schema import (
     default_store_path,
     encodable,
@@ -105,6 +111,9 @@ class LocalStore(FileMirror, Closing):
     :class:`~img2img.errors.StoreError` if it cannot be made there (say, under
     a file).
     """
+
+    #: Records from which :meth:`pass_queries` answers through inverted lists.
+    lists_from: int = PASS_LISTS_FROM
 
     def __init__(
         self,
@@ -422,6 +431,47 @@ class LocalStore(FileMirror, Closing):
         scan even where the store has a graph (for the few records a graph
         search cannot reach).
         """
+        return self._query_many(vectors, k, filter, min_score, exact=exact, lists=None)
+
+    @contextmanager
+    def pass_queries(self) -> Iterator[PassQueries]:
+        """What a pass asking for every record's neighbours (``duplicates()``) asks.
+
+        From :attr:`lists_from` records on,
+        with faiss installed (the ``ann`` extra), inverted lists of the records
+        live now are built on entry (seconds, where the graph takes minutes) and
+        answer ``query_many`` until exit, re-ranked exactly as the graph's
+        candidates are; below it, or without faiss, the store answers as
+        :meth:`query_many` does. ``query_many(..., exact=True)`` always scans.
+        """
+        if self._count < self.lists_from or not lists_available():
+            yield PassQueries(self.query_many)
+            return
+        with self._lock, self._transaction():
+            lists = ListIndex.build(self._vectors, self._live[: self._slots])
+
+        def through_lists(
+            vectors: Vector,
+            *,
+            k: int = 5,
+            filter: Filter | None = None,
+            min_score: float | None = None,
+            exact: bool = False,
+        ) -> list[list[Match]]:
+            return self._query_many(vectors, k, filter, min_score, exact=exact, lists=lists)
+
+        yield PassQueries(through_lists)
+
+    def _query_many(
+        self,
+        vectors: Vector,
+        k: int,
+        filter: Filter | None,
+        min_score: float | None,
+        *,
+        exact: bool,
+        lists: ListIndex | None,
+    ) -> list[list[Match]]:
         compiled = compile_filter(filter)
         with self._lock, self._transaction() as con:
             rows = np.asarray(vectors, dtype=np.float32)
@@ -433,7 +483,7 @@ class LocalStore(FileMirror, Closing):
                 raise InvalidVectorError("query vectors must be finite")
             if self._count == 0 or k <= 0 or rows.shape[0] == 0:
                 return [[] for _ in range(rows.shape[0])]
-            ranked = self._top(con, rows, k, compiled, many=True, exact=exact)
+            ranked = self._top(con, rows, k, compiled, many=True, exact=exact, lists=lists)
             return matches_of(con, ranked, min_score)
 
     def _top(
@@ -445,21 +495,20 @@ class LocalStore(FileMirror, Closing):
         *,
         many: bool,
         exact: bool = False,
+        lists: ListIndex | None = None,
     ) -> list[Ranked]:
-        """Each query row's best ``k`` live slots that ``compiled`` selects."""
+        """Each query row's best ``k`` live slots that ``compiled`` selects (candidates from
+        ``lists`` if given, else from the graph if the store has one)."""
         live = self._live[: self._slots]
         mask = None if compiled.matches_everything else compiled.mask(self._columns) & live
+        if lists is not None and mask is None and lists.stale(live):
+            mask = live  # the lists still hold slots freed since they were built
         selected = self._count if mask is None else int(np.count_nonzero(mask))
-        use_graph = not exact and selected and (mask is None or selected >= self.scan_below)
-        return rank(
-            queries,
-            k,
-            matrix=self._vectors,
-            live=live,
-            mask=mask,
-            graph=self._caught_up_graph(con) if use_graph else None,
-            many=many,
-        )
+        use_index = not exact and selected and (mask is None or selected >= self.scan_below)
+        index: CandidateIndex | None = None
+        if use_index:
+            index = lists if lists is not None else self._caught_up_graph(con)
+        return rank(queries, k, matrix=self._vectors, live=live, mask=mask, graph=index, many=many)
 
     # -- the approximate index -------------------------------------------------------
 
