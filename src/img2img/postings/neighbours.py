@@ -5,8 +5,11 @@ n² work. A store that answers many queries in one call (``query_many``:
 LocalStore's blocked matrix products, or one batch search of its HNSW graph;
 PineconeStore's concurrent requests, paced under its rate limit) is asked once
 per page of the scan instead; any other store is asked per
-record, as before. This module finds neighbours only; judging whether a pair
-shows the same picture is the caller's.
+record, as before. A store that prepares for such a pass (``pass_queries()``)
+is asked through what it prepares: a large ``LocalStore`` builds inverted lists
+of its records for the pass (seconds, where its graph takes minutes), in which
+every record is found by its own vector. This module finds neighbours only;
+judging whether a pair shows the same picture is the caller's.
 
 A graph search can miss a record altogether: HNSW prunes the links into a
 tight cluster of near-duplicates (the very records ``duplicates()`` looks
