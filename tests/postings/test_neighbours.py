@@ -110,7 +110,9 @@ def test_past_the_budget_the_graph_answers_and_a_warning_says_so(
     ):
         found = neighbour_ids(store, min_score=0.5)
     # r11 at least (a few others the small graph misses on its own may be counted too).
-    assert int(str(caught[0].message).split()[0].replace(",", "")) >= 1
+    # Other warnings (a ResourceWarning of an earlier test's garbage) may be caught too.
+    message = next(str(w.message) for w in caught if "were not reached" in str(w.message))
+    assert int(message.split()[0].replace(",", "")) >= 1
     # The budget went to r7 (scanned first), which finds its twin; r11 kept the graph's answer.
     assert "r11" in found["r7"]
     assert "r7" not in found["r11"]
