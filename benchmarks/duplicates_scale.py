@@ -310,10 +310,11 @@ def _measure(args: argparse.Namespace, folder: Path) -> None:
     )
     opened, before = int(result["rss_opened"]), int(result["rss_before"])
     print(f"RSS store open    {opened / 2**20:.1f} MiB (vectors loaded)")
-    print(
-        f"RSS before pass   {before / 2**20:.1f} MiB (after one query, the graph built: "
-        f"{(before - opened) / 2**20:+.1f})"
-    )
+    if args.neighbours == "store":
+        print(
+            f"RSS before pass   {before / 2**20:.1f} MiB (after one query, the graph built: "
+            f"{(before - opened) / 2**20:+.1f})"
+        )
     print(f"RSS after pass    {int(result['rss_after']) / 2**20:.1f} MiB")
     print(f"vectors           {vectors / 2**20:.1f} MiB (records x {DIM} x 4 bytes, the baseline)")
     print(

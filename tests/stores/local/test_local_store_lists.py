@@ -50,7 +50,7 @@ def test_the_lists_answer_what_the_exact_scan_answers(tmp_path: Path, vectors: s
     assert overlap(ids(found), ids(truth)) >= 0.95
     assert overlap(ids(filtered), ids(filtered_truth)) >= 0.95
     assert all(m.metadata["domain"] == "site3.example" for a in filtered for m in a)
-    # Scores are the float32 dot products, not the int8 codes' estimates.
+    # Scores are the float32 dot products, not the 4-bit codes' estimates.
     for answer, query in zip(found, queries, strict=True):
         for match in answer:
             row = int(match.id[1:])

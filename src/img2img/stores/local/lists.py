@@ -4,7 +4,7 @@ A pass over the whole store (``duplicates()``) asks each record's nearest
 neighbours once. The store's HNSW graph answers a query in about 0.7 ms at a
 million records, but must first be built (ten minutes at a million) and never
 reaches some records of tight clusters, the near-duplicates such a pass looks
-for. Inverted lists (faiss ``IndexIVFScalarQuantizer``: k-means lists, int8
+for. Inverted lists (faiss ``IndexIVFScalarQuantizer``: k-means lists, 4-bit
 codes) cost seconds to build, hold every record in a list that its own vector
 probes first, and scan a few lists a query in about a third of a graph
 search's time. They live only while the pass does: nothing is written to disk.
@@ -42,7 +42,7 @@ PROBES = 8
 #: Rows k-means is trained on, per list (faiss asks for at least 39).
 _TRAIN_PER_LIST = 40
 #: Rows added to the lists at a time: a bounded float32 copy, whatever the store's size.
-_ADD_ROWS = 65_536
+_ADD_ROWS = 16_384
 
 
 def _faiss() -> Any:
@@ -71,7 +71,7 @@ def list_count(vectors: int) -> int:
 
 
 class ListIndex:
-    """The live slots of a store in inverted lists of int8 codes, searched by inner product."""
+    """The live slots of a store in inverted lists of 4-bit codes (an eighth of float32), searched by inner product."""
 
     def __init__(self, index: Any, slots: Slots) -> None:
         self._index = index
@@ -92,7 +92,7 @@ class ListIndex:
         lists = list_count(slots.shape[0])
         quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFScalarQuantizer(
-            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_4bit, faiss.METRIC_INNER_PRODUCT
         )
         rng = np.random.default_rng(seed)
         sample = np.sort(
