@@ -3,6 +3,7 @@
     python benchmarks/duplicates_real.py                      # 10,000 pictures
     python benchmarks/duplicates_real.py --records 1000       # a few minutes, to try things
     python benchmarks/duplicates_real.py --min-score 0.3      # another gate than the default
+    python benchmarks/duplicates_real.py --lists              # neighbours through inverted lists
 
 The pictures are :mod:`real_crowd`'s: cuts of real photos and flat-colour
 drawings, each posted once or reposted up to 18 times in the web's forms,
@@ -240,9 +241,10 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     options = {"k": args.k}
     if args.min_score is not None:
         options["min_score"] = args.min_score
-    with ImageSearchClient(
-        embedder=EfficientNetEmbedder(), store=LocalStore(folder / STORE)
-    ) as client:
+    store = LocalStore(folder / STORE)
+    if args.lists:
+        store.lists_from = 0
+    with store, ImageSearchClient(embedder=EfficientNetEmbedder(), store=store) as client:
         records = client.store.count()
         load = os.getloadavg()
         started, cpu = time.perf_counter(), _cpu()
@@ -296,6 +298,11 @@ def main() -> None:
     parser.add_argument("--min-score", type=float)
     parser.add_argument("--warm", action="store_true", help="keep features of the last pass")
     parser.add_argument("--build-only", action="store_true", help="make and index the set, no pass")
+    parser.add_argument(
+        "--lists",
+        action="store_true",
+        help="ask neighbours through inverted lists whatever the store's size (shipped from 50,000)",
+    )
     parser.add_argument("--links", type=Path, help="write the verified links (names) as JSON here")
     args = parser.parse_args()
     folder = args.folder or Path(f"/tmp/img2img-dupreal-{args.records}")

@@ -501,10 +501,10 @@ class LocalStore(FileMirror, Closing):
         ``lists`` if given, else from the graph if the store has one)."""
         live = self._live[: self._slots]
         mask = None if compiled.matches_everything else compiled.mask(self._columns) & live
-        if lists is not None and mask is None and lists.stale(live):
-            mask = live  # the lists still hold slots freed since they were built
         selected = self._count if mask is None else int(np.count_nonzero(mask))
         use_index = not exact and selected and (mask is None or selected >= self.scan_below)
+        if lists is not None and mask is None and lists.stale(live):
+            mask = live  # the lists still hold slots freed since they were built
         index: CandidateIndex | None = None
         if use_index:
             index = lists if lists is not None else self._caught_up_graph(con)
