@@ -137,12 +137,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000_000)
     parser.add_argument("--queries", type=int, default=50)
-    parser.add_argument("--keep", type=Path, required=True, help="the folder the store is kept in")
+    parser.add_argument("--keep", type=Path, help="the folder the store is kept in (required)")
     parser.add_argument("--truth", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.truth:
         print(json.dumps(truth(Path(args.truth[0]), Path(args.truth[1]))))
         return
+    if args.keep is None:
+        parser.error("--keep FOLDER is required: the store is written there and reused")
 
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
