@@ -38,7 +38,7 @@ Mask = npt.NDArray[np.bool_]
 PASS_LISTS_FROM = 50_000
 #: Lists probed a query: near-duplicates (cosine above 0.9) fall in the same
 #: list or the next ones even in 512-d random vectors, the hardest case.
-PROBES = 8
+PROBES = 16
 #: Rows k-means is trained on, per list (faiss asks for at least 39).
 _TRAIN_PER_LIST = 40
 #: Rows added to the lists at a time: a bounded float32 copy, whatever the store's size.

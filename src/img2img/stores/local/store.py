@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -431,7 +432,7 @@ class LocalStore(FileMirror, Closing):
         scan even where the store has a graph (for the few records a graph
         search cannot reach).
         """
-        return self._query_many(vectors, k, filter, min_score, exact=exact, lists=None)
+        return self._query_many(vectors, k=k, filter=filter, min_score=min_score, exact=exact)
 
     @contextmanager
     def pass_queries(self) -> Iterator[PassQueries]:
@@ -449,29 +450,19 @@ class LocalStore(FileMirror, Closing):
             return
         with self._lock, self._transaction():
             lists = ListIndex.build(self._vectors, self._live[: self._slots])
-
-        def through_lists(
-            vectors: Vector,
-            *,
-            k: int = 5,
-            filter: Filter | None = None,
-            min_score: float | None = None,
-            exact: bool = False,
-        ) -> list[list[Match]]:
-            return self._query_many(vectors, k, filter, min_score, exact=exact, lists=lists)
-
-        yield PassQueries(through_lists)
+        yield PassQueries(partial(self._query_many, lists=lists))
 
     def _query_many(
         self,
         vectors: Vector,
-        k: int,
-        filter: Filter | None,
-        min_score: float | None,
         *,
-        exact: bool,
-        lists: ListIndex | None,
+        k: int = 5,
+        filter: Filter | None = None,
+        min_score: float | None = None,
+        exact: bool = False,
+        lists: ListIndex | None = None,
     ) -> list[list[Match]]:
+        """:meth:`query_many`, with candidates from ``lists`` if given."""
         compiled = compile_filter(filter)
         with self._lock, self._transaction() as con:
             rows = np.asarray(vectors, dtype=np.float32)
