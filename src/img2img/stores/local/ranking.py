@@ -233,14 +233,15 @@ def rank(
     matrix: Vectors,
     live: Mask,
     mask: Mask | None,
-    graph: CandidateIndex | None,
+    index: CandidateIndex | None,
     many: bool,
 ) -> list[Ranked]:
     """Each query row's best ``k`` slots among ``live`` (and ``mask``, a filter's, if given).
 
-    Through ``graph`` when there is one; a query the graph cannot answer (it
-    would need most of the store) and every query without a graph are scanned
-    exactly: one at a time, or by blocked matrix products when ``many``.
+    Through ``index`` (the graph, or a pass's inverted lists) when there is one;
+    a query it cannot answer (it would need most of the store) and every query
+    without one are scanned exactly: one at a time, or by blocked matrix
+    products when ``many``.
     """
     selected = int(np.count_nonzero(live if mask is None else mask))
     if selected == 0:
@@ -249,9 +250,9 @@ def rank(
     # Scanning skips nothing when every slot is live: no mask to apply.
     wanted = mask if mask is not None else (None if count == live.shape[0] else live)
     found: list[Ranked | None] = [None] * len(queries)
-    if graph is not None:
-        # The graph holds live slots only: only a filter's mask is left to apply.
-        found = approximate_top(graph, matrix, count, mask, selected, queries, k)
+    if index is not None:
+        # The index holds live slots only (or is given their mask): only ``mask`` is applied.
+        found = approximate_top(index, matrix, count, mask, selected, queries, k)
     missing = [row for row, answer in enumerate(found) if answer is None]
     if many and missing:
         every = wanted if wanted is not None else live

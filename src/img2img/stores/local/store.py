@@ -499,7 +499,7 @@ class LocalStore(FileMirror, Closing):
         index: CandidateIndex | None = None
         if use_index:
             index = lists if lists is not None else self._caught_up_graph(con)
-        return rank(queries, k, matrix=self._vectors, live=live, mask=mask, graph=index, many=many)
+        return rank(queries, k, matrix=self._vectors, live=live, mask=mask, index=index, many=many)
 
     # -- the approximate index -------------------------------------------------------
 
