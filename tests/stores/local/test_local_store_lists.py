@@ -107,6 +107,11 @@ def test_small_stores_and_stores_without_faiss_ask_the_store(
         with store.pass_queries() as asked:
             assert asked.query_many == store.query_many
         store.lists_from = 0
+        store.delete([f"r{i}" for i in range(500)])
+        with store.pass_queries() as asked:  # an empty store has nothing to build lists of
+            assert asked.query_many == store.query_many
+            assert asked.query_many(rows[:2], k=3) == [[], []]
+        fill(store, rows)
         monkeypatch.setattr(store_module, "lists_available", lambda: False)
         with store.pass_queries() as asked:
             assert asked.query_many == store.query_many

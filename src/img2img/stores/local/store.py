@@ -445,7 +445,7 @@ class LocalStore(FileMirror, Closing):
         candidates are; below it, or without faiss, the store answers as
         :meth:`query_many` does. ``query_many(..., exact=True)`` always scans.
         """
-        if self._count < self.lists_from or not lists_available():
+        if self._count == 0 or self._count < self.lists_from or not lists_available():
             yield PassQueries(self.query_many)
             return
         with self._lock, self._transaction():
