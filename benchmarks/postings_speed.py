@@ -103,6 +103,12 @@ PLANS: dict[str, tuple[shortlist_module.RegionPlan, Thresholds, int | None]] = {
         ),
         region_features.REGION_SIDE,
     ),
+    # Five nearest pictures a region, as before REGION_K was 12.
+    "region-k5": (
+        replace(shortlist_module.DEFAULT_PLAN, region_k=5),
+        DEFAULT_THRESHOLDS,
+        region_features.REGION_SIDE,
+    ),
     "shipped": (shortlist_module.DEFAULT_PLAN, DEFAULT_THRESHOLDS, region_features.REGION_SIDE),
 }
 
