@@ -4,6 +4,7 @@ finds the stored collage it is ``part`` of, and regions never show as results.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from img2img import EfficientNetEmbedder, ImageSearchClient, InMemoryStore
 from img2img.cli.postings_tables import posting_json, postings_table
 from img2img.models import Evidence, Posting
 from img2img.postings.regions import query_regions, split_regions
+from img2img.postings.shortlist import DEFAULT_PLAN, shortlist
 from img2img.testing.edits import apply_edit
 from img2img.testing.reposts import apply_repost
 
@@ -144,3 +146,44 @@ def test_the_command_shows_the_relation_and_the_region() -> None:
     text = console.export_text()
     assert "contains" in text
     assert "in the query at (10,20)-(300,310)" in text
+
+
+def test_a_picture_inside_many_stored_collages_is_still_shortlisted_itself(
+    tmp_path: Path, efficientnet: EfficientNetEmbedder, photos: dict[str, Image.Image]
+) -> None:
+    # A tile of the query is nearer the cells of stored collages holding the same
+    # picture (cut and scaled alike) than the picture itself: eight such collages come
+    # before the original among the tile's nearest, so a region's five nearest hid it.
+    pool = ("brick", "camera", "chelsea", "clock", "coins", "colorwheel", "moon", "retina")
+    for seed in range(8):
+        others = tuple(pool[(seed + step) % len(pool)] for step in (1, 3, 5))
+        apply_repost(
+            photos["rocket"], "collage2x2", others=[photos[o] for o in others], seed=seed
+        ).save(tmp_path / f"collage{seed}.jpg", quality=92)
+    photos["rocket"].save(tmp_path / "rocket.jpg", quality=92)
+    # Collages of other photos: nearer the whole query (a collage) than the rocket is.
+    for seed in range(40):
+        others = [photos[pool[(seed + step) % len(pool)]] for step in (0, 2, 4, 6)]
+        apply_repost(others[0], "collage2x2", others=others[1:], seed=100 + seed).save(
+            tmp_path / f"other{seed}.jpg", quality=92
+        )
+    query = apply_repost(
+        photos["rocket"],
+        "collage2x2",
+        others=[photos[o] for o in ("astronaut", "coffee", "hubble_deep_field")],
+        seed=99,
+    )
+    with ImageSearchClient(embedder=efficientnet, store=InMemoryStore()) as client:
+        assert client.add([tmp_path]).indexed == 49
+
+        def shortlisted(region_k: int) -> set[str]:
+            # k=12 among 49 and no margin: the whole query's own nearest are collages,
+            # and the rocket can come only through a region's nearest.
+            plan = replace(DEFAULT_PLAN, region_k=region_k, margin=None)
+            whole = {Path(m.image_url or "").stem for m in client.search(query, k=12)}
+            assert "rocket" not in whole
+            found = shortlist(query, efficientnet, client.store, k=12, plan=plan)
+            return {Path(m.image_url or "").stem for m in found.matches}
+
+        assert "rocket" not in shortlisted(5)
+        assert "rocket" in shortlisted(DEFAULT_PLAN.region_k)
