@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,15 +101,23 @@ def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
     return rows
 
 
-def clustered_rows(rng: np.random.Generator, n: int, centres: int = 1000) -> np.ndarray:
-    """Unit vectors around ``centres`` random centres (spread 0.9 per unit of centre)."""
+def clustered_pages(rng: np.random.Generator, n: int, centres: int = 1000) -> Iterator[np.ndarray]:
+    """:func:`clustered_rows`, 100,000 rows at a time (the same rows for the same ``rng``)."""
     middle = unit_rows(rng, centres)
-    rows = np.empty((n, DIM), dtype=np.float32)
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
         part = middle[rng.integers(0, centres, stop - start)]
         part += 0.9 * unit_rows(rng, stop - start)
-        rows[start:stop] = part / np.linalg.norm(part, axis=1, keepdims=True)
+        yield part / np.linalg.norm(part, axis=1, keepdims=True)
+
+
+def clustered_rows(rng: np.random.Generator, n: int, centres: int = 1000) -> np.ndarray:
+    """Unit vectors around ``centres`` random centres (spread 0.9 per unit of centre)."""
+    rows = np.empty((n, DIM), dtype=np.float32)
+    start = 0
+    for page in clustered_pages(rng, n, centres):
+        rows[start : start + page.shape[0]] = page
+        start += page.shape[0]
     return rows
 
 

@@ -7,7 +7,7 @@
 store and to time faiss and the exact scan beside it: at ten million 512-d
 vectors that is 20 GB of float32, more than this machine has beside the
 store. This writes the same kind of store without holding its vectors: the
-clustered vectors of ``store_search.clustered_rows`` are drawn 100,000 at a
+clustered vectors of ``store_search.clustered_pages`` are drawn 100,000 at a
 time and upserted (batches of 1,000, the provenance-like metadata of
 ``store_search``) into ``LocalStore(index="hnsw", quantization="i8")``, whose
 writes keep its graph and its mapped vector files in step, as indexing does.
@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +44,7 @@ from store_search import (
     BATCH,
     LAYOUT_FILTERS,
     K,
+    clustered_pages,
     load,
     measure_in_new_process,
     metadata,
@@ -60,22 +60,11 @@ TARGETS = {"open_s": 10.0, "p50_ms": 10.0, "memory_gib": 12.0, "recall": 0.95}
 QUANTIZATION = "i8"
 
 
-def clustered_pages(n: int, centres: int = 1000) -> Iterator[np.ndarray]:
-    """``store_search.clustered_rows(default_rng(n), n)``, 100,000 rows at a time."""
-    rng = np.random.default_rng(n)
-    middle = unit_rows(rng, centres)
-    for start in range(0, n, 100_000):
-        stop = min(n, start + 100_000)
-        part = middle[rng.integers(0, centres, stop - start)]
-        part += 0.9 * unit_rows(rng, stop - start)
-        yield part / np.linalg.norm(part, axis=1, keepdims=True)
-
-
 def write(path: Path, n: int) -> None:
     start, cpu = time.perf_counter(), time.process_time()
     first = 0
     with LocalStore(path, index="hnsw", quantization=QUANTIZATION) as store:
-        for page in clustered_pages(n):
+        for page in clustered_pages(np.random.default_rng(n), n):
             for offset in range(0, page.shape[0], BATCH):
                 rows = page[offset : offset + BATCH]
                 store.upsert(
